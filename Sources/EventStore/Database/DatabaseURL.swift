@@ -1,0 +1,98 @@
+import Foundation
+import PostgresNIO
+
+/// Where the database is: a `postgres://user:password@host:port/database` URL (`DATABASE_URL`), or a Unix
+/// socket folder (`postgres://user@/database?host=/path/to/folder`, the libpq form the embedded server uses).
+public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
+    public var username: String
+    public var password: String?
+    public var host: String?
+    public var port: Int
+    public var socketDirectory: String?
+    public var database: String
+    /// `sslmode=require|verify-full` asks for TLS; otherwise none (the embedded server listens only locally).
+    public var requireTLS: Bool
+
+    public init(
+        username: String, password: String? = nil, host: String? = nil, port: Int = 5432, socketDirectory: String? = nil,
+        database: String, requireTLS: Bool = false
+    ) {
+        self.username = username
+        self.password = password
+        self.host = host
+        self.port = port
+        self.socketDirectory = socketDirectory
+        self.database = database
+        self.requireTLS = requireTLS
+    }
+
+    public init(_ text: String) throws(DatabaseURLError) {
+        guard let components = URLComponents(string: text), let scheme = components.scheme,
+            scheme == "postgres" || scheme == "postgresql"
+        else { throw DatabaseURLError(url: text, reason: "it must start with postgres:// or postgresql://") }
+        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        self.username = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? query["user"] ?? "postgres"
+        self.password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding } ?? query["password"]
+        let host = components.percentEncodedHost.flatMap { $0.removingPercentEncoding }.flatMap { $0.isEmpty ? nil : $0 }
+        if let socket = query["host"], socket.hasPrefix("/") {
+            self.socketDirectory = socket
+            self.host = nil
+        } else {
+            self.socketDirectory = nil
+            self.host = host ?? query["host"] ?? "localhost"
+        }
+        self.port = components.port ?? query["port"].flatMap { Int($0) } ?? 5432
+        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        self.database = path.isEmpty ? (query["dbname"] ?? self.username) : path
+        self.requireTLS = ["require", "verify-ca", "verify-full"].contains(query["sslmode"] ?? "")
+    }
+
+    /// The same server, another database (tests give each case its own).
+    public func with(database: String) -> DatabaseURL {
+        var copy = self
+        copy.database = database
+        return copy
+    }
+
+    public func with(username: String, password: String?) -> DatabaseURL {
+        var copy = self
+        copy.username = username
+        copy.password = password
+        return copy
+    }
+
+    /// The client configuration; `role` makes every connection of the pool work as that role (`SET ROLE` at
+    /// startup), which is how the service gives up the privileges it must not have.
+    public func clientConfiguration(role: String? = nil, maximumConnections: Int = 20) -> PostgresClient.Configuration {
+        var configuration: PostgresClient.Configuration
+        if let socketDirectory {
+            configuration = .init(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
+        } else {
+            configuration = .init(
+                host: host ?? "localhost", port: port, username: username, password: password, database: database,
+                tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
+        }
+        if let role { configuration.options.additionalStartupParameters = [("options", "-c role=\(role)")] }
+        configuration.options.maximumConnections = maximumConnections
+        return configuration
+    }
+
+    /// The URL without the password, for logs.
+    public var description: String {
+        let server = socketDirectory.map { "?host=\($0)&port=\(port)" } ?? ""
+        let authority = socketDirectory == nil ? "\(host ?? "localhost"):\(port)" : ""
+        return "postgres://\(username)@\(authority)/\(database)\(server)"
+    }
+
+    /// A libpq connection string for psql.
+    public var psqlArguments: [String] {
+        ["-h", socketDirectory ?? host ?? "localhost", "-p", "\(port)", "-U", username, database]
+    }
+}
+
+public struct DatabaseURLError: Error, CustomStringConvertible {
+    public var url: String
+    public var reason: String
+    public var description: String { "DATABASE_URL is not usable: \(reason)" }
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// One event of an ingest batch: the envelope fields that route and identify it, and its JSON exactly as it
+/// came, which is what the store keeps.
+public struct IncomingEvent: Sendable, Equatable {
+    /// Idempotency key: the given `id`, or `{source}-{seq}`.
+    public var id: String
+    public var source: String
+    /// The Communication Manager; callIDs are unique per switch among live calls.
+    public var switchName: String
+    public var seq: Int64?
+    public var time: Date
+    public var monitor: Int64?
+    /// The event name as sent.
+    public var type: String
+    /// nil when the name is not one the contract knows: such an event is stored and flagged.
+    public var eventType: EventType?
+    /// The UCID the event carries in its private data (`att.ucid`), if a valid one.
+    public var ucid: UCID?
+    /// The callID of the event's own connection (for Transferred/Conferenced, the primary old call).
+    public var callID: Int64?
+    /// For Transferred/Conferenced: the old calls merged away (primary, secondary), callID 0 dropped.
+    public var oldCallIDs: [Int64]
+    /// For Transferred/Conferenced: the surviving callID, read from the connection list (reference §1.4).
+    public var resultingCallID: Int64?
+    /// Fields inside `csta`/`att` that were present but of a shape CallTrail could not read; counted, never
+    /// rejected (architecture §2).
+    public var uninterpretedFields: [String]
+    /// The event object's JSON text, byte for byte as received.
+    public var rawJSON: String
+
+    public init(
+        id: String, source: String, switchName: String, seq: Int64?, time: Date, monitor: Int64?, type: String,
+        eventType: EventType?, ucid: UCID?, callID: Int64?, oldCallIDs: [Int64] = [], resultingCallID: Int64? = nil,
+        uninterpretedFields: [String] = [], rawJSON: String
+    ) {
+        self.id = id
+        self.source = source
+        self.switchName = switchName
+        self.seq = seq
+        self.time = time
+        self.monitor = monitor
+        self.type = type
+        self.eventType = eventType
+        self.ucid = ucid
+        self.callID = callID
+        self.oldCallIDs = oldCallIDs
+        self.resultingCallID = resultingCallID
+        self.uninterpretedFields = uninterpretedFields
+        self.rawJSON = rawJSON
+    }
+}
+
+/// Why a batch was refused: the first invalid event, by index and field, as the 422 body reports it.
+public struct IngestError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    /// 0-based position of the offending event in the batch; nil when the body as a whole is unreadable.
+    public var index: Int?
+    /// The envelope field at fault, when one is.
+    public var field: String?
+
+    public init(message: String, index: Int?, field: String?) {
+        self.message = message
+        self.index = index
+        self.field = field
+    }
+
+    public var description: String {
+        var text = message
+        if let index { text += " (event \(index)" + (field.map { ", field \($0)" } ?? "") + ")" }
+        return text
+    }
+}

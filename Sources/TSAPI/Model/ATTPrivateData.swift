@@ -1,0 +1,216 @@
+/// Avaya private data (`att`) of V7–V9+ events (reference §2.2), one union of every field the event types carry.
+///
+/// A union rather than one struct per ATT event type: the projections ask "does this event carry a UCID, UUI,
+/// originalCallInfo?" regardless of type, and a field that appears on a type where the header does not list it
+/// (serialisers differ) is still useful. Every field decodes leniently.
+public struct ATTPrivateData: Sendable, Hashable, Codable {
+    public var deliveredType: String?
+    public var trunkGroup: String?
+    public var trunkMember: String?
+    public var split: String?
+    public var lookaheadInfo: LookaheadInfo?
+    public var userEnteredCode: UserEnteredCode?
+    public var userInfo: UserToUserInfo?
+    public var reason: String?
+    public var originalCallInfo: OriginalCallInfo?
+    public var distributingDevice: DeviceID?
+    public var distributingVDN: DeviceID?
+    /// The raw `ucid` text; `ucidValue` is the validated form.
+    public var ucid: String?
+    public var trunkList: [TrunkInfo]
+    public var deviceHistory: [DeviceHistoryEntry]
+    public var logicalAgent: String?
+    public var consultMode: String?
+    public var progressLocation: String?
+    public var progressDescription: String?
+    public var callingDevice: DeviceID?
+
+    /// The UCID, when the event carries a valid one (all zeros or empty mean none).
+    public var ucidValue: UCID? { ucid.flatMap { UCID($0) } }
+
+    public init(from decoder: any Decoder) throws {
+        let fields = LenientFields(decoder)
+        deliveredType = fields.enumName("deliveredType")
+        trunkGroup = fields.enumName("trunkGroup")
+        trunkMember = fields.enumName("trunkMember")
+        split = (fields["split"] as DeviceID?)?.deviceID
+        lookaheadInfo = fields["lookaheadInfo"]
+        userEnteredCode = fields["userEnteredCode"]
+        userInfo = fields["userInfo"]
+        reason = fields.enumName("reason")
+        originalCallInfo = fields["originalCallInfo"]
+        distributingDevice = fields["distributingDevice"]
+        distributingVDN = fields["distributingVDN"]
+        ucid = fields["ucid"]
+        trunkList = (fields["trunkList"] as FlexibleList<TrunkInfo>?)?.items ?? []
+        deviceHistory = (fields["deviceHistory"] as FlexibleList<DeviceHistoryEntry>?)?.items ?? []
+        logicalAgent = (fields["logicalAgent"] as DeviceID?)?.deviceID
+        consultMode = fields.enumName("consultMode")
+        progressLocation = fields.enumName("progressLocation")
+        progressDescription = fields.enumName("progressDescription")
+        callingDevice = fields["callingDevice"]
+    }
+
+    public init() {
+        trunkList = []
+        deviceHistory = []
+    }
+}
+
+/// `ATTUserToUserInfo_t`: text for `UUI_IA5_ASCII`, hex for `UUI_USER_SPECIFIC` (architecture §2).
+public struct UserToUserInfo: Sendable, Hashable, Codable {
+    public var type: String?
+    public var data: String
+
+    public init(type: String?, data: String) {
+        self.type = type
+        self.data = data
+    }
+
+    private enum CodingKeys: String, CodingKey { case type, data }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try? container.decodeIfPresent(String.self, forKey: .type)
+        if let text = try? container.decodeIfPresent(String.self, forKey: .data) {
+            data = text
+        } else if let nested = try? container.decodeIfPresent(NestedData.self, forKey: .data) {
+            // The C struct's {length, value} form.
+            data = nested.value
+        } else {
+            data = ""
+        }
+    }
+
+    private struct NestedData: Decodable {
+        var value: String
+    }
+
+    /// The UUI's bytes: hex-decoded for user-specific UUI, UTF-8 otherwise.
+    public var bytes: [UInt8] {
+        guard type == "UUI_USER_SPECIFIC" else { return Array(data.utf8) }
+        var bytes: [UInt8] = []
+        var high: UInt8?
+        for character in data.utf8 {
+            guard let nibble = Self.nibble(character) else { continue }
+            if let value = high {
+                bytes.append(value << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        return bytes
+    }
+
+    private static func nibble(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+/// `ATTUserEnteredCode_t`: digits from the most recent vector collect step.
+public struct UserEnteredCode: Sendable, Hashable, Codable {
+    public var type: String?
+    public var indicator: String?
+    public var data: String?
+    public var collectVDN: String?
+
+    public init(type: String? = nil, indicator: String? = nil, data: String? = nil, collectVDN: String? = nil) {
+        self.type = type
+        self.indicator = indicator
+        self.data = data
+        self.collectVDN = collectVDN
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let fields = LenientFields(decoder)
+        type = fields.enumName("type")
+        indicator = fields.enumName("indicator")
+        data = fields.enumName("data")
+        collectVDN = (fields["collectVDN"] as DeviceID?)?.deviceID
+    }
+}
+
+/// `ATTLookaheadInfo_t`: interflow data from another site.
+public struct LookaheadInfo: Sendable, Hashable, Codable {
+    public var type: String?
+    public var priority: String?
+    public var hours: Int?
+    public var minutes: Int?
+    public var seconds: Int?
+    public var sourceVDN: String?
+
+    public init(from decoder: any Decoder) throws {
+        let fields = LenientFields(decoder)
+        type = fields.enumName("type")
+        priority = fields.enumName("priority")
+        hours = fields.integer("hours").map { Int($0) }
+        minutes = fields.integer("minutes").map { Int($0) }
+        seconds = fields.integer("seconds").map { Int($0) }
+        sourceVDN = (fields["sourceVDN"] as DeviceID?)?.deviceID
+    }
+}
+
+/// `ATTOriginalCallInfo_t`: the original call's ANI, DNIS, UUI, digits and UCID, carried after a transfer or
+/// conference so the next agent sees the customer, not the transferring agent.
+public struct OriginalCallInfo: Sendable, Hashable, Codable {
+    public var reason: String?
+    public var callingDevice: DeviceID?
+    public var calledDevice: DeviceID?
+    public var trunkGroup: String?
+    public var trunkMember: String?
+    public var lookaheadInfo: LookaheadInfo?
+    public var userEnteredCode: UserEnteredCode?
+    public var userInfo: UserToUserInfo?
+    public var ucid: String?
+    public var deviceHistory: [DeviceHistoryEntry]
+
+    public var ucidValue: UCID? { ucid.flatMap { UCID($0) } }
+
+    public init(from decoder: any Decoder) throws {
+        let fields = LenientFields(decoder)
+        reason = fields.enumName("reason")
+        callingDevice = fields["callingDevice"]
+        calledDevice = fields["calledDevice"]
+        trunkGroup = fields.enumName("trunkGroup")
+        trunkMember = fields.enumName("trunkMember")
+        lookaheadInfo = fields["lookaheadInfo"]
+        userEnteredCode = fields["userEnteredCode"]
+        userInfo = fields["userInfo"]
+        ucid = fields["ucid"]
+        deviceHistory = (fields["deviceHistory"] as FlexibleList<DeviceHistoryEntry>?)?.items ?? []
+    }
+}
+
+/// `ATTTrunkInfo_t`.
+public struct TrunkInfo: Sendable, Hashable, Codable {
+    public var connection: ConnectionID?
+    public var trunkGroup: String?
+    public var trunkMember: String?
+
+    public init(from decoder: any Decoder) throws {
+        let fields = LenientFields(decoder)
+        connection = fields["connection"]
+        trunkGroup = fields.enumName("trunkGroup")
+        trunkMember = fields.enumName("trunkMember")
+    }
+}
+
+/// `DeviceHistoryEntry_t`: a device that was on the call and left, and why.
+public struct DeviceHistoryEntry: Sendable, Hashable, Codable {
+    public var olddeviceID: String?
+    public var cause: String?
+    public var oldconnectionID: ConnectionID?
+
+    public init(from decoder: any Decoder) throws {
+        let fields = LenientFields(decoder)
+        olddeviceID = (fields["olddeviceID"] as DeviceID?)?.deviceID
+        cause = fields.enumName("cause")
+        oldconnectionID = fields["oldconnectionID"]
+    }
+}

@@ -1,0 +1,53 @@
+/// The TSAPI event names the ingest contract knows (architecture §2).
+///
+/// Any other name is still stored, raw and flagged, so a new AES release or adapter never loses data; the
+/// projections simply ignore what they cannot interpret.
+public enum EventType: String, CaseIterable, Sendable, Codable {
+    case delivered = "CSTA_DELIVERED"
+    case established = "CSTA_ESTABLISHED"
+    case connectionCleared = "CSTA_CONNECTION_CLEARED"
+    case callCleared = "CSTA_CALL_CLEARED"
+    case held = "CSTA_HELD"
+    case retrieved = "CSTA_RETRIEVED"
+    case transferred = "CSTA_TRANSFERRED"
+    case conferenced = "CSTA_CONFERENCED"
+    case diverted = "CSTA_DIVERTED"
+    case failed = "CSTA_FAILED"
+    case queued = "CSTA_QUEUED"
+    case originated = "CSTA_ORIGINATED"
+    case networkReached = "CSTA_NETWORK_REACHED"
+    case serviceInitiated = "CSTA_SERVICE_INITIATED"
+    case monitorEnded = "CSTA_MONITOR_ENDED"
+    case linkUp = "LINK_UP"
+    case linkDown = "LINK_DOWN"
+    /// Written by CallTrail itself when a UCID becomes known for events stored before it was (architecture §3).
+    case ucidLinked = "CALLTRAIL_UCID_LINKED"
+
+    /// The CSTA field that holds the event's own connection (reference §1.3), whose callID routes the event.
+    /// Transferred and Conferenced name two old calls and a connection list instead.
+    public var connectionField: String? {
+        switch self {
+        case .delivered, .diverted, .networkReached: "connection"
+        case .established: "establishedConnection"
+        case .connectionCleared: "droppedConnection"
+        case .callCleared: "clearedCall"
+        case .held: "heldConnection"
+        case .retrieved: "retrievedConnection"
+        case .failed: "failedConnection"
+        case .queued: "queuedConnection"
+        case .originated: "originatedConnection"
+        case .serviceInitiated: "initiatedConnection"
+        case .transferred, .conferenced: "primaryOldCall"
+        case .monitorEnded, .linkUp, .linkDown, .ucidLinked: nil
+        }
+    }
+
+    /// The connection list that names the surviving call after a merge.
+    public var connectionListField: String? {
+        switch self {
+        case .transferred: "transferredConnections"
+        case .conferenced: "conferenceConnections"
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// One TSAPI event as the ingest envelope carries it (architecture §2), decoded for the projections.
+///
+/// Ingest itself never needs this full decode (it reads the envelope with `IngestBatchParser` and stores the
+/// bytes); projections and tools decode stored events with `JSONDecoder` into this type.
+public struct TSAPIEvent: Sendable, Hashable, Decodable {
+    public var id: String?
+    public var source: String
+    public var switchName: String?
+    public var seq: Int64?
+    public var time: Date
+    public var monitor: Int64?
+    public var type: String
+    public var csta: CSTAEvent
+    public var att: ATTPrivateData?
+
+    public var eventType: EventType? { EventType(rawValue: type) }
+    /// The switch, defaulting to the source as the contract says.
+    public var switchID: String { switchName ?? source }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, source, seq, time, monitor, type, csta, att
+        case switchName = "switch"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decodeIfPresent(String.self, forKey: .id)
+        source = try container.decode(String.self, forKey: .source)
+        switchName = try container.decodeIfPresent(String.self, forKey: .switchName)
+        seq = try container.decodeLenientInteger(forKey: .seq)
+        let timeText = try container.decode(String.self, forKey: .time)
+        guard let time = Timestamp.parse(timeText) else {
+            throw DecodingError.dataCorruptedError(forKey: .time, in: container, debugDescription: "not RFC 3339: \(timeText)")
+        }
+        self.time = time
+        monitor = try container.decodeLenientInteger(forKey: .monitor)
+        type = try container.decode(String.self, forKey: .type)
+        let eventType = EventType(rawValue: type)
+        if container.contains(.csta), let nested = try? container.superDecoder(forKey: .csta) {
+            csta = CSTAEvent.decode(eventType, from: nested)
+        } else {
+            csta = .other
+        }
+        att = try? container.decodeIfPresent(ATTPrivateData.self, forKey: .att)
+    }
+}

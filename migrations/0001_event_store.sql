@@ -1,0 +1,111 @@
+-- The event store: every TSAPI event, once, append-only, with a gapless global position (architecture §3).
+
+-- One row whose lock serialises appends through commit and whose value is the last position handed out:
+-- positions are gapless (a rollback reverts the counter) and become visible in order
+-- (event-store-lessons §2.1, design A).
+CREATE TABLE event_log_head (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    last_position bigint NOT NULL
+);
+INSERT INTO event_log_head (singleton, last_position) VALUES (true, 0);
+
+CREATE TABLE events (
+    position bigint PRIMARY KEY,
+    id text NOT NULL,
+    source text NOT NULL,
+    switch text NOT NULL,
+    seq bigint,
+    monitor bigint,
+    type text NOT NULL,
+    -- false for a type the contract does not name: stored raw, flagged, ignored by projections.
+    known_type boolean NOT NULL,
+    time timestamptz NOT NULL,
+    -- The stream: the call's UCID, NULL while it is not known (a link event attaches the row later).
+    ucid text,
+    stream_version integer,
+    call_id bigint,
+    -- The event object exactly as received (json keeps the text byte for byte).
+    body json NOT NULL,
+    stored_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT events_id_unique UNIQUE (id),
+    CONSTRAINT events_stream_version_with_ucid CHECK ((ucid IS NULL) = (stream_version IS NULL))
+);
+CREATE UNIQUE INDEX events_stream ON events (ucid, stream_version) WHERE ucid IS NOT NULL;
+-- Insert-only: keep the visibility map fresh for index-only scans (event-store-lessons §2.5).
+ALTER TABLE events SET (autovacuum_vacuum_insert_scale_factor = 0.01);
+
+-- The database itself refuses to rewrite history, whatever the role (the app role also lacks the privilege).
+CREATE FUNCTION events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the events table is append-only: % is refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
+
+-- Per-UCID stream version.
+CREATE TABLE streams (
+    ucid text PRIMARY KEY,
+    version integer NOT NULL,
+    first_position bigint NOT NULL,
+    last_position bigint NOT NULL
+);
+
+-- (switch, callID) -> UCID, valid from the first UCID-bearing event until CallCleared (callIDs are reused).
+CREATE TABLE call_bindings (
+    switch text NOT NULL,
+    call_id bigint NOT NULL,
+    ucid text NOT NULL,
+    is_open boolean NOT NULL,
+    bound_at bigint NOT NULL,
+    closed_at bigint,
+    PRIMARY KEY (switch, call_id)
+);
+
+-- Events stored before their call's UCID was known, waiting for it.
+CREATE TABLE pending_events (
+    switch text NOT NULL,
+    call_id bigint NOT NULL,
+    position bigint NOT NULL,
+    PRIMARY KEY (switch, call_id, position)
+);
+
+-- Which earlier events a link event attached to a stream.
+CREATE TABLE stream_links (
+    ucid text NOT NULL,
+    position bigint NOT NULL,
+    link_position bigint NOT NULL,
+    PRIMARY KEY (ucid, position)
+);
+
+-- The application role: may read and append events, never change them. Created when the migrating user may
+-- create roles; the service then works as this role.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'calltrail_app') THEN
+        IF (SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+            BEGIN
+                CREATE ROLE calltrail_app NOLOGIN;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL; -- another database of this cluster created it at the same moment
+            END;
+        END IF;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'calltrail_app') THEN
+        GRANT SELECT, INSERT ON events TO calltrail_app;
+        REVOKE UPDATE, DELETE, TRUNCATE ON events FROM calltrail_app;
+        GRANT SELECT, UPDATE ON event_log_head TO calltrail_app;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON streams, call_bindings, pending_events, stream_links TO calltrail_app;
+        IF NOT pg_has_role(current_user, 'calltrail_app', 'MEMBER') THEN
+            BEGIN
+                EXECUTE format('GRANT calltrail_app TO %I', current_user);
+            EXCEPTION WHEN OTHERS THEN
+                RAISE NOTICE 'could not grant calltrail_app to %: %', current_user, SQLERRM;
+            END;
+        END IF;
+    END IF;
+END
+$$;
