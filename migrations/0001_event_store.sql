@@ -109,3 +109,11 @@ BEGIN
     END IF;
 END
 $$;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'calltrail_app') THEN
+        GRANT SELECT ON calltrail_migrations TO calltrail_app;
+    END IF;
+END
+$$;

@@ -85,6 +85,16 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         return "postgres://\(username)@\(authority)/\(database)\(server)"
     }
 
+    /// The URL as text, password included, in the form `init(_:)` reads back.
+    public var urlString: String {
+        let credentials = username.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed)!
+            + (password.map { ":" + $0.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed)! } ?? "")
+        if let socketDirectory {
+            return "postgres://\(credentials)@/\(database)?host=\(socketDirectory)&port=\(port)"
+        }
+        return "postgres://\(credentials)@\(host ?? "localhost"):\(port)/\(database)\(requireTLS ? "?sslmode=require" : "")"
+    }
+
     /// A libpq connection string for psql.
     public var psqlArguments: [String] {
         ["-h", socketDirectory ?? host ?? "localhost", "-p", "\(port)", "-U", username, database]

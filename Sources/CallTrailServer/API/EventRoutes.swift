@@ -1,0 +1,89 @@
+import EventStore
+import Hummingbird
+import NIOCore
+import TSAPI
+
+/// `/v1/events` and `/v1/calls/{ucid}/events`: ingest and the raw log (architecture §2, §5).
+struct EventRoutes<Context: RequestContext>: Sendable {
+    let store: any EventStore
+    let appender: EventAppender
+    /// Bodies past this many bytes get 413.
+    let maxBodyBytes: Int
+
+    func register(on router: Router<Context>) {
+        router.post("/v1/events", use: ingest)
+        router.get("/v1/events", use: readLog)
+        router.get("/v1/calls/{ucid}/events", use: readCall)
+    }
+
+    /// All or nothing: 200 only after the batch is committed; 422 names the first invalid event.
+    @Sendable func ingest(_ request: Request, context: Context) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
+            throw tooLarge
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
+        }
+        let parsed = body.withUnsafeReadableBytes { bytes in
+            Result { () throws(IngestError) -> [IncomingEvent] in try IngestBatchParser.parse(bytes) }
+        }
+        let events: [IncomingEvent]
+        switch parsed {
+        case .success(let value): events = value
+        case .failure(let error): throw APIError(error)
+        }
+        let result = events.isEmpty
+            ? AppendResult(accepted: 0, duplicates: 0, firstPosition: nil, lastPosition: nil)
+            : try await appender.append(events)
+        return .json(
+            "{\"accepted\":\(result.accepted),\"duplicates\":\(result.duplicates),"
+                + "\"firstPosition\":\(JSONText.number(result.firstPosition)),\"lastPosition\":\(JSONText.number(result.lastPosition))}")
+    }
+
+    private var tooLarge: APIError {
+        APIError(.contentTooLarge, "the body is larger than the limit of \(maxBodyBytes) bytes: send smaller batches")
+    }
+
+    /// The global log in position order; `nextAfter` is the `after` of the next page.
+    @Sendable func readLog(_ request: Request, context: Context) async throws -> Response {
+        let after = try request.queryInteger("after", default: 0, in: 0...Int64.max)
+        let limit = try request.queryInteger("limit", default: 100, in: 1...10_000)
+        let events = try await store.read(after: after, limit: Int(limit))
+        let next = events.last?.position ?? after
+        return .json("{\"events\":\(StoredEventJSON.render(events)),\"nextAfter\":\(next)}")
+    }
+
+    /// Every stored event of one call, including those linked to its UCID after they were stored.
+    @Sendable func readCall(_ request: Request, context: Context) async throws -> Response {
+        let ucid = try context.parameters.ucid()
+        let events = try await store.readStream(ucid)
+        guard !events.isEmpty else { throw APIError(.notFound, "no events for UCID \(ucid)") }
+        return .json("{\"ucid\":\"\(ucid)\",\"events\":\(StoredEventJSON.render(events))}")
+    }
+}
+
+extension Parameters {
+    /// The `{ucid}` path parameter, validated: 20 digits, not all zeros.
+    func ucid() throws -> UCID {
+        let text = self.get("ucid") ?? ""
+        guard let ucid = UCID(text) else {
+            throw APIError(.badRequest, "ucid \"\(text)\" is not a UCID: 20 digits, not all zeros", field: "ucid")
+        }
+        return ucid
+    }
+}
+
+extension Request {
+    /// An integer query parameter within `range`, or 400 naming it.
+    func queryInteger(_ name: String, default value: Int64, in range: ClosedRange<Int64>) throws -> Int64 {
+        guard let text = uri.queryParameters[name[...]] else { return value }
+        guard let number = Int64(text), range.contains(number) else {
+            throw APIError(.badRequest, "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound); got \"\(text)\"", field: name)
+        }
+        return number
+    }
+}

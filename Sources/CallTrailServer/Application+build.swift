@@ -1,0 +1,80 @@
+import EventStore
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+
+/// What `buildApplication` needs to know; the CLI's `serve` command and the tests each provide it.
+public protocol AppArguments: Sendable {
+    var hostname: String { get }
+    var port: Int { get }
+    /// `DATABASE_URL`; nil runs the embedded PostgreSQL under `dataDirectory`.
+    var databaseURL: String? { get }
+    var dataDirectory: String { get }
+    var maxBodyBytes: Int { get }
+    var logLevel: Logger.Level { get }
+    var migrationsDirectory: String? { get }
+}
+
+/// The composition root: the one place that wires the database, the store, the appender and the routes.
+///
+/// Services start in order (embedded PostgreSQL, the pool, the appender, then the HTTP server) and stop in
+/// reverse, so the server stops taking requests before the appender commits its last batches, and the database
+/// goes last.
+/// `onServerRunning` gets the port actually bound (useful with port 0).
+public func buildApplication(
+    _ arguments: some AppArguments, metrics: PrometheusCollectorRegistry? = nil,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    var logger = Logger(label: "calltrail")
+    logger.logLevel = arguments.logLevel
+
+    var services: [any Service] = []
+    let url: DatabaseURL
+    if let text = arguments.databaseURL, !text.isEmpty {
+        url = try DatabaseURL(text)
+    } else {
+        let folder = EmbeddedPostgres.usableDataDirectory(
+            for: URL(fileURLWithPath: arguments.dataDirectory), logger: logger)
+        let embedded = EmbeddedPostgres(dataDirectory: folder, logger: logger)
+        url = try embedded.start()
+        services.append(EmbeddedPostgresService(postgres: embedded))
+        logger.info("using the private PostgreSQL", metadata: ["psql": "psql \(url.psqlArguments.joined(separator: " "))"])
+    }
+
+    let migrations = try Migration.load(
+        from: arguments.migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())
+    let role = try await DatabaseBootstrap.migrate(url, migrations: migrations, logger: logger)
+    if role == nil {
+        logger.notice("working as the database user itself: it may not create the calltrail_app role")
+    }
+
+    let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
+    let store = PostgresEventStore(client: client, logger: logger)
+    let appender = EventAppender(store: store, logger: logger)
+    services += [client, appender]
+
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
+    HealthRoutes(client: client, migrations: migrations, metrics: metrics).register(on: router)
+
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(arguments.hostname, port: arguments.port), serverName: "CallTrail"),
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? arguments.port) },
+        logger: logger)
+}
+
+/// Keeps the embedded PostgreSQL for as long as the service runs, and stops it last on shutdown.
+struct EmbeddedPostgresService: Service {
+    let postgres: EmbeddedPostgres
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        postgres.stop()
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import TSAPI
+
+/// The append-only log of TSAPI events, keyed by UCID.
+///
+/// A protocol so the HTTP layer and the projections name what they need, not PostgreSQL; the one real
+/// implementation is `PostgresEventStore`, and the tests exercise it against a real server.
+public protocol EventStore: Sendable {
+    /// Appends each batch all-or-nothing, in one transaction for all of them, and returns one result per batch.
+    func append(_ batches: [[IncomingEvent]]) async throws -> [AppendResult]
+    /// The global log after `position`, in position order.
+    func read(after position: Int64, limit: Int) async throws -> [StoredEvent]
+    /// Every event of a call: those stored under its UCID and those linked to it later, in position order.
+    func readStream(_ ucid: UCID) async throws -> [StoredEvent]
+    /// The last position handed out.
+    func headPosition() async throws -> Int64
+}
+
+/// What an append reports to the client (architecture §2).
+public struct AppendResult: Sendable, Equatable, Codable {
+    public var accepted: Int
+    public var duplicates: Int
+    /// The first and last positions of the events this batch stored; nil when it stored none.
+    public var firstPosition: Int64?
+    public var lastPosition: Int64?
+
+    public init(accepted: Int, duplicates: Int, firstPosition: Int64?, lastPosition: Int64?) {
+        self.accepted = accepted
+        self.duplicates = duplicates
+        self.firstPosition = firstPosition
+        self.lastPosition = lastPosition
+    }
+}
+
+/// One row of the log as the store returns it.
+public struct StoredEvent: Sendable, Equatable {
+    public var position: Int64
+    public var id: String
+    public var source: String
+    public var switchName: String
+    public var seq: Int64?
+    public var monitor: Int64?
+    public var type: String
+    /// False for a type the contract does not name: stored, flagged, ignored by projections.
+    public var isKnownType: Bool
+    public var time: Date
+    /// The stream the event was stored in; nil while its UCID is unknown (a link event attaches it later).
+    public var ucid: UCID?
+    public var streamVersion: Int?
+    public var callID: Int64?
+    /// The event's JSON exactly as received.
+    public var body: String
+    public var storedAt: Date
+
+    public init(
+        position: Int64, id: String, source: String, switchName: String, seq: Int64?, monitor: Int64?, type: String,
+        isKnownType: Bool, time: Date, ucid: UCID?, streamVersion: Int?, callID: Int64?, body: String, storedAt: Date
+    ) {
+        self.position = position
+        self.id = id
+        self.source = source
+        self.switchName = switchName
+        self.seq = seq
+        self.monitor = monitor
+        self.type = type
+        self.isKnownType = isKnownType
+        self.time = time
+        self.ucid = ucid
+        self.streamVersion = streamVersion
+        self.callID = callID
+        self.body = body
+        self.storedAt = storedAt
+    }
+}

@@ -1,0 +1,219 @@
+import ArgumentParser
+import AsyncHTTPClient
+import CallTrailServer
+import EventStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+import TSAPI
+
+/// `calltrail bench ingest`: HTTP ingest throughput against plain batched INSERTs of the same rows.
+///
+/// It serves CallTrail in this process on a scratch database, posts synthetic calls from several concurrent
+/// clients, then inserts the same rows with the same number of connections into an equivalent table (same
+/// columns, constraints and indexes, no appender logic). The ratio says how much of the database's raw insert
+/// speed the full path (HTTP, parsing, idempotency, UCID resolution, gapless positions) keeps.
+struct IngestBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Measure POST /v1/events throughput and compare it with raw batched INSERTs.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Calls to send (10 events each).")
+    var calls: Int = 20_000
+
+    @Option(help: "Concurrent HTTP clients (and raw INSERT connections).")
+    var clients: Int = 8
+
+    @Option(help: "Events per POST (and per raw INSERT).")
+    var batch: Int = 500
+
+    @Flag(help: "Keep the scratch database afterwards.")
+    var keep = false
+
+    func run() async throws {
+        let logger = {
+            var logger = Logger(label: "bench")
+            logger.logLevel = .warning
+            return logger
+        }()
+        var embedded: EmbeddedPostgres?
+        let server: DatabaseURL
+        if let text = database.databaseURL, !text.isEmpty {
+            server = try DatabaseURL(text)
+        } else {
+            let folder = EmbeddedPostgres.usableDataDirectory(for: URL(fileURLWithPath: database.dataDirectory), logger: logger)
+            embedded = EmbeddedPostgres(dataDirectory: folder, logger: logger)
+            server = try embedded!.start()
+        }
+        defer { embedded?.stop() }
+        let scratch = server.with(database: "calltrail_bench_\(Int(Date().timeIntervalSince1970))")
+        try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
+        }
+
+        // The traffic, built before any clock starts.
+        var generator = SyntheticCalls()
+        let events = (0..<calls).flatMap { _ in generator.nextCall() }
+        let bodies = stride(from: 0, to: events.count, by: batch).map {
+            ByteBuffer(string: "[" + events[$0..<min($0 + batch, events.count)].joined(separator: ",") + "]")
+        }
+        let bytes = bodies.reduce(0) { $0 + $1.readableBytes }
+        print("bench ingest: \(events.count) events in \(bodies.count) batches of \(batch), \(clients) clients, "
+            + "\(bytes / max(events.count, 1)) bytes/event; \(ProcessInfo.processInfo.activeProcessorCount) cores, "
+            + "\(cpuModel())")
+
+        let ingestRate = try await measureHTTP(bodies: bodies, events: events.count, scratch: scratch, logger: logger)
+        let rawRate = try await measureRawInserts(events: events, scratch: scratch, logger: logger)
+        print(String(format: "HTTP ingest:        %10.0f events/s", ingestRate))
+        print(String(format: "raw batched INSERT: %10.0f rows/s", rawRate))
+        print(String(format: "ratio:              %10.2f", ingestRate / rawRate))
+
+        if !keep {
+            try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
+                try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(scratch.database) WITH (FORCE)"), logger: logger)
+            }
+        }
+    }
+
+    private func measureHTTP(bodies: [ByteBuffer], events: Int, scratch: DatabaseURL, logger: Logger) async throws -> Double {
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let arguments = BenchAppArguments(databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory)
+        let app = try await buildApplication(arguments) { port in portContinuation.yield(port) }
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw ValidationError("the server did not start") }
+
+            var configuration = HTTPClient.Configuration()
+            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = clients
+            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            let next = Ticket()
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { posters in
+                for _ in 0..<clients {
+                    posters.addTask {
+                        while true {
+                            let index = next.take()
+                            guard index < bodies.count else { return }
+                            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/events")
+                            request.method = .POST
+                            request.headers.add(name: "Content-Type", value: "application/json")
+                            request.body = .bytes(bodies[index])
+                            let response = try await http.execute(request, timeout: .seconds(120))
+                            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                            guard response.status == .ok else { throw ValidationError("POST failed: \(response.status) \(text)") }
+                        }
+                    }
+                }
+                try await posters.waitForAll()
+            }
+            let elapsed = ContinuousClock.now - started
+            try await http.shutdown()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+
+            let stored = try await DatabaseBootstrap.withTemporaryClient(scratch, logger: logger) { client in
+                var count: Int64 = 0
+                for try await value in try await client.query("SELECT count(*) FROM events WHERE source = 'aes1'").decode(Int64.self) {
+                    count = value
+                }
+                return count
+            }
+            guard stored == events else { throw ValidationError("stored \(stored) events, sent \(events)") }
+            return Double(events) / elapsed.seconds
+        }
+    }
+
+    /// The same rows through the same unnest INSERT, into a table with the events table's columns, constraints
+    /// and indexes, positions and versions computed up front.
+    private func measureRawInserts(events: [String], scratch: DatabaseURL, logger: Logger) async throws -> Double {
+        let parsed = try IngestBatchParser.parse(Array(("[" + events.joined(separator: ",") + "]").utf8))
+        var versions: [String: Int64] = [:]
+        let rows = parsed.enumerated().map { index, event -> RawRow in
+            let version = event.ucid.map { ucid -> Int64 in
+                versions[ucid.rawValue, default: 0] += 1
+                return versions[ucid.rawValue]!
+            }
+            return RawRow(position: Int64(index + 1), event: event, version: version)
+        }
+        let batches = stride(from: 0, to: rows.count, by: batch).map { Array(rows[$0..<min($0 + batch, rows.count)]) }
+        return try await DatabaseBootstrap.withTemporaryClient(scratch, logger: logger) { client in
+            try await client.query("CREATE TABLE bench_raw (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)")
+            let next = Ticket()
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { inserters in
+                for _ in 0..<clients {
+                    inserters.addTask {
+                        while true {
+                            let index = next.take()
+                            guard index < batches.count else { return }
+                            try await client.query(RawRow.insert(batches[index]), logger: logger)
+                        }
+                    }
+                }
+                try await inserters.waitForAll()
+            }
+            return Double(rows.count) / (ContinuousClock.now - started).seconds
+        }
+    }
+
+    private func cpuModel() -> String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return info.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? "unknown CPU"
+    }
+}
+
+private struct RawRow: Sendable {
+    var position: Int64
+    var event: IncomingEvent
+    var version: Int64?
+
+    static func insert(_ rows: [RawRow]) -> PostgresQuery {
+        let null = Int64.min
+        return """
+            INSERT INTO bench_raw (position, id, source, switch, seq, monitor, type, known_type, time, ucid, stream_version, call_id, body)
+            SELECT p, i, src, sw, NULLIF(sq, \(null)), NULLIF(m, \(null)), t, k, tm, NULLIF(u, ''),
+                   NULLIF(v, \(null))::int, NULLIF(c, \(null)), b::json
+            FROM unnest(\(rows.map(\.position))::bigint[], \(rows.map(\.event.id))::text[], \(rows.map(\.event.source))::text[],
+                        \(rows.map(\.event.switchName))::text[], \(rows.map { $0.event.seq ?? null })::bigint[],
+                        \(rows.map { $0.event.monitor ?? null })::bigint[], \(rows.map(\.event.type))::text[],
+                        \(rows.map { $0.event.eventType != nil })::bool[], \(rows.map(\.event.time))::timestamptz[],
+                        \(rows.map { $0.event.ucid?.rawValue ?? "" })::text[], \(rows.map { $0.version ?? null })::bigint[],
+                        \(rows.map { $0.event.callID ?? null })::bigint[], \(rows.map(\.event.rawJSON))::text[])
+              AS r(p, i, src, sw, sq, m, t, k, tm, u, v, c, b)
+            """
+    }
+}
+
+/// The in-process server of the benchmark: port 0, quiet logs.
+private struct BenchAppArguments: AppArguments {
+    var hostname = "127.0.0.1"
+    var port = 0
+    var databaseURL: String?
+    var dataDirectory = "unused"
+    var maxBodyBytes = 64 * 1024 * 1024
+    var logLevel = Logger.Level.warning
+    var migrationsDirectory: String?
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// Hands out 0, 1, 2, … to concurrent workers sharing one list of jobs.
+final class Ticket: Sendable {
+    private let counter = Atomic<Int>(0)
+    func take() -> Int { counter.add(1, ordering: .relaxed).oldValue }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import EventStore
+import Foundation
+import Logging
+
+let environment = ProcessInfo.processInfo.environment
+
+/// Where the database is, shared by every command that needs one.
+struct DatabaseOptions: ParsableArguments {
+    @Option(
+        name: .customLong("database-url"),
+        help: "PostgreSQL URL, e.g. postgres://user:pass@host:5432/calltrail (env DATABASE_URL). Without it, a private PostgreSQL runs under --data-dir.")
+    var databaseURL: String? = environment["DATABASE_URL"]
+
+    @Option(name: .customLong("data-dir"), help: "Folder of the private PostgreSQL (env CALLTRAIL_DATA_DIR).")
+    var dataDirectory: String = environment["CALLTRAIL_DATA_DIR"] ?? "calltrail-data"
+
+    @Option(name: .customLong("migrations"), help: "Folder of the NNNN_name.sql migrations (env CALLTRAIL_MIGRATIONS; default ./migrations).")
+    var migrationsDirectory: String? = environment["CALLTRAIL_MIGRATIONS"]
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env LOG_LEVEL).")
+    var logLevelName: String = environment["LOG_LEVEL"] ?? "info"
+
+    var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .info }
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevelName) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let databaseURL, !databaseURL.isEmpty {
+            do { _ = try DatabaseURL(databaseURL) } catch { throw ValidationError(error.description) }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import EventStore
+import Foundation
+import Logging
+
+/// `calltrail migrate`: bring the database to this build's schema and exit.
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Apply the migrations this build has and the database lacks, then exit.",
+        discussion: "Safe to run while other CallTrail processes start: an advisory lock makes them take turns.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        var logger = Logger(label: "calltrail")
+        logger.logLevel = database.logLevel
+        var embedded: EmbeddedPostgres?
+        let url: DatabaseURL
+        if let text = database.databaseURL, !text.isEmpty {
+            url = try DatabaseURL(text)
+        } else {
+            let folder = EmbeddedPostgres.usableDataDirectory(for: URL(fileURLWithPath: database.dataDirectory), logger: logger)
+            embedded = EmbeddedPostgres(dataDirectory: folder, logger: logger)
+            url = try embedded!.start()
+        }
+        defer { embedded?.stop() }
+        let migrations = try Migration.load(
+            from: database.migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())
+        _ = try await DatabaseBootstrap.migrate(url, migrations: migrations, logger: logger)
+        print("database \(url) is at migration \(migrations.last!.version) (\(migrations.last!.name))")
+    }
+}
