@@ -111,6 +111,7 @@ struct IngestBatchParserErrorTests {
         #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":.5}"#,
         #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":-}"#,
         #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":1e}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":01}"#,  // leading zero
         #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":[1,2}"#,
         #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":[1 2]}"#,
         #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":{"a" 1}}"#,
