@@ -24,14 +24,30 @@ public struct PostgresEventStore: EventStore {
 
     public func append(_ batches: [[IncomingEvent]]) async throws -> [AppendResult] {
         let started = ContinuousClock.now
-        let results = try await client.withTransaction(logger: logger) { connection in
-            try await append(batches, on: connection)
+        defer {
+            Timer(label: "calltrail_append_duration_seconds").recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
         }
-        Timer(label: "calltrail_append_duration_seconds").recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
-        return results
+        do {
+            // Resends are the exception: first try without looking each id up, and let the unique index object.
+            return try await client.withTransaction(logger: logger) { connection in
+                try await append(batches, lookingUpIDs: false, on: connection)
+            }
+        } catch let error as PostgresTransactionError where Self.isDuplicateID(error) {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await append(batches, lookingUpIDs: true, on: connection)
+            }
+        }
     }
 
-    private func append(_ batches: [[IncomingEvent]], on connection: PostgresConnection) async throws -> [AppendResult] {
+    /// A unique violation on the event id: the batch holds an event stored before.
+    static func isDuplicateID(_ error: PostgresTransactionError) -> Bool {
+        guard let cause = error.closureError as? PSQLError else { return false }
+        return cause.serverInfo?[.sqlState] == "23505" && cause.serverInfo?[.constraintName] == "events_id_unique"
+    }
+
+    private func append(
+        _ batches: [[IncomingEvent]], lookingUpIDs: Bool, on connection: PostgresConnection
+    ) async throws -> [AppendResult] {
         var head: Int64 = 0
         for try await value in try await connection.query(
             "SELECT last_position FROM event_log_head FOR UPDATE", logger: logger
@@ -40,12 +56,14 @@ public struct PostgresEventStore: EventStore {
         }
 
         // Idempotency: an id already stored, or seen earlier in this transaction, is a duplicate.
-        let allIDs = batches.flatMap { $0.map(\.id) }
         var seen = Set<String>()
-        for try await id in try await connection.query(
-            "SELECT id FROM events WHERE id = ANY(\(allIDs))", logger: logger
-        ).decode(String.self) {
-            seen.insert(id)
+        if lookingUpIDs {
+            let allIDs = batches.flatMap { $0.map(\.id) }
+            for try await id in try await connection.query(
+                "SELECT id FROM events WHERE id = ANY(\(allIDs))", logger: logger
+            ).decode(String.self) {
+                seen.insert(id)
+            }
         }
         var fresh: [IncomingEvent] = []
         var batchOfFresh: [Int] = []
@@ -62,13 +80,12 @@ public struct PostgresEventStore: EventStore {
         }
         guard !fresh.isEmpty else { return results }
 
-        var resolver = StreamResolver(
-            bindings: try await loadBindings(for: fresh, on: connection),
-            pending: try await loadPending(for: fresh, on: connection))
+        let state = try await loadCallState(for: fresh, on: connection)
+        var resolver = StreamResolver(bindings: state.bindings, pending: state.pending)
         let rows = resolver.resolve(fresh, firstPosition: head + 1)
-        let versions = try await assignVersions(rows, on: connection)
-        try await insertRows(rows, fresh: fresh, versions: versions, on: connection)
-        try await saveCallState(resolver, on: connection)
+        let streams = StreamVersions(rows: rows, current: state.versions)
+        let links = try await copyRows(rows, fresh: fresh, versions: streams.versions, on: connection)
+        try await save(resolver, loadedPending: state.pending, streams: streams, links: links, head: rows.last!.position, on: connection)
 
         for row in rows {
             guard case .event(let index) = row.kind else { continue }
@@ -77,9 +94,11 @@ public struct PostgresEventStore: EventStore {
             results[batchIndex].firstPosition = results[batchIndex].firstPosition ?? row.position
             results[batchIndex].lastPosition = row.position
         }
-        try await connection.query(
-            "UPDATE event_log_head SET last_position = \(rows.last!.position)", logger: logger)
+        count(fresh, results)
+        return results
+    }
 
+    private func count(_ fresh: [IncomingEvent], _ results: [AppendResult]) {
         Counter(label: "calltrail_events_appended_total").increment(by: fresh.count)
         let duplicates = results.reduce(0) { $0 + $1.duplicates }
         if duplicates > 0 { Counter(label: "calltrail_events_duplicates_total").increment(by: duplicates) }
@@ -90,155 +109,141 @@ public struct PostgresEventStore: EventStore {
                 Counter(label: "calltrail_events_uninterpreted_fields_total", dimensions: [("field", field)]).increment()
             }
         }
-        return results
     }
 
-    /// Every `(switch, callID)` the batch mentions.
-    private func callKeys(of events: [IncomingEvent]) -> (switches: [String], callIDs: [Int64]) {
+    /// What the resolver needs to know of the batch's calls, read under the log-head lock.
+    struct CallState {
+        var bindings: [CallKey: CallBinding] = [:]
+        var pending: [CallKey: [Int64]] = [:]
+        /// Current version of every stream the batch can land in.
+        var versions: [String: Int] = [:]
+    }
+
+    /// One round trip: the bindings and pending events of every `(switch, callID)` the batch mentions, and the
+    /// version of every stream it may write to (the UCIDs it carries and those its callIDs are bound to).
+    private func loadCallState(for events: [IncomingEvent], on connection: PostgresConnection) async throws -> CallState {
         var keys = Set<CallKey>()
+        var ucids = Set<String>()
         for event in events {
             for callID in [event.callID, event.resultingCallID].compactMap({ $0 }) + event.oldCallIDs {
                 keys.insert(CallKey(switchName: event.switchName, callID: callID))
             }
+            if let ucid = event.ucid { ucids.insert(ucid.rawValue) }
         }
-        return (keys.map(\.switchName), keys.map(\.callID))
-    }
-
-    private func loadBindings(for events: [IncomingEvent], on connection: PostgresConnection) async throws -> [CallKey: CallBinding] {
-        let keys = callKeys(of: events)
-        guard !keys.callIDs.isEmpty else { return [:] }
-        var bindings: [CallKey: CallBinding] = [:]
+        let switches = keys.map(\.switchName), callIDs = keys.map(\.callID), direct = Array(ucids)
         let rows = try await connection.query(
             """
-            SELECT b.switch, b.call_id, b.ucid, b.is_open, b.bound_at, b.closed_at
-            FROM call_bindings b JOIN unnest(\(keys.switches)::text[], \(keys.callIDs)::bigint[]) AS k(switch, call_id)
-              ON b.switch = k.switch AND b.call_id = k.call_id
+            WITH k(switch, call_id) AS (SELECT * FROM unnest(\(switches)::text[], \(callIDs)::bigint[])),
+                 b AS (SELECT b.* FROM call_bindings b JOIN k USING (switch, call_id))
+            SELECT 'b', switch, call_id, ucid, is_open, bound_at, closed_at FROM b
+            UNION ALL
+            SELECT 'p', p.switch, p.call_id, NULL, NULL, p.position, NULL FROM pending_events p JOIN k USING (switch, call_id)
+            UNION ALL
+            SELECT 's', NULL, NULL, s.ucid, NULL, s.version, NULL FROM streams s
+            WHERE s.ucid = ANY(\(direct)::text[]) OR s.ucid IN (SELECT ucid FROM b)
             """, logger: logger)
-        for try await (switchName, callID, ucidText, isOpen, boundAt, closedAt) in rows.decode(
-            (String, Int64, String, Bool, Int64, Int64?).self)
+        var state = CallState()
+        for try await (kind, switchName, callID, ucidText, isOpen, number, closedAt) in rows.decode(
+            (String, String?, Int64?, String?, Bool?, Int64, Int64?).self)
         {
-            guard let ucid = UCID(ucidText) else { continue }
-            bindings[CallKey(switchName: switchName, callID: callID)] = CallBinding(
-                ucid: ucid, isOpen: isOpen, boundAt: boundAt, closedAt: closedAt)
+            switch kind {
+            case "b":
+                guard let switchName, let callID, let ucid = ucidText.flatMap({ UCID($0) }), let isOpen else { continue }
+                state.bindings[CallKey(switchName: switchName, callID: callID)] = CallBinding(
+                    ucid: ucid, isOpen: isOpen, boundAt: number, closedAt: closedAt)
+            case "p":
+                guard let switchName, let callID else { continue }
+                state.pending[CallKey(switchName: switchName, callID: callID), default: []].append(number)
+            default:
+                if let ucidText { state.versions[ucidText] = Int(number) }
+            }
         }
-        return bindings
-    }
-
-    private func loadPending(for events: [IncomingEvent], on connection: PostgresConnection) async throws -> [CallKey: [Int64]] {
-        let keys = callKeys(of: events)
-        guard !keys.callIDs.isEmpty else { return [:] }
-        var pending: [CallKey: [Int64]] = [:]
-        let rows = try await connection.query(
-            """
-            SELECT p.switch, p.call_id, p.position
-            FROM pending_events p JOIN unnest(\(keys.switches)::text[], \(keys.callIDs)::bigint[]) AS k(switch, call_id)
-              ON p.switch = k.switch AND p.call_id = k.call_id
-            ORDER BY p.position
-            """, logger: logger)
-        for try await (switchName, callID, position) in rows.decode((String, Int64, Int64).self) {
-            pending[CallKey(switchName: switchName, callID: callID), default: []].append(position)
-        }
-        return pending
+        for key in state.pending.keys { state.pending[key]!.sort() }
+        return state
     }
 
     /// Stream versions for the rows that have a UCID, continuing each stream's current version.
-    private func assignVersions(_ rows: [StreamResolver.Row], on connection: PostgresConnection) async throws -> [Int?] {
-        let ucids = Array(Set(rows.compactMap { $0.ucid?.rawValue }))
-        guard !ucids.isEmpty else { return rows.map { _ in nil } }
-        var current: [String: Int] = [:]
-        for try await (ucid, version) in try await connection.query(
-            "SELECT ucid, version FROM streams WHERE ucid = ANY(\(ucids))", logger: logger
-        ).decode((String, Int).self) {
-            current[ucid] = version
+    struct StreamVersions {
+        var versions: [Int?] = []
+        /// Per stream touched: its new version and the positions of its first and last new rows.
+        var updated: [String: (version: Int, first: Int64, last: Int64)] = [:]
+
+        init(rows: [StreamResolver.Row], current: [String: Int]) {
+            var reached = current
+            versions = rows.map { row in
+                guard let ucid = row.ucid?.rawValue else { return nil }
+                let next = (reached[ucid] ?? 0) + 1
+                reached[ucid] = next
+                updated[ucid] = (next, updated[ucid]?.first ?? row.position, row.position)
+                return next
+            }
         }
-        var first: [String: Int64] = [:]
-        var last: [String: Int64] = [:]
-        let versions: [Int?] = rows.map { row in
-            guard let ucid = row.ucid?.rawValue else { return nil }
-            let next = (current[ucid] ?? 0) + 1
-            current[ucid] = next
-            if first[ucid] == nil { first[ucid] = row.position }
-            last[ucid] = row.position
-            return next
-        }
-        let touched = Array(last.keys)
-        try await connection.query(
-            """
-            INSERT INTO streams (ucid, version, first_position, last_position)
-            SELECT * FROM unnest(\(touched)::text[], \(touched.map { current[$0]! })::int[],
-                                 \(touched.map { first[$0]! })::bigint[], \(touched.map { last[$0]! })::bigint[])
-            ON CONFLICT (ucid) DO UPDATE SET version = excluded.version, last_position = excluded.last_position
-            """, logger: logger)
-        return versions
     }
 
-    private func insertRows(
+    static let eventColumns = [
+        "position", "id", "source", "switch", "seq", "monitor", "type", "known_type", "time", "ucid", "stream_version",
+        "call_id", "body",
+    ]
+
+    /// Which earlier events each link row attached to its stream.
+    struct LinkRows {
+        var ucids: [String] = []
+        var positions: [Int64] = []
+        var linkPositions: [Int64] = []
+    }
+
+    /// Stores the rows with COPY; returns the links to record.
+    private func copyRows(
         _ rows: [StreamResolver.Row], fresh: [IncomingEvent], versions: [Int?], on connection: PostgresConnection
-    ) async throws {
-        let count = rows.count
-        var positions = [Int64](), ids = [String](), sources = [String](), switches = [String](), seqs = [Int64]()
-        var monitors = [Int64](), types = [String](), known = [Bool](), times = [Date](), ucids = [String]()
-        var streamVersions = [Int64](), callIDs = [Int64](), bodies = [String]()
-        positions.reserveCapacity(count); ids.reserveCapacity(count); bodies.reserveCapacity(count)
-        var links: (ucids: [String], positions: [Int64], linkPositions: [Int64]) = ([], [], [])
+    ) async throws -> LinkRows {
+        var copy = CopyRowWriter(capacity: fresh.reduce(rows.count * 160) { $0 + $1.rawJSON.utf8.count })
+        var links = LinkRows()
         // A link row follows the event that revealed the UCID, and takes its time.
         var lastEventTime = Date()
         for (row, version) in zip(rows, versions) {
-            positions.append(row.position)
-            ucids.append(row.ucid?.rawValue ?? "")
-            streamVersions.append(version.map(Int64.init) ?? Self.nullInteger)
+            copy.integer(row.position)
             switch row.kind {
             case .event(let index):
                 let event = fresh[index]
-                ids.append(event.id)
-                sources.append(event.source)
-                switches.append(event.switchName)
-                seqs.append(event.seq ?? Self.nullInteger)
-                monitors.append(event.monitor ?? Self.nullInteger)
-                types.append(event.type)
-                known.append(event.eventType != nil)
-                times.append(event.time)
-                callIDs.append(event.callID ?? Self.nullInteger)
-                bodies.append(event.rawJSON)
+                copy.text(event.id)
+                copy.text(event.source)
+                copy.text(event.switchName)
+                copy.integer(event.seq)
+                copy.integer(event.monitor)
+                copy.text(event.type)
+                copy.bool(event.eventType != nil)
+                copy.timestamp(event.time)
+                copy.text(row.ucid?.rawValue)
+                copy.integer(version)
+                copy.integer(event.callID)
+                copy.text(event.rawJSON)
                 lastEventTime = event.time
             case .link(let link):
-                let time = lastEventTime
-                ids.append("calltrail-link-\(link.call.switchName)-\(link.call.callID)-\(row.position)")
-                sources.append("calltrail")
-                switches.append(link.call.switchName)
-                seqs.append(Self.nullInteger)
-                monitors.append(Self.nullInteger)
-                types.append(EventType.ucidLinked.rawValue)
-                known.append(true)
-                times.append(time)
-                callIDs.append(link.call.callID)
-                bodies.append(Self.linkBody(link, time: time))
+                copy.text("calltrail-link-\(link.call.switchName)-\(link.call.callID)-\(row.position)")
+                copy.text("calltrail")
+                copy.text(link.call.switchName)
+                copy.null()
+                copy.null()
+                copy.text(EventType.ucidLinked.rawValue)
+                copy.bool(true)
+                copy.timestamp(lastEventTime)
+                copy.text(row.ucid?.rawValue)
+                copy.integer(version)
+                copy.integer(link.call.callID)
+                copy.text(Self.linkBody(link, time: lastEventTime))
                 for linked in link.positions {
                     links.ucids.append(link.ucid.rawValue)
                     links.positions.append(linked)
                     links.linkPositions.append(row.position)
                 }
             }
+            copy.endRow()
         }
-        let null = Self.nullInteger
-        try await connection.query(
-            """
-            INSERT INTO events (position, id, source, switch, seq, monitor, type, known_type, time, ucid, stream_version, call_id, body)
-            SELECT p, i, src, sw, NULLIF(sq, \(null)), NULLIF(m, \(null)), t, k, tm, NULLIF(u, ''),
-                   NULLIF(v, \(null))::int, NULLIF(c, \(null)), b::json
-            FROM unnest(\(positions)::bigint[], \(ids)::text[], \(sources)::text[], \(switches)::text[],
-                        \(seqs)::bigint[], \(monitors)::bigint[], \(types)::text[], \(known)::bool[],
-                        \(times)::timestamptz[], \(ucids)::text[], \(streamVersions)::bigint[], \(callIDs)::bigint[],
-                        \(bodies)::text[]) AS r(p, i, src, sw, sq, m, t, k, tm, u, v, c, b)
-            """, logger: logger)
-        if !links.positions.isEmpty {
-            try await connection.query(
-                """
-                INSERT INTO stream_links (ucid, position, link_position)
-                SELECT * FROM unnest(\(links.ucids)::text[], \(links.positions)::bigint[], \(links.linkPositions)::bigint[])
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
+        let data = copy.buffer
+        try await connection.copyFrom(table: "events", columns: Self.eventColumns, logger: logger) { writer in
+            try await writer.write(data)
         }
+        return links
     }
 
     /// The link record's own JSON, stored like any event so the log says when and why the link was made.
@@ -250,53 +255,67 @@ public struct PostgresEventStore: EventStore {
         """
     }
 
-    /// Writes the bindings and pending lists the resolver changed.
-    private func saveCallState(_ resolver: StreamResolver, on connection: PostgresConnection) async throws {
-        let touched = Array(resolver.touched)
-        guard !touched.isEmpty else { return }
+    /// One statement writes everything else the batch changed: stream versions, call bindings, the pending
+    /// lists (only what left or joined them), the links, and the log head.
+    private func save(
+        _ resolver: StreamResolver, loadedPending: [CallKey: [Int64]], streams: StreamVersions, links: LinkRows,
+        head: Int64, on connection: PostgresConnection
+    ) async throws {
+        let streamUCIDs = Array(streams.updated.keys)
         var bound: (switches: [String], callIDs: [Int64], ucids: [String], open: [Bool], at: [Int64], closed: [Int64]) =
             ([], [], [], [], [], [])
-        for key in touched {
-            guard let binding = resolver.bindings[key] else { continue }
-            bound.switches.append(key.switchName)
-            bound.callIDs.append(key.callID)
-            bound.ucids.append(binding.ucid.rawValue)
-            bound.open.append(binding.isOpen)
-            bound.at.append(binding.boundAt)
-            bound.closed.append(binding.closedAt ?? Self.nullInteger)
+        var left: (switches: [String], callIDs: [Int64], positions: [Int64]) = ([], [], [])
+        var joined: (switches: [String], callIDs: [Int64], positions: [Int64]) = ([], [], [])
+        for key in resolver.touched {
+            if let binding = resolver.bindings[key] {
+                bound.switches.append(key.switchName)
+                bound.callIDs.append(key.callID)
+                bound.ucids.append(binding.ucid.rawValue)
+                bound.open.append(binding.isOpen)
+                bound.at.append(binding.boundAt)
+                bound.closed.append(binding.closedAt ?? Self.nullInteger)
+            }
+            let before = Set(loadedPending[key] ?? []), after = Set(resolver.pending[key] ?? [])
+            for position in before.subtracting(after) {
+                left.switches.append(key.switchName)
+                left.callIDs.append(key.callID)
+                left.positions.append(position)
+            }
+            for position in after.subtracting(before) {
+                joined.switches.append(key.switchName)
+                joined.callIDs.append(key.callID)
+                joined.positions.append(position)
+            }
         }
-        if !bound.callIDs.isEmpty {
-            try await connection.query(
-                """
+        try await connection.query(
+            """
+            WITH s AS (
+                INSERT INTO streams (ucid, version, first_position, last_position)
+                SELECT * FROM unnest(\(streamUCIDs)::text[], \(streamUCIDs.map { streams.updated[$0]!.version })::int[],
+                                     \(streamUCIDs.map { streams.updated[$0]!.first })::bigint[],
+                                     \(streamUCIDs.map { streams.updated[$0]!.last })::bigint[])
+                ON CONFLICT (ucid) DO UPDATE SET version = excluded.version, last_position = excluded.last_position
+            ), b AS (
                 INSERT INTO call_bindings (switch, call_id, ucid, is_open, bound_at, closed_at)
                 SELECT s, c, u, o, a, NULLIF(x, \(Self.nullInteger))
                 FROM unnest(\(bound.switches)::text[], \(bound.callIDs)::bigint[], \(bound.ucids)::text[],
                             \(bound.open)::bool[], \(bound.at)::bigint[], \(bound.closed)::bigint[]) AS r(s, c, u, o, a, x)
                 ON CONFLICT (switch, call_id) DO UPDATE
                   SET ucid = excluded.ucid, is_open = excluded.is_open, bound_at = excluded.bound_at, closed_at = excluded.closed_at
-                """, logger: logger)
-        }
-        try await connection.query(
-            """
-            DELETE FROM pending_events p
-            USING unnest(\(touched.map(\.switchName))::text[], \(touched.map(\.callID))::bigint[]) AS k(switch, call_id)
-            WHERE p.switch = k.switch AND p.call_id = k.call_id
-            """, logger: logger)
-        var pending: (switches: [String], callIDs: [Int64], positions: [Int64]) = ([], [], [])
-        for key in touched {
-            for position in resolver.pending[key] ?? [] {
-                pending.switches.append(key.switchName)
-                pending.callIDs.append(key.callID)
-                pending.positions.append(position)
-            }
-        }
-        if !pending.positions.isEmpty {
-            try await connection.query(
-                """
+            ), pl AS (
+                DELETE FROM pending_events p
+                USING unnest(\(left.switches)::text[], \(left.callIDs)::bigint[], \(left.positions)::bigint[]) AS k(s, c, n)
+                WHERE p.switch = k.s AND p.call_id = k.c AND p.position = k.n
+            ), pj AS (
                 INSERT INTO pending_events (switch, call_id, position)
-                SELECT * FROM unnest(\(pending.switches)::text[], \(pending.callIDs)::bigint[], \(pending.positions)::bigint[])
-                """, logger: logger)
-        }
+                SELECT * FROM unnest(\(joined.switches)::text[], \(joined.callIDs)::bigint[], \(joined.positions)::bigint[])
+            ), l AS (
+                INSERT INTO stream_links (ucid, position, link_position)
+                SELECT * FROM unnest(\(links.ucids)::text[], \(links.positions)::bigint[], \(links.linkPositions)::bigint[])
+                ON CONFLICT DO NOTHING
+            )
+            UPDATE event_log_head SET last_position = \(head)
+            """, logger: logger)
     }
 
     // MARK: Reads

@@ -59,20 +59,27 @@ public enum Timestamp {
         return Date(timeIntervalSince1970: Double(seconds) + (fraction * 1_000_000).rounded() / 1_000_000)
     }
 
-    /// Formats a date as RFC 3339 in UTC with milliseconds, the form CallTrail writes everywhere.
-    public static func format(_ date: Date) -> String {
-        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        let millis = Int(((totalMillis % 1000) + 1000) % 1000)
-        let seconds = (totalMillis - Int64(millis)) / 1000
-        let days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
+    /// Formats a date as RFC 3339 in UTC with milliseconds (or `fractionDigits` 6, microseconds), the form
+    /// CallTrail writes everywhere.
+    public static func format(_ date: Date, fractionDigits: Int = 3) -> String {
+        // Round to the microsecond first: a Double just below an exact millisecond must not lose it.
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let seconds = floorDivide(micros, 1_000_000)
+        let fraction = Int(micros - seconds * 1_000_000)
+        let days = Int(floorDivide(seconds, 86_400))
         let secondOfDay = Int(seconds - Int64(days) * 86_400)
         let (year, month, day) = civilFromDays(days)
         func pad(_ value: Int, _ width: Int) -> String {
             let digits = String(value)
             return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
         }
+        let fractionText = fractionDigits >= 6 ? pad(fraction, 6) : pad(fraction / 1000, 3)
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
+            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(fractionText)Z"
+    }
+
+    private static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
+        value >= 0 ? value / divisor : -((-value + divisor - 1) / divisor)
     }
 
     private static func daysIn(month: Int, year: Int) -> Int {
