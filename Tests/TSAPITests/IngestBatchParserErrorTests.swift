@@ -10,28 +10,28 @@ struct IngestBatchParserErrorTests {
     // MARK: Missing or wrong envelope fields
 
     @Test(arguments: [
-        (#"{"seq":1,"time":"\#(time)","type":"CSTA_HELD"}"#, "source"),
-        (#"{"source":"","seq":1,"time":"\#(time)","type":"CSTA_HELD"}"#, "source"),
-        (#"{"source":7,"seq":1,"time":"\#(time)","type":"CSTA_HELD"}"#, "source"),
-        (#"{"source":null,"seq":1,"time":"\#(time)","type":"CSTA_HELD"}"#, "source"),
-        (#"{"source":"aes1","seq":1,"time":"\#(time)"}"#, "type"),
-        (#"{"source":"aes1","seq":1,"time":"\#(time)","type":""}"#, "type"),
-        (#"{"source":"aes1","seq":1,"time":"\#(time)","type":57}"#, "type"),
+        (#"{"seq":1,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "source"),
+        (#"{"source":"","seq":1,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "source"),
+        (#"{"source":7,"seq":1,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "source"),
+        (#"{"source":null,"seq":1,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "source"),
+        (#"{"source":"aes1","seq":1,"time":"\#(Envelope.time)"}"#, "type"),
+        (#"{"source":"aes1","seq":1,"time":"\#(Envelope.time)","type":""}"#, "type"),
+        (#"{"source":"aes1","seq":1,"time":"\#(Envelope.time)","type":57}"#, "type"),
         (#"{"source":"aes1","seq":1,"type":"CSTA_HELD"}"#, "time"),
         (#"{"source":"aes1","seq":1,"time":"yesterday","type":"CSTA_HELD"}"#, "time"),
         (#"{"source":"aes1","seq":1,"time":"2026-02-30T10:00:01.250Z","type":"CSTA_HELD"}"#, "time"),
         (#"{"source":"aes1","seq":1,"time":"2026-11-20T10:00:01.250","type":"CSTA_HELD"}"#, "time"),
         (#"{"source":"aes1","seq":1,"time":1795168801,"type":"CSTA_HELD"}"#, "time"),
         (#"{"source":"aes1","seq":1,"time":null,"type":"CSTA_HELD"}"#, "time"),
-        (#"{"source":"aes1","time":"\#(time)","type":"CSTA_HELD"}"#, "seq"),
-        (#"{"source":"aes1","seq":"forty-two","time":"\#(time)","type":"CSTA_HELD"}"#, "seq"),
-        (#"{"source":"aes1","seq":1.5,"time":"\#(time)","type":"CSTA_HELD"}"#, "seq"),
-        (#"{"source":"aes1","seq":true,"time":"\#(time)","type":"CSTA_HELD"}"#, "seq"),
-        (#"{"source":"aes1","seq":99999999999999999999,"time":"\#(time)","type":"CSTA_HELD"}"#, "seq"),
-        (#"{"id":"","source":"aes1","seq":1,"time":"\#(time)","type":"CSTA_HELD"}"#, "id"),
-        (#"{"id":42,"source":"aes1","seq":1,"time":"\#(time)","type":"CSTA_HELD"}"#, "id"),
-        (#"{"source":"aes1","switch":1,"seq":1,"time":"\#(time)","type":"CSTA_HELD"}"#, "switch"),
-        (#"{"source":"aes1","seq":1,"monitor":"m1","time":"\#(time)","type":"CSTA_HELD"}"#, "monitor"),
+        (#"{"source":"aes1","time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "seq"),
+        (#"{"source":"aes1","seq":"forty-two","time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "seq"),
+        (#"{"source":"aes1","seq":1.5,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "seq"),
+        (#"{"source":"aes1","seq":true,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "seq"),
+        (#"{"source":"aes1","seq":99999999999999999999,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "seq"),
+        (#"{"id":"","source":"aes1","seq":1,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "id"),
+        (#"{"id":42,"source":"aes1","seq":1,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "id"),
+        (#"{"source":"aes1","switch":1,"seq":1,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "switch"),
+        (#"{"source":"aes1","seq":1,"monitor":"m1","time":"\#(Envelope.time)","type":"CSTA_HELD"}"#, "monitor"),
         (#"{}"#, "source"),
     ])
     func invalidEnvelopeNamesTheField(_ text: String, _ field: String) throws {
@@ -103,27 +103,30 @@ struct IngestBatchParserErrorTests {
     // MARK: Syntax errors
 
     @Test(arguments: [
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD",}"#,  // trailing comma
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD""#,  // not closed
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":tru}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":nul}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":1.}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":.5}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":-}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":1e}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":01}"#,  // leading zero
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":[1,2}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":[1 2]}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":{"a" 1}}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":{a:1}}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD" "x":1}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":"\q"}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":"\u12G4"}"#,
-        #"{"source":"aes1\q","seq":3,"time":"\#(time)","type":"CSTA_HELD"}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","x":"unterminated}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","csta":{"connection":{"callID":}}}"#,
-        #"{"source":"aes1","seq":3,"time":"\#(time)","type":"CSTA_HELD","att":{"ucid":"1",}}"#,
-        "{\"source\":\"aes\n1\",\"seq\":3,\"time\":\"\(time)\",\"type\":\"CSTA_HELD\"}",  // raw newline in string
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD",}"#,  // trailing comma
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD""#,  // not closed
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":tru}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":nul}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":1.}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":.5}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":-}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":1e}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":01}"#,  // leading zero
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":[1,2}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":[1 2]}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":{"a" 1}}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":{a:1}}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD" "x":1}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":"\q"}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":"\u12G4"}"#,
+        #"{"source":"aes1\q","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","x":"unterminated}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","csta":{"connection":{"callID":}}}"#,
+        #"{"source":"aes1","seq":3,"time":"\#(Envelope.time)","type":"CSTA_HELD","att":{"ucid":"1",}}"#,
+        // A backslash followed by a raw control character.
+        "{\"source\":\"aes1\",\"seq\":3,\"time\":\"\(Envelope.time)\",\"type\":\"CSTA_HELD\",\"x\":\"\\\u{01}\"}",
+        // A raw line feed inside a string.
+        "{\"source\":\"aes\n1\",\"seq\":3,\"time\":\"\(Envelope.time)\",\"type\":\"CSTA_HELD\"}",
     ])
     func syntaxErrorInTheThirdEventNamesIndexTwo(_ third: String) throws {
         let arrayBody = "[" + Envelope.event(seq: 1) + "," + Envelope.event(seq: 2) + "," + third + "]"

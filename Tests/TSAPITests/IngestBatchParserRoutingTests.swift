@@ -8,14 +8,16 @@ struct IngestBatchParserRoutingTests {
     // MARK: att.ucid
 
     @Test func validUCID() throws {
-        let event = try parseSingle(Envelope.event(att: #"{"deliveredType":"DELIVERED_TO_ACD","ucid":"00025000160955721139"}"#))
+        let att = #"{"deliveredType":"DELIVERED_TO_ACD","ucid":"00025000160955721139"}"#
+        let event = try parseSingle(Envelope.event(att: att))
         #expect(event.ucid == UCID("00025000160955721139"))
         #expect(event.ucid != nil)
         #expect(event.uninterpretedFields.isEmpty)
     }
 
     @Test func ucidAfterNestedPrivateData() throws {
-        let att = #"{"userInfo":{"type":"UUI_IA5_ASCII","data":"x"},"trunkList":[{"a":[1]}],"ucid":"00001000421700000000"}"#
+        let att = #"{"userInfo":{"type":"UUI_IA5_ASCII","data":"x"},"trunkList":[{"a":[1]}],"#
+            + #""ucid":"00001000421700000000"}"#
         let event = try parseSingle(Envelope.event(att: att))
         #expect(event.ucid?.rawValue == "00001000421700000000")
     }
@@ -113,7 +115,8 @@ struct IngestBatchParserRoutingTests {
     }
 
     @Test func callIDZeroMeansAbsent() throws {
-        let event = try parseSingle(Envelope.event("CSTA_DELIVERED", csta: #"{"connection":\#(Envelope.connection(0))}"#))
+        let csta = #"{"connection":\#(Envelope.connection(0))}"#
+        let event = try parseSingle(Envelope.event("CSTA_DELIVERED", csta: csta))
         #expect(event.callID == nil)
     }
 
@@ -132,7 +135,8 @@ struct IngestBatchParserRoutingTests {
 
     @Test(arguments: [EventType.monitorEnded, .linkUp, .linkDown])
     func eventsWithoutACallHaveNoCallID(_ type: EventType) throws {
-        let event = try parseSingle(Envelope.event(type.rawValue, csta: #"{"connection":\#(Envelope.connection(1001))}"#))
+        let csta = #"{"connection":\#(Envelope.connection(1001))}"#
+        let event = try parseSingle(Envelope.event(type.rawValue, csta: csta))
         #expect(event.eventType == type)
         #expect(event.callID == nil)
     }

@@ -176,11 +176,6 @@ struct TimestampTests {
         #expect(Timestamp.format(Date(timeIntervalSince1970: -86_400)) == "1969-12-31T00:00:00.000Z")
     }
 
-    @Test func formatDropsSubMillisecondDigits() {
-        let date = Date(timeIntervalSince1970: Double(Self.base) + 0.2509)
-        #expect(Timestamp.format(date) == "2026-11-20T10:00:01.250Z")
-    }
-
     /// Every millisecond value must survive format(parse(text)), the form CallTrail writes and reads back.
     @Test func parseThenFormatRoundTripsEveryMillisecond() throws {
         var mismatches: [String] = []
@@ -189,6 +184,32 @@ struct TimestampTests {
             let text = "2026-11-20T10:00:01." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
             let date = try #require(Timestamp.parse(text))
             let formatted = Timestamp.format(date)
+            if formatted != text { mismatches.append("\(text) -> \(formatted)") }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) values: \(mismatches.prefix(5))")
+    }
+
+    /// An instant on an exact millisecond formats with that millisecond, whatever the era; Double cannot hold
+    /// most of them exactly, so flooring the raw value can lose one (2004-01-11 and 2038-01-26 did).
+    @Test(arguments: [0, 536_913_546, 1_073_827_092, 1_795_168_801, 2_148_148_040] as [Int64])
+    func formatKeepsTheMillisecondOfExactInstants(_ seconds: Int64) {
+        var mismatches: [String] = []
+        for millis: Int64 in 0..<1000 {
+            let text = Timestamp.format(Date(timeIntervalSince1970: Double(seconds * 1000 + millis) / 1000))
+            let digits = String(millis)
+            let expected = "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+            if !text.hasSuffix(expected) { mismatches.append("\(seconds * 1000 + millis) -> \(text)") }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) values: \(mismatches.prefix(5))")
+    }
+
+    @Test(arguments: ["2026-11-20T10:00:01", "2038-01-26T19:47:20"])
+    func parseThenFormatRoundTripsInAnyEra(_ second: String) throws {
+        var mismatches: [String] = []
+        for millis in 0..<1000 {
+            let digits = String(millis)
+            let text = second + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+            let formatted = Timestamp.format(try #require(Timestamp.parse(text)))
             if formatted != text { mismatches.append("\(text) -> \(formatted)") }
         }
         #expect(mismatches.isEmpty, "\(mismatches.count) values: \(mismatches.prefix(5))")

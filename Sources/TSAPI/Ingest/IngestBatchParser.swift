@@ -88,6 +88,7 @@ public enum IngestBatchParser {
                 case "switch":
                     if scanner.kindOfNext() == .string { switchName = try scanner.readString() } else { try scanner.skipValue(); note("switch", "switch must be a string") }
                 case "seq":
+                    if scanner.kindOfNext() == .null { try scanner.skipValue(); break }
                     seqPresent = true
                     seq = try scanner.readLenientInteger()
                     if seq == nil { note("seq", "seq must be an integer") }

@@ -114,13 +114,28 @@ struct JSONScanner {
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") { offset += 1; return }
             if byte == UInt8(ascii: "\\") {
-                offset += 2
+                try skipEscape()
                 continue
             }
             if byte < 0x20 { throw error("control character in string") }
             offset += 1
         }
         throw error("unterminated string")
+    }
+
+    /// Checks the escape at the scanner's position (a backslash) the way PostgreSQL's json type will, and skips it.
+    private mutating func skipEscape() throws(SyntaxError) {
+        guard offset + 1 < bytes.count else { throw error("unterminated string") }
+        switch bytes[offset + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+            UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            offset += 2
+        case UInt8(ascii: "u"):
+            guard offset + 6 <= bytes.count, Self.hex4(bytes, offset + 2) != nil else { throw error("bad \\u escape") }
+            offset += 6
+        default:
+            throw error("bad escape")
+        }
     }
 
     /// Reads a string value (the scanner must be at its opening quote), decoding escapes.
@@ -133,7 +148,13 @@ struct JSONScanner {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") { break }
-            if byte == UInt8(ascii: "\\") { hasEscape = true; index += 2; continue }
+            if byte == UInt8(ascii: "\\") {
+                hasEscape = true
+                offset = index
+                try skipEscape()
+                index = offset
+                continue
+            }
             if byte < 0x20 { offset = index; throw error("control character in string") }
             index += 1
         }
@@ -210,6 +231,7 @@ struct JSONScanner {
         let digitsStart = offset
         while let byte = peek, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { offset += 1 }
         guard offset > digitsStart else { throw error("expected a value") }
+        guard bytes[digitsStart] != UInt8(ascii: "0") || offset - digitsStart == 1 else { throw error("number with a leading zero") }
         if peek == UInt8(ascii: ".") {
             offset += 1
             let fraction = offset

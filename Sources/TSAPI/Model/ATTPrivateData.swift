@@ -29,7 +29,7 @@ public struct ATTPrivateData: Sendable, Hashable, Codable {
     public var ucidValue: UCID? { ucid.flatMap { UCID($0) } }
 
     public init(from decoder: any Decoder) throws {
-        let fields = LenientFields(decoder)
+        let fields = try LenientFields(decoder)
         deliveredType = fields.enumName("deliveredType")
         trunkGroup = fields.enumName("trunkGroup")
         trunkMember = fields.enumName("trunkMember")
@@ -128,7 +128,7 @@ public struct UserEnteredCode: Sendable, Hashable, Codable {
     }
 
     public init(from decoder: any Decoder) throws {
-        let fields = LenientFields(decoder)
+        let fields = try LenientFields(decoder)
         type = fields.enumName("type")
         indicator = fields.enumName("indicator")
         data = fields.enumName("data")
@@ -146,7 +146,7 @@ public struct LookaheadInfo: Sendable, Hashable, Codable {
     public var sourceVDN: String?
 
     public init(from decoder: any Decoder) throws {
-        let fields = LenientFields(decoder)
+        let fields = try LenientFields(decoder)
         type = fields.enumName("type")
         priority = fields.enumName("priority")
         hours = fields.integer("hours").map { Int($0) }
@@ -173,7 +173,7 @@ public struct OriginalCallInfo: Sendable, Hashable, Codable {
     public var ucidValue: UCID? { ucid.flatMap { UCID($0) } }
 
     public init(from decoder: any Decoder) throws {
-        let fields = LenientFields(decoder)
+        let fields = try LenientFields(decoder)
         reason = fields.enumName("reason")
         callingDevice = fields["callingDevice"]
         calledDevice = fields["calledDevice"]
@@ -194,7 +194,7 @@ public struct TrunkInfo: Sendable, Hashable, Codable {
     public var trunkMember: String?
 
     public init(from decoder: any Decoder) throws {
-        let fields = LenientFields(decoder)
+        let fields = try LenientFields(decoder)
         connection = fields["connection"]
         trunkGroup = fields.enumName("trunkGroup")
         trunkMember = fields.enumName("trunkMember")
@@ -208,7 +208,7 @@ public struct DeviceHistoryEntry: Sendable, Hashable, Codable {
     public var oldconnectionID: ConnectionID?
 
     public init(from decoder: any Decoder) throws {
-        let fields = LenientFields(decoder)
+        let fields = try LenientFields(decoder)
         olddeviceID = (fields["olddeviceID"] as DeviceID?)?.deviceID
         cause = fields.enumName("cause")
         oldconnectionID = fields["oldconnectionID"]

@@ -140,7 +140,7 @@ public enum CSTAEvent: Sendable, Hashable {
 
     /// Decodes `csta` for the given event type; fields that do not fit are left nil.
     public static func decode(_ type: EventType?, from decoder: any Decoder) -> CSTAEvent {
-        let lenient = LenientFields(decoder)
+        guard let lenient = try? LenientFields(decoder) else { return .other }
         switch type {
         case .delivered:
             return .delivered(Delivered(
@@ -228,14 +228,15 @@ struct LenientFields {
         init?(intValue: Int) { nil }
     }
 
-    private let container: KeyedDecodingContainer<Key>?
+    private let container: KeyedDecodingContainer<Key>
 
-    init(_ decoder: any Decoder) {
-        self.container = try? decoder.container(keyedBy: Key.self)
+    /// Throws when the value is not an object, so a struct of the wrong shape decodes as nil, not as empty.
+    init(_ decoder: any Decoder) throws {
+        self.container = try decoder.container(keyedBy: Key.self)
     }
 
     subscript<Value: Decodable>(_ name: String) -> Value? {
-        try? container?.decodeIfPresent(Value.self, forKey: Key(stringValue: name))
+        try? container.decodeIfPresent(Value.self, forKey: Key(stringValue: name))
     }
 
     /// An enumeration by TSAPI name; a numeric value is kept as its digits.
@@ -246,6 +247,6 @@ struct LenientFields {
     }
 
     func integer(_ name: String) -> Int64? {
-        try? container?.decodeLenientInteger(forKey: Key(stringValue: name))
+        try? container.decodeLenientInteger(forKey: Key(stringValue: name))
     }
 }
