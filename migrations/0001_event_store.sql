@@ -9,8 +9,13 @@ CREATE TABLE event_log_head (
 );
 INSERT INTO event_log_head (singleton, last_position) VALUES (true, 0);
 
-CREATE TABLE events (
-    position bigint PRIMARY KEY,
+-- An event is stored in two append-only tables, written in the same transaction: its body, inserted before
+-- the log-head lock is taken so concurrent appends share that work, and its place in the log (position and
+-- stream), written under the lock, which keeps the serialised part of an append small.
+CREATE SEQUENCE event_ref_seq;
+
+CREATE TABLE event_bodies (
+    ref bigint PRIMARY KEY,
     id text NOT NULL,
     source text NOT NULL,
     switch text NOT NULL,
@@ -20,30 +25,47 @@ CREATE TABLE events (
     -- false for a type the contract does not name: stored raw, flagged, ignored by projections.
     known_type boolean NOT NULL,
     time timestamptz NOT NULL,
-    -- The stream: the call's UCID, NULL while it is not known (a link event attaches the row later).
-    ucid text,
-    stream_version integer,
     call_id bigint,
     -- The event object exactly as received (json keeps the text byte for byte).
     body json NOT NULL,
     stored_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT events_id_unique UNIQUE (id),
-    CONSTRAINT events_stream_version_with_ucid CHECK ((ucid IS NULL) = (stream_version IS NULL))
+    CONSTRAINT events_id_unique UNIQUE (id)
 );
-CREATE UNIQUE INDEX events_stream ON events (ucid, stream_version) WHERE ucid IS NOT NULL;
+
+CREATE TABLE event_log (
+    position bigint PRIMARY KEY,
+    ref bigint NOT NULL,
+    -- The stream: the call's UCID, NULL while it is not known (a link event attaches the row later).
+    ucid text,
+    stream_version integer,
+    CONSTRAINT event_log_stream_version_with_ucid CHECK ((ucid IS NULL) = (stream_version IS NULL))
+);
+CREATE UNIQUE INDEX event_log_stream ON event_log (ucid, stream_version) WHERE ucid IS NOT NULL;
+
+-- What readers use: one row per stored event, in the log's terms.
+CREATE VIEW events AS
+SELECT l.position, b.id, b.source, b.switch, b.seq, b.monitor, b.type, b.known_type, b.time, l.ucid, l.stream_version,
+       b.call_id, b.body, b.stored_at
+FROM event_log l JOIN event_bodies b ON b.ref = l.ref;
+
 -- Insert-only: keep the visibility map fresh for index-only scans (event-store-lessons §2.5).
-ALTER TABLE events SET (autovacuum_vacuum_insert_scale_factor = 0.01);
+ALTER TABLE event_bodies SET (autovacuum_vacuum_insert_scale_factor = 0.01);
+ALTER TABLE event_log SET (autovacuum_vacuum_insert_scale_factor = 0.01);
 
 -- The database itself refuses to rewrite history, whatever the role (the app role also lacks the privilege).
 CREATE FUNCTION events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'the events table is append-only: % is refused', TG_OP
+    RAISE EXCEPTION 'the event store is append-only: % on % is refused', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
-CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+CREATE TRIGGER event_bodies_append_only BEFORE UPDATE OR DELETE ON event_bodies
     FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+CREATE TRIGGER event_bodies_no_truncate BEFORE TRUNCATE ON event_bodies
+    FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
+CREATE TRIGGER event_log_append_only BEFORE UPDATE OR DELETE ON event_log
+    FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
+CREATE TRIGGER event_log_no_truncate BEFORE TRUNCATE ON event_log
     FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
 
 -- Per-UCID stream version.
@@ -95,8 +117,10 @@ BEGIN
         END IF;
     END IF;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'calltrail_app') THEN
-        GRANT SELECT, INSERT ON events TO calltrail_app;
-        REVOKE UPDATE, DELETE, TRUNCATE ON events FROM calltrail_app;
+        GRANT SELECT, INSERT ON event_bodies, event_log TO calltrail_app;
+        REVOKE UPDATE, DELETE, TRUNCATE ON event_bodies, event_log FROM calltrail_app;
+        GRANT SELECT ON events TO calltrail_app;
+        GRANT USAGE ON SEQUENCE event_ref_seq TO calltrail_app;
         GRANT SELECT, UPDATE ON event_log_head TO calltrail_app;
         GRANT SELECT, INSERT, UPDATE, DELETE ON streams, call_bindings, pending_events, stream_links TO calltrail_app;
         IF NOT pg_has_role(current_user, 'calltrail_app', 'MEMBER') THEN

@@ -16,6 +16,15 @@ public protocol AppArguments: Sendable {
     var maxBodyBytes: Int { get }
     var logLevel: Logger.Level { get }
     var migrationsDirectory: String? { get }
+    /// Most events one append transaction takes (requests waiting together are grouped up to this).
+    var appendMaxEvents: Int { get }
+    /// Append transactions in flight at once.
+    var appendLanes: Int { get }
+}
+
+extension AppArguments {
+    public var appendMaxEvents: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_MAX_EVENTS"] ?? "") ?? 2_000 }
+    public var appendLanes: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_LANES"] ?? "") ?? 3 }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
@@ -53,7 +62,8 @@ public func buildApplication(
 
     let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
     let store = PostgresEventStore(client: client, logger: logger)
-    let appender = EventAppender(store: store, logger: logger)
+    let appender = EventAppender(
+        store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes)
     services += [client, appender]
 
     let router = Router(context: BasicRequestContext.self)

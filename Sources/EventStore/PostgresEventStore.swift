@@ -48,43 +48,49 @@ public struct PostgresEventStore: EventStore {
     private func append(
         _ batches: [[IncomingEvent]], lookingUpIDs: Bool, on connection: PostgresConnection
     ) async throws -> [AppendResult] {
-        var head: Int64 = 0
-        for try await value in try await connection.query(
-            "SELECT last_position FROM event_log_head FOR UPDATE", logger: logger
-        ).decode(Int64.self) {
-            head = value
-        }
-
-        // Idempotency: an id already stored, or seen earlier in this transaction, is a duplicate.
-        var seen = Set<String>()
+        var results = batches.map { _ in AppendResult(accepted: 0, duplicates: 0, firstPosition: nil, lastPosition: nil) }
+        var fresh: [IncomingEvent] = []
+        var batchOfFresh: [Int] = []
+        let head: Int64
+        let refs: [Int64]
         if lookingUpIDs {
+            // The slow path, after a unique violation: under the lock, so no other append races the lookup.
+            head = try await lockHead(on: connection)
             let allIDs = batches.flatMap { $0.map(\.id) }
+            var seen = Set<String>()
             for try await id in try await connection.query(
-                "SELECT id FROM events WHERE id = ANY(\(allIDs))", logger: logger
+                "SELECT id FROM event_bodies WHERE id = ANY(\(allIDs))", logger: logger
             ).decode(String.self) {
                 seen.insert(id)
             }
-        }
-        var fresh: [IncomingEvent] = []
-        var batchOfFresh: [Int] = []
-        var results = batches.map { _ in AppendResult(accepted: 0, duplicates: 0, firstPosition: nil, lastPosition: nil) }
-        for (batchIndex, batch) in batches.enumerated() {
-            for event in batch {
-                if seen.insert(event.id).inserted {
-                    fresh.append(event)
-                    batchOfFresh.append(batchIndex)
-                } else {
-                    results[batchIndex].duplicates += 1
+            for (batchIndex, batch) in batches.enumerated() {
+                for event in batch {
+                    if seen.insert(event.id).inserted {
+                        fresh.append(event)
+                        batchOfFresh.append(batchIndex)
+                    } else {
+                        results[batchIndex].duplicates += 1
+                    }
                 }
             }
+            guard !fresh.isEmpty else { return results }
+            refs = try await copyBodies(fresh.map(BodyRow.init), on: connection)
+        } else {
+            // The fast path: bodies go in before the lock, so concurrent appends share that work; a duplicate id
+            // makes the unique index object, and the caller retries on the slow path.
+            for (batchIndex, batch) in batches.enumerated() {
+                fresh += batch
+                batchOfFresh += batch.map { _ in batchIndex }
+            }
+            refs = try await copyBodies(fresh.map(BodyRow.init), on: connection)
+            head = try await lockHead(on: connection)
         }
-        guard !fresh.isEmpty else { return results }
 
         let state = try await loadCallState(for: fresh, on: connection)
         var resolver = StreamResolver(bindings: state.bindings, pending: state.pending)
         let rows = resolver.resolve(fresh, firstPosition: head + 1)
         let streams = StreamVersions(rows: rows, current: state.versions)
-        let links = try await copyRows(rows, fresh: fresh, versions: streams.versions, on: connection)
+        let links = try await writeLog(rows, fresh: fresh, refs: refs, versions: streams.versions, on: connection)
         try await save(resolver, loadedPending: state.pending, streams: streams, links: links, head: rows.last!.position, on: connection)
 
         for row in rows {
@@ -96,6 +102,16 @@ public struct PostgresEventStore: EventStore {
         }
         count(fresh, results)
         return results
+    }
+
+    /// Takes the log-head lock, held until commit; returns the last position handed out.
+    private func lockHead(on connection: PostgresConnection) async throws -> Int64 {
+        for try await value in try await connection.query(
+            "SELECT last_position FROM event_log_head FOR UPDATE", logger: logger
+        ).decode(Int64.self) {
+            return value
+        }
+        throw PostgresEventStoreError("event_log_head has no row: the database was not migrated by CallTrail")
     }
 
     private func count(_ fresh: [IncomingEvent], _ results: [AppendResult]) {
@@ -139,8 +155,8 @@ public struct PostgresEventStore: EventStore {
             UNION ALL
             SELECT 'p', p.switch, p.call_id, NULL, NULL, p.position, NULL FROM pending_events p JOIN k USING (switch, call_id)
             UNION ALL
-            SELECT 's', NULL, NULL, s.ucid, NULL, s.version, NULL FROM streams s
-            WHERE s.ucid = ANY(\(direct)::text[]) OR s.ucid IN (SELECT ucid FROM b)
+            SELECT 's', NULL, NULL, s.ucid, NULL, s.version, NULL
+            FROM (SELECT unnest(\(direct)::text[]) AS ucid UNION SELECT ucid FROM b) AS u JOIN streams s USING (ucid)
             """, logger: logger)
         var state = CallState()
         for try await (kind, switchName, callID, ucidText, isOpen, number, closedAt) in rows.decode(
@@ -180,10 +196,83 @@ public struct PostgresEventStore: EventStore {
         }
     }
 
-    static let eventColumns = [
-        "position", "id", "source", "switch", "seq", "monitor", "type", "known_type", "time", "ucid", "stream_version",
-        "call_id", "body",
-    ]
+    /// The columns of `event_bodies`, as one event (or link record) fills them.
+    struct BodyRow {
+        var id: String
+        var source: String
+        var switchName: String
+        var seq: Int64?
+        var monitor: Int64?
+        var type: String
+        var isKnownType: Bool
+        var time: Date
+        var callID: Int64?
+        var body: String
+
+        init(_ event: IncomingEvent) {
+            self.init(
+                id: event.id, source: event.source, switchName: event.switchName, seq: event.seq, monitor: event.monitor,
+                type: event.type, isKnownType: event.eventType != nil, time: event.time, callID: event.callID,
+                body: event.rawJSON)
+        }
+
+        init(
+            id: String, source: String, switchName: String, seq: Int64?, monitor: Int64?, type: String, isKnownType: Bool,
+            time: Date, callID: Int64?, body: String
+        ) {
+            self.id = id
+            self.source = source
+            self.switchName = switchName
+            self.seq = seq
+            self.monitor = monitor
+            self.type = type
+            self.isKnownType = isKnownType
+            self.time = time
+            self.callID = callID
+            self.body = body
+        }
+
+        /// A link record: an event CallTrail writes itself, in the stream it links to.
+        init(link: UCIDLink, position: Int64, time: Date) {
+            self.init(
+                id: "calltrail-link-\(link.call.switchName)-\(link.call.callID)-\(position)", source: "calltrail",
+                switchName: link.call.switchName, seq: nil, monitor: nil, type: EventType.ucidLinked.rawValue,
+                isKnownType: true, time: time, callID: link.call.callID, body: PostgresEventStore.linkBody(link, time: time))
+        }
+    }
+
+    static let bodyColumns = ["ref", "id", "source", "switch", "seq", "monitor", "type", "known_type", "time", "call_id", "body"]
+
+    /// Stores bodies with COPY under refs drawn from the sequence; returns the refs, in order.
+    private func copyBodies(_ bodies: [BodyRow], on connection: PostgresConnection) async throws -> [Int64] {
+        var refs: [Int64] = []
+        refs.reserveCapacity(bodies.count)
+        for try await ref in try await connection.query(
+            "SELECT nextval('event_ref_seq') FROM generate_series(1, \(bodies.count))", logger: logger
+        ).decode(Int64.self) {
+            refs.append(ref)
+        }
+        var copy = CopyRowWriter(capacity: bodies.reduce(bodies.count * 120) { $0 + $1.body.utf8.count })
+        for (ref, body) in zip(refs, bodies) {
+            copy.integer(ref)
+            copy.text(body.id)
+            copy.text(body.source)
+            copy.text(body.switchName)
+            copy.integer(body.seq)
+            copy.integer(body.monitor)
+            copy.text(body.type)
+            copy.bool(body.isKnownType)
+            copy.timestamp(body.time)
+            copy.integer(body.callID)
+            copy.text(body.body)
+            copy.endRow()
+        }
+        let data = copy.buffer
+        try await connection.copyFrom(table: "event_bodies", columns: Self.bodyColumns, logger: logger) { writer in
+            try await writer.write(data)
+        }
+        return refs
+    }
 
     /// Which earlier events each link row attached to its stream.
     struct LinkRows {
@@ -192,55 +281,48 @@ public struct PostgresEventStore: EventStore {
         var linkPositions: [Int64] = []
     }
 
-    /// Stores the rows with COPY; returns the links to record.
-    private func copyRows(
-        _ rows: [StreamResolver.Row], fresh: [IncomingEvent], versions: [Int?], on connection: PostgresConnection
+    /// Writes the log rows (position, body, stream) under the lock, and the bodies of any link records.
+    private func writeLog(
+        _ rows: [StreamResolver.Row], fresh: [IncomingEvent], refs: [Int64], versions: [Int?],
+        on connection: PostgresConnection
     ) async throws -> LinkRows {
-        var copy = CopyRowWriter(capacity: fresh.reduce(rows.count * 160) { $0 + $1.rawJSON.utf8.count })
         var links = LinkRows()
+        var linkBodies: [BodyRow] = []
         // A link row follows the event that revealed the UCID, and takes its time.
         var lastEventTime = Date()
-        for (row, version) in zip(rows, versions) {
-            copy.integer(row.position)
+        for row in rows {
             switch row.kind {
             case .event(let index):
-                let event = fresh[index]
-                copy.text(event.id)
-                copy.text(event.source)
-                copy.text(event.switchName)
-                copy.integer(event.seq)
-                copy.integer(event.monitor)
-                copy.text(event.type)
-                copy.bool(event.eventType != nil)
-                copy.timestamp(event.time)
-                copy.text(row.ucid?.rawValue)
-                copy.integer(version)
-                copy.integer(event.callID)
-                copy.text(event.rawJSON)
-                lastEventTime = event.time
+                lastEventTime = fresh[index].time
             case .link(let link):
-                copy.text("calltrail-link-\(link.call.switchName)-\(link.call.callID)-\(row.position)")
-                copy.text("calltrail")
-                copy.text(link.call.switchName)
-                copy.null()
-                copy.null()
-                copy.text(EventType.ucidLinked.rawValue)
-                copy.bool(true)
-                copy.timestamp(lastEventTime)
-                copy.text(row.ucid?.rawValue)
-                copy.integer(version)
-                copy.integer(link.call.callID)
-                copy.text(Self.linkBody(link, time: lastEventTime))
+                linkBodies.append(BodyRow(link: link, position: row.position, time: lastEventTime))
                 for linked in link.positions {
                     links.ucids.append(link.ucid.rawValue)
                     links.positions.append(linked)
                     links.linkPositions.append(row.position)
                 }
             }
+        }
+        let linkRefs = linkBodies.isEmpty ? [] : try await copyBodies(linkBodies, on: connection)
+        var nextLink = 0
+        var copy = CopyRowWriter(capacity: rows.count * 48)
+        for (row, version) in zip(rows, versions) {
+            copy.integer(row.position)
+            switch row.kind {
+            case .event(let index):
+                copy.integer(refs[index])
+            case .link:
+                copy.integer(linkRefs[nextLink])
+                nextLink += 1
+            }
+            copy.text(row.ucid?.rawValue)
+            copy.integer(version)
             copy.endRow()
         }
         let data = copy.buffer
-        try await connection.copyFrom(table: "events", columns: Self.eventColumns, logger: logger) { writer in
+        try await connection.copyFrom(
+            table: "event_log", columns: ["position", "ref", "ucid", "stream_version"], logger: logger
+        ) { writer in
             try await writer.write(data)
         }
         return links
@@ -366,4 +448,10 @@ public struct PostgresEventStore: EventStore {
         }
         return events
     }
+}
+
+/// The database is not in the shape CallTrail's migrations leave it.
+struct PostgresEventStoreError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

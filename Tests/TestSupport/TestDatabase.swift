@@ -36,7 +36,7 @@ public struct TestDatabase: Sendable {
         }()
         let server = try serverURL
         let name = "ct_test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
-        try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
+        _ = try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
         }
         let url = server.with(database: name)

@@ -3,9 +3,9 @@ import ServiceLifecycle
 import Synchronization
 import TSAPI
 
-/// The single writer of this process: it puts every batch waiting at the moment it is free into one
-/// transaction (group commit), so the serialised, gapless append pays one lock, one round of queries and one
-/// fsync for many requests.
+/// The writer of this process: it groups the batches waiting at the moment into transactions (group commit), so
+/// the serialised, gapless append pays one lock, one round of queries and one fsync for many requests, and runs
+/// a few such transactions at once (`lanes`): each stores its bodies while another holds the log-head lock.
 ///
 /// A `Service`: on graceful shutdown it stops taking work, writes what was already queued, and returns, so the
 /// batches in flight when the process is told to stop are committed (architecture §7).
@@ -22,17 +22,24 @@ public final class EventAppender: Service, Sendable {
 
     let store: any EventStore
     let logger: Logger
-    /// Upper bound on events per transaction, so one commit never holds the log-head lock for long.
+    /// Upper bound on events per transaction, so one commit never holds the log-head lock for long, and the
+    /// queue is shared among the lanes.
     let maxEventsPerTransaction: Int
+    /// Transactions in flight at once.
+    let lanes: Int
     private let state = Mutex(State())
-    private let doorbell: AsyncStream<Void>
-    private let ring: AsyncStream<Void>.Continuation
+    /// One doorbell per lane: a new request wakes every idle lane, and whichever takes it first writes it.
+    private let doorbells: [(stream: AsyncStream<Void>, ring: AsyncStream<Void>.Continuation)]
 
-    public init(store: any EventStore, logger: Logger, maxEventsPerTransaction: Int = 5_000) {
+    public init(store: any EventStore, logger: Logger, maxEventsPerTransaction: Int = 1_000, lanes: Int = 4) {
         self.store = store
         self.logger = logger
         self.maxEventsPerTransaction = maxEventsPerTransaction
-        (doorbell, ring) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.lanes = max(1, lanes)
+        doorbells = (0..<max(1, lanes)).map { _ in
+            let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            return (stream, continuation)
+        }
     }
 
     /// Appends one batch, all or nothing; returns once it is committed.
@@ -44,7 +51,7 @@ public final class EventAppender: Service, Sendable {
                 return true
             }
             if accepted {
-                ring.yield()
+                for doorbell in doorbells { doorbell.ring.yield() }
             } else {
                 continuation.resume(throwing: AppenderError.shuttingDown)
             }
@@ -53,31 +60,37 @@ public final class EventAppender: Service, Sendable {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            for await _ in doorbell {
-                await drain()
+            await withDiscardingTaskGroup { lanes in
+                for doorbell in self.doorbells {
+                    lanes.addTask {
+                        for await _ in doorbell.stream {
+                            await self.drain()
+                        }
+                    }
+                }
             }
-            await drain()
         } onGracefulShutdown: {
             self.state.withLock { $0.isAccepting = false }
-            self.ring.finish()
+            for doorbell in self.doorbells { doorbell.ring.finish() }
         }
-        // Anything that slipped in after the last drain still gets an answer.
+        // Anything that slipped in after the lanes stopped still gets an answer.
         await drain()
     }
 
+    /// Writes groups until the queue is empty.
     private func drain() async {
-        while true {
-            let group: [Request] = state.withLock { state in
-                var taken: [Request] = []
-                var events = 0
-                while let next = state.queue.first, taken.isEmpty || events + next.events.count <= maxEventsPerTransaction {
-                    taken.append(state.queue.removeFirst())
-                    events += next.events.count
-                }
-                return taken
+        while let group = takeGroup() { await write(group) }
+    }
+
+    private func takeGroup() -> [Request]? {
+        state.withLock { state in
+            var taken: [Request] = []
+            var events = 0
+            while let next = state.queue.first, taken.isEmpty || events + next.events.count <= maxEventsPerTransaction {
+                taken.append(state.queue.removeFirst())
+                events += next.events.count
             }
-            guard !group.isEmpty else { return }
-            await write(group)
+            return taken.isEmpty ? nil : taken
         }
     }
 

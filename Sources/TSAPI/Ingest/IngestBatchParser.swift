@@ -79,7 +79,7 @@ public enum IngestBatchParser {
             if badField == nil { badField = (field, message) }
         }
         do {
-            try scanner.forEachMember { (scanner: inout JSONScanner, key: Substring) throws(JSONScanner.SyntaxError) in
+            try scanner.forEachMember { (scanner: inout JSONScanner, key: JSONKey) throws(JSONScanner.SyntaxError) in
                 switch key {
                 case "id":
                     if scanner.kindOfNext() == .string { id = try scanner.readString() } else { try scanner.skipValue(); note("id", "id must be a string") }
@@ -152,7 +152,7 @@ public enum IngestBatchParser {
     private static func readATT(_ scanner: inout JSONScanner, uninterpreted: inout [String]) throws(JSONScanner.SyntaxError) -> UCID? {
         scanner.skipValueStart()
         var ucid: UCID?
-        try scanner.forEachMember { (scanner: inout JSONScanner, key: Substring) throws(JSONScanner.SyntaxError) in
+        try scanner.forEachMember { (scanner: inout JSONScanner, key: JSONKey) throws(JSONScanner.SyntaxError) in
             guard key == "ucid" else { return try scanner.skipValue() }
             switch scanner.kindOfNext() {
             case .string:
@@ -185,7 +185,7 @@ public enum IngestBatchParser {
         }
     }
 
-    private static let connectionFields: Set<Substring> = [
+    private static let connectionFields: [StaticString] = [
         "connection", "establishedConnection", "droppedConnection", "clearedCall", "heldConnection",
         "retrievedConnection", "failedConnection", "queuedConnection", "originatedConnection", "initiatedConnection",
         "primaryOldCall", "secondaryOldCall",
@@ -194,18 +194,18 @@ public enum IngestBatchParser {
     private static func readCSTA(_ scanner: inout JSONScanner, uninterpreted: inout [String]) throws(JSONScanner.SyntaxError) -> CallIDs {
         scanner.skipValueStart()
         var ids = CallIDs()
-        try scanner.forEachMember { (scanner: inout JSONScanner, key: Substring) throws(JSONScanner.SyntaxError) in
-            if connectionFields.contains(key) {
+        try scanner.forEachMember { (scanner: inout JSONScanner, key: JSONKey) throws(JSONScanner.SyntaxError) in
+            if connectionFields.contains(where: { key == $0 }) {
                 if let callID = try readConnectionCallID(&scanner) {
-                    ids.byField[String(key)] = callID
+                    ids.byField[key.string] = callID
                 } else {
-                    uninterpreted.append("csta.\(key)")
+                    uninterpreted.append("csta.\(key.string)")
                 }
             } else if key == "transferredConnections" || key == "conferenceConnections" {
                 if let list = try readConnectionList(&scanner) {
-                    ids.connectionLists[String(key)] = list
+                    ids.connectionLists[key.string] = list
                 } else {
-                    uninterpreted.append("csta.\(key)")
+                    uninterpreted.append("csta.\(key.string)")
                 }
             } else {
                 try scanner.skipValue()
@@ -222,7 +222,7 @@ public enum IngestBatchParser {
         }
         scanner.skipValueStart()
         var callID: Int64?
-        try scanner.forEachMember { (scanner: inout JSONScanner, key: Substring) throws(JSONScanner.SyntaxError) in
+        try scanner.forEachMember { (scanner: inout JSONScanner, key: JSONKey) throws(JSONScanner.SyntaxError) in
             switch key {
             case "callID": callID = try scanner.readLenientInteger()
             case "party":
@@ -252,7 +252,7 @@ public enum IngestBatchParser {
         case .object:
             scanner.skipValueStart()
             var ids: [Int64]?
-            try scanner.forEachMember { (scanner: inout JSONScanner, _: Substring) throws(JSONScanner.SyntaxError) in
+            try scanner.forEachMember { (scanner: inout JSONScanner, _: JSONKey) throws(JSONScanner.SyntaxError) in
                 if scanner.kindOfNext() == .array, ids == nil {
                     ids = try readConnectionList(&scanner)
                 } else {

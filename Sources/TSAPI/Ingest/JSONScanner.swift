@@ -52,7 +52,7 @@ struct JSONScanner {
         switch byte {
         case UInt8(ascii: "{"):
             offset += 1
-            try forEachMember(depth: depth) { (scanner: inout JSONScanner, _: Substring) throws(SyntaxError) in
+            try forEachMember(depth: depth) { (scanner: inout JSONScanner, _: JSONKey) throws(SyntaxError) in
                 try scanner.skipValue(depth: depth + 1)
             }
         case UInt8(ascii: "["):
@@ -81,16 +81,16 @@ struct JSONScanner {
     /// The body must consume the member's value.
     mutating func forEachMember(
         depth: Int = 0,
-        _ body: (inout JSONScanner, Substring) throws(SyntaxError) -> Void
+        _ body: (inout JSONScanner, JSONKey) throws(SyntaxError) -> Void
     ) throws(SyntaxError) {
         skipWhitespace()
         if peek == UInt8(ascii: "}") { offset += 1; return }
         while true {
             skipWhitespace()
             guard peek == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
-            let key = try readString()
+            let key = try readKey()
             try expect(UInt8(ascii: ":"), "':' after member name")
-            try body(&self, key[...])
+            try body(&self, key)
             skipWhitespace()
             guard let next = peek else { throw error("expected ',' or '}'") }
             offset += 1
@@ -136,6 +136,21 @@ struct JSONScanner {
         default:
             throw error("bad escape")
         }
+    }
+
+    /// Reads a member name without building a String when it has no escapes (the usual case): names are only
+    /// compared with the handful the parser looks for.
+    mutating func readKey() throws(SyntaxError) -> JSONKey {
+        let start = offset + 1
+        var index = start
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
+            index += 1
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+            offset = index + 1
+            return JSONKey(raw: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), decoded: nil)
+        }
+        return JSONKey(raw: UnsafeRawBufferPointer(start: nil, count: 0), decoded: try readString())
     }
 
     /// Reads a string value (the scanner must be at its opening quote), decoding escapes.
@@ -283,4 +298,23 @@ struct JSONScanner {
         default: try skipValue(); return nil
         }
     }
+}
+
+/// A member name as it stands in the input: compared byte for byte with the names the parser knows.
+struct JSONKey {
+    let raw: UnsafeRawBufferPointer
+    /// Set only when the name had escapes.
+    let decoded: String?
+
+    var string: String { decoded ?? String(decoding: raw, as: UTF8.self) }
+
+    static func == (key: JSONKey, name: StaticString) -> Bool {
+        if let decoded = key.decoded { return decoded == name.description }
+        guard key.raw.count == name.utf8CodeUnitCount else { return false }
+        let expected = name.utf8Start
+        for index in 0..<key.raw.count where key.raw[index] != expected[index] { return false }
+        return true
+    }
+
+    static func ~= (name: StaticString, key: JSONKey) -> Bool { key == name }
 }

@@ -149,7 +149,17 @@ struct IngestBenchCommand: AsyncParsableCommand {
         }
         let batches = stride(from: 0, to: rows.count, by: batch).map { Array(rows[$0..<min($0 + batch, rows.count)]) }
         return try await DatabaseBootstrap.withTemporaryClient(scratch, logger: logger) { client in
-            try await client.query("CREATE TABLE bench_raw (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)")
+            // The same rows in one plain table with the columns, constraints and indexes of the log and the bodies.
+            try await client.query(
+                """
+                CREATE TABLE bench_raw (
+                    position bigint PRIMARY KEY, id text NOT NULL UNIQUE, source text NOT NULL, switch text NOT NULL,
+                    seq bigint, monitor bigint, type text NOT NULL, known_type boolean NOT NULL, time timestamptz NOT NULL,
+                    ucid text, stream_version integer, call_id bigint, body json NOT NULL,
+                    stored_at timestamptz NOT NULL DEFAULT now(),
+                    CHECK ((ucid IS NULL) = (stream_version IS NULL)))
+                """)
+            try await client.query("CREATE UNIQUE INDEX ON bench_raw (ucid, stream_version) WHERE ucid IS NOT NULL")
             let next = Ticket()
             let started = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { inserters in
