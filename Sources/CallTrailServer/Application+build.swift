@@ -41,14 +41,9 @@ public func buildApplication(
     logger.logLevel = arguments.logLevel
 
     var services: [any Service] = []
-    let url: DatabaseURL
-    if let text = arguments.databaseURL, !text.isEmpty {
-        url = try DatabaseURL(text)
-    } else {
-        let folder = EmbeddedPostgres.usableDataDirectory(
-            for: URL(fileURLWithPath: arguments.dataDirectory), logger: logger)
-        let embedded = EmbeddedPostgres(dataDirectory: folder, logger: logger)
-        url = try embedded.start()
+    let (url, embedded) = try EmbeddedPostgres.locate(
+        databaseURL: arguments.databaseURL, dataDirectory: arguments.dataDirectory, logger: logger)
+    if let embedded {
         services.append(EmbeddedPostgresService(postgres: embedded))
         logger.info("using the private PostgreSQL", metadata: ["psql": "psql \(url.psqlArguments.joined(separator: " "))"])
     }

@@ -15,15 +15,8 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "calltrail")
         logger.logLevel = database.logLevel
-        var embedded: EmbeddedPostgres?
-        let url: DatabaseURL
-        if let text = database.databaseURL, !text.isEmpty {
-            url = try DatabaseURL(text)
-        } else {
-            let folder = EmbeddedPostgres.usableDataDirectory(for: URL(fileURLWithPath: database.dataDirectory), logger: logger)
-            embedded = EmbeddedPostgres(dataDirectory: folder, logger: logger)
-            url = try embedded!.start()
-        }
+        let (url, embedded) = try EmbeddedPostgres.locate(
+            databaseURL: database.databaseURL, dataDirectory: database.dataDirectory, logger: logger)
         defer { embedded?.stop() }
         let migrations = try Migration.load(
             from: database.migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())

@@ -200,3 +200,16 @@ public struct EmbeddedPostgresError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
 }
+
+extension EmbeddedPostgres {
+    /// The database every command uses: `databaseURL` when given, else the private server under `dataDirectory`,
+    /// started (the caller stops it through the returned object when it is done).
+    public static func locate(
+        databaseURL: String?, dataDirectory: String, logger: Logger
+    ) throws -> (url: DatabaseURL, embedded: EmbeddedPostgres?) {
+        if let databaseURL, !databaseURL.isEmpty { return (try DatabaseURL(databaseURL), nil) }
+        let folder = usableDataDirectory(for: URL(fileURLWithPath: dataDirectory), logger: logger)
+        let embedded = EmbeddedPostgres(dataDirectory: folder, logger: logger)
+        return (try embedded.start(), embedded)
+    }
+}

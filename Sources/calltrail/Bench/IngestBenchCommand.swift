@@ -43,15 +43,8 @@ struct IngestBenchCommand: AsyncParsableCommand {
             logger.logLevel = .warning
             return logger
         }()
-        var embedded: EmbeddedPostgres?
-        let server: DatabaseURL
-        if let text = database.databaseURL, !text.isEmpty {
-            server = try DatabaseURL(text)
-        } else {
-            let folder = EmbeddedPostgres.usableDataDirectory(for: URL(fileURLWithPath: database.dataDirectory), logger: logger)
-            embedded = EmbeddedPostgres(dataDirectory: folder, logger: logger)
-            server = try embedded!.start()
-        }
+        let (server, embedded) = try EmbeddedPostgres.locate(
+            databaseURL: database.databaseURL, dataDirectory: database.dataDirectory, logger: logger)
         defer { embedded?.stop() }
         let scratch = server.with(database: "calltrail_bench_\(Int(Date().timeIntervalSince1970))")
         try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
@@ -95,25 +88,15 @@ struct IngestBenchCommand: AsyncParsableCommand {
             var configuration = HTTPClient.Configuration()
             configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = clients
             let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            let next = Ticket()
             let started = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { posters in
-                for _ in 0..<clients {
-                    posters.addTask {
-                        while true {
-                            let index = next.take()
-                            guard index < bodies.count else { return }
-                            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/events")
-                            request.method = .POST
-                            request.headers.add(name: "Content-Type", value: "application/json")
-                            request.body = .bytes(bodies[index])
-                            let response = try await http.execute(request, timeout: .seconds(120))
-                            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-                            guard response.status == .ok else { throw ValidationError("POST failed: \(response.status) \(text)") }
-                        }
-                    }
-                }
-                try await posters.waitForAll()
+            try await forEachJob(bodies.count, workers: clients) { index in
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/events")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(bodies[index])
+                let response = try await http.execute(request, timeout: .seconds(120))
+                let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                guard response.status == .ok else { throw ValidationError("POST failed: \(response.status) \(text)") }
             }
             let elapsed = ContinuousClock.now - started
             try await http.shutdown()
@@ -160,19 +143,9 @@ struct IngestBenchCommand: AsyncParsableCommand {
                     CHECK ((ucid IS NULL) = (stream_version IS NULL)))
                 """)
             try await client.query("CREATE UNIQUE INDEX ON bench_raw (ucid, stream_version) WHERE ucid IS NOT NULL")
-            let next = Ticket()
             let started = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { inserters in
-                for _ in 0..<clients {
-                    inserters.addTask {
-                        while true {
-                            let index = next.take()
-                            guard index < batches.count else { return }
-                            try await client.query(RawRow.insert(batches[index]), logger: logger)
-                        }
-                    }
-                }
-                try await inserters.waitForAll()
+            try await forEachJob(batches.count, workers: clients) { index in
+                try await client.query(RawRow.insert(batches[index]), logger: logger)
             }
             return Double(rows.count) / (ContinuousClock.now - started).seconds
         }
@@ -222,6 +195,20 @@ extension Duration {
     var seconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// Runs jobs 0..<count on `workers` concurrent workers, each taking the next job when it is free, as a client
+/// with a fixed number of connections does.
+func forEachJob(_ count: Int, workers: Int, _ job: @escaping @Sendable (Int) async throws -> Void) async throws {
+    let next = Ticket()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<workers {
+            group.addTask {
+                while case let index = next.take(), index < count { try await job(index) }
+            }
+        }
+        try await group.waitForAll()
     }
 }
 
