@@ -103,6 +103,32 @@ CREATE TABLE stream_links (
     PRIMARY KEY (ucid, position)
 );
 
+-- The first step of every append, in one round trip: take the log-head lock (held until commit), then read,
+-- with a snapshot taken after the lock was granted, what the appender needs to resolve the batch's streams:
+-- the bindings and pending events of its (switch, callID)s and the versions of the streams it may write to.
+CREATE FUNCTION calltrail_lock_and_load(switches text[], call_ids bigint[], carried_ucids text[])
+RETURNS TABLE (kind text, switch text, call_id bigint, ucid text, is_open boolean, number bigint, closed_at bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    head bigint;
+BEGIN
+    SELECT h.last_position INTO head FROM event_log_head h FOR UPDATE;
+    -- A new statement, so a new snapshot: it sees every append committed before the lock was granted.
+    RETURN QUERY
+    WITH k(switch, call_id) AS (SELECT * FROM unnest(switches, call_ids)),
+         b AS (SELECT cb.* FROM call_bindings cb JOIN k ON cb.switch = k.switch AND cb.call_id = k.call_id)
+    SELECT 'h'::text, NULL::text, NULL::bigint, NULL::text, NULL::boolean, head, NULL::bigint
+    UNION ALL
+    SELECT 'b', b.switch, b.call_id, b.ucid, b.is_open, b.bound_at, b.closed_at FROM b
+    UNION ALL
+    SELECT 'p', p.switch, p.call_id, NULL, NULL, p.position, NULL
+    FROM pending_events p JOIN k ON p.switch = k.switch AND p.call_id = k.call_id
+    UNION ALL
+    SELECT 's', NULL, NULL, s.ucid, NULL, s.version::bigint, NULL
+    FROM (SELECT unnest(carried_ucids) AS ucid UNION SELECT b.ucid FROM b) AS u JOIN streams s ON s.ucid = u.ucid;
+END
+$$;
+
 -- The application role: may read and append events, never change them. Created when the migrating user may
 -- create roles; the service then works as this role.
 DO $$

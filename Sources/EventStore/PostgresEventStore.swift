@@ -51,11 +51,11 @@ public struct PostgresEventStore: EventStore {
         var results = batches.map { _ in AppendResult(accepted: 0, duplicates: 0, firstPosition: nil, lastPosition: nil) }
         var fresh: [IncomingEvent] = []
         var batchOfFresh: [Int] = []
-        let head: Int64
+        let state: CallState
         let refs: [Int64]
         if lookingUpIDs {
             // The slow path, after a unique violation: under the lock, so no other append races the lookup.
-            head = try await lockHead(on: connection)
+            state = try await lockAndLoad(for: batches.flatMap { $0 }, on: connection)
             let allIDs = batches.flatMap { $0.map(\.id) }
             var seen = Set<String>()
             for try await id in try await connection.query(
@@ -83,15 +83,14 @@ public struct PostgresEventStore: EventStore {
                 batchOfFresh += batch.map { _ in batchIndex }
             }
             refs = try await copyBodies(fresh.map(BodyRow.init), on: connection)
-            head = try await lockHead(on: connection)
+            state = try await lockAndLoad(for: fresh, on: connection)
         }
 
-        let state = try await loadCallState(for: fresh, on: connection)
         var resolver = StreamResolver(bindings: state.bindings, pending: state.pending)
-        let rows = resolver.resolve(fresh, firstPosition: head + 1)
+        let rows = resolver.resolve(fresh, firstPosition: state.head + 1)
         let streams = StreamVersions(rows: rows, current: state.versions)
-        let links = try await writeLog(rows, fresh: fresh, refs: refs, versions: streams.versions, on: connection)
-        try await save(resolver, loadedPending: state.pending, streams: streams, links: links, head: rows.last!.position, on: connection)
+        let log = try await logRows(rows, fresh: fresh, refs: refs, versions: streams.versions, on: connection)
+        try await save(resolver, loadedPending: state.pending, streams: streams, log: log, on: connection)
 
         for row in rows {
             guard case .event(let index) = row.kind else { continue }
@@ -102,16 +101,6 @@ public struct PostgresEventStore: EventStore {
         }
         count(fresh, results)
         return results
-    }
-
-    /// Takes the log-head lock, held until commit; returns the last position handed out.
-    private func lockHead(on connection: PostgresConnection) async throws -> Int64 {
-        for try await value in try await connection.query(
-            "SELECT last_position FROM event_log_head FOR UPDATE", logger: logger
-        ).decode(Int64.self) {
-            return value
-        }
-        throw PostgresEventStoreError("event_log_head has no row: the database was not migrated by CallTrail")
     }
 
     private func count(_ fresh: [IncomingEvent], _ results: [AppendResult]) {
@@ -129,15 +118,18 @@ public struct PostgresEventStore: EventStore {
 
     /// What the resolver needs to know of the batch's calls, read under the log-head lock.
     struct CallState {
+        /// The last position handed out.
+        var head: Int64 = 0
         var bindings: [CallKey: CallBinding] = [:]
         var pending: [CallKey: [Int64]] = [:]
         /// Current version of every stream the batch can land in.
         var versions: [String: Int] = [:]
     }
 
-    /// One round trip: the bindings and pending events of every `(switch, callID)` the batch mentions, and the
-    /// version of every stream it may write to (the UCIDs it carries and those its callIDs are bound to).
-    private func loadCallState(for events: [IncomingEvent], on connection: PostgresConnection) async throws -> CallState {
+    /// Takes the log-head lock (held until commit) and, in the same round trip, reads the bindings and pending
+    /// events of every `(switch, callID)` the batch mentions and the version of every stream it may write to
+    /// (`calltrail_lock_and_load`, migration 0001).
+    private func lockAndLoad(for events: [IncomingEvent], on connection: PostgresConnection) async throws -> CallState {
         var keys = Set<CallKey>()
         var ucids = Set<String>()
         for event in events {
@@ -146,23 +138,19 @@ public struct PostgresEventStore: EventStore {
             }
             if let ucid = event.ucid { ucids.insert(ucid.rawValue) }
         }
-        let switches = keys.map(\.switchName), callIDs = keys.map(\.callID), direct = Array(ucids)
+        let switches = keys.map(\.switchName), callIDs = keys.map(\.callID), carried = Array(ucids)
         let rows = try await connection.query(
-            """
-            WITH k(switch, call_id) AS (SELECT * FROM unnest(\(switches)::text[], \(callIDs)::bigint[])),
-                 b AS (SELECT b.* FROM call_bindings b JOIN k USING (switch, call_id))
-            SELECT 'b', switch, call_id, ucid, is_open, bound_at, closed_at FROM b
-            UNION ALL
-            SELECT 'p', p.switch, p.call_id, NULL, NULL, p.position, NULL FROM pending_events p JOIN k USING (switch, call_id)
-            UNION ALL
-            SELECT 's', NULL, NULL, s.ucid, NULL, s.version, NULL
-            FROM (SELECT unnest(\(direct)::text[]) AS ucid UNION SELECT ucid FROM b) AS u JOIN streams s USING (ucid)
-            """, logger: logger)
+            "SELECT * FROM calltrail_lock_and_load(\(switches)::text[], \(callIDs)::bigint[], \(carried)::text[])",
+            logger: logger)
         var state = CallState()
+        var sawHead = false
         for try await (kind, switchName, callID, ucidText, isOpen, number, closedAt) in rows.decode(
             (String, String?, Int64?, String?, Bool?, Int64, Int64?).self)
         {
             switch kind {
+            case "h":
+                state.head = number
+                sawHead = true
             case "b":
                 guard let switchName, let callID, let ucid = ucidText.flatMap({ UCID($0) }), let isOpen else { continue }
                 state.bindings[CallKey(switchName: switchName, callID: callID)] = CallBinding(
@@ -173,6 +161,9 @@ public struct PostgresEventStore: EventStore {
             default:
                 if let ucidText { state.versions[ucidText] = Int(number) }
             }
+        }
+        guard sawHead else {
+            throw PostgresEventStoreError("event_log_head has no row: the database was not migrated by CallTrail")
         }
         for key in state.pending.keys { state.pending[key]!.sort() }
         return state
@@ -274,19 +265,24 @@ public struct PostgresEventStore: EventStore {
         return refs
     }
 
-    /// Which earlier events each link row attached to its stream.
-    struct LinkRows {
-        var ucids: [String] = []
+    /// The log rows to write under the lock (position, body, stream), and which earlier events each link
+    /// row attached to its stream.
+    struct LogRows {
         var positions: [Int64] = []
+        var refs: [Int64] = []
+        var ucids: [String] = []
+        var versions: [Int64] = []
+        var linkedUCIDs: [String] = []
+        var linkedPositions: [Int64] = []
         var linkPositions: [Int64] = []
     }
 
-    /// Writes the log rows (position, body, stream) under the lock, and the bodies of any link records.
-    private func writeLog(
+    /// Lays out the log rows; stores the bodies of any link records (the only bodies written under the lock).
+    private func logRows(
         _ rows: [StreamResolver.Row], fresh: [IncomingEvent], refs: [Int64], versions: [Int?],
         on connection: PostgresConnection
-    ) async throws -> LinkRows {
-        var links = LinkRows()
+    ) async throws -> LogRows {
+        var log = LogRows()
         var linkBodies: [BodyRow] = []
         // A link row follows the event that revealed the UCID, and takes its time.
         var lastEventTime = Date()
@@ -297,35 +293,29 @@ public struct PostgresEventStore: EventStore {
             case .link(let link):
                 linkBodies.append(BodyRow(link: link, position: row.position, time: lastEventTime))
                 for linked in link.positions {
-                    links.ucids.append(link.ucid.rawValue)
-                    links.positions.append(linked)
-                    links.linkPositions.append(row.position)
+                    log.linkedUCIDs.append(link.ucid.rawValue)
+                    log.linkedPositions.append(linked)
+                    log.linkPositions.append(row.position)
                 }
             }
         }
         let linkRefs = linkBodies.isEmpty ? [] : try await copyBodies(linkBodies, on: connection)
         var nextLink = 0
-        var copy = CopyRowWriter(capacity: rows.count * 48)
+        log.positions.reserveCapacity(rows.count)
+        log.refs.reserveCapacity(rows.count)
         for (row, version) in zip(rows, versions) {
-            copy.integer(row.position)
+            log.positions.append(row.position)
             switch row.kind {
             case .event(let index):
-                copy.integer(refs[index])
+                log.refs.append(refs[index])
             case .link:
-                copy.integer(linkRefs[nextLink])
+                log.refs.append(linkRefs[nextLink])
                 nextLink += 1
             }
-            copy.text(row.ucid?.rawValue)
-            copy.integer(version)
-            copy.endRow()
+            log.ucids.append(row.ucid?.rawValue ?? "")
+            log.versions.append(version.map(Int64.init) ?? Self.nullInteger)
         }
-        let data = copy.buffer
-        try await connection.copyFrom(
-            table: "event_log", columns: ["position", "ref", "ucid", "stream_version"], logger: logger
-        ) { writer in
-            try await writer.write(data)
-        }
-        return links
+        return log
     }
 
     /// The link record's own JSON, stored like any event so the log says when and why the link was made.
@@ -337,11 +327,11 @@ public struct PostgresEventStore: EventStore {
         """
     }
 
-    /// One statement writes everything else the batch changed: stream versions, call bindings, the pending
+    /// One statement writes the rest under the lock: the log rows, stream versions, call bindings, the pending
     /// lists (only what left or joined them), the links, and the log head.
     private func save(
-        _ resolver: StreamResolver, loadedPending: [CallKey: [Int64]], streams: StreamVersions, links: LinkRows,
-        head: Int64, on connection: PostgresConnection
+        _ resolver: StreamResolver, loadedPending: [CallKey: [Int64]], streams: StreamVersions, log: LogRows,
+        on connection: PostgresConnection
     ) async throws {
         let streamUCIDs = Array(streams.updated.keys)
         var bound: (switches: [String], callIDs: [Int64], ucids: [String], open: [Bool], at: [Int64], closed: [Int64]) =
@@ -371,7 +361,12 @@ public struct PostgresEventStore: EventStore {
         }
         try await connection.query(
             """
-            WITH s AS (
+            WITH e AS (
+                INSERT INTO event_log (position, ref, ucid, stream_version)
+                SELECT p, r, NULLIF(u, ''), NULLIF(v, \(Self.nullInteger))::int
+                FROM unnest(\(log.positions)::bigint[], \(log.refs)::bigint[], \(log.ucids)::text[], \(log.versions)::bigint[])
+                  AS x(p, r, u, v)
+            ), s AS (
                 INSERT INTO streams (ucid, version, first_position, last_position)
                 SELECT * FROM unnest(\(streamUCIDs)::text[], \(streamUCIDs.map { streams.updated[$0]!.version })::int[],
                                      \(streamUCIDs.map { streams.updated[$0]!.first })::bigint[],
@@ -393,10 +388,10 @@ public struct PostgresEventStore: EventStore {
                 SELECT * FROM unnest(\(joined.switches)::text[], \(joined.callIDs)::bigint[], \(joined.positions)::bigint[])
             ), l AS (
                 INSERT INTO stream_links (ucid, position, link_position)
-                SELECT * FROM unnest(\(links.ucids)::text[], \(links.positions)::bigint[], \(links.linkPositions)::bigint[])
+                SELECT * FROM unnest(\(log.linkedUCIDs)::text[], \(log.linkedPositions)::bigint[], \(log.linkPositions)::bigint[])
                 ON CONFLICT DO NOTHING
             )
-            UPDATE event_log_head SET last_position = \(head)
+            UPDATE event_log_head SET last_position = \(log.positions.last!)
             """, logger: logger)
     }
 
