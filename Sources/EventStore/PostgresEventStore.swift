@@ -6,10 +6,11 @@ import TSAPI
 
 /// The event store on PostgreSQL.
 ///
-/// Every append runs in one transaction that first locks the `event_log_head` row: positions are handed out
-/// under that lock and the lock is held through commit, so they are gapless and become visible in order
-/// (event-store-lessons §2.1, design A), across processes too. Throughput comes from batching: the
-/// `EventAppender` puts every request waiting at that moment into the same transaction.
+/// An append is one transaction: it stores the events' bodies (`event_bodies`), then locks the `event_log_head`
+/// row and, under that lock, hands out positions, resolves streams and writes the log rows (`event_log`). The
+/// lock is held through commit, so positions are gapless and become visible in order (event-store-lessons
+/// §2.1, design A), across processes too. Bodies go in before the lock so that concurrent appends share the
+/// heavy part; the `EventAppender` groups waiting requests into such transactions.
 public struct PostgresEventStore: EventStore {
     let client: PostgresClient
     let logger: Logger
@@ -199,37 +200,6 @@ public struct PostgresEventStore: EventStore {
         var time: Date
         var callID: Int64?
         var body: String
-
-        init(_ event: IncomingEvent) {
-            self.init(
-                id: event.id, source: event.source, switchName: event.switchName, seq: event.seq, monitor: event.monitor,
-                type: event.type, isKnownType: event.eventType != nil, time: event.time, callID: event.callID,
-                body: event.rawJSON)
-        }
-
-        init(
-            id: String, source: String, switchName: String, seq: Int64?, monitor: Int64?, type: String, isKnownType: Bool,
-            time: Date, callID: Int64?, body: String
-        ) {
-            self.id = id
-            self.source = source
-            self.switchName = switchName
-            self.seq = seq
-            self.monitor = monitor
-            self.type = type
-            self.isKnownType = isKnownType
-            self.time = time
-            self.callID = callID
-            self.body = body
-        }
-
-        /// A link record: an event CallTrail writes itself, in the stream it links to.
-        init(link: UCIDLink, position: Int64, time: Date) {
-            self.init(
-                id: "calltrail-link-\(link.call.switchName)-\(link.call.callID)-\(position)", source: "calltrail",
-                switchName: link.call.switchName, seq: nil, monitor: nil, type: EventType.ucidLinked.rawValue,
-                isKnownType: true, time: time, callID: link.call.callID, body: PostgresEventStore.linkBody(link, time: time))
-        }
     }
 
     static let bodyColumns = ["ref", "id", "source", "switch", "seq", "monitor", "type", "known_type", "time", "call_id", "body"]
@@ -449,4 +419,21 @@ public struct PostgresEventStore: EventStore {
 struct PostgresEventStoreError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+extension PostgresEventStore.BodyRow {
+    init(_ event: IncomingEvent) {
+        self.init(
+            id: event.id, source: event.source, switchName: event.switchName, seq: event.seq, monitor: event.monitor,
+            type: event.type, isKnownType: event.eventType != nil, time: event.time, callID: event.callID,
+            body: event.rawJSON)
+    }
+
+    /// A link record: an event CallTrail writes itself, in the stream it links to.
+    init(link: UCIDLink, position: Int64, time: Date) {
+        self.init(
+            id: "calltrail-link-\(link.call.switchName)-\(link.call.callID)-\(position)", source: "calltrail",
+            switchName: link.call.switchName, seq: nil, monitor: nil, type: EventType.ucidLinked.rawValue,
+            isKnownType: true, time: time, callID: link.call.callID, body: PostgresEventStore.linkBody(link, time: time))
+    }
 }
