@@ -71,7 +71,10 @@ public final class EmbeddedPostgres: Sendable {
         if (try? Self.run(binaries.pgCtl, ["status", "-D", clusterDirectory.path], as: runAs)) != nil {
             logger.info("reusing the private PostgreSQL already running", metadata: ["folder": "\(clusterDirectory.path)"])
         } else {
-            let options = "-k \(socketDirectory) -p \(port) -c listen_addresses='' -c max_connections=200 -c shared_buffers=256MB"
+            // Trust authentication is safe only because nobody else can reach the socket: no TCP, and a socket
+            // only its owner (and root) may open.
+            let options = "-k \(socketDirectory) -p \(port) -c listen_addresses='' -c unix_socket_permissions=0700 "
+                + "-c max_connections=200 -c shared_buffers=256MB"
             do {
                 try Self.run(binaries.pgCtl, [
                     "start", "-D", clusterDirectory.path, "-w", "-t", "120", "-l", logFile.path, "-o", options,
