@@ -27,6 +27,8 @@ let package = Package(
     targets: [
         // Event model: envelope, CSTA + ATT types, UCID. No I/O.
         .target(name: "TSAPI", swiftSettings: swiftSettings),
+        // A Communication Manager and its AES links, emitting the TSAPI events of each call scenario. No I/O.
+        .target(name: "Simulator", dependencies: ["TSAPI"], swiftSettings: swiftSettings),
         // PostgreSQL: migrations, appender, readers, embedded server.
         .target(
             name: "EventStore",
@@ -57,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "calltrail",
             dependencies: [
-                "CallTrailServer", "EventStore", "TSAPI",
+                "CallTrailServer", "EventStore", "TSAPI", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,6 +86,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TSAPITests", dependencies: ["TSAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "TSAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EventStoreTests",
             dependencies: [
