@@ -28,22 +28,21 @@ public struct LinkReporter: Sendable {
         self.sequences = sites.map { _ in 0 }
     }
 
-    /// The envelopes of one switch event, as JSON text.
+    /// The envelopes of one switch event, as JSON text: the parts every monitor copy shares are written once.
     public mutating func report(_ event: SwitchEvent) -> [String] {
         let site = sites[event.site]
-        let time = Timestamp.format(event.time)
+        let head = "{\"source\":\(JSONText.quote(site.source)),\"switch\":\(JSONText.quote(site.name)),\"seq\":"
+        let time = ",\"time\":\"\(Timestamp.format(event.time))\",\"monitor\":"
+        var csta = JSONValue.object(event.csta).text
+        csta.removeLast()  // reopen the object for the per-monitor state and the cause
+        let cause = ",\"cause\":\(JSONText.quote(event.cause))}"
+        let att = event.att.map { ",\"att\":" + $0.text } ?? ""
+        let type = ",\"type\":\"\(event.type.rawValue)\",\"csta\":"
         return event.recipients.map { recipient in
             sequences[event.site] += 1
-            var csta = event.csta
-            csta.append(("localConnectionInfo", .string(recipient.state)))
-            csta.append(("cause", .string(event.cause)))
-            var members: [(String, JSONValue)] = [
-                ("source", .string(site.source)), ("switch", .string(site.name)), ("seq", .int(sequences[event.site])),
-                ("time", .string(time)), ("monitor", .int(recipient.monitor)), ("type", .string(event.type.rawValue)),
-                ("csta", .object(csta)),
-            ]
-            if let att = event.att { members.append(("att", att)) }
-            return JSONValue.object(members).text
+            let separator = event.csta.isEmpty ? "" : ","
+            return head + String(sequences[event.site]) + time + String(recipient.monitor) + type + csta + separator
+                + "\"localConnectionInfo\":\(JSONText.quote(recipient.state))" + cause + att + "}"
         }
     }
 }

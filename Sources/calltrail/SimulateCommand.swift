@@ -16,7 +16,8 @@ struct SimulateCommand: AsyncParsableCommand {
             --mix (name=weight,...) with agents from a pool of --agents stations (5001…). Scenarios: \
             \(Scenario.allCases.map(\.rawValue).joined(separator: ", ")). The same --seed gives the same events.
             Examples:
-              calltrail simulate --url http://127.0.0.1:8080 --rate 50 --duration 60 --speed 10
+              calltrail simulate --url http://127.0.0.1:8080 --rate 50 --duration 60
+              calltrail simulate --url http://127.0.0.1:8080 --rate 2 --duration 600 --speed 1
               calltrail simulate --calls 100000 --output traffic.ndjson
               calltrail simulate --scenario c-consultative-transfer --calls 1 --output -
             """)
@@ -48,8 +49,8 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "NDJSON file to write, or - for standard output.")
     var output: String?
 
-    @Option(help: "Simulated seconds per real second when posting (default 1: real time); 0 posts as fast as possible.")
-    var speed: Double = 1
+    @Option(help: "Simulated seconds per real second when posting: 1 is real time, 10 ten times faster; 0 (the default) posts as fast as CallTrail takes it.")
+    var speed: Double = 0
 
     @Option(help: "Events per POST.")
     var batch: Int = 200
@@ -101,10 +102,15 @@ struct SimulateCommand: AsyncParsableCommand {
         if path == "-" {
             handle = .standardOutput
         } else {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw ValidationError("cannot create \(path)")
+            // Create the file only if it is missing: createFile replaces what is there (a device such as
+            // /dev/null included) with a new regular file.
+            if !FileManager.default.fileExists(atPath: path) {
+                guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                    throw ValidationError("cannot create \(path)")
+                }
             }
             handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try? handle.truncate(atOffset: 0)
         }
         var buffer = ""
         buffer.reserveCapacity(1 << 20)
