@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "CallTrailServerTests",
             dependencies: [
-                "CallTrailServer", "EventStore", "TSAPI", "TestSupport",
+                "CallTrailServer", "EventStore", "TSAPI", "TestSupport", "Simulator",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
