@@ -81,8 +81,7 @@ extension Scenario {
         if outcome == .blindTransfer {
             s.wait(c.random.duration(mean: 2, minimum: 1))
             transfer(&s, call, consultID: consultID, from: a, to: b, targetState: "CS_ALERTING")
-            s.callCleared(call.callID, views: [(call.vdn, "CS_NONE")])
-            c.states[0].release(call.callID, at: s.clock)
+            mergedAwayClears(&s, &c, call.callID, vdn: call.vdn)
             s.wait(c.random.duration(mean: 5, minimum: 1))
             var merged = call
             merged.callID = consultID
@@ -94,24 +93,18 @@ extension Scenario {
             return
         }
 
-        s.wait(c.random.duration(mean: 5, minimum: 1))
-        s.established(
-            consult, at: b, calling: .string(a), called: b, redirectedBy: "",
-            att: s.stationPrivateData(call, ucid: consult.ucid, original: "OR_CONSULTATION", split: "", vdn: ""),
-            views: [(a, "CS_CONNECT"), (b, "CS_CONNECT")])
+        consultAnswered(&s, &c, consult, original: call, from: a, at: b)
         s.wait(c.random.duration(mean: 30, minimum: 3))
 
         switch outcome {
         case .transfer:
             transfer(&s, call, consultID: consultID, from: a, to: b, targetState: "CS_CONNECT")
-            s.callCleared(call.callID, views: [(call.vdn, "CS_NONE")])  // the merged-away call (reference (c)#10')
-            c.states[0].release(call.callID, at: s.clock)
+            mergedAwayClears(&s, &c, call.callID, vdn: call.vdn)
             s.wait(c.random.duration(mean: 150, minimum: 10))
             callerHangsUp(&s, &c, consultID, stations: [b], vdns: [call.vdn])
         case .conference, .threeWayConference:
             conference(&s, call, callID: consultID, heldID: call.callID, controller: a, added: b, others: [], views: [a, b])
-            s.callCleared(call.callID, views: [(call.vdn, "CS_NONE")])
-            c.states[0].release(call.callID, at: s.clock)
+            mergedAwayClears(&s, &c, call.callID, vdn: call.vdn)
             var parties = [b]
             var current = consultID
             if outcome == .threeWayConference {
@@ -119,15 +112,10 @@ extension Scenario {
                 s.wait(c.random.duration(mean: 30, minimum: 3))
                 s.held(current, at: a, consultMode: mode, views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD"), (b, "CS_CONNECT")])
                 let leg = consultLeg(&s, &c, from: a, to: third, original: call, mode: mode)
-                s.wait(c.random.duration(mean: 5, minimum: 1))
-                s.established(
-                    leg, at: third, calling: .string(a), called: third, redirectedBy: "",
-                    att: s.stationPrivateData(call, ucid: leg.ucid, original: "OR_CONSULTATION", split: "", vdn: ""),
-                    views: [(a, "CS_CONNECT"), (third, "CS_CONNECT")])
+                consultAnswered(&s, &c, leg, original: call, from: a, at: third)
                 s.wait(c.random.duration(mean: 20, minimum: 3))
                 conference(&s, call, callID: leg.callID, heldID: current, controller: a, added: third, others: [b], views: [a, b, third])
-                s.callCleared(current, views: [(call.vdn, "CS_NONE")])
-                c.states[0].release(current, at: s.clock)
+                mergedAwayClears(&s, &c, current, vdn: call.vdn)
                 current = leg.callID
                 parties.append(third)
             }
@@ -169,6 +157,23 @@ extension Scenario {
             att: s.stationPrivateData(original, ucid: consult.ucid, original: "OR_CONSULTATION", split: "", vdn: ""),
             views: [(a, "CS_CONNECT"), (b, "CS_ALERTING")])
         return consult
+    }
+
+    /// (c)#9: the consulted agent answers the consultation.
+    static func consultAnswered(
+        _ s: inout CallScript, _ c: inout ScenarioContext, _ leg: CallData, original: CallData, from a: String, at b: String
+    ) {
+        s.wait(c.random.duration(mean: 5, minimum: 1))
+        s.established(
+            leg, at: b, calling: .string(a), called: b, redirectedBy: "",
+            att: s.stationPrivateData(original, ucid: leg.ucid, original: "OR_CONSULTATION", split: "", vdn: ""),
+            views: [(a, "CS_CONNECT"), (b, "CS_CONNECT")])
+    }
+
+    /// (c)#10': the VDN monitor may see the merged-away call clear; CM frees its callID.
+    static func mergedAwayClears(_ s: inout CallScript, _ c: inout ScenarioContext, _ callID: Int64, vdn: String) {
+        s.callCleared(callID, views: [(vdn, "CS_NONE")])
+        c.states[0].release(callID, at: s.clock)
     }
 
     /// (c)#10: the transfer; the surviving callID is the consultation's, the UCID the original's.
@@ -309,8 +314,7 @@ extension Scenario {
             ],
             att: s.mergePrivateData(call, reason: "OR_TRANSFERRED", controller: a, trunks: [(consult.callID, CallScript.trunk(consult.callID), call.trunk)]),
             views: [(call.vdn, "CS_NONE"), ("7002", "CS_NONE"), (a, "CS_NULL")])
-        s.callCleared(call.callID, views: [(call.vdn, "CS_NONE")])
-        c.states[0].release(call.callID, at: s.clock)
+        mergedAwayClears(&s, &c, call.callID, vdn: call.vdn)
         var merged = call
         merged.callID = consult.callID
         let att = s.stationPrivateData(merged, original: "OR_TRANSFERRED", split: consult.skill, vdn: "7002")
