@@ -140,3 +140,56 @@ struct StreamResolverTests {
         #expect(resolver.pending.isEmpty)
     }
 }
+
+/// Cases found in review: CallCleared that reveals the UCID, callIDs freed by a merge, unresolvable merges.
+struct StreamResolverEdgeTests {
+    let u1 = UCID(EventFixtures.u1)!
+    let u2 = UCID(EventFixtures.u2)!
+
+    @Test func aCallClearedCarryingTheUCIDLinksThePendingEvents() {
+        var f = EventFixtures()
+        let events = EventFixtures.incoming([f.held(7, at: "5001")])
+        var clear = EventFixtures.incoming([f.callCleared(7)])[0]
+        clear.ucid = u1
+        var resolver = StreamResolver(bindings: [:], pending: [:])
+        let rows = resolver.resolve(events + [clear], firstPosition: 1)
+        #expect(rows.count == 3)
+        guard case .link(let link) = rows[2].kind else {
+            Issue.record("expected a link row after the CallCleared")
+            return
+        }
+        #expect(link.positions == [1])
+        #expect(link.ucid == u1)
+        #expect(resolver.pending.isEmpty)
+    }
+
+    @Test func aCallIDFreedByAMergeIsNotTheMergedCallAnyMore() {
+        var f = EventFixtures()
+        var resolver = StreamResolver(bindings: [:], pending: [:])
+        let rows = resolver.resolve(EventFixtures.incoming([
+            f.delivered(1001, at: "5001", ucid: EventFixtures.u1),
+            f.serviceInitiated(1002, at: "5001", ucid: EventFixtures.u2),
+            f.transferred(primary: 1001, secondary: 1002, from: "5001", to: "5002", ucid: EventFixtures.u1),
+            f.callCleared(1001),  // the merged-away call, reported late: still the merged call's
+            f.originated(1001, at: "5003", called: "916135550199"),  // CM reuses 1001 for a new call
+        ]), firstPosition: 1)
+        #expect(rows.map(\.ucid) == [u1, u2, u1, u1, nil])
+        #expect(resolver.pending[CallKey(switchName: "cm1", callID: 1001)] == [5])
+    }
+
+    @Test func anUnresolvableMergeWaitsUnderTheSurvivingCall() {
+        var f = EventFixtures()
+        var resolver = StreamResolver(bindings: [:], pending: [:])
+        let rows = resolver.resolve(EventFixtures.incoming([
+            f.transferred(primary: 1001, secondary: 1002, from: "5001", to: "5002", ucid: nil),
+            f.established(1002, at: "5002", ucid: EventFixtures.u2),
+        ]), firstPosition: 1)
+        #expect(rows.count == 3)
+        guard case .link(let link) = rows[2].kind else {
+            Issue.record("expected the merge to be linked once the survivor's UCID shows")
+            return
+        }
+        #expect(link.positions == [1])
+        #expect(link.call.callID == 1002)
+    }
+}

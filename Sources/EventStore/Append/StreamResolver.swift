@@ -47,8 +47,9 @@ public struct UCIDLink: Hashable, Sendable {
 ///    other event with that callID afterwards belongs to a new call (CM reuses callIDs).
 /// 4. An event whose UCID is not known yet is stored at once without a stream, and kept as pending for its
 ///    callID; when a UCID-bearing event binds that callID, a link record lists the pending positions.
-/// 5. Transferred/Conferenced bind the surviving callID (from the connection list) and both old callIDs to the
-///    merged call's UCID (the ATT `ucid`, or else the UCID of the held original call).
+/// 5. Transferred/Conferenced bind the surviving callID (from the connection list) to the merged call's UCID
+///    (the ATT `ucid`, or else the UCID of the held original call); the old callIDs that did not survive are
+///    bound to it too and closed, so only their CallCleared still resolves through them.
 /// 6. A CallCleared that cannot be resolved ends the unresolved call: its pending events stay stored, unlinked,
 ///    rather than being attached to whichever call reuses the callID next.
 public struct StreamResolver: Sendable {
@@ -104,21 +105,25 @@ public struct StreamResolver: Sendable {
             func liveUCID(_ key: CallKey?) -> UCID? { key.flatMap { bindings[$0] }.flatMap { $0.isOpen ? $0.ucid : nil } }
             let ucid = event.ucid ?? oldKeys.compactMap(liveUCID).first ?? liveUCID(resultingKey)
             guard let ucid else {
-                if let key { addPending(key, position) }
+                // Wait under the surviving callID: that call goes on, and its UCID will show.
+                if let waiting = resultingKey ?? key { addPending(waiting, position) }
                 return (nil, [])
             }
             var newlyBound: [CallKey] = []
             for candidate in ([resultingKey] + oldKeys.map { Optional($0) }).compactMap({ $0 }) where !newlyBound.contains(candidate) {
                 if bind(candidate, to: ucid, at: position) { newlyBound.append(candidate) }
             }
+            // The old calls that did not survive the merge end here (reference §0.1); a CallCleared for them
+            // may still follow and resolves through the closed binding.
+            for old in oldKeys where old != resultingKey { close(old, at: position) }
             return (ucid, newlyBound)
 
         case .callCleared:
             guard let key else { return (event.ucid, []) }
             if let ucid = event.ucid {
-                _ = bind(key, to: ucid, at: position)
+                let newlyBound = bind(key, to: ucid, at: position) ? [key] : []
                 close(key, at: position)
-                return (ucid, [])
+                return (ucid, newlyBound)
             }
             let hasNewUnresolvedCall = !(pending[key]?.isEmpty ?? true)
             if let binding = bindings[key], binding.isOpen || !hasNewUnresolvedCall {
