@@ -28,22 +28,30 @@ public struct PostgresEventStore: EventStore {
         defer {
             Timer(label: "calltrail_append_duration_seconds").recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
         }
-        do {
-            // Resends are the exception: first try without looking each id up, and let the unique index object.
-            return try await client.withTransaction(logger: logger) { connection in
-                try await append(batches, lookingUpIDs: false, on: connection)
-            }
-        } catch let error as PostgresTransactionError where Self.isDuplicateID(error) {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await append(batches, lookingUpIDs: true, on: connection)
+        // Resends are the exception: first try without looking ids up, and let the unique index object. A
+        // duplicate, a deadlock or a serialization failure is retried on the careful path.
+        var lookingUpIDs = false
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withTransaction(logger: logger) { [lookingUpIDs] connection in
+                    try await append(batches, lookingUpIDs: lookingUpIDs, on: connection)
+                }
+            } catch let error as PostgresTransactionError where attempt < 4 && Self.isRetryable(error) {
+                lookingUpIDs = true
             }
         }
     }
 
-    /// A unique violation on the event id: the batch holds an event stored before.
-    static func isDuplicateID(_ error: PostgresTransactionError) -> Bool {
-        guard let cause = error.closureError as? PSQLError else { return false }
-        return cause.serverInfo?[.sqlState] == "23505" && cause.serverInfo?[.constraintName] == "events_id_unique"
+    /// A unique violation on the event id (the batch holds an event stored before), a deadlock, or a
+    /// serialization failure: the same append is worth trying again.
+    static func isRetryable(_ error: PostgresTransactionError) -> Bool {
+        guard let cause = (error.closureError ?? error.commitError) as? PSQLError, let state = cause.serverInfo?[.sqlState] else {
+            return false
+        }
+        if state == "23505" { return cause.serverInfo?[.constraintName] == "events_id_unique" }
+        return state == "40P01" || state == "40001"
     }
 
     private func append(
@@ -55,27 +63,34 @@ public struct PostgresEventStore: EventStore {
         let state: CallState
         let refs: [Int64]
         if lookingUpIDs {
-            // The slow path, after a unique violation: under the lock, so no other append races the lookup.
-            state = try await lockAndLoad(for: batches.flatMap { $0 }, on: connection)
-            let allIDs = batches.flatMap { $0.map(\.id) }
-            var seen = Set<String>()
-            for try await id in try await connection.query(
-                "SELECT id FROM event_bodies WHERE id = ANY(\(allIDs))", logger: logger
-            ).decode(String.self) {
-                seen.insert(id)
-            }
+            // The careful path: the bodies go in with ON CONFLICT DO NOTHING, which waits for any other append
+            // storing the same id and then skips it; what it skips is a duplicate. The lock comes after, as on
+            // the fast path, so no append ever waits for a body while holding the lock.
+            var firstOfEach = Set<String>()
+            var candidates: [(event: IncomingEvent, batch: Int)] = []
             for (batchIndex, batch) in batches.enumerated() {
                 for event in batch {
-                    if seen.insert(event.id).inserted {
-                        fresh.append(event)
-                        batchOfFresh.append(batchIndex)
+                    if firstOfEach.insert(event.id).inserted {
+                        candidates.append((event, batchIndex))
                     } else {
                         results[batchIndex].duplicates += 1
                     }
                 }
             }
+            let inserted = try await insertBodiesSkippingDuplicates(candidates.map { BodyRow($0.event) }, on: connection)
+            var insertedRefs: [Int64] = []
+            for candidate in candidates {
+                if let ref = inserted[candidate.event.id] {
+                    fresh.append(candidate.event)
+                    batchOfFresh.append(candidate.batch)
+                    insertedRefs.append(ref)
+                } else {
+                    results[candidate.batch].duplicates += 1
+                }
+            }
             guard !fresh.isEmpty else { return results }
-            refs = try await copyBodies(fresh.map(BodyRow.init), on: connection)
+            refs = insertedRefs
+            state = try await lockAndLoad(for: fresh, on: connection)
         } else {
             // The fast path: bodies go in before the lock, so concurrent appends share that work; a duplicate id
             // makes the unique index object, and the caller retries on the slow path.
@@ -214,7 +229,10 @@ public struct PostgresEventStore: EventStore {
             refs.append(ref)
         }
         var copy = CopyRowWriter(capacity: bodies.reduce(bodies.count * 120) { $0 + $1.body.utf8.count })
-        for (ref, body) in zip(refs, bodies) {
+        // In id order: two appends storing some of the same ids then wait for each other in one order only,
+        // never in a cycle.
+        for index in bodies.indices.sorted(by: { bodies[$0].id < bodies[$1].id }) {
+            let (ref, body) = (refs[index], bodies[index])
             copy.integer(ref)
             copy.text(body.id)
             copy.text(body.source)
@@ -232,6 +250,28 @@ public struct PostgresEventStore: EventStore {
         try await connection.copyFrom(table: "event_bodies", columns: Self.bodyColumns, logger: logger) { writer in
             try await writer.write(data)
         }
+        return refs
+    }
+
+    /// Stores the bodies whose id is new, in id order; returns their refs by id.
+    private func insertBodiesSkippingDuplicates(_ bodies: [BodyRow], on connection: PostgresConnection) async throws -> [String: Int64] {
+        let sorted = bodies.sorted { $0.id < $1.id }
+        let null = Self.nullInteger
+        var refs: [String: Int64] = [:]
+        let rows = try await connection.query(
+            """
+            INSERT INTO event_bodies (ref, id, source, switch, seq, monitor, type, known_type, time, call_id, body)
+            SELECT nextval('event_ref_seq'), i, src, sw, NULLIF(sq, \(null)), NULLIF(m, \(null)), t, k, tm, NULLIF(c, \(null)), b::json
+            FROM unnest(\(sorted.map(\.id))::text[], \(sorted.map(\.source))::text[], \(sorted.map(\.switchName))::text[],
+                        \(sorted.map { $0.seq ?? null })::bigint[], \(sorted.map { $0.monitor ?? null })::bigint[],
+                        \(sorted.map(\.type))::text[], \(sorted.map(\.isKnownType))::bool[], \(sorted.map(\.time))::timestamptz[],
+                        \(sorted.map { $0.callID ?? null })::bigint[], \(sorted.map(\.body))::text[])
+              WITH ORDINALITY AS r(i, src, sw, sq, m, t, k, tm, c, b, n)
+            ORDER BY n
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id, ref
+            """, logger: logger)
+        for try await (id, ref) in rows.decode((String, Int64).self) { refs[id] = ref }
         return refs
     }
 
@@ -432,7 +472,7 @@ extension PostgresEventStore.BodyRow {
     /// A link record: an event CallTrail writes itself, in the stream it links to.
     init(link: UCIDLink, position: Int64, time: Date) {
         self.init(
-            id: "calltrail-link-\(link.call.switchName)-\(link.call.callID)-\(position)", source: "calltrail",
+            id: "\(IngestBatchParser.reservedIDPrefix)\(link.call.switchName)-\(link.call.callID)-\(position)", source: "calltrail",
             switchName: link.call.switchName, seq: nil, monitor: nil, type: EventType.ucidLinked.rawValue,
             isKnownType: true, time: time, callID: link.call.callID, body: PostgresEventStore.linkBody(link, time: time))
     }

@@ -116,3 +116,39 @@ struct ConcurrentAppendTests {
         await database.drop()
     }
 }
+
+/// Resends racing each other: several clients send overlapping batches, in opposite orders, at once. Each
+/// event is stored once, every request succeeds, and the duplicates are counted.
+struct ConcurrentResendTests {
+    @Test func overlappingResendsInOppositeOrdersAllSucceed() async throws {
+        let database = try await TestDatabase.create()
+        try await database.withClient { client in
+            let store = PostgresEventStore(client: client, logger: database.logger)
+            var f = EventFixtures()
+            let events = EventFixtures.incoming((0..<40).flatMap { call -> [String] in
+                let callID = Int64(2000 + call)
+                let ucid = UCID(node: 9, sequence: call + 1, time: 1_795_000_000).rawValue
+                return [f.delivered(callID, at: "5001", ucid: ucid), f.held(callID, at: "5001")]
+            })
+            let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
+                for client in 0..<6 {
+                    let batch = client % 2 == 0 ? events : events.reversed()
+                    group.addTask { try await store.append([Array(batch)])[0] }
+                }
+                var results: [AppendResult] = []
+                for try await result in group { results.append(result) }
+                return results
+            }
+            #expect(results.reduce(0) { $0 + $1.accepted } == events.count, "every event stored exactly once")
+            #expect(results.reduce(0) { $0 + $1.duplicates } == events.count * 5)
+            let stored = try await store.read(after: 0, limit: 1000)
+            // A reversed batch that wins the race stores each Held before its call's UCID is known, and links it.
+            let received = stored.filter { $0.type != EventType.ucidLinked.rawValue }
+            #expect(received.count == events.count)
+            #expect(Set(received.map(\.id)).count == events.count)
+            #expect(stored.map(\.position) == Array(1...Int64(stored.count)), "gapless")
+            #expect(stored.allSatisfy { $0.ucid != nil || $0.type == "CSTA_HELD" })
+        }
+        await database.drop()
+    }
+}

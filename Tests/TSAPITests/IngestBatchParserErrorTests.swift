@@ -173,3 +173,15 @@ struct IngestBatchParserErrorTests {
         #expect(error.index == nil)
     }
 }
+
+/// CallTrail's link records have ids of their own; a client may not take one.
+struct ReservedIDTests {
+    @Test func linkRecordIdsAreReserved() {
+        #expect(throws: IngestError.self) {
+            try parseBatch(Envelope.event(extra: #""id":"calltrail-link-cm1-7-105""#))
+        }
+        #expect(throws: IngestError.self) {
+            try parseBatch(#"{"source":"calltrail-link-x","seq":1,"time":"2026-11-20T10:00:00Z","type":"CSTA_HELD"}"#)
+        }
+    }
+}

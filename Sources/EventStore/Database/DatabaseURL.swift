@@ -73,7 +73,11 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
                 host: host ?? "localhost", port: port, username: username, password: password, database: database,
                 tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
         }
-        if let role { configuration.options.additionalStartupParameters = [("options", "-c role=\(role)")] }
+        // The append's gapless positions rely on READ COMMITTED (a fresh snapshot after the log-head lock), whatever
+        // the server's default.
+        var options = "-c default_transaction_isolation=read\\ committed"
+        if let role { options += " -c role=\(role)" }
+        configuration.options.additionalStartupParameters = [("options", options)]
         configuration.options.maximumConnections = maximumConnections
         return configuration
     }

@@ -7,6 +7,9 @@ import Foundation
 /// or nothing. Inside `csta` and `att` it only reads what routes the event and never rejects a shape it did
 /// not expect.
 public enum IngestBatchParser {
+    /// Ids CallTrail gives its own link records; a client's event may not take one.
+    public static let reservedIDPrefix = "calltrail-link-"
+
     public static func parse(_ body: UnsafeRawBufferPointer) throws(IngestError) -> [IncomingEvent] {
         var scanner = JSONScanner(body)
         scanner.skipWhitespace()
@@ -140,10 +143,16 @@ public enum IngestBatchParser {
         guard id != nil || (seqPresent && seq != nil) else {
             throw IngestError(message: "event \(index) has neither id nor seq: one is needed to make it idempotent", index: index, field: "seq")
         }
+        let eventID = id ?? "\(source)-\(seq!)"
+        guard !eventID.hasPrefix(reservedIDPrefix) else {
+            throw IngestError(
+                message: "event \(index): ids starting with \(reservedIDPrefix) are CallTrail's own (its link records)",
+                index: index, field: id == nil ? "source" : "id")
+        }
         let eventType = EventType(rawValue: type).flatMap { $0 == .ucidLinked ? nil : $0 }
         let fields = eventType.map { callIDs.interpret(for: $0) } ?? (nil, [], nil)
         return IncomingEvent(
-            id: id ?? "\(source)-\(seq!)", source: source, switchName: switchName ?? source, seq: seq, time: time,
+            id: eventID, source: source, switchName: switchName ?? source, seq: seq, time: time,
             monitor: monitor, type: type, eventType: eventType, ucid: ucid, callID: fields.0, oldCallIDs: fields.1,
             resultingCallID: fields.2, uninterpretedFields: uninterpreted, rawJSON: raw)
     }
