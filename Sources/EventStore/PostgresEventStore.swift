@@ -221,6 +221,9 @@ public struct PostgresEventStore: EventStore {
 
     /// Stores bodies with COPY under refs drawn from the sequence; returns the refs, in order.
     private func copyBodies(_ bodies: [BodyRow], on connection: PostgresConnection) async throws -> [Int64] {
+        // In the batch's order, unsorted: sorting costs more than it saves. Two appends that store some of the
+        // same new ids in opposite orders can deadlock; PostgreSQL breaks the cycle and the loser is retried on
+        // the careful path, which inserts in id order.
         var refs: [Int64] = []
         refs.reserveCapacity(bodies.count)
         for try await ref in try await connection.query(
@@ -229,10 +232,7 @@ public struct PostgresEventStore: EventStore {
             refs.append(ref)
         }
         var copy = CopyRowWriter(capacity: bodies.reduce(bodies.count * 120) { $0 + $1.body.utf8.count })
-        // In id order: two appends storing some of the same ids then wait for each other in one order only,
-        // never in a cycle.
-        for index in bodies.indices.sorted(by: { bodies[$0].id < bodies[$1].id }) {
-            let (ref, body) = (refs[index], bodies[index])
+        for (ref, body) in zip(refs, bodies) {
             copy.integer(ref)
             copy.text(body.id)
             copy.text(body.source)
