@@ -147,16 +147,25 @@ extension Scenario {
         _ s: inout CallScript, _ c: inout ScenarioContext, from a: String, to b: String, original: CallData, mode: String
     ) -> CallData {
         var consult = original
-        consult.callID = c.states[0].allocateCallID(at: s.clock)
-        consult.ucid = c.states[0].newUCID(at: s.clock)
-        s.serviceInitiated(consult.callID, at: a, ucid: consult.ucid, consultMode: mode, views: [(a, "CS_INITIATE")])
-        s.wait(c.random.duration(mean: 3, minimum: 1))
-        s.originated(consult.callID, at: a, agent: c.agentID(a), called: b, uui: original.userInfo, consultMode: mode, views: [(a, "CS_CONNECT")])
+        (consult.callID, consult.ucid) = dialConsultation(&s, &c, from: a, dialling: b, original: original, mode: mode)
         s.delivered(
             consult, at: b, calling: .string(a), called: b, redirectedBy: "",
             att: s.stationPrivateData(original, ucid: consult.ucid, original: "OR_CONSULTATION", split: "", vdn: ""),
             views: [(a, "CS_CONNECT"), (b, "CS_ALERTING")])
         return consult
+    }
+
+    /// (c)#6–#7: ServiceInitiated with the consultation's own UCID, then Originated towards `number`.
+    static func dialConsultation(
+        _ s: inout CallScript, _ c: inout ScenarioContext, from a: String, dialling number: String, original: CallData,
+        mode: String
+    ) -> (callID: Int64, ucid: UCID) {
+        let callID = c.states[0].allocateCallID(at: s.clock)
+        let ucid = c.states[0].newUCID(at: s.clock)
+        s.serviceInitiated(callID, at: a, ucid: ucid, consultMode: mode, views: [(a, "CS_INITIATE")])
+        s.wait(c.random.duration(mean: 3, minimum: 1))
+        s.originated(callID, at: a, agent: c.agentID(a), called: number, uui: original.userInfo, consultMode: mode, views: [(a, "CS_CONNECT")])
+        return (callID, ucid)
     }
 
     /// (c)#9: the consulted agent answers the consultation.
@@ -293,15 +302,11 @@ extension Scenario {
         s.wait(c.random.duration(mean: 60, minimum: 5))
         s.held(call.callID, at: a, consultMode: "ATT_CM_TRANSFER", views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD")])
         var consult = call
-        consult.callID = c.states[0].allocateCallID(at: s.clock)
-        consult.ucid = c.states[0].newUCID(at: s.clock)
+        (consult.callID, consult.ucid) = dialConsultation(&s, &c, from: a, dialling: "7002", original: call, mode: "ATT_CM_TRANSFER")
         consult.vdn = "7002"
         consult.skill = s.sites[0].vdns["7002"] ?? "3002"
         consult.dnis = "7002"
         consult.ani = a
-        s.serviceInitiated(consult.callID, at: a, ucid: consult.ucid, consultMode: "ATT_CM_TRANSFER", views: [(a, "CS_INITIATE")])
-        s.wait(c.random.duration(mean: 3, minimum: 1))
-        s.originated(consult.callID, at: a, agent: c.agentID(a), called: "7002", uui: call.userInfo, consultMode: "ATT_CM_TRANSFER", views: [(a, "CS_CONNECT")])
         s.deliveredToVDN(consult, calling: .string(a), views: [("7002", "CS_NONE"), (a, "CS_CONNECT")])
         s.queued(consult, views: [("7002", "CS_NONE"), (a, "CS_CONNECT")])
         s.wait(c.random.duration(mean: 2, minimum: 1))
@@ -333,11 +338,7 @@ extension Scenario {
         answer(&s, &c, call, at: a)
         s.wait(c.random.duration(mean: 60, minimum: 5))
         s.held(call.callID, at: a, consultMode: "ATT_CM_TRANSFER", views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD")])
-        let consultID = c.states[0].allocateCallID(at: s.clock)
-        let u2 = c.states[0].newUCID(at: s.clock)
-        s.serviceInitiated(consultID, at: a, ucid: u2, consultMode: "ATT_CM_TRANSFER", views: [(a, "CS_INITIATE")])
-        s.wait(c.random.duration(mean: 3, minimum: 1))
-        s.originated(consultID, at: a, agent: c.agentID(a), called: "87001", uui: call.userInfo, consultMode: "ATT_CM_TRANSFER", views: [(a, "CS_CONNECT")])
+        let (consultID, u2) = dialConsultation(&s, &c, from: a, dialling: "87001", original: call, mode: "ATT_CM_TRANSFER")
         let tie = s.sites[0].tieTrunk
         s.networkReached(consultID, trunk: CallScript.trunk(consultID, 2), called: "87001", group: tie, views: [(a, "CS_CONNECT")])
 
