@@ -30,16 +30,16 @@ public struct PostgresEventStore: EventStore {
         }
         // Resends are the exception: first try without looking ids up, and let the unique index object. A
         // duplicate, a deadlock or a serialization failure is retried on the careful path.
-        var lookingUpIDs = false
+        var carefully = false
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await client.withTransaction(logger: logger) { [lookingUpIDs] connection in
-                    try await append(batches, lookingUpIDs: lookingUpIDs, on: connection)
+                return try await client.withTransaction(logger: logger) { [carefully] connection in
+                    try await append(batches, carefully: carefully, on: connection)
                 }
             } catch let error as PostgresTransactionError where attempt < 4 && Self.isRetryable(error) {
-                lookingUpIDs = true
+                carefully = true
             }
         }
     }
@@ -55,14 +55,14 @@ public struct PostgresEventStore: EventStore {
     }
 
     private func append(
-        _ batches: [[IncomingEvent]], lookingUpIDs: Bool, on connection: PostgresConnection
+        _ batches: [[IncomingEvent]], carefully: Bool, on connection: PostgresConnection
     ) async throws -> [AppendResult] {
         var results = batches.map { _ in AppendResult(accepted: 0, duplicates: 0, firstPosition: nil, lastPosition: nil) }
         var fresh: [IncomingEvent] = []
         var batchOfFresh: [Int] = []
         let state: CallState
         let refs: [Int64]
-        if lookingUpIDs {
+        if carefully {
             // The careful path: the bodies go in with ON CONFLICT DO NOTHING, which waits for any other append
             // storing the same id and then skips it; what it skips is a duplicate. The lock comes after, as on
             // the fast path, so no append ever waits for a body while holding the lock.
