@@ -34,8 +34,17 @@ struct IngestBenchCommand: AsyncParsableCommand {
     @Option(help: "Events per POST (and per raw INSERT).")
     var batch: Int = 500
 
-    @Flag(help: "Keep the scratch database afterwards.")
+    @Option(help: "Rounds to run, each on a fresh scratch database; with several, the median ratio is printed too.")
+    var rounds: Int = 1
+
+    @Flag(help: "Keep the scratch databases afterwards.")
     var keep = false
+
+    func validate() throws {
+        guard calls > 0, clients > 0, batch > 0, rounds > 0 else {
+            throw ValidationError("--calls, --clients, --batch and --rounds must be positive")
+        }
+    }
 
     func run() async throws {
         let logger = {
@@ -46,10 +55,6 @@ struct IngestBenchCommand: AsyncParsableCommand {
         let (server, embedded) = try EmbeddedPostgres.locate(
             databaseURL: database.databaseURL, dataDirectory: database.dataDirectory, logger: logger)
         defer { embedded?.stop() }
-        let scratch = server.with(database: "calltrail_bench_\(Int(Date().timeIntervalSince1970))")
-        try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
-        }
 
         // The traffic, built before any clock starts.
         var generator = SyntheticCalls()
@@ -62,19 +67,32 @@ struct IngestBenchCommand: AsyncParsableCommand {
             + "\(bytes / max(events.count, 1)) bytes/event; \(ProcessInfo.processInfo.activeProcessorCount) cores, "
             + "\(cpuModel())")
 
-        // Each phase starts from a checkpoint, so neither pays for the other's dirty pages.
-        try await checkpoint(server, logger: logger)
-        let ingestRate = try await measureHTTP(bodies: bodies, events: events.count, scratch: scratch, logger: logger)
-        try await checkpoint(server, logger: logger)
-        let rawRate = try await measureRawInserts(events: events, scratch: scratch, logger: logger)
-        print(String(format: "HTTP ingest:        %10.0f events/s", ingestRate))
-        print(String(format: "raw batched INSERT: %10.0f rows/s", rawRate))
-        print(String(format: "ratio:              %10.2f", ingestRate / rawRate))
-
-        if !keep {
+        var ratios: [Double] = []
+        for round in 1...rounds {
+            let scratch = server.with(database: "calltrail_bench_\(Int(Date().timeIntervalSince1970))_\(round)")
             try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-                try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(scratch.database) WITH (FORCE)"), logger: logger)
+                try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
             }
+            // Each phase starts from a checkpoint, so neither pays for the other's dirty pages.
+            try await checkpoint(server, logger: logger)
+            let ingestRate = try await measureHTTP(bodies: bodies, events: events.count, scratch: scratch, logger: logger)
+            try await checkpoint(server, logger: logger)
+            let rawRate = try await measureRawInserts(events: events, scratch: scratch, logger: logger)
+            if rounds > 1 { print("round \(round):") }
+            print(String(format: "HTTP ingest:        %10.0f events/s", ingestRate))
+            print(String(format: "raw batched INSERT: %10.0f rows/s", rawRate))
+            print(String(format: "ratio:              %10.2f", ingestRate / rawRate))
+            ratios.append(ingestRate / rawRate)
+            if !keep {
+                try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
+                    try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(scratch.database) WITH (FORCE)"), logger: logger)
+                }
+            }
+        }
+        if rounds > 1 {
+            let sorted = ratios.sorted()
+            let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            print(String(format: "median ratio over %d rounds: %.2f (%.2f–%.2f)", rounds, median, sorted.first!, sorted.last!))
         }
     }
 
