@@ -24,7 +24,7 @@ public protocol AppArguments: Sendable {
 
 extension AppArguments {
     public var appendMaxEvents: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_MAX_EVENTS"] ?? "") ?? 2_000 }
-    public var appendLanes: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_LANES"] ?? "") ?? 3 }
+    public var appendLanes: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_LANES"] ?? "") ?? 2 }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.

@@ -31,7 +31,7 @@ public final class EventAppender: Service, Sendable {
     /// One doorbell per lane: a new request wakes every idle lane, and whichever takes it first writes it.
     private let doorbells: [(stream: AsyncStream<Void>, ring: AsyncStream<Void>.Continuation)]
 
-    public init(store: any EventStore, logger: Logger, maxEventsPerTransaction: Int = 2_000, lanes: Int = 3) {
+    public init(store: any EventStore, logger: Logger, maxEventsPerTransaction: Int = 2_000, lanes: Int = 2) {
         self.store = store
         self.logger = logger
         self.maxEventsPerTransaction = maxEventsPerTransaction
