@@ -28,6 +28,14 @@ extension Scenario {
         s.established(call, at: station, att: s.stationPrivateData(call), views: vdnViews + [(station, "CS_CONNECT")])
     }
 
+    /// (a)#1–#4 and some talk: the prelude of every scenario in which agent A then does something with the call.
+    static func answeredCall(_ s: inout CallScript, _ c: inout ScenarioContext, at a: String) -> CallData {
+        let call = offer(&s, &c)
+        answer(&s, &c, call, at: a)
+        s.wait(c.random.duration(mean: 60, minimum: 5))
+        return call
+    }
+
     /// The caller hangs up: the trunk's connection clears, then the call (ASAI "Drop → Call Ended").
     static func callerHangsUp(
         _ s: inout CallScript, _ c: inout ScenarioContext, _ callID: Int64, stations: [String], vdns: [String], site: Int = 0
@@ -69,9 +77,7 @@ extension Scenario {
     /// (c), (d1), (e) and their relatives: A holds the caller and consults B on a new call with its own UCID.
     static func consultation(_ s: inout CallScript, _ c: inout ScenarioContext, then outcome: AfterConsultation) {
         let (a, b) = (c.agents.a, c.agents.b)
-        let call = offer(&s, &c)
-        answer(&s, &c, call, at: a)
-        s.wait(c.random.duration(mean: 60, minimum: 5))
+        let call = answeredCall(&s, &c, at: a)
         let conferencing = outcome == .conference || outcome == .threeWayConference
         let mode = conferencing ? "ATT_CM_CONFERENCE" : "ATT_CM_TRANSFER"
         s.held(call.callID, at: a, consultMode: mode, views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD")])
@@ -217,9 +223,7 @@ extension Scenario {
     /// (d2): single-step transfer through the API; the call gets a new callID, keeps its UCID.
     static func singleStepTransfer(_ s: inout CallScript, _ c: inout ScenarioContext) {
         let (a, b) = (c.agents.a, c.agents.b)
-        let call = offer(&s, &c)
-        answer(&s, &c, call, at: a)
-        s.wait(c.random.duration(mean: 60, minimum: 5))
+        let call = answeredCall(&s, &c, at: a)
         let newID = c.states[0].allocateCallID(at: s.clock)
         s.merged(
             .transferred, primary: CallScript.connection(call.callID, a), secondary: CallScript.connection(0, ""),
@@ -297,9 +301,7 @@ extension Scenario {
     /// (h): A transfers the caller to VDN 7002, which queues to skill 3002, where C answers.
     static func transferToVDN(_ s: inout CallScript, _ c: inout ScenarioContext) {
         let (a, third) = (c.agents.a, c.agents.c)
-        let call = offer(&s, &c)
-        answer(&s, &c, call, at: a)
-        s.wait(c.random.duration(mean: 60, minimum: 5))
+        let call = answeredCall(&s, &c, at: a)
         s.held(call.callID, at: a, consultMode: "ATT_CM_TRANSFER", views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD")])
         var consult = call
         (consult.callID, consult.ucid) = dialConsultation(&s, &c, from: a, dialling: "7002", original: call, mode: "ATT_CM_TRANSFER")
@@ -334,9 +336,7 @@ extension Scenario {
     /// (i): A transfers the caller over the tie trunk to site 2; only the consultation's UCID reaches site 2.
     static func transferToSite(_ s: inout CallScript, _ c: inout ScenarioContext) {
         let a = c.agents.a
-        let call = offer(&s, &c)
-        answer(&s, &c, call, at: a)
-        s.wait(c.random.duration(mean: 60, minimum: 5))
+        let call = answeredCall(&s, &c, at: a)
         s.held(call.callID, at: a, consultMode: "ATT_CM_TRANSFER", views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD")])
         let (consultID, u2) = dialConsultation(&s, &c, from: a, dialling: "87001", original: call, mode: "ATT_CM_TRANSFER")
         let tie = s.sites[0].tieTrunk
@@ -386,9 +386,7 @@ extension Scenario {
     /// A holds the caller (no consultation) and comes back.
     static func holdRetrieve(_ s: inout CallScript, _ c: inout ScenarioContext) {
         let a = c.agents.a
-        let call = offer(&s, &c)
-        answer(&s, &c, call, at: a)
-        s.wait(c.random.duration(mean: 60, minimum: 5))
+        let call = answeredCall(&s, &c, at: a)
         s.held(call.callID, at: a, consultMode: "ATT_CM_NONE", views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD")])
         s.wait(c.random.duration(mean: 30, minimum: 3))
         s.retrieved(call.callID, at: a, views: [(call.vdn, "CS_NONE"), (a, "CS_CONNECT")])
