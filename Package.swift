@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "TSAPI", swiftSettings: swiftSettings),
         // A Communication Manager and its AES links, emitting the TSAPI events of each call scenario. No I/O.
         .target(name: "Simulator", dependencies: ["TSAPI"], swiftSettings: swiftSettings),
+        // Projections as pure reducers: call context, journeys, device state. No I/O.
+        .target(name: "CallModel", dependencies: ["TSAPI"], swiftSettings: swiftSettings),
         // PostgreSQL: migrations, appender, readers, embedded server.
         .target(
             name: "EventStore",
@@ -87,6 +89,7 @@ let package = Package(
         ),
         .testTarget(name: "TSAPITests", dependencies: ["TSAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "TSAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "CallModelTests", dependencies: ["CallModel", "TSAPI", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EventStoreTests",
             dependencies: [

@@ -144,7 +144,10 @@ def expectation(name, events):
         journey["ucid"] = site1[0]["att"]["ucid"]
         journey["originalDnis"] = next(e["csta"]["calledDevice"] for e in site1 if e["type"] == "CSTA_ORIGINATED")
     if inbound:
-        journey.update({"vdn": "7001", "split": "3001", "uui": UUI, "userEnteredCode": DIGITS})
+        # The digits travel in the Delivered/Established private data of a station; a caller who leaves
+        # before any station is offered the call never has them reported.
+        reported = any(((e.get("att") or {}).get("userEnteredCode") or {}).get("data") == DIGITS for e in events)
+        journey.update({"vdn": "7001", "split": "3001", "uui": UUI, "userEnteredCode": DIGITS if reported else None})
     if name == "i-transfer-to-site":
         journey["farSiteUcid"] = next(e["att"]["ucid"] for e in switch_events if e["source"] == "aes2")
     result = {"scenario": name, "reference": f"tsapi-call-model §4 {ref}", "journey": journey}

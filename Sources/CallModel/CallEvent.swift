@@ -1,0 +1,70 @@
+import Foundation
+import TSAPI
+
+/// A call's identity on one switch while it lives: Communication Manager reuses callIDs once a call clears,
+/// so a callID names a call only together with its switch and only until CallCleared (reference §0.3).
+public struct CallKey: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var switchID: String
+    public var callID: Int64
+
+    public init(switchID: String, callID: Int64) {
+        self.switchID = switchID
+        self.callID = callID
+    }
+
+    public var description: String { "\(switchID)/\(callID)" }
+}
+
+/// One stored TSAPI event as the reducers read it: the decoded event, its global position, and the call and
+/// device it is about, picked once from the connection field its type names.
+public struct CallEvent: Sendable {
+    public var position: Int64
+    public var event: TSAPIEvent
+
+    public init(position: Int64, event: TSAPIEvent) {
+        self.position = position
+        self.event = event
+    }
+
+    public var time: Date { event.time }
+    public var switchID: String { event.switchID }
+    public var ucid: UCID? { event.att?.ucidValue }
+
+    /// The connection the event is about (for Transferred/Conferenced: the surviving call's first party).
+    public var connection: ConnectionID? {
+        switch event.csta {
+        case .delivered(let e): e.connection
+        case .established(let e): e.establishedConnection
+        case .connectionCleared(let e): e.droppedConnection
+        case .callCleared(let e): e.clearedCall
+        case .held(let e): e.heldConnection
+        case .retrieved(let e): e.retrievedConnection
+        case .transferred(let e), .conferenced(let e): e.connections.first?.party ?? e.secondaryOldCall ?? e.primaryOldCall
+        case .diverted(let e): e.connection
+        case .failed(let e): e.failedConnection
+        case .queued(let e): e.queuedConnection
+        case .originated(let e): e.originatedConnection
+        case .networkReached(let e): e.connection
+        case .serviceInitiated(let e): e.initiatedConnection
+        case .other: nil
+        }
+    }
+
+    /// The call the event belongs to, on its switch; nil for events about no call (link and monitor events).
+    public var callKey: CallKey? {
+        guard let callID = connection?.callID, callID != 0 else { return nil }
+        return CallKey(switchID: switchID, callID: callID)
+    }
+
+    /// Monitor copies of one switch event share link, time, type and connection (reference §0.7): this key
+    /// is what makes them one journey step, not several.
+    var switchEventKey: String {
+        let connection = connection
+        return "\(event.source)|\(event.time.timeIntervalSince1970)|\(event.type)|\(connection?.callID ?? 0)|\(connection?.deviceID ?? "")"
+    }
+}
+
+extension DeviceID {
+    /// The device number, or nil when the switch did not know it.
+    var known: String? { isKnown ? deviceID : nil }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import TSAPI
+
+/// One call of a journey on one switch: the call context a CRM asks for by UCID.
+public struct CallLeg: Sendable, Codable, Equatable {
+    public enum Role: String, Sendable, Codable {
+        /// The customer's call.
+        case original
+        /// A call an agent made while holding the customer, to consult, transfer or conference.
+        case consultation
+        /// The same contact as another switch reports it, found by the consultation's UCID (reference §0.2).
+        case farSite
+    }
+
+    public enum State: String, Sendable, Codable {
+        case initiated, offered, queued, alerting, connected, held
+        /// Joined into the original call by a transfer or conference.
+        case merged
+        case cleared
+    }
+
+    public var ucid: UCID?
+    public var switchID: String
+    public var role: Role
+    public var state: State
+    /// For a consultation: the UCID of the call it was made from.
+    public var consultOf: UCID?
+    /// For a merged consultation: the UCID it was merged into.
+    public var mergedInto: UCID?
+    /// The CSTA calling and called numbers as the latest event of this call reported them.
+    public var ani: String?
+    public var dnis: String?
+    public var trunkGroup: String?
+    public var trunkMember: String?
+    public var uui: String?
+    public var userEnteredCode: String?
+    public var parties: [Party]
+    /// Stations that answered this call, in order.
+    public var agents: [String]
+    public var startedAt: Date
+    public var answeredAt: Date?
+    public var endedAt: Date?
+    public var updatedAt: Date
+    public var lastPosition: Int64
+
+    init(ucid: UCID?, switchID: String, role: Role, consultOf: UCID?, at event: CallEvent) {
+        self.ucid = ucid
+        self.switchID = switchID
+        self.role = role
+        self.state = .initiated
+        self.consultOf = consultOf
+        self.parties = []
+        self.agents = []
+        self.startedAt = event.time
+        self.updatedAt = event.time
+        self.lastPosition = event.position
+    }
+
+    public var isEnded: Bool { state == .cleared || state == .merged }
+
+    mutating func setParty(_ device: String, _ state: Party.State, callID: Int64, at time: Date) {
+        if let index = parties.firstIndex(where: { $0.device == device }) {
+            if parties[index].state != state {
+                parties[index].state = state
+                parties[index].since = time
+            }
+            parties[index].callID = callID
+        } else {
+            parties.append(Party(device: device, state: state, callID: callID, since: time))
+        }
+    }
+
+    mutating func removeParty(_ device: String) {
+        parties.removeAll { $0.device == device }
+    }
+}
+
+/// A device on a call and what it is doing there: what `GET /v1/calls?device=` answers with.
+public struct Party: Sendable, Codable, Equatable {
+    public enum State: String, Sendable, Codable {
+        case initiated, alerting, queued, connected, held
+    }
+
+    public var device: String
+    public var state: State
+    public var callID: Int64
+    public var since: Date
+}

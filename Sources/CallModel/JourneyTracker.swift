@@ -1,0 +1,248 @@
+import Foundation
+import TSAPI
+
+/// The projection's reducer: feeds each stored event to the journey it belongs to.
+///
+/// It finds the journey the way reference §7 says: by `(switch, callID)` while the call lives, by UCID when a
+/// call appears under a new callID or on another switch, and by the station's held call when an agent starts
+/// a consultation. Everything it knows is inside the journeys it holds, so `init(restoring:)` with the rows of
+/// the open journeys gives back the same tracker after a restart.
+///
+/// Ended journeys stay findable for `linkGrace` of event time, because late monitor copies and far-site legs
+/// can still arrive; the check is made on each lookup (not when memory is freed), so results never depend on
+/// how the events were batched.
+public struct JourneyTracker: Sendable {
+    public static let defaultLinkGrace: TimeInterval = 15 * 60
+
+    public let linkGrace: TimeInterval
+    public private(set) var journeys: [String: Journey] = [:]
+    /// The last position applied.
+    public private(set) var position: Int64
+    /// The latest event time seen: the tracker's notion of "now".
+    public private(set) var clock: Date
+    /// Events that belonged to no call the tracker could find (for example, the middle of a call that began
+    /// before the store did).
+    public private(set) var unattributedEvents = 0
+
+    private var byCall: [CallKey: String] = [:]
+    private var byUCID: [UCID: String] = [:]
+    private var open: Set<String> = []
+    /// Ended journeys by end time, so memory can be freed once they are past `linkGrace`.
+    private var endedOrder: [(Date, String)] = []
+    private var endedOrderStart = 0
+    private var changed: Set<String> = []
+    private var removed: Set<String> = []
+
+    public init(linkGrace: TimeInterval = Self.defaultLinkGrace) {
+        self.linkGrace = linkGrace
+        self.position = 0
+        self.clock = .distantPast
+    }
+
+    /// A tracker that carries on from stored journeys: the open ones and those ended within `linkGrace`.
+    public init(restoring stored: [Journey], position: Int64, clock: Date, linkGrace: TimeInterval = Self.defaultLinkGrace) {
+        self.init(linkGrace: linkGrace)
+        self.position = position
+        self.clock = clock
+        for journey in stored.sorted(by: { $0.lastPosition < $1.lastPosition }) {
+            index(journey, restoring: true)
+        }
+        endedOrder.sort { $0.0 < $1.0 }
+        changed = []
+    }
+
+    /// The journeys changed and removed since the last call, for the runner to write.
+    public mutating func takeChanges() -> (changed: [Journey], removed: [String]) {
+        let changedJourneys = changed.compactMap { journeys[$0] }
+        let removedIDs = removed.subtracting(changed)
+        changed = []
+        removed = []
+        return (changedJourneys, Array(removedIDs))
+    }
+
+    /// Frees the memory of journeys ended more than `linkGrace` before the clock; they can no longer change.
+    public mutating func evictExpired() {
+        let horizon = clock.addingTimeInterval(-linkGrace)
+        while endedOrderStart < endedOrder.count, endedOrder[endedOrderStart].0 < horizon {
+            let (endedAt, id) = endedOrder[endedOrderStart]
+            endedOrderStart += 1
+            guard let journey = journeys[id], journey.endedAt == endedAt, !changed.contains(id) else { continue }
+            unindex(journey)
+        }
+        if endedOrderStart > 4096, endedOrderStart * 2 > endedOrder.count {
+            endedOrder.removeFirst(endedOrderStart)
+            endedOrderStart = 0
+        }
+    }
+
+    /// The journey of a UCID, while the tracker holds it.
+    public func journey(ucid: UCID) -> Journey? {
+        byUCID[ucid].flatMap { journeys[$0] }
+    }
+
+    // MARK: - Applying one event
+
+    public mutating func apply(_ event: CallEvent) {
+        position = max(position, event.position)
+        clock = max(clock, event.time)
+        guard let kind = event.event.eventType, let key = event.callKey else { return }
+        switch locate(event, kind: kind, key: key) {
+        case .ignore:
+            return
+        case .unattributed:
+            unattributedEvents += 1
+        case .found(var journey, let leg):
+            let stepKey = event.switchEventKey
+            guard !journey.recentEventKeys.contains(stepKey) else { return }
+            journey.recentEventKeys.append(stepKey)
+            if journey.recentEventKeys.count > 24 { journey.recentEventKeys.removeFirst() }
+            if case .transferred(let merged) = event.event.csta {
+                journey.merge(merged, event, into: leg, conference: false)
+            } else if case .conferenced(let merged) = event.event.csta {
+                journey.merge(merged, event, into: leg, conference: true)
+            } else {
+                journey.apply(event, kind: kind, leg: leg)
+            }
+            store(journey)
+        }
+    }
+
+    private enum Location {
+        case found(Journey, leg: Int)
+        case ignore
+        case unattributed
+    }
+
+    private func visible(_ id: String?) -> Journey? {
+        guard let id, let journey = journeys[id] else { return nil }
+        if let endedAt = journey.endedAt, endedAt < clock.addingTimeInterval(-linkGrace) { return nil }
+        return journey
+    }
+
+    /// Finds (or starts) the journey and leg an event belongs to, rebinding callIDs as calls start, move and merge.
+    private mutating func locate(_ event: CallEvent, kind: EventType, key: CallKey) -> Location {
+        let ucid = event.ucid
+        let isMerge = kind == .transferred || kind == .conferenced
+        let startsCall = kind == .serviceInitiated || kind == .originated || kind == .delivered
+
+        if var journey = visible(byCall[key]), let binding = journey.calls.first(where: { $0.key == key }) {
+            let foreignUCID = ucid.map { ucid in !journey.legs.contains { $0.ucid == ucid } } ?? false
+            if binding.state == .live, !foreignUCID {
+                return .found(journey, leg: binding.leg)
+            }
+            if isMerge, let ucid, let owner = visible(byUCID[ucid]), owner.id != journey.id {
+                // The consultation was never linked to the held call (its start was missed): the merge joins them.
+                journey = absorb(journey, into: owner)
+                return .found(journey, leg: journey.legIndex(ucid: ucid, switchID: key.switchID) ?? 0)
+            }
+            if binding.state == .live, isMerge || !foreignUCID {
+                return .found(journey, leg: binding.leg)
+            }
+            if ucid == nil, !startsCall {
+                // A monitor's late CallCleared (or a copy) for a callID that was merged away or already cleared.
+                if kind == .callCleared || kind == .connectionCleared {
+                    return binding.state == .live ? .found(journey, leg: binding.leg) : .ignore
+                }
+                return .unattributed
+            }
+            // The switch reused the callID for a new call.
+            journey.calls.removeAll { $0.key == key }
+            byCall[key] = nil
+            store(journey)
+        }
+
+        if let ucid, var journey = visible(byUCID[ucid]) {
+            // The same call under a new callID (single-step transfer), or on another switch (reference §0.2).
+            let leg = journey.legIndex(ucid: ucid, switchID: key.switchID) ?? journey.addLeg(
+                CallLeg(ucid: ucid, switchID: key.switchID, role: .farSite, consultOf: nil, at: event))
+            journey.bind(key, to: leg)
+            return .found(journey, leg: leg)
+        }
+
+        if kind == .serviceInitiated || kind == .originated, let station = event.connection?.deviceID,
+            var journey = heldCall(at: station, switchID: key.switchID),
+            let heldLeg = journey.legs.lastIndex(where: { leg in
+                leg.switchID == key.switchID && leg.parties.contains { $0.device == station && $0.state == .held }
+            })
+        {
+            // A consultation, linked to the held call as soon as it starts, so its offer carries the customer's data.
+            let leg = journey.addLeg(CallLeg(
+                ucid: ucid, switchID: key.switchID, role: .consultation, consultOf: journey.legs[heldLeg].ucid,
+                at: event))
+            journey.segments.append(Segment(kind: .consult, device: station, ucid: ucid, start: event.time))
+            journey.bind(key, to: leg)
+            return .found(journey, leg: leg)
+        }
+
+        guard ucid != nil || startsCall else { return .unattributed }
+        var journey = Journey(starting: event, key: key)
+        journey.bind(key, to: 0)
+        return .found(journey, leg: 0)
+    }
+
+    /// The open journey in which `station` holds a call on `switchID`, most recent first.
+    private func heldCall(at station: String, switchID: String) -> Journey? {
+        var best: Journey?
+        for id in open {
+            guard let journey = journeys[id] else { continue }
+            let holds = journey.legs.contains { leg in
+                leg.switchID == switchID && !leg.isEnded
+                    && leg.parties.contains { $0.device == station && $0.state == .held }
+            }
+            if holds, best.map({ journey.lastPosition > $0.lastPosition }) ?? true { best = journey }
+        }
+        return best
+    }
+
+    /// Moves `other` into `journey` (two journeys found to be one contact) and returns the result.
+    private mutating func absorb(_ other: Journey, into journey: Journey) -> Journey {
+        var merged = journey
+        merged.absorb(other)
+        unindex(other)
+        removed.insert(other.id)
+        store(merged)
+        return merged
+    }
+
+    // MARK: - Indexes
+
+    private mutating func store(_ journey: Journey) {
+        var journey = journey
+        if journey.id.hasPrefix("pending:"), let first = journey.legs.first?.ucid {
+            // The journey's id is its first UCID, known only now.
+            removed.insert(journey.id)
+            unindex(journey)
+            journey.id = first.rawValue
+        }
+        index(journey)
+        changed.insert(journey.id)
+    }
+
+    private mutating func index(_ journey: Journey, restoring: Bool = false) {
+        journeys[journey.id] = journey
+        for binding in journey.calls where byCall[binding.key] != journey.id {
+            byCall[binding.key] = journey.id
+        }
+        for leg in journey.legs {
+            if let ucid = leg.ucid, byUCID[ucid] != journey.id { byUCID[ucid] = journey.id }
+        }
+        if let endedAt = journey.endedAt {
+            if open.remove(journey.id) != nil || restoring {
+                endedOrder.append((endedAt, journey.id))
+            }
+        } else {
+            open.insert(journey.id)
+        }
+    }
+
+    private mutating func unindex(_ journey: Journey) {
+        journeys[journey.id] = nil
+        open.remove(journey.id)
+        for binding in journey.calls where byCall[binding.key] == journey.id {
+            byCall[binding.key] = nil
+        }
+        for leg in journey.legs {
+            if let ucid = leg.ucid, byUCID[ucid] == journey.id { byUCID[ucid] = nil }
+        }
+    }
+}
