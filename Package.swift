@@ -44,11 +44,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The journey read models in PostgreSQL: the live projector and the rebuild.
+        .target(
+            name: "Projections",
+            dependencies: [
+                "CallModel", "EventStore", "TSAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Hummingbird app: routes and buildApplication.
         .target(
             name: "CallTrailServer",
             dependencies: [
-                "TSAPI", "EventStore",
+                "TSAPI", "EventStore", "CallModel", "Projections",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -61,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "calltrail",
             dependencies: [
-                "CallTrailServer", "EventStore", "TSAPI", "Simulator",
+                "CallTrailServer", "EventStore", "TSAPI", "Simulator", "Projections", "CallModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -89,7 +101,7 @@ let package = Package(
         ),
         .testTarget(name: "TSAPITests", dependencies: ["TSAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "TSAPI"], swiftSettings: swiftSettings),
-        .testTarget(name: "CallModelTests", dependencies: ["CallModel", "TSAPI", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CallModelTests", dependencies: ["CallModel", "TSAPI", "TestSupport", "Simulator"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EventStoreTests",
             dependencies: [
@@ -103,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "CallTrailServerTests",
             dependencies: [
-                "CallTrailServer", "EventStore", "TSAPI", "TestSupport", "Simulator",
+                "CallTrailServer", "EventStore", "TSAPI", "TestSupport", "Simulator", "Projections", "CallModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -80,6 +80,11 @@ public struct JourneyTracker: Sendable {
         byUCID[ucid].flatMap { journeys[$0] }
     }
 
+    /// Moves the position past events the tracker did not need (unknown types, undecodable bodies).
+    public mutating func advance(to position: Int64) {
+        self.position = max(self.position, position)
+    }
+
     // MARK: - Applying one event
 
     public mutating func apply(_ event: CallEvent) {
@@ -130,7 +135,7 @@ public struct JourneyTracker: Sendable {
             if binding.state == .live, !foreignUCID {
                 return .found(journey, leg: binding.leg)
             }
-            if isMerge, let ucid, let owner = visible(byUCID[ucid]), owner.id != journey.id {
+            if binding.state == .live, isMerge, let ucid, let owner = visible(byUCID[ucid]), owner.id != journey.id {
                 // The consultation was never linked to the held call (its start was missed): the merge joins them.
                 journey = absorb(journey, into: owner)
                 return .found(journey, leg: journey.legIndex(ucid: ucid, switchID: key.switchID) ?? 0)
@@ -159,7 +164,10 @@ public struct JourneyTracker: Sendable {
             return .found(journey, leg: leg)
         }
 
-        if kind == .serviceInitiated || kind == .originated, let station = event.connection?.deviceID,
+        // ATT `consultMode` says whether the agent pressed transfer/conference; without it (older private data),
+        // a call started at a station that holds another call is taken to be a consultation.
+        if kind == .serviceInitiated || kind == .originated, event.event.att?.consultMode != "ATT_CM_NONE",
+            let station = event.connection?.deviceID,
             var journey = heldCall(at: station, switchID: key.switchID),
             let heldLeg = journey.legs.lastIndex(where: { leg in
                 leg.switchID == key.switchID && leg.parties.contains { $0.device == station && $0.state == .held }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import Projections
 import Prometheus
 import ServiceLifecycle
 
@@ -29,9 +30,9 @@ extension AppArguments {
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
 ///
-/// Services start in order (embedded PostgreSQL, the pool, the appender, then the HTTP server) and stop in
-/// reverse, so the server stops taking requests before the appender commits its last batches, and the database
-/// goes last.
+/// Services start in order (embedded PostgreSQL, the pool, the appender, the projector, then the HTTP server)
+/// and stop in reverse, so the server stops taking requests before the appender commits its last batches, and
+/// the database goes last.
 /// `onServerRunning` gets the port actually bound (useful with port 0).
 public func buildApplication(
     _ arguments: some AppArguments, metrics: PrometheusCollectorRegistry? = nil,
@@ -59,11 +60,14 @@ public func buildApplication(
     let store = PostgresEventStore(client: client, logger: logger)
     let appender = EventAppender(
         store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes)
-    services += [client, appender]
+    let journeys = PostgresJourneyStore(client: client, logger: logger)
+    let projector = JourneyProjector(store: journeys, logger: logger)
+    services += [client, appender, projector]
 
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
+    JourneyRoutes(journeys: journeys).register(on: router)
     HealthRoutes(client: client, migrations: migrations, metrics: metrics).register(on: router)
 
     return Application(

@@ -1,7 +1,10 @@
 extension Duration {
     /// Whole nanoseconds, for swift-metrics timers.
-    var totalNanoseconds: Int64 {
+    public var totalNanoseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
+
+    /// Seconds as a Double, for reports.
+    public var seconds: Double { Double(totalNanoseconds) / 1e9 }
 }

@@ -1,0 +1,86 @@
+import CallModel
+import EventStore
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import TSAPI
+
+/// Keeps the journey read models up to date with the event store.
+///
+/// It reads the log after its checkpoint, feeds the events to a `JourneyTracker`, and writes the changed
+/// journeys together with the new checkpoint in one transaction: an event is never missed or applied twice,
+/// however the process stops. The tracker is a cache of the open rows; if the checkpoint moved under it
+/// (another projector, or a rebuild swapped its tables in), it reloads from PostgreSQL and carries on.
+public struct JourneyProjector: Service {
+    let store: PostgresJourneyStore
+    let logger: Logger
+    /// Most events read and committed at once.
+    let batchSize: Int
+    /// How long to wait before looking again when the projector has caught up.
+    let idleWait: Duration
+    /// How long to wait after a failed batch.
+    let retryWait: Duration = .seconds(1)
+
+    public init(store: PostgresJourneyStore, logger: Logger, batchSize: Int = 5_000, idleWait: Duration = .milliseconds(20)) {
+        self.store = store
+        self.logger = logger
+        self.batchSize = batchSize
+        self.idleWait = idleWait
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            var state = try await restore()
+            while !Task.isCancelled {
+                do {
+                    if try await step(&state) == 0 { try await Task.sleep(for: idleWait) }
+                } catch ProjectionError.checkpointMoved(let expected, let found) {
+                    logger.notice("projection checkpoint moved; reloading", metadata: ["expected": "\(expected)", "found": "\(found)"])
+                    state = try await restore()
+                } catch is CancellationError {
+                    return
+                } catch where !Task.isCancelled {
+                    // A database outage or a bug must not take the HTTP service down: log, wait, reload, retry.
+                    logger.error("projection batch failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                    try await Task.sleep(for: retryWait)
+                    state = try await restore()
+                }
+            }
+        }
+    }
+
+    struct State {
+        var tracker: JourneyTracker
+        var checkpoint: PostgresJourneyStore.Checkpoint
+    }
+
+    /// Projects one batch; returns how many events it read.
+    func step(_ state: inout State) async throws -> Int {
+        let events = try await store.events(after: state.tracker.position, limit: batchSize)
+        guard let last = events.last?.position else { return 0 }
+        let started = ContinuousClock.now
+        for event in StoredEventDecoder.decode(events, logger: logger) { state.tracker.apply(event) }
+        state.tracker.advance(to: last)
+        let changes = state.tracker.takeChanges()
+        try await store.commit(
+            changes, through: state.tracker.position, clock: state.tracker.clock, expected: state.checkpoint)
+        state.checkpoint.position = state.tracker.position
+        state.checkpoint.clock = state.tracker.clock
+        state.tracker.evictExpired()
+        Counter(label: "calltrail_projection_events_total").increment(by: events.count)
+        Timer(label: "calltrail_projection_batch_seconds").recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
+        Gauge(label: "calltrail_projection_position").record(Double(last))
+        return events.count
+    }
+
+    func restore() async throws -> State {
+        let checkpoint = try await store.checkpoint()
+        let journeys = try await store.restorableJourneys(
+            .live, checkpoint: checkpoint, grace: JourneyTracker.defaultLinkGrace)
+        let tracker = JourneyTracker(
+            restoring: journeys, position: checkpoint.position, clock: checkpoint.clock ?? .distantPast)
+        logger.info("projector starts", metadata: ["position": "\(checkpoint.position)", "journeys": "\(journeys.count)"])
+        return State(tracker: tracker, checkpoint: checkpoint)
+    }
+}

@@ -1,0 +1,318 @@
+import CallModel
+import Foundation
+import Logging
+import PostgresNIO
+import TSAPI
+
+/// The journey read models in PostgreSQL: what the projector writes and what the API reads.
+///
+/// Rows live in the `projection` schema; a rebuild writes the same tables in `projection_next` and swaps the
+/// schemas (migrations/0002_projections.sql). Each row keeps the reducer's whole state of its journey, so the
+/// projector restarts from the open rows and the checkpoint alone.
+public struct PostgresJourneyStore: Sendable {
+    /// The two schemas the projection tables exist in. Schema names cannot be bound parameters, so they are
+    /// spliced into SQL from this closed set only.
+    public enum Schema: String, Sendable {
+        case live = "projection"
+        case rebuild = "projection_next"
+
+        var checkpoint: String { self == .live ? "journeys" : "journeys_rebuild" }
+    }
+
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    // MARK: - The projector's side
+
+    /// Where a projector stands: the last position its tables include.
+    public struct Checkpoint: Sendable, Equatable {
+        public var position: Int64
+        public var clock: Date?
+        public var generation: Int
+    }
+
+    public func checkpoint(_ schema: Schema = .live) async throws -> Checkpoint {
+        let rows = try await client.query(
+            "SELECT position, clock, generation FROM projection_checkpoints WHERE name = \(schema.checkpoint)",
+            logger: logger)
+        for try await (position, clock, generation) in rows.decode((Int64, Date?, Int).self) {
+            return Checkpoint(position: position, clock: clock, generation: generation)
+        }
+        throw ProjectionError.missingCheckpoint(schema.checkpoint)
+    }
+
+    /// The stored events after `position` that a projection reads: their position and JSON.
+    public func events(after position: Int64, limit: Int) async throws -> [(position: Int64, body: String)] {
+        let rows = try await client.query(
+            """
+            SELECT l.position, b.body::text FROM event_log l JOIN event_bodies b ON b.ref = l.ref
+            WHERE l.position > \(position) AND b.known_type ORDER BY l.position LIMIT \(limit)
+            """, logger: logger)
+        var events: [(Int64, String)] = []
+        events.reserveCapacity(limit)
+        for try await row in rows.decode((Int64, String).self) { events.append(row) }
+        return events
+    }
+
+    public func headPosition() async throws -> Int64 {
+        for try await head in try await client.query("SELECT last_position FROM event_log_head", logger: logger)
+            .decode(Int64.self)
+        {
+            return head
+        }
+        return 0
+    }
+
+    /// The journeys a projector needs to carry on from `checkpoint`: open ones, and those ended within `grace`
+    /// of its clock (still linkable).
+    public func restorableJourneys(_ schema: Schema, checkpoint: Checkpoint, grace: TimeInterval) async throws -> [Journey] {
+        let horizon = (checkpoint.clock ?? .distantPast).addingTimeInterval(-grace)
+        let rows = try await client.query(
+            """
+            SELECT state::text FROM \(unescaped: schema.rawValue).journeys
+            WHERE ended_at IS NULL OR ended_at >= \(horizon)
+            """, logger: logger)
+        let decoder = JSONDecoder()
+        var journeys: [Journey] = []
+        for try await state in rows.decode(String.self) {
+            journeys.append(try decoder.decode(Journey.self, from: Data(state.utf8)))
+        }
+        return journeys
+    }
+
+    /// Writes what changed up to `position` and moves the checkpoint, in one transaction, provided the
+    /// checkpoint still says `expected`: otherwise another projector (or a rebuild's swap) moved it, and the
+    /// caller must reload its state.
+    public func commit(
+        _ changes: (changed: [Journey], removed: [String]), through position: Int64, clock: Date,
+        expected: Checkpoint, schema: Schema = .live
+    ) async throws {
+        let rows = try JourneyRows(changes.changed)
+        do {
+            try await commit(rows, removed: changes.removed, through: position, clock: clock, expected: expected, schema: schema)
+        } catch let error as PostgresTransactionError {
+            // Callers act on the projection's own errors (a moved checkpoint means: reload), not on the wrapper.
+            if let reason = error.closureError as? ProjectionError { throw reason }
+            throw error
+        }
+    }
+
+    private func commit(
+        _ rows: JourneyRows, removed: [String], through position: Int64, clock: Date, expected: Checkpoint, schema: Schema
+    ) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            let current = try await connection.query(
+                """
+                SELECT position, generation FROM projection_checkpoints WHERE name = \(schema.checkpoint) FOR UPDATE
+                """, logger: logger)
+            var found: (Int64, Int)?
+            for try await row in current.decode((Int64, Int).self) { found = row }
+            guard let (storedPosition, generation) = found else { throw ProjectionError.missingCheckpoint(schema.checkpoint) }
+            guard storedPosition == expected.position, generation == expected.generation else {
+                throw ProjectionError.checkpointMoved(expected: expected.position, found: storedPosition)
+            }
+            try await write(rows, removed: removed, schema: schema, on: connection)
+            try await connection.query(
+                """
+                UPDATE projection_checkpoints SET position = \(position), clock = \(clock), updated_at = now()
+                WHERE name = \(schema.checkpoint)
+                """, logger: logger)
+        }
+    }
+
+    func write(_ rows: JourneyRows, removed: [String], schema: Schema, on connection: PostgresConnection) async throws {
+        let table = schema.rawValue
+        if !removed.isEmpty {
+            try await connection.query(
+                "DELETE FROM \(unescaped: table).journeys WHERE id = ANY(\(removed))", logger: logger)
+        }
+        guard !rows.ids.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: table).journeys
+                (id, started_at, ended_at, outcome, ani, dnis, vdn, split, agents, devices, last_position, state)
+            SELECT id, started, CASE WHEN ended < 0 THEN NULL ELSE to_timestamp(ended) END, NULLIF(outcome, ''),
+                   NULLIF(ani, ''), NULLIF(dnis, ''), NULLIF(vdn, ''), NULLIF(split, ''),
+                   string_to_array(agents, E'\\x1f'), string_to_array(devices, E'\\x1f'), last_position, state::json
+            FROM unnest(\(rows.ids), \(rows.started), \(rows.ended), \(rows.outcomes), \(rows.anis), \(rows.dnises),
+                        \(rows.vdns), \(rows.splits), \(rows.agents), \(rows.devices), \(rows.lastPositions), \(rows.states))
+                AS r(id, started, ended, outcome, ani, dnis, vdn, split, agents, devices, last_position, state)
+            ON CONFLICT (id) DO UPDATE SET
+                started_at = excluded.started_at, ended_at = excluded.ended_at, outcome = excluded.outcome,
+                ani = excluded.ani, dnis = excluded.dnis, vdn = excluded.vdn, split = excluded.split,
+                agents = excluded.agents, devices = excluded.devices, last_position = excluded.last_position,
+                state = excluded.state
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: table).journey_ucids (ucid, journey_id)
+            SELECT * FROM unnest(\(rows.ucids), \(rows.ucidJourneys))
+            ON CONFLICT (ucid) DO UPDATE SET journey_id = excluded.journey_id
+            WHERE \(unescaped: table).journey_ucids.journey_id <> excluded.journey_id
+            """, logger: logger)
+    }
+
+    // MARK: - The API's side
+
+    /// The journey with this id or any of its UCIDs.
+    public func journey(id: String) async throws -> Journey? {
+        let rows = try await client.query(
+            """
+            SELECT j.state::text FROM projection.journeys j
+            WHERE j.id = (SELECT journey_id FROM projection.journey_ucids WHERE ucid = \(id))
+               OR j.id = \(id)
+            LIMIT 1
+            """, logger: logger)
+        for try await state in rows.decode(String.self) {
+            return try JSONDecoder().decode(Journey.self, from: Data(state.utf8))
+        }
+        return nil
+    }
+
+    /// The open journeys with `device` among their parties' devices.
+    public func openJourneys(device: String) async throws -> [Journey] {
+        let rows = try await client.query(
+            """
+            SELECT state::text FROM projection.journeys
+            WHERE ended_at IS NULL AND devices @> ARRAY[\(device)]
+            ORDER BY started_at
+            """, logger: logger)
+        let decoder = JSONDecoder()
+        var journeys: [Journey] = []
+        for try await state in rows.decode(String.self) {
+            journeys.append(try decoder.decode(Journey.self, from: Data(state.utf8)))
+        }
+        return journeys
+    }
+
+    /// One page of a journey search, in start order, after `cursor`.
+    public func search(_ query: JourneyQuery) async throws -> [Journey] {
+        let afterStart = query.cursor?.startedAt ?? .distantPast
+        let afterID = query.cursor?.id ?? ""
+        let rows = try await client.query(
+            """
+            SELECT state::text FROM projection.journeys
+            WHERE started_at >= \(query.from ?? .distantPast) AND started_at < \(query.to ?? .distantFuture)
+              AND (started_at, id) > (\(afterStart), \(afterID))
+              AND (\(query.ani)::text IS NULL OR ani = \(query.ani))
+              AND (\(query.dnis)::text IS NULL OR dnis = \(query.dnis))
+              AND (\(query.vdn)::text IS NULL OR vdn = \(query.vdn))
+              AND (\(query.split)::text IS NULL OR split = \(query.split))
+              AND (\(query.outcome?.rawValue)::text IS NULL OR outcome = \(query.outcome?.rawValue))
+              AND (\(query.device)::text IS NULL OR devices @> ARRAY[\(query.device)]::text[])
+              AND (\(query.agent)::text IS NULL OR (devices @> ARRAY[\(query.agent)]::text[] AND \(query.agent) = ANY(agents)))
+              AND (\(query.ucid)::text IS NULL OR id = (SELECT journey_id FROM projection.journey_ucids WHERE ucid = \(query.ucid)))
+            ORDER BY started_at, id
+            LIMIT \(query.limit)
+            """, logger: logger)
+        let decoder = JSONDecoder()
+        var journeys: [Journey] = []
+        for try await state in rows.decode(String.self) {
+            journeys.append(try decoder.decode(Journey.self, from: Data(state.utf8)))
+        }
+        return journeys
+    }
+}
+
+/// A journey search (architecture §5): every filter optional, pages in start order.
+public struct JourneyQuery: Sendable {
+    public var from: Date?
+    public var to: Date?
+    public var ani: String?
+    public var dnis: String?
+    public var vdn: String?
+    public var split: String?
+    public var device: String?
+    public var agent: String?
+    public var outcome: Outcome?
+    public var ucid: String?
+    public var limit: Int
+    public var cursor: Cursor?
+
+    public init(limit: Int) { self.limit = limit }
+
+    /// Where a page ended: the last journey's start and id, the order's key.
+    public struct Cursor: Sendable, Equatable {
+        public var startedAt: Date
+        public var id: String
+
+        public init(startedAt: Date, id: String) {
+            self.startedAt = startedAt
+            self.id = id
+        }
+
+        /// `<microseconds since 1970>.<id>`: opaque to clients, readable to operators.
+        public var text: String {
+            "\(Int64((startedAt.timeIntervalSince1970 * 1_000_000).rounded())).\(id)"
+        }
+
+        public init?(text: String) {
+            guard let dot = text.firstIndex(of: "."), let micros = Int64(text[..<dot]) else { return nil }
+            self.startedAt = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+            self.id = String(text[text.index(after: dot)...])
+            guard !id.isEmpty else { return nil }
+        }
+    }
+}
+
+/// Changed journeys as column arrays, for one multi-row upsert.
+struct JourneyRows {
+    var ids: [String] = []
+    var started: [Date] = []
+    /// Seconds since 1970, or -1 while the journey goes on (PostgresNIO arrays cannot hold NULL).
+    var ended: [Double] = []
+    var outcomes: [String] = []
+    var anis: [String] = []
+    var dnises: [String] = []
+    var vdns: [String] = []
+    var splits: [String] = []
+    var agents: [String] = []
+    var devices: [String] = []
+    var lastPositions: [Int64] = []
+    var states: [String] = []
+    var ucids: [String] = []
+    var ucidJourneys: [String] = []
+
+    init(_ journeys: [Journey]) throws {
+        let encoder = JSONEncoder()
+        // Sorted keys: the same journey is always the same text, so live and rebuilt rows compare equal.
+        encoder.outputFormatting = .sortedKeys
+        for journey in journeys {
+            ids.append(journey.id)
+            started.append(journey.startedAt)
+            ended.append(journey.endedAt?.timeIntervalSince1970 ?? -1)
+            outcomes.append(journey.outcome?.rawValue ?? "")
+            anis.append(journey.originalAni ?? "")
+            dnises.append(journey.originalDnis ?? "")
+            vdns.append(journey.vdn ?? "")
+            splits.append(journey.split ?? "")
+            agents.append(journey.agents.joined(separator: "\u{1F}"))
+            devices.append(journey.devices.joined(separator: "\u{1F}"))
+            lastPositions.append(journey.lastPosition)
+            states.append(String(decoding: try encoder.encode(journey), as: UTF8.self))
+            for ucid in journey.ucids {
+                ucids.append(ucid.rawValue)
+                ucidJourneys.append(journey.id)
+            }
+        }
+    }
+}
+
+/// Why the projection could not go on.
+public enum ProjectionError: Error, CustomStringConvertible {
+    case missingCheckpoint(String)
+    case checkpointMoved(expected: Int64, found: Int64)
+
+    public var description: String {
+        switch self {
+        case .missingCheckpoint(let name): "the projection checkpoint '\(name)' is missing: run calltrail migrate"
+        case .checkpointMoved(let expected, let found):
+            "the projection checkpoint moved from \(expected) to \(found) under this projector (another projector or a rebuild)"
+        }
+    }
+}

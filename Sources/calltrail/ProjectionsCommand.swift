@@ -1,0 +1,55 @@
+import ArgumentParser
+import EventStore
+import Foundation
+import Logging
+import PostgresNIO
+import Projections
+
+/// `calltrail projections`: operate the read models.
+struct ProjectionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "projections",
+        abstract: "Operate the journey read models.",
+        subcommands: [Rebuild.self])
+
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rebuild",
+            abstract: "Replay the whole event store into fresh journey tables and swap them in.",
+            discussion: """
+                Safe while `calltrail serve` runs: the service keeps serving the old tables until the swap, then \
+                its projector reloads from the new ones. Use it after a change to the journey rules, or to check \
+                that the live tables equal a replay. Prints the events per second it reached.
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            var logger = Logger(label: "calltrail")
+            logger.logLevel = database.logLevel
+            let (url, embedded) = try EmbeddedPostgres.locate(
+                databaseURL: database.databaseURL, dataDirectory: database.dataDirectory, logger: logger)
+            defer { embedded?.stop() }
+            let migrations = try Migration.load(
+                from: database.migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())
+            let role = try await DatabaseBootstrap.migrate(url, migrations: migrations, logger: logger)
+            let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
+            let report = try await withThrowingTaskGroup(of: ProjectionRebuilder.Report?.self) { group in
+                group.addTask {
+                    await client.run()
+                    return nil
+                }
+                let rebuilder = ProjectionRebuilder(store: PostgresJourneyStore(client: client, logger: logger), logger: logger)
+                let report = try await rebuilder.run { position, head in
+                    print("  replayed to position \(position) of \(head)")
+                }
+                group.cancelAll()
+                return report
+            }
+            guard let report = report ?? nil else { return }
+            print(String(
+                format: "rebuilt %d journeys from %d events (to position %lld) in %.1f s: %.0f events/s",
+                report.journeys, report.events, report.position, report.seconds, report.eventsPerSecond))
+        }
+    }
+}

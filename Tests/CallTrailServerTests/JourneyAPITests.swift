@@ -1,0 +1,269 @@
+import CallTrailServer
+import EventStore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import Projections
+import Simulator
+import TSAPI
+import Testing
+import TestSupport
+
+/// The projections end to end: events go in through `POST /v1/events` into a real PostgreSQL, the projector
+/// runs as in production, and the answers are read over real sockets.
+struct JourneyAPITests {
+    static let scenarios = (try? ScenarioFixtures.names) ?? []
+
+    @discardableResult
+    func withApp<Result: Sendable>(
+        _ body: @Sendable (any TestClientProtocol, TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        let database = try await TestDatabase.create()
+        let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString))
+        let result = try await app.test(.live) { client in try await body(client, database) }
+        await database.drop()
+        return result
+    }
+
+    static func json(_ response: TestResponse) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any])
+    }
+
+    static func post(_ client: some TestClientProtocol, _ lines: some Collection<String>) async throws {
+        let response = try await client.execute(
+            uri: "/v1/events", method: .post, headers: [.contentType: "application/x-ndjson"],
+            body: ByteBuffer(string: lines.joined(separator: "\n")))
+        #expect(response.status == .ok, "\(String(buffer: response.body))")
+    }
+
+    /// Waits until the projector has applied everything stored.
+    static func waitForProjection(_ client: some TestClientProtocol) async throws {
+        for _ in 0..<1_500 {
+            let status = try json(try await client.execute(uri: "/v1/projections", method: .get))
+            if status["lag"] as? Int == 0 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("the projection did not catch up within 30 s")
+    }
+
+    static func get(_ client: some TestClientProtocol, _ uri: String) async throws -> [String: Any] {
+        let response = try await client.execute(uri: uri, method: .get)
+        #expect(response.status == .ok, "GET \(uri): \(response.status) \(String(buffer: response.body))")
+        return try json(response)
+    }
+
+    @Test(arguments: scenarios)
+    func scenarioJourneyOverHTTP(_ name: String) async throws {
+        try await withApp { client, _ in
+            try await Self.post(client, try ScenarioFixtures.lines(name))
+            try await Self.waitForProjection(client)
+            let expected = try ScenarioFixtures.expectedJourney(name)
+            let ucid = try #require(expected["ucid"] as? String)
+            let journey = try await Self.get(client, "/v1/journeys/\(ucid)")
+            let problems = ScenarioFixtures.mismatches(journey: journey, expected: expected)
+            #expect(problems.isEmpty, "\(name):\n\(problems.joined(separator: "\n"))")
+
+            // Every UCID of the journey finds it, and each has a call context pointing at it.
+            for other in journey["ucids"] as? [String] ?? [] {
+                let found = try await Self.get(client, "/v1/journeys/\(other)")
+                #expect(found["id"] as? String == ucid)
+                let call = try await Self.get(client, "/v1/calls/\(other)")
+                #expect(call["journeyId"] as? String == ucid)
+                #expect(call["originalAni"] as? String == expected["originalAni"] as? String)
+                #expect(call["ucid"] as? String == other)
+            }
+        }
+    }
+
+    @Test func consultedAgentSeesTheCustomerWhileTheConsultationRings() async throws {
+        try await withApp { client, _ in
+            let lines = try ScenarioFixtures.lines("c-consultative-transfer")
+            // Up to the consultation's Delivered at 5002 (events 11 and 12): the transfer has not happened.
+            try await Self.post(client, lines.prefix(12))
+            try await Self.waitForProjection(client)
+            let atB = try await Self.get(client, "/v1/calls?device=5002")
+            let calls = try #require(atB["calls"] as? [[String: Any]])
+            #expect(calls.count == 1)
+            let consult = try #require(calls.first)
+            #expect(consult["ucid"] as? String == "00001000021795168934")
+            #expect(consult["consultOf"] as? String == "00001000011795168800")
+            #expect(consult["journeyId"] as? String == "00001000011795168800")
+            #expect(consult["originalAni"] as? String == "6135555493")
+            #expect(consult["originalDnis"] as? String == "8005551234")
+            #expect(consult["uui"] as? String == "ACCT=998877;LANG=FR")
+            #expect(consult["userEnteredCode"] as? String == "4321")
+            #expect(consult["ani"] as? String == "5001", "the consultation's own calling party is the agent")
+            let parties = try #require(consult["parties"] as? [[String: Any]])
+            #expect(parties.contains { $0["device"] as? String == "5002" && $0["state"] as? String == "alerting" })
+
+            let atA = try #require(try await Self.get(client, "/v1/calls?device=5001")["calls"] as? [[String: Any]])
+            let states = atA.compactMap { call in
+                (call["parties"] as? [[String: Any]])?.first { $0["device"] as? String == "5001" }?["state"] as? String
+            }
+            #expect(Set(states) == ["held", "connected"], "5001 holds the customer and talks on the consultation")
+
+            let journey = try await Self.get(client, "/v1/journeys/00001000021795168934")
+            #expect(journey["state"] as? String == "active")
+            #expect(journey["outcome"] is NSNull)
+
+            try await Self.post(client, lines.dropFirst(12))
+            try await Self.waitForProjection(client)
+            let after = try #require(try await Self.get(client, "/v1/calls?device=5002")["calls"] as? [[String: Any]])
+            #expect(after.isEmpty, "the call has cleared")
+        }
+    }
+
+    @Test func badRequestsNameWhatIsWrong() async throws {
+        try await withApp { client, _ in
+            let cases: [(String, HTTPResponse.Status, String)] = [
+                ("/v1/calls/123", .badRequest, "ucid"),
+                ("/v1/calls/00001000011795168800", .notFound, ""),
+                ("/v1/journeys/abc", .badRequest, "id"),
+                ("/v1/journeys/00001000011795168800", .notFound, ""),
+                ("/v1/calls", .badRequest, "device"),
+                ("/v1/journeys?outcome=lost", .badRequest, "outcome"),
+                ("/v1/journeys?from=yesterday", .badRequest, "from"),
+                ("/v1/journeys?cursor=xyz", .badRequest, "cursor"),
+                ("/v1/journeys?limit=0", .badRequest, "limit"),
+            ]
+            for (uri, status, field) in cases {
+                let response = try await client.execute(uri: uri, method: .get)
+                #expect(response.status == status, "\(uri)")
+                let error = try #require(try Self.json(response)["error"] as? [String: Any])
+                #expect(error["message"] is String)
+                if !field.isEmpty { #expect(error["field"] as? String == field, "\(uri)") }
+            }
+        }
+    }
+
+    static func traffic(calls: Int, seed: UInt64) -> [String] {
+        var options = Traffic.Options()
+        options.calls = calls
+        options.rate = 0.5
+        options.agents = 12
+        options.seed = seed
+        return Array(Traffic(options))
+    }
+
+    @Test func searchFiltersPagesAndExportsCSV() async throws {
+        try await withApp { client, _ in
+            try await Self.post(client, Self.traffic(calls: 80, seed: 7))
+            try await Self.waitForProjection(client)
+
+            // Paging with the cursor visits every journey once, in start order.
+            var seen: [[String: Any]] = []
+            var cursor: String?
+            repeat {
+                let page = try await Self.get(client, "/v1/journeys?limit=7" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                seen += try #require(page["journeys"] as? [[String: Any]])
+                cursor = page["nextCursor"] as? String
+            } while cursor != nil
+            let all = try #require(try await Self.get(client, "/v1/journeys?limit=1000")["journeys"] as? [[String: Any]])
+            #expect(seen.count == all.count)
+            #expect(seen.compactMap { $0["id"] as? String } == all.compactMap { $0["id"] as? String })
+            #expect(all.count >= 80, "every call has a journey (consultations join theirs; far sites stitch in)")
+            #expect(all.allSatisfy { $0["outcome"] is String }, "every ended journey has an outcome")
+
+            // Each filter returns exactly the journeys that match it.
+            let sample = try #require(all.first { ($0["agents"] as? [String])?.isEmpty == false })
+            let agent = try #require((sample["agents"] as? [String])?.first)
+            let byAgent = try #require(try await Self.get(client, "/v1/journeys?agent=\(agent)&limit=1000")["journeys"] as? [[String: Any]])
+            #expect(byAgent.count == all.filter { ($0["agents"] as? [String])?.contains(agent) == true }.count)
+            let outcome = try #require(sample["outcome"] as? String)
+            let byOutcome = try #require(try await Self.get(client, "/v1/journeys?outcome=\(outcome)&limit=1000")["journeys"] as? [[String: Any]])
+            #expect(byOutcome.count == all.filter { $0["outcome"] as? String == outcome }.count)
+            let ani = try #require(sample["originalAni"] as? String)
+            let byANI = try #require(try await Self.get(client, "/v1/journeys?ani=\(ani)&limit=1000")["journeys"] as? [[String: Any]])
+            #expect(byANI.count == all.filter { $0["originalAni"] as? String == ani }.count)
+            let linked = all.first { ($0["linkedUcids"] as? [String])?.isEmpty == false }
+            if let linked, let consult = (linked["linkedUcids"] as? [String])?.first {
+                let byUCID = try #require(try await Self.get(client, "/v1/journeys?ucid=\(consult)")["journeys"] as? [[String: Any]])
+                #expect(byUCID.compactMap { $0["id"] as? String } == [linked["id"] as? String].compactMap { $0 })
+            }
+            struct Started: Decodable {
+                struct Times: Decodable { var offered: String }
+                var times: Times
+            }
+            let page = try await client.execute(uri: "/v1/journeys?limit=1000", method: .get)
+            struct Page: Decodable { var journeys: [Started] }
+            let starts = try JSONDecoder().decode(Page.self, from: Data(String(buffer: page.body).utf8)).journeys.map(\.times.offered)
+            let middle = starts[starts.count / 2]
+            let later = try #require(try await Self.get(client, "/v1/journeys?from=\(middle)&limit=1000")["journeys"] as? [[String: Any]])
+            #expect(later.count == starts.filter { $0 >= middle }.count)
+
+            // CSV: a header and one row per journey.
+            let csv = try await client.execute(uri: "/v1/journeys", method: .get, headers: [.accept: "text/csv"])
+            #expect(csv.status == .ok)
+            #expect(csv.headers[.contentType]?.hasPrefix("text/csv") == true)
+            let rows = String(buffer: csv.body).split(separator: "\r\n")
+            #expect(rows.first?.hasPrefix("id,started,answered,ended,outcome") == true)
+            #expect(rows.count == all.count + 1)
+        }
+    }
+
+    /// Dumps the live journey rows as (id → state JSON text).
+    static func dump(_ database: TestDatabase) async throws -> [String: String] {
+        try await database.withClient { client in
+            var rows: [String: String] = [:]
+            for try await (id, state) in try await client.query(
+                "SELECT id, state::text FROM projection.journeys", logger: database.logger
+            ).decode((String, String).self) {
+                rows[id] = state
+            }
+            return rows
+        }
+    }
+
+    @Test func rebuildEqualsLiveAndSwapsWhileServing() async throws {
+        try await withApp { client, database in
+            try await Self.post(client, Self.traffic(calls: 120, seed: 11))
+            try await Self.waitForProjection(client)
+            let live = try await Self.dump(database)
+            #expect(live.count >= 120)
+
+            let report = try await database.withClient { pool in
+                try await ProjectionRebuilder(
+                    store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger,
+                    flushEvery: 300
+                ).run()
+            }
+            #expect(report.journeys == live.count)
+            let rebuilt = try await Self.dump(database)
+            #expect(rebuilt == live, "a replay from position 0 gives exactly the live tables")
+            let generation = try await Self.get(client, "/v1/projections")["generation"] as? Int
+            #expect(generation == 2)
+
+            // The service's projector carries on from the swapped-in tables.
+            try await Self.post(client, Self.traffic(calls: 10, seed: 12).map { $0.replacingOccurrences(of: "\"source\":\"aes", with: "\"source\":\"bes") })
+            try await Self.waitForProjection(client)
+            #expect(try await Self.dump(database).count > live.count)
+        }
+    }
+
+    @Test func batchSizesAndResendsGiveTheSameReadModels() async throws {
+        let lines = Self.traffic(calls: 40, seed: 5)
+        var dumps: [[String: String]] = []
+        for batch in [1, 13, 400] {
+            let dump = try await withApp { client, database in
+                for start in stride(from: 0, to: lines.count, by: batch) {
+                    try await Self.post(client, lines[start..<min(start + batch, lines.count)])
+                }
+                if batch == 13 {
+                    // Everything again: all duplicates, nothing projected twice.
+                    for start in stride(from: 0, to: lines.count, by: 97) {
+                        try await Self.post(client, lines[start..<min(start + 97, lines.count)])
+                    }
+                }
+                try await Self.waitForProjection(client)
+                return try await Self.dump(database)
+            }
+            dumps.append(dump)
+        }
+        #expect(dumps.count == 3)
+        #expect(dumps[0].count >= 40)
+        #expect(dumps[0] == dumps[1])
+        #expect(dumps[1] == dumps[2])
+    }
+}
