@@ -16,7 +16,7 @@ public struct JourneyProjector: Service {
     let store: PostgresJourneyStore
     let logger: Logger
     /// Most events read and committed at once.
-    let batchSize: Int
+    public let batchSize: Int
     /// How long to wait before looking again when the projector has caught up.
     let idleWait: Duration
     /// How long to wait after a failed batch.
@@ -50,13 +50,14 @@ public struct JourneyProjector: Service {
         }
     }
 
-    struct State {
-        var tracker: JourneyTracker
-        var checkpoint: PostgresJourneyStore.Checkpoint
+    /// The projector's memory: its tracker, and the checkpoint its tables are at.
+    public struct State: Sendable {
+        public var tracker: JourneyTracker
+        public var checkpoint: PostgresJourneyStore.Checkpoint
     }
 
     /// Projects one batch; returns how many events it read.
-    func step(_ state: inout State) async throws -> Int {
+    public func step(_ state: inout State) async throws -> Int {
         let events = try await store.events(after: state.tracker.position, limit: batchSize)
         guard let last = events.last?.position else { return 0 }
         let started = ContinuousClock.now
@@ -74,7 +75,7 @@ public struct JourneyProjector: Service {
         return events.count
     }
 
-    func restore() async throws -> State {
+    public func restore() async throws -> State {
         let checkpoint = try await store.checkpoint()
         let journeys = try await store.restorableJourneys(
             .live, checkpoint: checkpoint, grace: JourneyTracker.defaultLinkGrace)

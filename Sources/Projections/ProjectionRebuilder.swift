@@ -57,12 +57,10 @@ public struct ProjectionRebuilder: Sendable {
         }
 
         let head = try await store.headPosition()
-        // Reading the next page overlaps with reducing this one.
-        var next = Task { try await store.events(after: 0, limit: readSize) }
-        while true {
-            let page = try await next.value
-            guard let last = page.last?.position else { break }
-            next = Task { try await store.events(after: last, limit: readSize) }
+        var page = try await store.events(after: 0, limit: readSize)
+        while let last = page.last?.position {
+            // Reading the next page overlaps with reducing this one.
+            async let following = store.events(after: last, limit: readSize)
             for event in StoredEventDecoder.decode(page, logger: logger) { tracker.apply(event) }
             tracker.advance(to: last)
             events += page.count
@@ -71,6 +69,7 @@ public struct ProjectionRebuilder: Sendable {
                 try await flush()
                 progress(last, head)
             }
+            page = try await following
         }
         try await flush()
         try await swap(position: tracker.position, clock: tracker.clock)

@@ -213,7 +213,7 @@ private struct RawRow: Sendable {
 }
 
 /// The in-process server of the benchmark: port 0, quiet logs.
-private struct BenchAppArguments: AppArguments {
+struct BenchAppArguments: AppArguments {
     var hostname = "127.0.0.1"
     var port = 0
     var databaseURL: String?
