@@ -96,9 +96,13 @@ public struct JourneyTracker: Sendable {
             return
         case .unattributed:
             unattributedEvents += 1
-        case .found(var journey, let leg):
+        case .found(let id, let leg):
+            var journey = take(id)
             let stepKey = event.switchEventKey
-            guard !journey.recentEventKeys.contains(stepKey) else { return }
+            guard !journey.recentEventKeys.contains(stepKey) else {
+                store(journey)
+                return
+            }
             journey.recentEventKeys.append(stepKey)
             if journey.recentEventKeys.count > 24 { journey.recentEventKeys.removeFirst() }
             if case .transferred(let merged) = event.event.csta {
@@ -113,15 +117,29 @@ public struct JourneyTracker: Sendable {
     }
 
     private enum Location {
-        case found(Journey, leg: Int)
+        /// The journey is in `journeys` under this id (new ones too), to be taken and changed.
+        case found(String, leg: Int)
         case ignore
         case unattributed
     }
 
-    private func visible(_ id: String?) -> Journey? {
+    /// The journey `id` names, if it may still change: open, or ended within `linkGrace`.
+    private func visible(_ id: String?) -> String? {
         guard let id, let journey = journeys[id] else { return nil }
         if let endedAt = journey.endedAt, endedAt < clock.addingTimeInterval(-linkGrace) { return nil }
-        return journey
+        return id
+    }
+
+    /// Takes a journey out of the dictionary, so the event's changes mutate the only copy (no copy-on-write of
+    /// its arrays); `store` puts it back.
+    private mutating func take(_ id: String) -> Journey {
+        journeys.removeValue(forKey: id)!
+    }
+
+    /// Puts a journey `locate` changed back where `apply` will take it from.
+    private mutating func park(_ journey: Journey) -> String {
+        journeys[journey.id] = journey
+        return journey.id
     }
 
     /// Finds (or starts) the journey and leg an event belongs to, rebinding callIDs as calls start, move and merge.
@@ -130,76 +148,80 @@ public struct JourneyTracker: Sendable {
         let isMerge = kind == .transferred || kind == .conferenced
         let startsCall = kind == .serviceInitiated || kind == .originated || kind == .delivered
 
-        if var journey = visible(byCall[key]), let binding = journey.calls.first(where: { $0.key == key }) {
-            let foreignUCID = ucid.map { ucid in !journey.legs.contains { $0.ucid == ucid } } ?? false
+        if let id = visible(byCall[key]), let binding = journeys[id]?.calls.first(where: { $0.key == key }) {
+            let legs = journeys[id]!.legs
+            let foreignUCID = ucid.map { ucid in !legs.contains { $0.ucid == ucid } } ?? false
             if binding.state == .live, !foreignUCID {
-                return .found(journey, leg: binding.leg)
+                return .found(id, leg: binding.leg)
             }
-            if binding.state == .live, isMerge, let ucid, let owner = visible(byUCID[ucid]), owner.id != journey.id {
+            if binding.state == .live, isMerge, let ucid, let owner = visible(byUCID[ucid]), owner != id {
                 // The consultation was never linked to the held call (its start was missed): the merge joins them.
-                journey = absorb(journey, into: owner)
-                return .found(journey, leg: journey.legIndex(ucid: ucid, switchID: key.switchID) ?? 0)
+                let journey = absorb(take(id), into: take(owner))
+                return .found(park(journey), leg: journey.legIndex(ucid: ucid, switchID: key.switchID) ?? 0)
             }
             if binding.state == .live, isMerge || !foreignUCID {
-                return .found(journey, leg: binding.leg)
+                return .found(id, leg: binding.leg)
             }
             if ucid == nil, !startsCall {
                 // A monitor's late CallCleared (or a copy) for a callID that was merged away or already cleared.
                 if kind == .callCleared || kind == .connectionCleared {
-                    return binding.state == .live ? .found(journey, leg: binding.leg) : .ignore
+                    return binding.state == .live ? .found(id, leg: binding.leg) : .ignore
                 }
                 return .unattributed
             }
             // The switch reused the callID for a new call.
+            var journey = take(id)
             journey.calls.removeAll { $0.key == key }
             byCall[key] = nil
             store(journey)
         }
 
-        if let ucid, var journey = visible(byUCID[ucid]) {
+        if let ucid, let id = visible(byUCID[ucid]) {
             // The same call under a new callID (single-step transfer), or on another switch (reference §0.2).
+            var journey = take(id)
             let leg = journey.legIndex(ucid: ucid, switchID: key.switchID) ?? journey.addLeg(
                 CallLeg(ucid: ucid, switchID: key.switchID, role: .farSite, consultOf: nil, at: event))
             journey.bind(key, to: leg)
-            return .found(journey, leg: leg)
+            return .found(park(journey), leg: leg)
         }
 
         // ATT `consultMode` says whether the agent pressed transfer/conference; without it (older private data),
         // a call started at a station that holds another call is taken to be a consultation.
         if kind == .serviceInitiated || kind == .originated, event.event.att?.consultMode != "ATT_CM_NONE",
-            let station = event.connection?.deviceID,
-            var journey = heldCall(at: station, switchID: key.switchID),
-            let heldLeg = journey.legs.lastIndex(where: { leg in
-                leg.switchID == key.switchID && leg.parties.contains { $0.device == station && $0.state == .held }
-            })
+            let station = event.connection?.deviceID, let id = heldCall(at: station, switchID: key.switchID)
         {
+            var journey = take(id)
+            let heldLeg = journey.legs.lastIndex { leg in
+                leg.switchID == key.switchID && !leg.isEnded
+                    && leg.parties.contains { $0.device == station && $0.state == .held }
+            }!
             // A consultation, linked to the held call as soon as it starts, so its offer carries the customer's data.
             let leg = journey.addLeg(CallLeg(
                 ucid: ucid, switchID: key.switchID, role: .consultation, consultOf: journey.legs[heldLeg].ucid,
                 at: event))
             journey.segments.append(Segment(kind: .consult, device: station, ucid: ucid, start: event.time))
             journey.bind(key, to: leg)
-            return .found(journey, leg: leg)
+            return .found(park(journey), leg: leg)
         }
 
         guard ucid != nil || startsCall else { return .unattributed }
         var journey = Journey(starting: event, key: key)
         journey.bind(key, to: 0)
-        return .found(journey, leg: 0)
+        return .found(park(journey), leg: 0)
     }
 
-    /// The open journey in which `station` holds a call on `switchID`, most recent first.
-    private func heldCall(at station: String, switchID: String) -> Journey? {
-        var best: Journey?
+    /// The open journey in which `station` holds a call on `switchID`, the most recently active first.
+    private func heldCall(at station: String, switchID: String) -> String? {
+        var best: (id: String, position: Int64)?
         for id in open {
             guard let journey = journeys[id] else { continue }
             let holds = journey.legs.contains { leg in
                 leg.switchID == switchID && !leg.isEnded
                     && leg.parties.contains { $0.device == station && $0.state == .held }
             }
-            if holds, best.map({ journey.lastPosition > $0.lastPosition }) ?? true { best = journey }
+            if holds, best.map({ journey.lastPosition > $0.position }) ?? true { best = (id, journey.lastPosition) }
         }
-        return best
+        return best?.id
     }
 
     /// Moves `other` into `journey` (two journeys found to be one contact) and returns the result.
@@ -208,7 +230,6 @@ public struct JourneyTracker: Sendable {
         merged.absorb(other)
         unindex(other)
         removed.insert(other.id)
-        store(merged)
         return merged
     }
 

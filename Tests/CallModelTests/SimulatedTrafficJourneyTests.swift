@@ -34,3 +34,45 @@ struct SimulatedTrafficJourneyTests {
         #expect(unended.isEmpty, "journeys without an outcome: \(unended.map(\.id))")
     }
 }
+
+/// The tracker is a cache of its stored journeys: restarting it from the rows (open journeys and those still
+/// linkable) at any point, as the projector does after a crash, ends with the same rows as never stopping.
+struct JourneyTrackerRestartTests {
+    /// What the projector's table would hold: every journey written, minus those removed.
+    struct Table {
+        var rows: [String: Journey] = [:]
+
+        mutating func write(_ changes: (changed: [Journey], removed: [String])) throws {
+            for id in changes.removed { rows[id] = nil }
+            for journey in changes.changed {
+                // Through JSON, as the rows are stored.
+                rows[journey.id] = try JSONDecoder().decode(Journey.self, from: JSONEncoder().encode(journey))
+            }
+        }
+    }
+
+    @Test(arguments: [1, 37, 500])
+    func restartingFromTheRowsChangesNothing(every interval: Int) throws {
+        let (events, _) = try SimulatedTrafficJourneyTests.events(calls: 120, agents: 12, seed: 21)
+        var continuous = JourneyTracker()
+        var expected = Table()
+        for event in events { continuous.apply(event) }
+        try expected.write(continuous.takeChanges())
+
+        var table = Table()
+        var tracker = JourneyTracker()
+        for (index, event) in events.enumerated() {
+            tracker.apply(event)
+            if (index + 1) % interval == 0 {
+                try table.write(tracker.takeChanges())
+                tracker.evictExpired()
+                let horizon = tracker.clock.addingTimeInterval(-tracker.linkGrace)
+                let restorable = table.rows.values.filter { $0.endedAt.map { $0 >= horizon } ?? true }
+                tracker = JourneyTracker(restoring: Array(restorable), position: tracker.position, clock: tracker.clock)
+            }
+        }
+        try table.write(tracker.takeChanges())
+        #expect(table.rows.count == expected.rows.count)
+        #expect(table.rows == expected.rows)
+    }
+}
