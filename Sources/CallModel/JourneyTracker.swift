@@ -27,6 +27,9 @@ public struct JourneyTracker: Sendable {
     private var byCall: [CallKey: String] = [:]
     private var byUCID: [UCID: String] = [:]
     private var open: Set<String> = []
+    /// Which journeys have a party on hold at each station: where a consultation from that station belongs.
+    private var holding: [HeldDevice: Set<String>] = [:]
+    private var heldByJourney: [String: Set<HeldDevice>] = [:]
     /// Ended journeys by end time, so memory can be freed once they are past `linkGrace`.
     private var endedOrder: [(Date, String)] = []
     private var endedOrderStart = 0
@@ -213,15 +216,39 @@ public struct JourneyTracker: Sendable {
     /// The open journey in which `station` holds a call on `switchID`, the most recently active first.
     private func heldCall(at station: String, switchID: String) -> String? {
         var best: (id: String, position: Int64)?
-        for id in open {
-            guard let journey = journeys[id] else { continue }
-            let holds = journey.legs.contains { leg in
-                leg.switchID == switchID && !leg.isEnded
-                    && leg.parties.contains { $0.device == station && $0.state == .held }
-            }
-            if holds, best.map({ journey.lastPosition > $0.position }) ?? true { best = (id, journey.lastPosition) }
+        for id in holding[HeldDevice(switchID: switchID, device: station)] ?? [] {
+            guard let position = journeys[id]?.lastPosition else { continue }
+            if best.map({ position > $0.position }) ?? true { best = (id, position) }
         }
         return best?.id
+    }
+
+    /// A station on a switch, as the key of the held-calls index.
+    private struct HeldDevice: Hashable {
+        var switchID: String
+        var device: String
+    }
+
+    private static func heldDevices(of journey: Journey) -> Set<HeldDevice> {
+        var held = Set<HeldDevice>()
+        for leg in journey.legs where !leg.isEnded {
+            for party in leg.parties where party.state == .held {
+                held.insert(HeldDevice(switchID: leg.switchID, device: party.device))
+            }
+        }
+        return held
+    }
+
+    /// Keeps `holding` in step with a journey's held parties.
+    private mutating func updateHeld(_ id: String, to held: Set<HeldDevice>) {
+        let before = heldByJourney[id] ?? []
+        guard before != held else { return }
+        for device in before.subtracting(held) {
+            holding[device]?.remove(id)
+            if holding[device]?.isEmpty == true { holding[device] = nil }
+        }
+        for device in held.subtracting(before) { holding[device, default: []].insert(id) }
+        heldByJourney[id] = held.isEmpty ? nil : held
     }
 
     /// Moves `other` into `journey` (two journeys found to be one contact) and returns the result.
@@ -255,6 +282,7 @@ public struct JourneyTracker: Sendable {
         for leg in journey.legs {
             if let ucid = leg.ucid, byUCID[ucid] != journey.id { byUCID[ucid] = journey.id }
         }
+        updateHeld(journey.id, to: Self.heldDevices(of: journey))
         if let endedAt = journey.endedAt {
             if open.remove(journey.id) != nil || restoring {
                 endedOrder.append((endedAt, journey.id))
@@ -267,6 +295,7 @@ public struct JourneyTracker: Sendable {
     private mutating func unindex(_ journey: Journey) {
         journeys[journey.id] = nil
         open.remove(journey.id)
+        updateHeld(journey.id, to: [])
         for binding in journey.calls where byCall[binding.key] == journey.id {
             byCall[binding.key] = nil
         }
