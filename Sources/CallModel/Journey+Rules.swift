@@ -362,6 +362,43 @@ extension Journey {
         return data
     }
 
+    // MARK: - A consultation linked to the wrong held call
+
+    /// One leg on its way from one journey to another, with what belongs to it.
+    struct DetachedLeg {
+        var leg: CallLeg
+        var bindings: [CallBinding]
+        var offers: [Offer]
+        var segments: [Segment]
+    }
+
+    /// Takes a consultation leg out (a merge showed it belongs to another journey).
+    mutating func detachLeg(_ index: Int) -> DetachedLeg {
+        let leg = legs.remove(at: index)
+        let moved = calls.filter { $0.leg == index }
+        calls.removeAll { $0.leg == index }
+        for binding in calls.indices where calls[binding].leg > index { calls[binding].leg -= 1 }
+        let belongs = { (ucid: UCID?) in ucid != nil && ucid == leg.ucid }
+        let offers = self.offers.filter { belongs($0.ucid) && $0.switchID == leg.switchID }
+        self.offers.removeAll { belongs($0.ucid) && $0.switchID == leg.switchID }
+        let segments = self.segments.filter { belongs($0.ucid) }
+        self.segments.removeAll { belongs($0.ucid) }
+        let remaining = Set(legs.flatMap(\.agents))
+        agents.removeAll { leg.agents.contains($0) && !remaining.contains($0) }
+        if legs.allSatisfy(\.isEnded), endedAt == nil { endedAt = lastEventAt }
+        return DetachedLeg(leg: leg, bindings: moved, offers: offers, segments: segments)
+    }
+
+    mutating func attach(_ detached: DetachedLeg) {
+        var leg = detached.leg
+        leg.consultOf = legs.first?.ucid
+        let index = addLeg(leg)
+        for binding in detached.bindings { bind(binding.key, to: index, state: binding.state) }
+        offers = (offers + detached.offers).sorted { $0.position < $1.position }
+        segments = (segments + detached.segments).sorted { $0.start < $1.start }
+        for agent in leg.agents where !agents.contains(agent) { agents.append(agent) }
+    }
+
     // MARK: - Two journeys found to be one
 
     mutating func absorb(_ other: Journey) {

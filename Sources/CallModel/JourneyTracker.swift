@@ -158,8 +158,16 @@ public struct JourneyTracker: Sendable {
                 return .found(id, leg: binding.leg)
             }
             if binding.state == .live, isMerge, let ucid, let owner = visible(byUCID[ucid]), owner != id {
-                // The consultation was never linked to the held call (its start was missed): the merge joins them.
-                let journey = absorb(take(id), into: take(owner))
+                var other = take(id)
+                var journey = take(owner)
+                if other.legs[binding.leg].role == .consultation {
+                    // The consultation was linked to another call its agent held; the merge says whose it was.
+                    journey.attach(other.detachLeg(binding.leg))
+                    store(other)
+                } else {
+                    // The consultation was never linked to the held call (its start was missed): the merge joins them.
+                    journey = absorb(other, into: journey)
+                }
                 return .found(park(journey), leg: journey.legIndex(ucid: ucid, switchID: key.switchID) ?? 0)
             }
             if binding.state == .live, isMerge || !foreignUCID {
@@ -213,12 +221,17 @@ public struct JourneyTracker: Sendable {
         return .found(park(journey), leg: 0)
     }
 
-    /// The open journey in which `station` holds a call on `switchID`, the most recently active first.
+    /// The open journey in which `station` holds a call on `switchID`. An agent who holds two calls consults
+    /// about the one put on hold last (the call that was active when the transfer or conference key was pressed).
     private func heldCall(at station: String, switchID: String) -> String? {
-        var best: (id: String, position: Int64)?
+        var best: (id: String, since: Date, position: Int64)?
         for id in holding[HeldDevice(switchID: switchID, device: station)] ?? [] {
-            guard let position = journeys[id]?.lastPosition else { continue }
-            if best.map({ position > $0.position }) ?? true { best = (id, position) }
+            guard let journey = journeys[id] else { continue }
+            let since = journey.legs.lazy.filter { $0.switchID == switchID && !$0.isEnded }
+                .flatMap(\.parties).filter { $0.device == station && $0.state == .held }.map(\.since).max() ?? .distantPast
+            if best.map({ (since, journey.lastPosition) > ($0.since, $0.position) }) ?? true {
+                best = (id, since, journey.lastPosition)
+            }
         }
         return best?.id
     }

@@ -23,9 +23,11 @@ struct SimulatedTrafficJourneyTests {
         return (events, traffic.callsGenerated)
     }
 
-    @Test(arguments: [(UInt64(11), 12), (7, 12), (3, 200)])
-    func everyCallIsOneJourneyWithAnOutcome(seed: UInt64, agents: Int) throws {
-        let (events, calls) = try Self.events(calls: 150, agents: agents, seed: seed)
+    /// The last case is busy: 10 calls a second for 200 agents, so agents hold two calls at once and consult
+    /// about either (the simulator double-books); the merges must still sort each consultation to its call.
+    @Test(arguments: [(UInt64(11), 12, 150, 0.5), (7, 12, 150, 0.5), (3, 200, 150, 0.5), (1, 200, 4_000, 10)])
+    func everyCallIsOneJourneyWithAnOutcome(seed: UInt64, agents: Int, calls: Int, rate: Double) throws {
+        let (events, calls) = try Self.events(calls: calls, agents: agents, seed: seed, rate: rate)
         var tracker = JourneyTracker()
         for event in events { tracker.apply(event) }
         #expect(tracker.unattributedEvents == 0)
