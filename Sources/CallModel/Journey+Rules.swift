@@ -364,39 +364,62 @@ extension Journey {
 
     // MARK: - A consultation linked to the wrong held call
 
-    /// One leg on its way from one journey to another, with what belongs to it.
-    struct DetachedLeg {
-        var leg: CallLeg
+    /// Legs on their way from one journey to another, with what belongs to them.
+    struct DetachedLegs {
+        var legs: [CallLeg]
+        /// Bindings, with `leg` an index into `legs`.
         var bindings: [CallBinding]
         var offers: [Offer]
         var segments: [Segment]
     }
 
-    /// Takes a consultation leg out (a merge showed it belongs to another journey).
-    mutating func detachLeg(_ index: Int) -> DetachedLeg {
-        let leg = legs.remove(at: index)
-        let moved = calls.filter { $0.leg == index }
-        calls.removeAll { $0.leg == index }
-        for binding in calls.indices where calls[binding].leg > index { calls[binding].leg -= 1 }
-        let belongs = { (ucid: UCID?) in ucid != nil && ucid == leg.ucid }
-        let offers = self.offers.filter { belongs($0.ucid) && $0.switchID == leg.switchID }
-        self.offers.removeAll { belongs($0.ucid) && $0.switchID == leg.switchID }
-        let segments = self.segments.filter { belongs($0.ucid) }
-        self.segments.removeAll { belongs($0.ucid) }
-        let remaining = Set(legs.flatMap(\.agents))
-        agents.removeAll { leg.agents.contains($0) && !remaining.contains($0) }
+    /// Takes a consultation out (a merge showed it belongs to another journey), with the legs other switches
+    /// reported under its UCID.
+    mutating func detachLeg(_ index: Int) -> DetachedLegs {
+        let ucid = legs[index].ucid
+        let moving = legs.indices.filter { $0 == index || (ucid != nil && legs[$0].ucid == ucid) }
+        var detached = DetachedLegs(legs: moving.map { legs[$0] }, bindings: [], offers: [], segments: [])
+        var newIndex: [Int: Int] = [:]
+        var kept = 0
+        for old in legs.indices where !moving.contains(old) {
+            newIndex[old] = kept
+            kept += 1
+        }
+        var remaining: [CallBinding] = []
+        for var binding in calls {
+            if let position = moving.firstIndex(of: binding.leg) {
+                binding.leg = position
+                detached.bindings.append(binding)
+            } else {
+                binding.leg = newIndex[binding.leg]!
+                remaining.append(binding)
+            }
+        }
+        calls = remaining
+        legs = legs.indices.filter { !moving.contains($0) }.map { legs[$0] }
+        if let ucid {
+            detached.offers = offers.filter { $0.ucid == ucid }
+            offers.removeAll { $0.ucid == ucid }
+            detached.segments = segments.filter { $0.ucid == ucid }
+            segments.removeAll { $0.ucid == ucid }
+        }
+        let movedAgents = Set(detached.legs.flatMap(\.agents))
+        let remainingAgents = Set(legs.flatMap(\.agents))
+        agents.removeAll { movedAgents.contains($0) && !remainingAgents.contains($0) }
         if legs.allSatisfy(\.isEnded), endedAt == nil { endedAt = lastEventAt }
-        return DetachedLeg(leg: leg, bindings: moved, offers: offers, segments: segments)
+        return detached
     }
 
-    mutating func attach(_ detached: DetachedLeg) {
-        var leg = detached.leg
-        leg.consultOf = legs.first?.ucid
-        let index = addLeg(leg)
-        for binding in detached.bindings { bind(binding.key, to: index, state: binding.state) }
+    mutating func attach(_ detached: DetachedLegs) {
+        let first = legs.count
+        for var leg in detached.legs {
+            if leg.role == .consultation { leg.consultOf = legs.first?.ucid }
+            _ = addLeg(leg)
+        }
+        for binding in detached.bindings { bind(binding.key, to: first + binding.leg, state: binding.state) }
         offers = (offers + detached.offers).sorted { $0.position < $1.position }
         segments = (segments + detached.segments).sorted { $0.start < $1.start }
-        for agent in leg.agents where !agents.contains(agent) { agents.append(agent) }
+        for agent in detached.legs.flatMap(\.agents) where !agents.contains(agent) { agents.append(agent) }
     }
 
     // MARK: - Two journeys found to be one

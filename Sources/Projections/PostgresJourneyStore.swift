@@ -300,6 +300,16 @@ struct JourneyRows {
                 ucidJourneys.append(journey.id)
             }
         }
+        // One row per UCID: should two changed journeys name the same UCID, the one changed last owns it.
+        if Set(ucids).count != ucids.count {
+            let latest = Dictionary(journeys.map { ($0.id, $0.lastPosition) }, uniquingKeysWith: max)
+            var owner: [String: String] = [:]
+            for (ucid, id) in zip(ucids, ucidJourneys) where owner[ucid].map({ latest[id]! > latest[$0]! }) ?? true {
+                owner[ucid] = id
+            }
+            ucids = Array(owner.keys)
+            ucidJourneys = ucids.map { owner[$0]! }
+        }
     }
 }
 

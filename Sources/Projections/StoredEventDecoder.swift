@@ -9,12 +9,15 @@ enum StoredEventDecoder {
     /// Decodes each body; a body that does not decode (ingest validated it, so this means a bug or a manual
     /// insert) is logged, counted and skipped rather than stopping the projection.
     static func decode(_ events: [(position: Int64, body: String)], logger: Logger) -> [CallEvent] {
-        let decoder = JSONDecoder()
         var decoded: [CallEvent] = []
         decoded.reserveCapacity(events.count)
         for (position, body) in events {
             do {
-                decoded.append(CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8))))
+                var body = body
+                let event = try body.withUTF8 { bytes throws(TSAPIEvent.JSONError) in
+                    try TSAPIEvent(json: UnsafeRawBufferPointer(bytes))
+                }
+                decoded.append(CallEvent(position: position, event: event))
             } catch {
                 logger.error("stored event does not decode; skipped", metadata: ["position": "\(position)", "error": "\(error)"])
                 Counter(label: "calltrail_projection_undecodable_events_total").increment()

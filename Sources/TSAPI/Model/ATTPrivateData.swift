@@ -145,6 +145,15 @@ public struct LookaheadInfo: Sendable, Hashable, Codable {
     public var seconds: Int?
     public var sourceVDN: String?
 
+    init(type: String?, priority: String?, hours: Int?, minutes: Int?, seconds: Int?, sourceVDN: String?) {
+        self.type = type
+        self.priority = priority
+        self.hours = hours
+        self.minutes = minutes
+        self.seconds = seconds
+        self.sourceVDN = sourceVDN
+    }
+
     public init(from decoder: any Decoder) throws {
         let fields = try LenientFields(decoder)
         type = fields.enumName("type")
@@ -172,6 +181,23 @@ public struct OriginalCallInfo: Sendable, Hashable, Codable {
 
     public var ucidValue: UCID? { ucid.flatMap { UCID($0) } }
 
+    init(
+        reason: String?, callingDevice: DeviceID?, calledDevice: DeviceID?, trunkGroup: String?, trunkMember: String?,
+        lookaheadInfo: LookaheadInfo?, userEnteredCode: UserEnteredCode?, userInfo: UserToUserInfo?, ucid: String?,
+        deviceHistory: [DeviceHistoryEntry]
+    ) {
+        self.reason = reason
+        self.callingDevice = callingDevice
+        self.calledDevice = calledDevice
+        self.trunkGroup = trunkGroup
+        self.trunkMember = trunkMember
+        self.lookaheadInfo = lookaheadInfo
+        self.userEnteredCode = userEnteredCode
+        self.userInfo = userInfo
+        self.ucid = ucid
+        self.deviceHistory = deviceHistory
+    }
+
     public init(from decoder: any Decoder) throws {
         let fields = try LenientFields(decoder)
         reason = fields.enumName("reason")
@@ -193,6 +219,12 @@ public struct TrunkInfo: Sendable, Hashable, Codable {
     public var trunkGroup: String?
     public var trunkMember: String?
 
+    init(connection: ConnectionID?, trunkGroup: String?, trunkMember: String?) {
+        self.connection = connection
+        self.trunkGroup = trunkGroup
+        self.trunkMember = trunkMember
+    }
+
     public init(from decoder: any Decoder) throws {
         let fields = try LenientFields(decoder)
         connection = fields["connection"]
@@ -206,6 +238,12 @@ public struct DeviceHistoryEntry: Sendable, Hashable, Codable {
     public var olddeviceID: String?
     public var cause: String?
     public var oldconnectionID: ConnectionID?
+
+    init(olddeviceID: String?, cause: String?, oldconnectionID: ConnectionID?) {
+        self.olddeviceID = olddeviceID
+        self.cause = cause
+        self.oldconnectionID = oldconnectionID
+    }
 
     public init(from decoder: any Decoder) throws {
         let fields = try LenientFields(decoder)

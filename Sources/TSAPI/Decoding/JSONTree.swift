@@ -1,0 +1,99 @@
+/// A JSON value parsed into a small tree, for decoding stored events by hand.
+///
+/// Projections decode every stored event; through `JSONDecoder` that was more than half of a rebuild's time.
+/// A tree with members in document order, read by `TSAPIEvent(json:)`, gives the same result for a fraction
+/// of the cost (`TSAPIEventFastDecodingTests` checks that it is the same).
+indirect enum JSONTree: Sendable {
+    case object([(key: String, value: JSONTree)])
+    case array([JSONTree])
+    case string(String)
+    /// The number's text, as written.
+    case number(String)
+    case bool(Bool)
+    case null
+
+    static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONScanner.SyntaxError) -> JSONTree {
+        var scanner = JSONScanner(bytes)
+        let tree = try parse(&scanner, depth: 0)
+        scanner.skipWhitespace()
+        guard scanner.isAtEnd else { throw scanner.error("unexpected text after the value") }
+        return tree
+    }
+
+    private static func parse(_ scanner: inout JSONScanner, depth: Int) throws(JSONScanner.SyntaxError) -> JSONTree {
+        guard depth < 64 else { throw scanner.error("nested too deeply") }
+        switch scanner.kindOfNext() {
+        case .object:
+            scanner.advance(by: 1)
+            var members: [(key: String, value: JSONTree)] = []
+            try scanner.forEachMember { (scanner: inout JSONScanner, key: JSONKey) throws(JSONScanner.SyntaxError) in
+                members.append((key.string, try parse(&scanner, depth: depth + 1)))
+            }
+            return .object(members)
+        case .array:
+            scanner.advance(by: 1)
+            var items: [JSONTree] = []
+            scanner.skipWhitespace()
+            if scanner.peek == UInt8(ascii: "]") {
+                scanner.advance(by: 1)
+                return .array(items)
+            }
+            while true {
+                items.append(try parse(&scanner, depth: depth + 1))
+                scanner.skipWhitespace()
+                switch scanner.peek {
+                case UInt8(ascii: ","): scanner.advance(by: 1)
+                case UInt8(ascii: "]"):
+                    scanner.advance(by: 1)
+                    return .array(items)
+                default: throw scanner.error("expected ',' or ']'")
+                }
+            }
+        case .string:
+            return .string(try scanner.readString())
+        case .number:
+            return .number(String(try scanner.readNumberText()))
+        case .bool:
+            let isTrue = scanner.peek == UInt8(ascii: "t")
+            try scanner.skipValue()
+            return .bool(isTrue)
+        case .null:
+            try scanner.skipValue()
+            return .null
+        case .invalid:
+            throw scanner.error("expected a value")
+        }
+    }
+
+    subscript(key: String) -> JSONTree? {
+        guard case .object(let members) = self else { return nil }
+        for member in members where member.key == key { return member.value }
+        return nil
+    }
+
+    var isObject: Bool {
+        if case .object = self { true } else { false }
+    }
+
+    var string: String? {
+        if case .string(let text) = self { text } else { nil }
+    }
+
+    /// An integer written as a JSON number or as a numeric string (serialisers differ).
+    var lenientInteger: Int64? {
+        switch self {
+        case .number(let text): Int64(text)
+        case .string(let text): Int64(text)
+        default: nil
+        }
+    }
+
+    /// A TSAPI enumeration: its name, or a number kept as its digits.
+    var enumName: String? {
+        switch self {
+        case .string(let text): text
+        case .number(let text): Int(text).map(String.init)
+        default: nil
+        }
+    }
+}
