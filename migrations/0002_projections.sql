@@ -8,11 +8,14 @@
 -- neither skip nor repeat an event. `clock` is the projector's latest event time (ended journeys stay
 -- linkable for a while of event time); `generation` changes when a rebuild swaps the tables in, telling a
 -- running projector to reload its state.
+-- `state_version` is the version of the journey state's JSON the tables hold; a build that writes another
+-- rebuilds them before projecting.
 CREATE TABLE projection_checkpoints (
     name text PRIMARY KEY,
     position bigint NOT NULL,
     clock timestamptz,
     generation integer NOT NULL DEFAULT 1,
+    state_version integer NOT NULL DEFAULT 0,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO projection_checkpoints (name, position) VALUES ('journeys', 0), ('journeys_rebuild', 0);
@@ -66,7 +69,8 @@ $$;
 
 -- Swaps a finished rebuild in. The caller holds the 'journeys' checkpoint row lock, so no projector batch
 -- runs in between; readers see the old tables or the new ones, never a mix.
-CREATE FUNCTION calltrail_swap_projection_tables(rebuilt_position bigint, rebuilt_clock timestamptz) RETURNS void
+CREATE FUNCTION calltrail_swap_projection_tables(rebuilt_position bigint, rebuilt_clock timestamptz, rebuilt_version integer)
+RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 BEGIN
     DROP SCHEMA IF EXISTS projection_old CASCADE;
@@ -74,7 +78,8 @@ BEGIN
     ALTER SCHEMA projection_next RENAME TO projection;
     DROP SCHEMA projection_old CASCADE;
     UPDATE projection_checkpoints
-    SET position = rebuilt_position, clock = rebuilt_clock, generation = generation + 1, updated_at = now()
+    SET position = rebuilt_position, clock = rebuilt_clock, generation = generation + 1, state_version = rebuilt_version,
+        updated_at = now()
     WHERE name = 'journeys';
     UPDATE projection_checkpoints SET position = 0, clock = NULL, updated_at = now() WHERE name = 'journeys_rebuild';
 END
@@ -87,7 +92,7 @@ BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'calltrail_app') THEN
         GRANT SELECT, UPDATE ON projection_checkpoints TO calltrail_app;
         GRANT EXECUTE ON FUNCTION calltrail_create_projection_tables(text) TO calltrail_app;
-        GRANT EXECUTE ON FUNCTION calltrail_swap_projection_tables(bigint, timestamptz) TO calltrail_app;
+        GRANT EXECUTE ON FUNCTION calltrail_swap_projection_tables(bigint, timestamptz, integer) TO calltrail_app;
     END IF;
 END
 $$;

@@ -57,10 +57,25 @@ public struct CallEvent: Sendable {
     }
 
     /// Monitor copies of one switch event share link, time, type and connection (reference §0.7): this key
-    /// is what makes them one journey step, not several.
-    var switchEventKey: String {
+    /// is what makes them one journey step, not several. A 53-bit FNV-1a hash of those fields: stable across
+    /// processes (it is stored with the journey) and exact as a JSON number.
+    var switchEventKey: UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ bytes: some Sequence<UInt8>) {
+            for byte in bytes {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01b3
+            }
+            hash ^= 0xff
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
         let connection = connection
-        return "\(event.source)|\(event.time.timeIntervalSince1970)|\(event.type)|\(connection?.callID ?? 0)|\(connection?.deviceID ?? "")"
+        mix(event.source.utf8)
+        withUnsafeBytes(of: Int64((event.time.timeIntervalSince1970 * 1_000_000).rounded()).littleEndian) { mix($0) }
+        mix(event.type.utf8)
+        withUnsafeBytes(of: (connection?.callID ?? 0).littleEndian) { mix($0) }
+        mix((connection?.deviceID ?? "").utf8)
+        return hash & (1 << 53 - 1)
     }
 }
 

@@ -54,7 +54,7 @@ public struct Journey: Sendable, Codable, Equatable {
     var timers = Timers()
     public var durations = Durations()
     /// Keys of the last switch events applied, so monitor copies are dropped (reference §0.7).
-    var recentEventKeys: [String] = []
+    var recentEventKeys: [UInt64] = []
 
     public enum Direction: String, Sendable, Codable {
         case inbound, outbound

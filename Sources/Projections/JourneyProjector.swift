@@ -31,6 +31,19 @@ public struct JourneyProjector: Service {
 
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
+            let checkpoint = try await store.checkpoint()
+            if checkpoint.stateVersion != Journey.stateVersion, checkpoint.position == 0 {
+                // Nothing projected yet (a new database): the empty tables are of any version.
+                try await store.resetLive()
+            } else if checkpoint.stateVersion != Journey.stateVersion {
+                // Rows written by another build's journey shape cannot be restored: replay the store into new
+                // tables (the old ones serve meanwhile), then carry on from them.
+                logger.notice("the journey tables were written by another version; rebuilding them", metadata: [
+                    "tables": "\(checkpoint.stateVersion)", "build": "\(Journey.stateVersion)",
+                ])
+                let report = try await ProjectionRebuilder(store: store, logger: logger).run()
+                logger.notice("journey tables rebuilt", metadata: ["events": "\(report.events)", "seconds": "\(report.seconds)"])
+            }
             var state = try await restore()
             while !Task.isCancelled {
                 do {

@@ -34,16 +34,31 @@ public struct PostgresJourneyStore: Sendable {
         public var position: Int64
         public var clock: Date?
         public var generation: Int
+        /// The `Journey.stateVersion` of the rows.
+        public var stateVersion: Int
     }
 
     public func checkpoint(_ schema: Schema = .live) async throws -> Checkpoint {
         let rows = try await client.query(
-            "SELECT position, clock, generation FROM projection_checkpoints WHERE name = \(schema.checkpoint)",
+            "SELECT position, clock, generation, state_version FROM projection_checkpoints WHERE name = \(schema.checkpoint)",
             logger: logger)
-        for try await (position, clock, generation) in rows.decode((Int64, Date?, Int).self) {
-            return Checkpoint(position: position, clock: clock, generation: generation)
+        for try await (position, clock, generation, version) in rows.decode((Int64, Date?, Int, Int).self) {
+            return Checkpoint(position: position, clock: clock, generation: generation, stateVersion: version)
         }
         throw ProjectionError.missingCheckpoint(schema.checkpoint)
+    }
+
+    /// Empties the live tables and puts their checkpoint at position 0 with this build's state version: the
+    /// projector then starts over (a running one reloads). For benchmarks and a fresh database.
+    public func resetLive() async throws {
+        try await client.query("SELECT calltrail_create_projection_tables('projection')", logger: logger)
+        try await client.query(
+            """
+            UPDATE projection_checkpoints
+            SET position = 0, clock = NULL, generation = generation + 1, state_version = \(Journey.stateVersion),
+                updated_at = now()
+            WHERE name = 'journeys'
+            """, logger: logger)
     }
 
     /// The stored events after `position` that a projection reads: their position and JSON.
@@ -92,7 +107,7 @@ public struct PostgresJourneyStore: Sendable {
         _ changes: (changed: [Journey], removed: [String]), through position: Int64, clock: Date,
         expected: Checkpoint, schema: Schema = .live
     ) async throws {
-        let rows = try JourneyRows(changes.changed)
+        let rows = JourneyRows(changes.changed)
         do {
             try await commit(rows, removed: changes.removed, through: position, clock: clock, expected: expected, schema: schema)
         } catch let error as PostgresTransactionError {
@@ -278,10 +293,7 @@ struct JourneyRows {
     var ucids: [String] = []
     var ucidJourneys: [String] = []
 
-    init(_ journeys: [Journey]) throws {
-        let encoder = JSONEncoder()
-        // Sorted keys: the same journey is always the same text, so live and rebuilt rows compare equal.
-        encoder.outputFormatting = .sortedKeys
+    init(_ journeys: [Journey]) {
         for journey in journeys {
             ids.append(journey.id)
             started.append(journey.startedAt)
@@ -294,7 +306,7 @@ struct JourneyRows {
             agents.append(journey.agents.joined(separator: "\u{1F}"))
             devices.append(journey.devices.joined(separator: "\u{1F}"))
             lastPositions.append(journey.lastPosition)
-            states.append(String(decoding: try encoder.encode(journey), as: UTF8.self))
+            states.append(journey.stateJSON)
             for ucid in journey.ucids {
                 ucids.append(ucid.rawValue)
                 ucidJourneys.append(journey.id)

@@ -86,7 +86,7 @@ public struct ProjectionRebuilder: Sendable {
                 "SELECT position FROM projection_checkpoints WHERE name = 'journeys' FOR UPDATE", logger: logger)
             {}
             for try await _ in try await connection.query(
-                "SELECT calltrail_swap_projection_tables(\(position), \(clock))", logger: logger)
+                "SELECT calltrail_swap_projection_tables(\(position), \(clock), \(Int32(Journey.stateVersion)))", logger: logger)
             {}
         }
         logger.info("rebuilt projection swapped in", metadata: ["position": "\(position)"])

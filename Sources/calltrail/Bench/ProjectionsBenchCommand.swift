@@ -162,12 +162,9 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
 
     /// The service's projector from position 0 over the first `liveEvents`: read, reduce, write, checkpoint.
     private func measureLive(_ store: PostgresJourneyStore, logger: Logger) async throws {
+        try await store.resetLive()
         let projector = JourneyProjector(store: store, logger: logger)
         var state = try await projector.restore()
-        guard state.checkpoint.position == 0 || state.checkpoint.position >= Int64(liveEvents) else {
-            print("live:     skipped (the projection checkpoint is at \(state.checkpoint.position))")
-            return
-        }
         let started = ContinuousClock.now
         var projected = 0
         while projected < liveEvents {
