@@ -39,44 +39,63 @@ public struct ProjectionRebuilder: Sendable {
         try await store.client.query("SELECT calltrail_create_projection_tables('projection_next')", logger: logger)
         try await store.client.query(
             "UPDATE projection_checkpoints SET position = 0, clock = NULL WHERE name = 'journeys_rebuild'", logger: logger)
+        let head = try await store.headPosition()
         var checkpoint = try await store.checkpoint(.rebuild)
         var tracker = JourneyTracker()
         var events = 0
         var sinceFlush = 0
         var journeys = Set<String>()
 
-        func flush() async throws {
-            let changes = tracker.takeChanges()
-            journeys.formUnion(changes.changed.map(\.id))
-            journeys.subtract(changes.removed)
-            try await store.commit(changes, through: tracker.position, clock: tracker.clock, expected: checkpoint, schema: .rebuild)
-            checkpoint.position = tracker.position
-            checkpoint.clock = tracker.clock
-            tracker.evictExpired()
-            sinceFlush = 0
-        }
-
-        let head = try await store.headPosition()
-        var page = try await store.events(after: 0, limit: readSize)
-        while let last = page.last?.position {
-            // Reading the next page overlaps with reducing this one.
-            async let following = store.events(after: last, limit: readSize)
-            for event in StoredEventDecoder.decode(page, logger: logger) { tracker.apply(event) }
-            tracker.advance(to: last)
-            events += page.count
-            sinceFlush += page.count
-            if sinceFlush >= flushEvery {
-                try await flush()
-                progress(last, head)
+        // Writes run in a child task while the next pages are reduced, one at a time and in order.
+        try await withThrowingTaskGroup(of: Void.self) { writes in
+            func flush() async throws {
+                try await writes.next()
+                let changes = tracker.takeChanges()
+                journeys.formUnion(changes.changed.map(\.id))
+                journeys.subtract(changes.removed)
+                let (expected, position, clock) = (checkpoint, tracker.position, tracker.clock)
+                writes.addTask {
+                    try await store.commit(changes, through: position, clock: clock, expected: expected, schema: .rebuild)
+                }
+                checkpoint.position = position
+                checkpoint.clock = clock
+                tracker.evictExpired()
+                sinceFlush = 0
             }
-            page = try await following
+
+            var page = try await decodedPage(after: 0)
+            while let last = page.last {
+                // The next page is read and decoded on another core while this one is reduced.
+                async let following = decodedPage(after: last.position)
+                for event in page.events { tracker.apply(event) }
+                tracker.advance(to: last.position)
+                events += page.count
+                sinceFlush += page.count
+                if sinceFlush >= flushEvery {
+                    try await flush()
+                    progress(last.position, head)
+                }
+                page = try await following
+            }
+            try await flush()
+            try await writes.waitForAll()
         }
-        try await flush()
         try await swap(position: tracker.position, clock: tracker.clock)
-        let elapsed = ContinuousClock.now - started
         return Report(
             events: events, journeys: journeys.count, position: tracker.position,
-            seconds: elapsed.seconds)
+            seconds: (ContinuousClock.now - started).seconds)
+    }
+
+    /// A page of the log, decoded; `last` is its last stored event (decoded or not), `count` how many it read.
+    private struct Page: Sendable {
+        var events: [CallEvent]
+        var last: (position: Int64, body: String)?
+        var count: Int
+    }
+
+    private func decodedPage(after position: Int64) async throws -> Page {
+        let stored = try await store.events(after: position, limit: readSize)
+        return Page(events: StoredEventDecoder.decode(stored, logger: logger), last: stored.last, count: stored.count)
     }
 
     private func swap(position: Int64, clock: Date) async throws {
