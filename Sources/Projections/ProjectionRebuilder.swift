@@ -36,7 +36,7 @@ public struct ProjectionRebuilder: Sendable {
 
     public func run(progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
         let started = ContinuousClock.now
-        try await store.client.query("SELECT calltrail_create_projection_tables('projection_next')", logger: logger)
+        try await store.client.query("SELECT calltrail_create_projection_tables('projection_next', false)", logger: logger)
         try await store.client.query(
             "UPDATE projection_checkpoints SET position = 0, clock = NULL WHERE name = 'journeys_rebuild'", logger: logger)
         let head = try await store.headPosition()
@@ -80,6 +80,7 @@ public struct ProjectionRebuilder: Sendable {
             try await flush()
             try await writes.waitForAll()
         }
+        try await store.client.query("SELECT calltrail_index_projection_tables('projection_next')", logger: logger)
         try await swap(position: tracker.position, clock: tracker.clock)
         return Report(
             events: events, journeys: journeys.count, position: tracker.position,
