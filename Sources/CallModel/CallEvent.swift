@@ -18,21 +18,24 @@ public struct CallKey: Hashable, Sendable, Codable, CustomStringConvertible {
 /// One stored TSAPI event as the reducers read it: the decoded event, its global position, and the call and
 /// device it is about, picked once from the connection field its type names.
 public struct CallEvent: Sendable {
-    public var position: Int64
-    public var event: TSAPIEvent
+    public let position: Int64
+    public let event: TSAPIEvent
+    /// The connection the event is about (for Transferred/Conferenced: the surviving call's first party),
+    /// picked once: the reducer asks for it several times per event.
+    public let connection: ConnectionID?
 
     public init(position: Int64, event: TSAPIEvent) {
         self.position = position
         self.event = event
+        self.connection = Self.connection(of: event.csta)
     }
 
     public var time: Date { event.time }
     public var switchID: String { event.switchID }
     public var ucid: UCID? { event.att?.ucidValue }
 
-    /// The connection the event is about (for Transferred/Conferenced: the surviving call's first party).
-    public var connection: ConnectionID? {
-        switch event.csta {
+    private static func connection(of csta: CSTAEvent) -> ConnectionID? {
+        switch csta {
         case .delivered(let e): e.connection
         case .established(let e): e.establishedConnection
         case .connectionCleared(let e): e.droppedConnection
