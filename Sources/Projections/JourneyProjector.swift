@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import Logging
 import Metrics
+import PostgresNIO
 import ServiceLifecycle
 import TSAPI
 
@@ -31,34 +32,50 @@ public struct JourneyProjector: Service {
 
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
-            let checkpoint = try await store.checkpoint()
-            if checkpoint.stateVersion != Journey.stateVersion, checkpoint.position == 0 {
-                // Nothing projected yet (a new database): the empty tables are of any version.
-                try await store.resetLive()
-            } else if checkpoint.stateVersion != Journey.stateVersion {
-                // Rows written by another build's journey shape cannot be restored: replay the store into new
-                // tables (the old ones serve meanwhile), then carry on from them.
-                logger.notice("the journey tables were written by another version; rebuilding them", metadata: [
-                    "tables": "\(checkpoint.stateVersion)", "build": "\(Journey.stateVersion)",
-                ])
-                let report = try await ProjectionRebuilder(store: store, logger: logger).run()
-                logger.notice("journey tables rebuilt", metadata: ["events": "\(report.events)", "seconds": "\(report.seconds)"])
-            }
-            var state = try await restore()
-            while !Task.isCancelled {
-                do {
-                    if try await step(&state) == 0 { try await Task.sleep(for: idleWait) }
-                } catch ProjectionError.checkpointMoved(let expected, let found) {
-                    logger.notice("projection checkpoint moved; reloading", metadata: ["expected": "\(expected)", "found": "\(found)"])
-                    state = try await restore()
-                } catch is CancellationError {
-                    return
-                } catch where !Task.isCancelled {
-                    // A database outage or a bug must not take the HTTP service down: log, wait, reload, retry.
-                    logger.error("projection batch failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
-                    try await Task.sleep(for: retryWait)
-                    state = try await restore()
+            // One projector per database (architecture §7): the others wait on the advisory lock, which the
+            // server frees when its holder's connection ends, so one of them takes over if this process dies.
+            try await store.client.withConnection { lockConnection in
+                while !(try await store.tryLockProjector(on: lockConnection)) {
+                    logger.debug("another process projects; waiting")
+                    try await Task.sleep(for: .seconds(2))
                 }
+                try await prepareTables()
+                try await project()
+            }
+        }
+    }
+
+    /// Rows written by another build's journey shape cannot be restored: such tables are replayed anew (the
+    /// old ones serve meanwhile). A new database's empty tables just take this build's version.
+    private func prepareTables() async throws {
+        let checkpoint = try await store.checkpoint()
+        guard checkpoint.stateVersion != Journey.stateVersion else { return }
+        if checkpoint.position == 0 {
+            try await store.resetLive()
+            return
+        }
+        logger.notice("the journey tables were written by another version; rebuilding them", metadata: [
+            "tables": "\(checkpoint.stateVersion)", "build": "\(Journey.stateVersion)",
+        ])
+        let report = try await ProjectionRebuilder(store: store, logger: logger).run()
+        logger.notice("journey tables rebuilt", metadata: ["events": "\(report.events)", "seconds": "\(report.seconds)"])
+    }
+
+    private func project() async throws {
+        var state = try await restore()
+        while !Task.isCancelled {
+            do {
+                if try await step(&state) == 0 { try await Task.sleep(for: idleWait) }
+            } catch ProjectionError.checkpointMoved(let expected, let found) {
+                logger.notice("projection checkpoint moved; reloading", metadata: ["expected": "\(expected)", "found": "\(found)"])
+                state = try await restore()
+            } catch is CancellationError {
+                return
+            } catch where !Task.isCancelled {
+                // A database outage or a bug must not take the HTTP service down: log, wait, reload, retry.
+                logger.error("projection batch failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                try await Task.sleep(for: retryWait)
+                state = try await restore()
             }
         }
     }

@@ -48,6 +48,19 @@ public struct PostgresJourneyStore: Sendable {
         throw ProjectionError.missingCheckpoint(schema.checkpoint)
     }
 
+    /// The advisory lock that makes one process the projector, on a connection the caller keeps.
+    public func tryLockProjector(on connection: PostgresConnection) async throws -> Bool {
+        for try await locked in try await connection.query(
+            "SELECT pg_try_advisory_lock(\(Self.projectorLockKey))", logger: logger
+        ).decode(Bool.self) {
+            return locked
+        }
+        return false
+    }
+
+    /// "CTJourny" in ASCII: the projector's advisory lock key.
+    static let projectorLockKey: Int64 = 0x4354_4A6F_7572_6E79
+
     /// Empties the live tables and puts their checkpoint at position 0 with this build's state version: the
     /// projector then starts over (a running one reloads). For benchmarks and a fresh database.
     public func resetLive() async throws {

@@ -268,3 +268,34 @@ struct JourneyAPITests {
         #expect(dumps[1] == dumps[2])
     }
 }
+
+/// Several CallTrail processes on one database: each serves, one projects (architecture §7).
+struct SharedDatabaseTests {
+    @Test func twoServersShareOneProjector() async throws {
+        let database = try await TestDatabase.create()
+        let first = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString))
+        let second = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString))
+        try await first.test(.live) { one in
+            try await second.test(.live) { two in
+                try await JourneyAPITests.post(one, JourneyAPITests.traffic(calls: 30, seed: 3))
+                try await JourneyAPITests.waitForProjection(two)
+                let page = try await JourneyAPITests.get(two, "/v1/journeys?limit=1000")
+                #expect((page["journeys"] as? [[String: Any]])?.count == 30)
+                let holders = try await database.withClient(asOwner: true) { client in
+                    var count = 0
+                    for try await _ in try await client.query(
+                        """
+                        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                        """, logger: database.logger
+                    ).decode(Int.self) {
+                        count += 1
+                    }
+                    return count
+                }
+                #expect(holders == 1, "one projector holds the lock; the other waits")
+            }
+        }
+        await database.drop()
+    }
+}
