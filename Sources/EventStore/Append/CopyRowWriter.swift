@@ -81,7 +81,7 @@ struct CopyRowWriter {
         guard let value else { return null() }
         separate()
         if value < 0 { buffer.writeInteger(UInt8(ascii: "-")) }
-        digits(UInt64(value.magnitude), width: 1)
+        digits(UInt64(value.magnitude))
     }
 
     mutating func bool(_ value: Bool) {
@@ -89,8 +89,8 @@ struct CopyRowWriter {
         buffer.writeInteger(value ? UInt8(ascii: "t") : UInt8(ascii: "f"))
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the digits written in place, as `Timestamp.format` would with six
-    /// fraction digits.
+    /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the digits written in place in one write, as `Timestamp.format` would
+    /// with six fraction digits.
     mutating func timestamp(_ value: Date) {
         separate()
         let fields = Timestamp.UTCFields(value)
@@ -98,33 +98,43 @@ struct CopyRowWriter {
             buffer.writeString(Timestamp.format(value, fractionDigits: 6))
             return
         }
-        digits(UInt64(fields.year), width: 4)
-        buffer.writeInteger(UInt8(ascii: "-"))
-        digits(UInt64(fields.month), width: 2)
-        buffer.writeInteger(UInt8(ascii: "-"))
-        digits(UInt64(fields.day), width: 2)
-        buffer.writeInteger(UInt8(ascii: "T"))
-        digits(UInt64(fields.hour), width: 2)
-        buffer.writeInteger(UInt8(ascii: ":"))
-        digits(UInt64(fields.minute), width: 2)
-        buffer.writeInteger(UInt8(ascii: ":"))
-        digits(UInt64(fields.second), width: 2)
-        buffer.writeInteger(UInt8(ascii: "."))
-        digits(UInt64(fields.microsecond), width: 6)
-        buffer.writeInteger(UInt8(ascii: "Z"))
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 27) { out in
+            var at = 0
+            func put(_ value: Int, _ width: Int, then separator: UInt8) {
+                var value = value
+                for offset in stride(from: width - 1, through: 0, by: -1) {
+                    out[at + offset] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                out[at + width] = separator
+                at += width + 1
+            }
+            put(fields.year, 4, then: UInt8(ascii: "-"))
+            put(fields.month, 2, then: UInt8(ascii: "-"))
+            put(fields.day, 2, then: UInt8(ascii: "T"))
+            put(fields.hour, 2, then: UInt8(ascii: ":"))
+            put(fields.minute, 2, then: UInt8(ascii: ":"))
+            put(fields.second, 2, then: UInt8(ascii: "."))
+            put(fields.microsecond, 6, then: UInt8(ascii: "Z"))
+            return at
+        }
     }
 
-    /// `value` in decimal, zero-padded to at least `width` digits.
-    private mutating func digits(_ value: UInt64, width: Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { scratch in
-            var value = value
-            var start = scratch.count
+    /// `value` in decimal, written straight into the buffer.
+    private mutating func digits(_ value: UInt64) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 20) { out in
+            var count = 0
+            var rest = value
             repeat {
-                start -= 1
-                scratch[start] = UInt8(ascii: "0") + UInt8(value % 10)
-                value /= 10
-            } while value > 0 || scratch.count - start < width
-            buffer.writeBytes(UnsafeBufferPointer(rebasing: scratch[start...]))
+                count += 1
+                rest /= 10
+            } while rest > 0
+            rest = value
+            for offset in stride(from: count - 1, through: 0, by: -1) {
+                out[offset] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            return count
         }
     }
 
