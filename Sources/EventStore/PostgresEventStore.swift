@@ -224,12 +224,15 @@ public struct PostgresEventStore: EventStore {
         // In the batch's order, unsorted: sorting costs more than it saves. Two appends that store some of the
         // same new ids in opposite orders can deadlock; PostgreSQL breaks the cycle and the loser is retried on
         // the careful path, which inserts in id order.
+        // One row holding every ref: a row per ref cost more to decode than drawing it from the sequence.
         var refs: [Int64] = []
-        refs.reserveCapacity(bodies.count)
-        for try await ref in try await connection.query(
-            "SELECT nextval('event_ref_seq') FROM generate_series(1, \(bodies.count))", logger: logger
-        ).decode(Int64.self) {
-            refs.append(ref)
+        for try await drawn in try await connection.query(
+            "SELECT array_agg(nextval('event_ref_seq')) FROM generate_series(1, \(bodies.count))", logger: logger
+        ).decode([Int64].self) {
+            refs = drawn
+        }
+        guard refs.count == bodies.count else {
+            throw PostgresEventStoreError("event_ref_seq gave \(refs.count) refs for \(bodies.count) bodies")
         }
         var copy = CopyRowWriter(capacity: bodies.reduce(bodies.count * 120) { $0 + $1.body.utf8.count })
         for (ref, body) in zip(refs, bodies) {

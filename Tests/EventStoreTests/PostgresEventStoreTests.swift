@@ -169,4 +169,33 @@ struct PostgresEventStoreTests {
             #expect(stored[0].body.contains("[1,2,3]"))
         }
     }
+
+    /// Bodies and times go in through COPY's text format, written a word at a time: white space and escapes
+    /// in any position, before and after the first eight bytes, come back byte for byte, and times to the
+    /// microsecond, before 1970 too.
+    @Test func copyKeepsEveryByteAndMicrosecond() async throws {
+        try await withStore { store, _ in
+            let bodies = [
+                "{\"type\":\"X\",\"note\":\"a\\\\b\"}",
+                "{\r\n\t\"type\":\t\"X\",\n\"note\":\"tab\\tnew\\nline\\r\\\\\\\"\"\r\n}",
+                "\t{\"type\":\"X\",\"note\":\"" + String(repeating: "é-long run without escapes ", count: 4) + "\\\\\"}\n",
+            ]
+            let times = [
+                Date(timeIntervalSince1970: 1_795_000_000.123_456), Date(timeIntervalSince1970: -946_684_799.999_999),
+                Date(timeIntervalSince1970: 0.000_001),
+            ]
+            let events = zip(bodies, times).enumerated().map { index, pair in
+                IncomingEvent(
+                    id: "copy-\(index)", source: "aes1", switchName: "cm1", seq: Int64(index) - 1, time: pair.1,
+                    monitor: nil, type: "X", eventType: nil, ucid: nil, callID: nil, rawJSON: pair.0)
+            }
+            #expect(try await store.append([events])[0].accepted == 3)
+            let stored = try await store.read(after: 0, limit: 10)
+            #expect(stored.map(\.body) == bodies)
+            #expect(stored.map { Int64(($0.time.timeIntervalSince1970 * 1_000_000).rounded()) }
+                == times.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) })
+            #expect(stored.map(\.seq) == [-1, 0, 1])
+            #expect(stored.map(\.monitor) == [nil, nil, nil])
+        }
+    }
 }

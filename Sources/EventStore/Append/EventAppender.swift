@@ -62,7 +62,10 @@ public final class EventAppender: Service, Sendable {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { lanes in
                 for doorbell in self.doorbells {
-                    lanes.addTask {
+                    // Above the request handlers: a lane holding the log-head lock resumes after each of its
+                    // round trips, and at the default priority that resumption queued behind whole-batch parses
+                    // while every other append waited for the lock.
+                    lanes.addTask(priority: .high) {
                         for await _ in doorbell.stream {
                             await self.drain()
                         }

@@ -62,20 +62,39 @@ public enum Timestamp {
     /// Formats a date as RFC 3339 in UTC with milliseconds (or `fractionDigits` 6, microseconds), the form
     /// CallTrail writes everywhere.
     public static func format(_ date: Date, fractionDigits: Int = 3) -> String {
-        // Round to the microsecond first: a Double just below an exact millisecond must not lose it.
-        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-        let seconds = floorDivide(micros, 1_000_000)
-        let fraction = Int(micros - seconds * 1_000_000)
-        let days = Int(floorDivide(seconds, 86_400))
-        let secondOfDay = Int(seconds - Int64(days) * 86_400)
-        let (year, month, day) = civilFromDays(days)
+        let fields = UTCFields(date)
         func pad(_ value: Int, _ width: Int) -> String {
             let digits = String(value)
             return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
         }
-        let fractionText = fractionDigits >= 6 ? pad(fraction, 6) : pad(fraction / 1000, 3)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(fractionText)Z"
+        let fractionText = fractionDigits >= 6 ? pad(fields.microsecond, 6) : pad(fields.microsecond / 1000, 3)
+        return "\(pad(fields.year, 4))-\(pad(fields.month, 2))-\(pad(fields.day, 2))T\(pad(fields.hour, 2)):"
+            + "\(pad(fields.minute, 2)):\(pad(fields.second, 2)).\(fractionText)Z"
+    }
+
+    /// A date's calendar fields in UTC, rounded to the microsecond: what `format` writes, for writers that put
+    /// the digits straight into a buffer rather than build a string per event.
+    public struct UTCFields: Equatable, Sendable {
+        public var year: Int
+        public var month: Int
+        public var day: Int
+        public var hour: Int
+        public var minute: Int
+        public var second: Int
+        public var microsecond: Int
+
+        public init(_ date: Date) {
+            // Round to the microsecond first: a Double just below an exact millisecond must not lose it.
+            let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+            let seconds = Timestamp.floorDivide(micros, 1_000_000)
+            microsecond = Int(micros - seconds * 1_000_000)
+            let days = Int(Timestamp.floorDivide(seconds, 86_400))
+            let secondOfDay = Int(seconds - Int64(days) * 86_400)
+            (year, month, day) = Timestamp.civilFromDays(days)
+            hour = secondOfDay / 3600
+            minute = secondOfDay / 60 % 60
+            second = secondOfDay % 60
+        }
     }
 
     private static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
