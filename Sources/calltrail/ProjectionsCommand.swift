@@ -34,19 +34,14 @@ struct ProjectionsCommand: AsyncParsableCommand {
                 from: database.migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())
             let role = try await DatabaseBootstrap.migrate(url, migrations: migrations, logger: logger)
             let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
-            let report = try await withThrowingTaskGroup(of: ProjectionRebuilder.Report?.self) { group in
-                group.addTask {
-                    await client.run()
-                    return nil
-                }
+            let report = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
                 let rebuilder = ProjectionRebuilder(store: PostgresJourneyStore(client: client, logger: logger), logger: logger)
-                let report = try await rebuilder.run { position, head in
+                return try await rebuilder.run { position, head in
                     print("  replayed to position \(position) of \(head)")
                 }
-                group.cancelAll()
-                return report
             }
-            guard let report = report ?? nil else { return }
             print(String(
                 format: "rebuilt %d journeys from %d events (to position %lld) in %.1f s: %.0f events/s",
                 report.journeys, report.events, report.position, report.seconds, report.eventsPerSecond))

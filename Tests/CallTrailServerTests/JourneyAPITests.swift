@@ -54,16 +54,24 @@ struct JourneyAPITests {
         return try json(response)
     }
 
+    /// Each scenario's journey read over HTTP, as the live projector made it and again after a rebuild.
     @Test(arguments: scenarios)
     func scenarioJourneyOverHTTP(_ name: String) async throws {
-        try await withApp { client, _ in
+        try await withApp { client, database in
             try await Self.post(client, try ScenarioFixtures.lines(name))
             try await Self.waitForProjection(client)
             let expected = try ScenarioFixtures.expectedJourney(name)
             let ucid = try #require(expected["ucid"] as? String)
             let journey = try await Self.get(client, "/v1/journeys/\(ucid)")
             let problems = ScenarioFixtures.mismatches(journey: journey, expected: expected)
-            #expect(problems.isEmpty, "\(name):\n\(problems.joined(separator: "\n"))")
+            #expect(problems.isEmpty, "\(name) (live):\n\(problems.joined(separator: "\n"))")
+
+            _ = try await database.withClient { pool in
+                try await ProjectionRebuilder(store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger).run()
+            }
+            let rebuilt = try await Self.get(client, "/v1/journeys/\(ucid)")
+            let rebuiltProblems = ScenarioFixtures.mismatches(journey: rebuilt, expected: expected)
+            #expect(rebuiltProblems.isEmpty, "\(name) (rebuilt):\n\(rebuiltProblems.joined(separator: "\n"))")
 
             // Every UCID of the journey finds it, and each has a call context pointing at it.
             for other in journey["ucids"] as? [String] ?? [] {

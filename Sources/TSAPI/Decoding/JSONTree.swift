@@ -3,7 +3,7 @@
 /// Projections decode every stored event; through `JSONDecoder` that was more than half of a rebuild's time.
 /// A tree with members in document order, read by `TSAPIEvent(json:)`, gives the same result for a fraction
 /// of the cost (`TSAPIEventFastDecodingTests` checks that it is the same).
-indirect enum JSONTree: Sendable {
+enum JSONTree: Sendable {
     case object([(key: String, value: JSONTree)])
     case array([JSONTree])
     case string(String)

@@ -64,8 +64,8 @@ struct IngestBenchCommand: AsyncParsableCommand {
         }
         let bytes = bodies.reduce(0) { $0 + $1.readableBytes }
         print("bench ingest: \(events.count) events in \(bodies.count) batches of \(batch), \(clients) clients, "
-            + "\(bytes / max(events.count, 1)) bytes/event; \(ProcessInfo.processInfo.activeProcessorCount) cores, "
-            + "\(cpuModel())")
+            + "\(bytes / max(events.count, 1)) bytes/event; "
+            + "\(benchMachine())")
 
         var ratios: [Double] = []
         for round in 1...rounds {
@@ -74,9 +74,9 @@ struct IngestBenchCommand: AsyncParsableCommand {
                 try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
             }
             // Each phase starts from a checkpoint, so neither pays for the other's dirty pages.
-            try await checkpoint(server, logger: logger)
+            try await benchCheckpoint(server, logger: logger)
             let ingestRate = try await measureHTTP(bodies: bodies, events: events.count, scratch: scratch, logger: logger)
-            try await checkpoint(server, logger: logger)
+            try await benchCheckpoint(server, logger: logger)
             let rawRate = try await measureRawInserts(events: events, scratch: scratch, logger: logger)
             if rounds > 1 { print("round \(round):") }
             print(String(format: "HTTP ingest:        %10.0f events/s", ingestRate))
@@ -173,21 +173,6 @@ struct IngestBenchCommand: AsyncParsableCommand {
     }
 
     /// CHECKPOINT needs a superuser (or pg_checkpoint); without one the phases simply start as they are.
-    private func checkpoint(_ server: DatabaseURL, logger: Logger) async throws {
-        do {
-            try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-                try await client.query("CHECKPOINT", logger: logger)
-            }
-        } catch {
-            print("(no CHECKPOINT between phases: \(String(reflecting: error).prefix(80)))")
-        }
-    }
-
-    private func cpuModel() -> String {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        return info.split(separator: "\n").first { $0.hasPrefix("model name") }
-            .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? "unknown CPU"
-    }
 }
 
 private struct RawRow: Sendable {
@@ -221,13 +206,6 @@ struct BenchAppArguments: AppArguments {
     var maxBodyBytes = 64 * 1024 * 1024
     var logLevel = Logger.Level.warning
     var migrationsDirectory: String?
-}
-
-extension Duration {
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
 }
 
 /// Runs jobs 0..<count on `workers` concurrent workers, each taking the next job when it is free, as a client

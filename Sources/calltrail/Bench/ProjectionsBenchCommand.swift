@@ -59,8 +59,7 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
         let scratch = server.with(database: "calltrail_bench_projections")
         let migrations = try Migration.load(
             from: database.migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())
-        print("bench projections: \(events) events, \(agents) agents, \(rate) calls/s; "
-            + "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpuModel())")
+        print("bench projections: \(events) events, \(agents) agents, \(rate) calls/s; \(benchMachine())")
 
         let stored = try await storedEvents(server: server, scratch: scratch, logger: logger)
         // The traffic is whole calls, so the store holds about `events`, not exactly.
@@ -77,7 +76,7 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
         } else {
             print("load:     skipped, the database holds \(stored) events (--reload to redo)")
         }
-        try await checkpoint(server, logger: logger)
+        try await benchCheckpoint(server, logger: logger)
 
         try await DatabaseBootstrap.withTemporaryClient(scratch, role: role, logger: logger) { client in
             let store = PostgresJourneyStore(client: client, logger: logger)
@@ -94,7 +93,7 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
             }
             print("journeys without an outcome: \(unfinished)")
         }
-        try await checkpoint(server, logger: logger)
+        try await benchCheckpoint(server, logger: logger)
         try await measureLookups(scratch, logger: logger)
     }
 
@@ -217,21 +216,28 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
                     latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
                     latencies.last!, latencies.count))
             }
+            // A one-day search, page by page with the cursor, and filtered by agent.
+            var latencies: [Double] = []
+            var cursor: String?
+            for index in 0..<(ucids.count / 10 + 20) {
+                var path = "/v1/journeys?from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z&limit=100"
+                if index % 2 == 1 { path += "&agent=\(5001 + index % agents)" } else if let cursor { path += "&cursor=\(cursor)" }
+                let started = ContinuousClock.now
+                let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(30))
+                let body = try await response.body.collect(upTo: 64 << 20)
+                guard response.status == .ok else { throw ValidationError("\(path): \(response.status)") }
+                if index >= 20 { latencies.append((ContinuousClock.now - started).seconds * 1000) }
+                if index % 2 == 0 {
+                    cursor = (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])?["nextCursor"] as? String
+                }
+            }
+            latencies.sort()
+            print(String(
+                format: "GET /v1/journeys?from=&to= (one day, 100 a page, by cursor or agent): p50 %.2f ms, p99 %.2f ms (%d searches)",
+                latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)], latencies.count))
             try await http.shutdown()
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-    }
-
-    private func checkpoint(_ server: DatabaseURL, logger: Logger) async throws {
-        try? await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-            try await client.query("CHECKPOINT", logger: logger)
-        }
-    }
-
-    private func cpuModel() -> String {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        return info.split(separator: "\n").first { $0.hasPrefix("model name") }
-            .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? "unknown CPU"
     }
 }
