@@ -19,7 +19,7 @@ public struct ProjectionRebuilder: Sendable {
     /// Events between writes of the fresh tables: a rebuild writes each journey about once, not once per batch.
     let flushEvery: Int
 
-    public init(store: PostgresJourneyStore, logger: Logger, readSize: Int = 10_000, flushEvery: Int = 100_000) {
+    public init(store: PostgresJourneyStore, logger: Logger, readSize: Int = 20_000, flushEvery: Int = 250_000) {
         self.store = store
         self.logger = logger
         self.readSize = readSize
