@@ -32,3 +32,20 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 }
+
+extension DatabaseOptions {
+    /// The database a one-shot command works on: found (or the private one started), migrated, with the role to
+    /// work as. The caller stops `embedded` when done.
+    func prepare(logger: Logger) async throws -> (url: DatabaseURL, embedded: EmbeddedPostgres?, role: String?, migrations: [Migration]) {
+        let (url, embedded) = try EmbeddedPostgres.locate(databaseURL: databaseURL, dataDirectory: dataDirectory, logger: logger)
+        do {
+            let migrations = try Migration.load(
+                from: migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())
+            let role = try await DatabaseBootstrap.migrate(url, migrations: migrations, logger: logger)
+            return (url, embedded, role, migrations)
+        } catch {
+            embedded?.stop()
+            throw error
+        }
+    }
+}

@@ -15,12 +15,8 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "calltrail")
         logger.logLevel = database.logLevel
-        let (url, embedded) = try EmbeddedPostgres.locate(
-            databaseURL: database.databaseURL, dataDirectory: database.dataDirectory, logger: logger)
+        let (url, embedded, _, migrations) = try await database.prepare(logger: logger)
         defer { embedded?.stop() }
-        let migrations = try Migration.load(
-            from: database.migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())
-        _ = try await DatabaseBootstrap.migrate(url, migrations: migrations, logger: logger)
         print("database \(url) is at migration \(migrations.last!.version) (\(migrations.last!.name))")
     }
 }

@@ -27,12 +27,8 @@ struct ProjectionsCommand: AsyncParsableCommand {
         func run() async throws {
             var logger = Logger(label: "calltrail")
             logger.logLevel = database.logLevel
-            let (url, embedded) = try EmbeddedPostgres.locate(
-                databaseURL: database.databaseURL, dataDirectory: database.dataDirectory, logger: logger)
+            let (url, embedded, role, _) = try await database.prepare(logger: logger)
             defer { embedded?.stop() }
-            let migrations = try Migration.load(
-                from: database.migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())
-            let role = try await DatabaseBootstrap.migrate(url, migrations: migrations, logger: logger)
             let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
             let report = try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
