@@ -80,29 +80,53 @@ public struct JourneyProjector: Service {
         }
     }
 
-    /// The projector's memory: its tracker, and the checkpoint its tables are at.
+    /// The projector's memory: its tracker, the checkpoint its tables are at, and the next batch if it was
+    /// read while the last one was being written.
     public struct State: Sendable {
         public var tracker: JourneyTracker
         public var checkpoint: PostgresJourneyStore.Checkpoint
+        var prefetched: DecodedBatch?
+    }
+
+    /// Stored events after a position, decoded; `last` is the last one read (decoded or not).
+    struct DecodedBatch: Sendable {
+        var events: [CallEvent]
+        var last: Int64?
+        var count: Int
+    }
+
+    func batch(after position: Int64) async throws -> DecodedBatch {
+        let stored = try await store.events(after: position, limit: batchSize)
+        return DecodedBatch(
+            events: StoredEventDecoder.decode(stored, logger: logger), last: stored.last?.position, count: stored.count)
     }
 
     /// Projects one batch; returns how many events it read.
     public func step(_ state: inout State) async throws -> Int {
-        let events = try await store.events(after: state.tracker.position, limit: batchSize)
-        guard let last = events.last?.position else { return 0 }
+        let batch: DecodedBatch
+        if let prefetched = state.prefetched, prefetched.count > 0 {
+            batch = prefetched
+        } else {
+            batch = try await self.batch(after: state.tracker.position)
+        }
+        state.prefetched = nil
+        guard let last = batch.last else { return 0 }
         let started = ContinuousClock.now
-        for event in StoredEventDecoder.decode(events, logger: logger) { state.tracker.apply(event) }
+        for event in batch.events { state.tracker.apply(event) }
         state.tracker.advance(to: last)
         let changes = state.tracker.takeChanges()
+        // The log after `last` never changes once visible, so the next batch is read while this one is written.
+        async let following = self.batch(after: last)
         try await store.commit(
             changes, through: state.tracker.position, clock: state.tracker.clock, expected: state.checkpoint)
         state.checkpoint.position = state.tracker.position
         state.checkpoint.clock = state.tracker.clock
         state.tracker.evictExpired()
-        Counter(label: "calltrail_projection_events_total").increment(by: events.count)
+        state.prefetched = try await following
+        Counter(label: "calltrail_projection_events_total").increment(by: batch.count)
         Timer(label: "calltrail_projection_batch_seconds").recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
         Gauge(label: "calltrail_projection_position").record(Double(last))
-        return events.count
+        return batch.count
     }
 
     public func restore() async throws -> State {
@@ -112,6 +136,6 @@ public struct JourneyProjector: Service {
         let tracker = JourneyTracker(
             restoring: journeys, position: checkpoint.position, clock: checkpoint.clock ?? .distantPast)
         logger.info("projector starts", metadata: ["position": "\(checkpoint.position)", "journeys": "\(journeys.count)"])
-        return State(tracker: tracker, checkpoint: checkpoint)
+        return State(tracker: tracker, checkpoint: checkpoint, prefetched: nil)
     }
 }
