@@ -69,7 +69,12 @@ public struct JourneyTracker: Sendable {
         while endedOrderStart < endedOrder.count, endedOrder[endedOrderStart].0 < horizon {
             let (endedAt, id) = endedOrder[endedOrderStart]
             endedOrderStart += 1
-            guard let journey = journeys[id], journey.endedAt == endedAt, !changed.contains(id) else { continue }
+            guard let journey = journeys[id], journey.endedAt == endedAt else { continue }
+            if changed.contains(id) {
+                // Not written yet: free it at the next call.
+                endedOrder.append((endedAt, id))
+                break
+            }
             unindex(journey)
         }
         if endedOrderStart > 4096, endedOrderStart * 2 > endedOrder.count {

@@ -35,7 +35,7 @@ public struct JourneyProjector: Service {
             // One projector per database (architecture §7): the others wait on the advisory lock, which the
             // server frees when its holder's connection ends, so one of them takes over if this process dies.
             try await store.client.withConnection { lockConnection in
-                while !(try await store.tryLockProjector(on: lockConnection)) {
+                while !(try await store.tryLock(.projector, on: lockConnection)) {
                     logger.debug("another process projects; waiting")
                     try await Task.sleep(for: .seconds(2))
                 }

@@ -48,18 +48,28 @@ public struct PostgresJourneyStore: Sendable {
         throw ProjectionError.missingCheckpoint(schema.checkpoint)
     }
 
-    /// The advisory lock that makes one process the projector, on a connection the caller keeps.
-    public func tryLockProjector(on connection: PostgresConnection) async throws -> Bool {
+    /// Session advisory locks that give work a single owner across processes; the server frees them when the
+    /// holder's connection ends.
+    public enum Lock: Int64, Sendable {
+        /// "CTJourny" in ASCII: the projector.
+        case projector = 0x4354_4A6F_7572_6E79
+        /// "CTRebild": a rebuild, which owns `projection_next` while it runs.
+        case rebuild = 0x4354_5265_6269_6C64
+    }
+
+    /// Takes `lock` on a connection the caller keeps for as long as it needs it; false if another holds it.
+    public func tryLock(_ lock: Lock, on connection: PostgresConnection) async throws -> Bool {
         for try await locked in try await connection.query(
-            "SELECT pg_try_advisory_lock(\(Self.projectorLockKey))", logger: logger
+            "SELECT pg_try_advisory_lock(\(lock.rawValue))", logger: logger
         ).decode(Bool.self) {
             return locked
         }
         return false
     }
 
-    /// "CTJourny" in ASCII: the projector's advisory lock key.
-    static let projectorLockKey: Int64 = 0x4354_4A6F_7572_6E79
+    public func unlock(_ lock: Lock, on connection: PostgresConnection) async throws {
+        for try await _ in try await connection.query("SELECT pg_advisory_unlock(\(lock.rawValue))", logger: logger) {}
+    }
 
     /// Empties the live tables and puts their checkpoint at position 0 with this build's state version: the
     /// projector then starts over (a running one reloads). For benchmarks and a fresh database.
@@ -342,12 +352,14 @@ struct JourneyRows {
 public enum ProjectionError: Error, CustomStringConvertible {
     case missingCheckpoint(String)
     case checkpointMoved(expected: Int64, found: Int64)
+    case rebuildRunning
 
     public var description: String {
         switch self {
         case .missingCheckpoint(let name): "the projection checkpoint '\(name)' is missing: run calltrail migrate"
         case .checkpointMoved(let expected, let found):
             "the projection checkpoint moved from \(expected) to \(found) under this projector (another projector or a rebuild)"
+        case .rebuildRunning: "another rebuild of the journey tables is running; wait for it to finish"
         }
     }
 }

@@ -34,7 +34,22 @@ public struct ProjectionRebuilder: Sendable {
         public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
     }
 
+    /// Rebuilds, holding the rebuild lock throughout: two rebuilds at once would write the same fresh tables.
     public func run(progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
+        try await store.client.withConnection { lockConnection in
+            guard try await store.tryLock(.rebuild, on: lockConnection) else { throw ProjectionError.rebuildRunning }
+            do {
+                let report = try await replay(progress: progress)
+                try await store.unlock(.rebuild, on: lockConnection)
+                return report
+            } catch {
+                try? await store.unlock(.rebuild, on: lockConnection)
+                throw error
+            }
+        }
+    }
+
+    private func replay(progress: @Sendable (Int64, Int64) -> Void) async throws -> Report {
         let started = ContinuousClock.now
         try await store.client.query("SELECT calltrail_create_projection_tables('projection_next', false)", logger: logger)
         try await store.client.query(
