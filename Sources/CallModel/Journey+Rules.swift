@@ -328,6 +328,17 @@ extension Journey {
         }
     }
 
+    /// Ends a journey whose calls went silent (a lost CallCleared, a link down): every call still up is taken
+    /// as cleared at the journey's last event.
+    mutating func endSilent() {
+        timedOut = true
+        for index in legs.indices where !legs[index].isEnded {
+            endLeg(index, as: .cleared, at: lastEventAt)
+        }
+        for index in calls.indices where calls[index].state == .live { calls[index].state = .cleared }
+        refreshDurations()
+    }
+
     private mutating func refreshDurations() {
         durations.total = lastEventAt.timeIntervalSince(startedAt)
         let end = endedAt ?? lastEventAt

@@ -8,7 +8,7 @@ import TSAPI
 extension Journey {
     /// The version of this JSON's shape. Change it with any change to the stored fields: the projector then
     /// rebuilds the tables, since rows of another shape cannot be read back.
-    public static let stateVersion = 1
+    public static let stateVersion = 2
 
     public var stateJSON: String {
         var out = JSONOutput()
@@ -73,6 +73,7 @@ extension Journey {
             o.field("redirected", redirected)
             o.field("failed", failed)
             o.field("answeredByParty", answeredByParty)
+            o.field("timedOut", timedOut)
             o.object("timers") { t in
                 t.field("queuedSince", timers.queuedSince)
                 t.object("ringingSince") { r in

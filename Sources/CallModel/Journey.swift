@@ -51,6 +51,8 @@ public struct Journey: Sendable, Codable, Equatable {
     public var failed = false
     /// True once a station (or, outbound, the called party) answered.
     public var answeredByParty = false
+    /// Ended because no event came for `JourneyTracker.silenceLimit`, not by CallCleared.
+    public var timedOut = false
     var timers = Timers()
     public var durations = Durations()
     /// Keys of the last switch events applied, so monitor copies are dropped (reference §0.7).

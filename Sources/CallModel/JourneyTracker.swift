@@ -13,6 +13,9 @@ import TSAPI
 /// how the events were batched.
 public struct JourneyTracker: Sendable {
     public static let defaultLinkGrace: TimeInterval = 15 * 60
+    /// An open journey with no event for this long of event time is ended: its CallCleared was lost (a link
+    /// down, a monitor stopped), and an open journey would otherwise stay open, and in memory, for ever.
+    public static let silenceLimit: TimeInterval = 4 * 3600
 
     public let linkGrace: TimeInterval
     public private(set) var journeys: [String: Journey] = [:]
@@ -35,6 +38,9 @@ public struct JourneyTracker: Sendable {
     private var endedOrderStart = 0
     private var changed: Set<String> = []
     private var removed: Set<String> = []
+    /// When silent journeys are next looked for: at the first event of each minute of event time, a point that
+    /// depends on the events alone (not on how they were batched), and that `clock` gives back after a restart.
+    private var nextSilenceCheck: Date = .distantPast
 
     public init(linkGrace: TimeInterval = Self.defaultLinkGrace) {
         self.linkGrace = linkGrace
@@ -52,6 +58,21 @@ public struct JourneyTracker: Sendable {
         }
         endedOrder.sort { $0.0 < $1.0 }
         changed = []
+        nextSilenceCheck = Self.minuteAfter(clock)
+    }
+
+    private static func minuteAfter(_ time: Date) -> Date {
+        Date(timeIntervalSince1970: (time.timeIntervalSince1970 / 60).rounded(.down) * 60 + 60)
+    }
+
+    /// Ends the open journeys that have been silent for `silenceLimit`.
+    private mutating func endSilentJourneys() {
+        let horizon = clock.addingTimeInterval(-Self.silenceLimit)
+        for id in open.sorted() where journeys[id].map({ $0.lastEventAt < horizon }) ?? false {
+            var journey = take(id)
+            journey.endSilent()
+            store(journey)
+        }
     }
 
     /// The journeys changed and removed since the last call, for the runner to write.
@@ -98,6 +119,10 @@ public struct JourneyTracker: Sendable {
     public mutating func apply(_ event: CallEvent) {
         position = max(position, event.position)
         clock = max(clock, event.time)
+        if clock >= nextSilenceCheck {
+            endSilentJourneys()
+            nextSilenceCheck = Self.minuteAfter(clock)
+        }
         guard let kind = event.event.eventType, let key = event.callKey else { return }
         switch locate(event, kind: kind, key: key) {
         case .ignore:

@@ -8,7 +8,7 @@ public struct JourneyDocument: Encodable, Sendable {
     public init(_ journey: Journey) { self.journey = journey }
 
     private enum Keys: String, CodingKey {
-        case id, ucid, state, outcome, abandonedIn, direction, ucids, linkedUcids, farSiteUcids, sites, calls
+        case id, ucid, state, endedBy, outcome, abandonedIn, direction, ucids, linkedUcids, farSiteUcids, sites, calls
         case originalAni, originalDnis, vdn, split, trunkGroup, trunkMember, uui, userEnteredCode
         case agents, devices, offers, segments, legs, times, durations, eventCount, lastPosition
     }
@@ -19,6 +19,7 @@ public struct JourneyDocument: Encodable, Sendable {
         try c.encode(j.id, forKey: .id)
         try c.encode(j.ucids.first, forKey: .ucid)
         try c.encode(j.isEnded ? "ended" : "active", forKey: .state)
+        try c.encode(j.isEnded ? (j.timedOut ? "silence" : "cleared") : nil, forKey: .endedBy)
         try c.encode(j.outcome, forKey: .outcome)
         try c.encode(j.outcome == .abandoned ? j.abandonedIn : nil, forKey: .abandonedIn)
         try c.encode(j.direction, forKey: .direction)
