@@ -1,4 +1,5 @@
 import CallModel
+import EventStore
 import Foundation
 import Logging
 import PostgresNIO
@@ -98,12 +99,17 @@ public struct PostgresJourneyStore: Sendable {
     }
 
     public func headPosition() async throws -> Int64 {
-        for try await head in try await client.query("SELECT last_position FROM event_log_head", logger: logger)
-            .decode(Int64.self)
-        {
-            return head
+        try await PostgresEventStore(client: client, logger: logger).headPosition()
+    }
+
+    /// Journeys from rows of one column, their stored state.
+    private static func journeys(_ rows: PostgresRowSequence) async throws -> [Journey] {
+        let decoder = JSONDecoder()
+        var journeys: [Journey] = []
+        for try await state in rows.decode(String.self) {
+            journeys.append(try decoder.decode(Journey.self, from: Data(state.utf8)))
         }
-        return 0
+        return journeys
     }
 
     /// The journeys a projector needs to carry on from `checkpoint`: open ones, and those ended within `grace`
@@ -115,12 +121,7 @@ public struct PostgresJourneyStore: Sendable {
             SELECT state::text FROM \(unescaped: schema.rawValue).journeys
             WHERE ended_at IS NULL OR ended_at >= \(horizon)
             """, logger: logger)
-        let decoder = JSONDecoder()
-        var journeys: [Journey] = []
-        for try await state in rows.decode(String.self) {
-            journeys.append(try decoder.decode(Journey.self, from: Data(state.utf8)))
-        }
-        return journeys
+        return try await Self.journeys(rows)
     }
 
     /// Writes what changed up to `position` and moves the checkpoint, in one transaction, provided the
@@ -206,10 +207,7 @@ public struct PostgresJourneyStore: Sendable {
                OR j.id = \(id)
             LIMIT 1
             """, logger: logger)
-        for try await state in rows.decode(String.self) {
-            return try JSONDecoder().decode(Journey.self, from: Data(state.utf8))
-        }
-        return nil
+        return try await Self.journeys(rows).first
     }
 
     /// The open journeys with `device` among their parties' devices.
@@ -220,12 +218,7 @@ public struct PostgresJourneyStore: Sendable {
             WHERE ended_at IS NULL AND devices @> ARRAY[\(device)]
             ORDER BY started_at
             """, logger: logger)
-        let decoder = JSONDecoder()
-        var journeys: [Journey] = []
-        for try await state in rows.decode(String.self) {
-            journeys.append(try decoder.decode(Journey.self, from: Data(state.utf8)))
-        }
-        return journeys
+        return try await Self.journeys(rows)
     }
 
     /// One page of a journey search, in start order, after `cursor`.
@@ -248,12 +241,7 @@ public struct PostgresJourneyStore: Sendable {
             ORDER BY started_at, id
             LIMIT \(query.limit)
             """, logger: logger)
-        let decoder = JSONDecoder()
-        var journeys: [Journey] = []
-        for try await state in rows.decode(String.self) {
-            journeys.append(try decoder.decode(Journey.self, from: Data(state.utf8)))
-        }
-        return journeys
+        return try await Self.journeys(rows)
     }
 }
 

@@ -21,3 +21,10 @@ func benchCheckpoint(_ server: DatabaseURL, logger: Logger) async throws {
         print("(no CHECKPOINT between phases: \(String(reflecting: error).prefix(80)))")
     }
 }
+
+/// The benchmarks' logger: warnings only, so the figures stay readable.
+func benchLogger() -> Logger {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    return logger
+}

@@ -47,11 +47,7 @@ struct IngestBenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = {
-            var logger = Logger(label: "bench")
-            logger.logLevel = .warning
-            return logger
-        }()
+        let logger = benchLogger()
         let (server, embedded) = try EmbeddedPostgres.locate(
             databaseURL: database.databaseURL, dataDirectory: database.dataDirectory, logger: logger)
         defer { embedded?.stop() }

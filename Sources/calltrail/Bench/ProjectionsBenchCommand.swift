@@ -48,11 +48,7 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
     var reload = false
 
     func run() async throws {
-        let logger = {
-            var logger = Logger(label: "bench")
-            logger.logLevel = .warning
-            return logger
-        }()
+        let logger = benchLogger()
         let (server, embedded) = try EmbeddedPostgres.locate(
             databaseURL: database.databaseURL, dataDirectory: database.dataDirectory, logger: logger)
         defer { embedded?.stop() }
@@ -109,13 +105,7 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
         }
         guard exists else { return 0 }
         return (try? await DatabaseBootstrap.withTemporaryClient(scratch, logger: logger) { client in
-            var head: Int64 = 0
-            for try await value in try await client.query("SELECT last_position FROM event_log_head", logger: logger)
-                .decode(Int64.self)
-            {
-                head = value
-            }
-            return head
+            try await PostgresEventStore(client: client, logger: logger).headPosition()
         }) ?? 0
     }
 
