@@ -236,6 +236,15 @@ extension Journey {
             legs[index].trunkMember = legs[index].trunkMember ?? att.trunkMember
             legs[index].uui = att.userInfo.flatMap(Self.text) ?? legs[index].uui
             legs[index].userEnteredCode = legs[index].userEnteredCode ?? att.userEnteredCode.flatMap(Self.digits)
+            if let uui = att.userInfo { noteKeys(in: uui, ucid: legs[index].ucid, at: event.time) }
+            if let uui = att.originalCallInfo?.userInfo { noteKeys(in: uui, ucid: legs[index].ucid, at: event.time) }
+        }
+    }
+
+    /// Records the user-data keys a UUI carries (issue 5: the data follows the call).
+    private mutating func noteKeys(in uui: UserToUserInfo, ucid: UCID?, at time: Date) {
+        for key in UserDataKey.find(in: uui) where !userDataKeys.contains(where: { $0.key == key }) {
+            userDataKeys.append(CarriedKey(key: key, ucid: ucid, time: time))
         }
     }
 
@@ -466,6 +475,10 @@ extension Journey {
         originalAni = originalAni ?? other.originalAni
         originalDnis = originalDnis ?? other.originalDnis
         uui = uui ?? other.uui
+        for carried in other.userDataKeys where !userDataKeys.contains(where: { $0.key == carried.key }) {
+            userDataKeys.append(carried)
+        }
+        userDataKeys.sort { $0.time < $1.time }
         userEnteredCode = userEnteredCode ?? other.userEnteredCode
         vdn = vdn ?? other.vdn
         split = split ?? other.split

@@ -8,7 +8,7 @@ import TSAPI
 extension Journey {
     /// The version of this JSON's shape. Change it with any change to the stored fields: the projector then
     /// rebuilds the tables, since rows of another shape cannot be read back.
-    public static let stateVersion = 2
+    public static let stateVersion = 3
 
     public var stateJSON: String {
         var out = JSONOutput()
@@ -89,6 +89,13 @@ extension Journey {
                 d.field("total", durations.total)
             }
             o.array("recentEventKeys", recentEventKeys) { out, key in out.raw(String(key)) }
+            o.array("userDataKeys", userDataKeys) { out, carried in
+                out.object { o in
+                    o.field("key", carried.key.rawValue)
+                    o.field("ucid", carried.ucid?.rawValue)
+                    o.field("time", carried.time)
+                }
+            }
             o.field("abandonedIn", abandonedIn)
         }
         return out.text

@@ -57,6 +57,10 @@ public struct Journey: Sendable, Codable, Equatable {
     public var durations = Durations()
     /// Keys of the last switch events applied, so monitor copies are dropped (reference §0.7).
     var recentEventKeys: [UInt64] = []
+    /// Every user-data key the journey's calls have carried in their UUI, in the order first seen. Only the
+    /// keys: their data lives in the `userdata` table and is read when a context is asked for, so a later
+    /// change to a key's data shows at once.
+    public var userDataKeys: [CarriedKey] = []
 
     public enum Direction: String, Sendable, Codable {
         case inbound, outbound
@@ -103,6 +107,19 @@ public struct Journey: Sendable, Codable, Equatable {
 }
 
 /// How a contact ended (architecture §4).
+/// A user-data key found in a call's UUI: which call carried it first, and when.
+public struct CarriedKey: Sendable, Codable, Equatable {
+    public var key: UserDataKey
+    public var ucid: UCID?
+    public var time: Date
+
+    public init(key: UserDataKey, ucid: UCID?, time: Date) {
+        self.key = key
+        self.ucid = ucid
+        self.time = time
+    }
+}
+
 public enum Outcome: String, Sendable, Codable, CaseIterable {
     case answered, abandoned, transferred, conferenced, redirected, failed, outbound
 }

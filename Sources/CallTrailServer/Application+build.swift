@@ -21,11 +21,14 @@ public protocol AppArguments: Sendable {
     var appendMaxEvents: Int { get }
     /// Append transactions in flight at once.
     var appendLanes: Int { get }
+    /// TTLs and the body limit of `/v1/userdata`.
+    var userData: UserDataPolicy { get }
 }
 
 extension AppArguments {
     public var appendMaxEvents: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_MAX_EVENTS"] ?? "") ?? 2_000 }
     public var appendLanes: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_LANES"] ?? "") ?? 2 }
+    public var userData: UserDataPolicy { UserDataPolicy() }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
@@ -67,7 +70,9 @@ public func buildApplication(
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
-    JourneyRoutes(journeys: journeys).register(on: router)
+    let userData = PostgresUserDataStore(client: client, logger: logger)
+    JourneyRoutes(journeys: journeys, userData: userData).register(on: router)
+    UserDataRoutes(store: userData, journeys: journeys, policy: arguments.userData).register(on: router)
     HealthRoutes(client: client, migrations: migrations, metrics: metrics).register(on: router)
 
     return Application(

@@ -15,7 +15,7 @@ struct ProjectionsCommand: AsyncParsableCommand {
     struct Rebuild: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rebuild",
-            abstract: "Replay the whole event store into fresh journey tables and swap them in.",
+            abstract: "Replay the whole event store into fresh journey tables and swap them in; replay the user data.",
             discussion: """
                 Safe while `calltrail serve` runs: the service keeps serving the old tables until the swap, then \
                 its projector reloads from the new ones. Use it after a change to the journey rules, or to check \
@@ -34,9 +34,12 @@ struct ProjectionsCommand: AsyncParsableCommand {
                 group.addTask { await client.run() }
                 defer { group.cancelAll() }
                 let rebuilder = ProjectionRebuilder(store: PostgresJourneyStore(client: client, logger: logger), logger: logger)
-                return try await rebuilder.run { position, head in
+                let report = try await rebuilder.run { position, head in
                     print("  replayed to position \(position) of \(head)")
                 }
+                let changes = try await PostgresUserDataStore(client: client, logger: logger).rebuild()
+                print("rebuilt the user data from \(changes) changes")
+                return report
             }
             print(String(
                 format: "rebuilt %d journeys from %d events (to position %lld) in %.1f s: %.0f events/s",

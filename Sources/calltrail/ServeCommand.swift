@@ -23,6 +23,16 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     @Option(name: .customLong("max-body-bytes"), help: "Largest POST /v1/events body; larger ones get 413 (env CALLTRAIL_MAX_BODY_BYTES).")
     var maxBodyBytes: Int = Int(environment["CALLTRAIL_MAX_BODY_BYTES"] ?? "") ?? 16 * 1024 * 1024
 
+    @Option(name: .customLong("userdata-ttl"), help: "Seconds user data lives when the client gives no ttlSeconds (env CALLTRAIL_USERDATA_TTL).")
+    var userDataTTL: Int = Int(environment["CALLTRAIL_USERDATA_TTL"] ?? "") ?? 7_200
+
+    @Option(name: .customLong("userdata-max-ttl"), help: "Longest ttlSeconds a client may ask for (env CALLTRAIL_USERDATA_MAX_TTL).")
+    var userDataMaxTTL: Int = Int(environment["CALLTRAIL_USERDATA_MAX_TTL"] ?? "") ?? 86_400
+
+    @Option(name: .customLong("userdata-max-bytes"), help: "Largest /v1/userdata body; larger ones get 413 (env CALLTRAIL_USERDATA_MAX_BYTES).")
+    var userDataMaxBytes: Int = Int(environment["CALLTRAIL_USERDATA_MAX_BYTES"] ?? "") ?? 65_536
+
+    var userData: UserDataPolicy { UserDataPolicy(defaultTTL: userDataTTL, maxTTL: userDataMaxTTL, maxBodyBytes: userDataMaxBytes) }
     var databaseURL: String? { database.databaseURL }
     var dataDirectory: String { database.dataDirectory }
     var logLevel: Logger.Level { database.logLevel }
@@ -31,6 +41,10 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be from 1 to 65535") }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
+        guard userDataMaxTTL > 0, (1...userDataMaxTTL).contains(userDataTTL) else {
+            throw ValidationError("--userdata-ttl must be from 1 to --userdata-max-ttl (\(userDataMaxTTL))")
+        }
+        guard userDataMaxBytes > 0 else { throw ValidationError("--userdata-max-bytes must be positive") }
     }
 
     func run() async throws {

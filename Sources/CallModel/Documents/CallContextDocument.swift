@@ -6,6 +6,8 @@ import TSAPI
 public struct CallContextDocument: Encodable, Sendable {
     public var ucid: UCID
     public var journey: Journey
+    /// The journey's user data, when the caller looked it up (the API always does).
+    public var userData: JourneyUserData?
 
     /// The context of `ucid` within `journey`; nil when the journey has no leg with that UCID.
     public init?(ucid: UCID, in journey: Journey) {
@@ -30,7 +32,7 @@ public struct CallContextDocument: Encodable, Sendable {
 
     private enum Keys: String, CodingKey {
         case ucid, journeyId, state, role, `switch`, ani, dnis, originalAni, originalDnis, vdn, split, trunkGroup
-        case trunkMember, uui, userEnteredCode, parties, agents, consultOf, mergedInto, linkedUcids, outcome
+        case trunkMember, uui, userEnteredCode, userData, userDataKeys, parties, agents, consultOf, mergedInto, linkedUcids, outcome
         case startedAt, answeredAt, endedAt, updatedAt
     }
 
@@ -46,14 +48,16 @@ public struct CallContextDocument: Encodable, Sendable {
         try c.encode(live.switchID, forKey: .switch)
         try c.encode(live.ani, forKey: .ani)
         try c.encode(live.dnis, forKey: .dnis)
-        try c.encode(journey.originalAni, forKey: .originalAni)
-        try c.encode(journey.originalDnis, forKey: .originalDnis)
+        try c.encode(userData?.originalAni(else: journey.originalAni) ?? journey.originalAni, forKey: .originalAni)
+        try c.encode(userData?.originalDnis(else: journey.originalDnis) ?? journey.originalDnis, forKey: .originalDnis)
         try c.encode(journey.vdn, forKey: .vdn)
         try c.encode(journey.split, forKey: .split)
         try c.encode(journey.trunkGroup ?? first.trunkGroup, forKey: .trunkGroup)
         try c.encode(journey.trunkMember ?? first.trunkMember, forKey: .trunkMember)
         try c.encode(journey.uui ?? first.uui, forKey: .uui)
         try c.encode(journey.userEnteredCode ?? first.userEnteredCode, forKey: .userEnteredCode)
+        try c.encode(userData?.merged, forKey: .userData)
+        try c.encode(userData?.entries ?? [], forKey: .userDataKeys)
         try c.encode(parties.map { PartyDocument(switchID: $0.switchID, party: $0.party) }, forKey: .parties)
         var agents: [String] = []
         for leg in legs { for agent in leg.agents where !agents.contains(agent) { agents.append(agent) } }

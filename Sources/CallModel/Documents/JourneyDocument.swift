@@ -4,12 +4,17 @@ import TSAPI
 /// A journey as `GET /v1/journeys/{id}` returns it (architecture §5): every key present, null when unknown.
 public struct JourneyDocument: Encodable, Sendable {
     public var journey: Journey
+    /// The journey's user data; a single journey shows it, search pages do not look it up.
+    public var userData: JourneyUserData?
 
-    public init(_ journey: Journey) { self.journey = journey }
+    public init(_ journey: Journey, userData: JourneyUserData? = nil) {
+        self.journey = journey
+        self.userData = userData
+    }
 
     private enum Keys: String, CodingKey {
         case id, ucid, state, endedBy, outcome, abandonedIn, direction, ucids, linkedUcids, farSiteUcids, sites, calls
-        case originalAni, originalDnis, vdn, split, trunkGroup, trunkMember, uui, userEnteredCode
+        case originalAni, originalDnis, vdn, split, trunkGroup, trunkMember, uui, userEnteredCode, userData, userDataKeys
         case agents, devices, offers, segments, legs, times, durations, eventCount, lastPosition
     }
 
@@ -28,14 +33,18 @@ public struct JourneyDocument: Encodable, Sendable {
         try c.encode(j.farSiteUcids, forKey: .farSiteUcids)
         try c.encode(j.sites, forKey: .sites)
         try c.encode(j.calls.map { CallRef(switchID: $0.key.switchID, callID: $0.key.callID) }, forKey: .calls)
-        try c.encode(j.originalAni, forKey: .originalAni)
-        try c.encode(j.originalDnis, forKey: .originalDnis)
+        try c.encode(userData?.originalAni(else: j.originalAni) ?? j.originalAni, forKey: .originalAni)
+        try c.encode(userData?.originalDnis(else: j.originalDnis) ?? j.originalDnis, forKey: .originalDnis)
         try c.encode(j.vdn, forKey: .vdn)
         try c.encode(j.split, forKey: .split)
         try c.encode(j.trunkGroup, forKey: .trunkGroup)
         try c.encode(j.trunkMember, forKey: .trunkMember)
         try c.encode(j.uui, forKey: .uui)
         try c.encode(j.userEnteredCode, forKey: .userEnteredCode)
+        if let userData {
+            try c.encode(userData.merged, forKey: .userData)
+            try c.encode(userData.entries, forKey: .userDataKeys)
+        }
         try c.encode(j.agents, forKey: .agents)
         try c.encode(j.devices, forKey: .devices)
         try c.encode(j.offers.map(OfferDocument.init), forKey: .offers)

@@ -18,16 +18,8 @@ struct EventRoutes<Context: RequestContext>: Sendable {
 
     /// All or nothing: 200 only after the batch is committed; 422 names the first invalid event.
     @Sendable func ingest(_ request: Request, context: Context) async throws -> Response {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
-            throw tooLarge
-        }
         var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw tooLarge
-        }
+        let body = try await request.body(limit: maxBodyBytes, else: tooLarge)
         let parsed = body.withUnsafeReadableBytes { bytes in
             Result { () throws(IngestError) -> [IncomingEvent] in try IngestBatchParser.parse(bytes) }
         }
@@ -78,6 +70,16 @@ extension Parameters {
 }
 
 extension Request {
+    /// The whole body, or `tooLarge` (a 413 that names the limit) when it has more than `limit` bytes.
+    mutating func body(limit: Int, else tooLarge: @autoclosure () -> APIError) async throws -> ByteBuffer {
+        if let length = headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge() }
+        do {
+            return try await collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge()
+        }
+    }
+
     /// An integer query parameter within `range`, or 400 naming it.
     func queryInteger(_ name: String, default value: Int64, in range: ClosedRange<Int64>) throws -> Int64 {
         guard let text = uri.queryParameters[name[...]] else { return value }

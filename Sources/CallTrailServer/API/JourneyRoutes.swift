@@ -8,6 +8,7 @@ import TSAPI
 /// Call contexts and journeys (architecture §5): what CRMs pop and analysts search.
 struct JourneyRoutes<Context: RequestContext>: Sendable {
     let journeys: PostgresJourneyStore
+    let userData: PostgresUserDataStore
     /// Largest page a search returns; a CSV export without `limit` walks every page.
     static var maxLimit: Int64 { 1_000 }
 
@@ -23,10 +24,11 @@ struct JourneyRoutes<Context: RequestContext>: Sendable {
     @Sendable func callContext(_ request: Request, context: Context) async throws -> Response {
         let ucid = try context.parameters.ucid()
         guard let journey = try await journeys.journey(id: ucid.rawValue),
-            let document = CallContextDocument(ucid: ucid, in: journey)
+            var document = CallContextDocument(ucid: ucid, in: journey)
         else {
             throw APIError(.notFound, "no call with UCID \(ucid)")
         }
+        document.userData = try await userData(of: journey)
         return try .encoded(document)
     }
 
@@ -35,8 +37,16 @@ struct JourneyRoutes<Context: RequestContext>: Sendable {
         guard let device = request.uri.queryParameters["device"].map(String.init), !device.isEmpty else {
             throw APIError(.badRequest, "device is required: GET /v1/calls?device=5001", field: "device")
         }
-        let calls = try await journeys.openJourneys(device: device).flatMap { journey in
-            CallContextDocument.all(in: journey).filter { call in call.parties.contains { $0.party.device == device } }
+        var calls: [CallContextDocument] = []
+        for journey in try await journeys.openJourneys(device: device) {
+            let here = CallContextDocument.all(in: journey).filter { call in call.parties.contains { $0.party.device == device } }
+            guard !here.isEmpty else { continue }
+            let data = try await userData(of: journey)
+            calls += here.map { call in
+                var call = call
+                call.userData = data
+                return call
+            }
         }
         return try .encoded(DeviceCalls(device: device, calls: calls))
     }
@@ -55,7 +65,15 @@ struct JourneyRoutes<Context: RequestContext>: Sendable {
         guard let journey = try await journeys.journey(id: id) else {
             throw APIError(.notFound, "no journey with id or UCID \(id)")
         }
-        return try .encoded(JourneyDocument(journey))
+        return try .encoded(JourneyDocument(journey, userData: try await userData(of: journey)))
+    }
+
+    /// The user data of a journey: the keys its calls carried and the data set on or attached to its UCIDs,
+    /// read now, so a change to a key shows at once in every call that carried it.
+    func userData(of journey: Journey) async throws -> JourneyUserData {
+        let records = try await userData.records(
+            ids: journey.userDataKeys.map(\.key.rawValue), ucids: journey.ucids.map(\.rawValue))
+        return JourneyUserData(journey: journey, records: records, now: Date())
     }
 
     /// Journey search with cursor paging; `Accept: text/csv` exports (every page when no `limit` is given).
@@ -88,7 +106,7 @@ struct JourneyRoutes<Context: RequestContext>: Sendable {
         }
         let page = try await journeys.search(query)
         let next = page.count == query.limit ? page.last.map { JourneyQuery.Cursor(startedAt: $0.startedAt, id: $0.id).text } : nil
-        return try .encoded(SearchPage(journeys: page.map(JourneyDocument.init), nextCursor: next))
+        return try .encoded(SearchPage(journeys: page.map { JourneyDocument($0) }, nextCursor: next))
     }
 
     struct SearchPage: Encodable {
@@ -182,10 +200,10 @@ enum JourneyCSV {
 
 extension Response {
     /// A JSON response from an `Encodable` document.
-    static func encoded(_ value: some Encodable) throws -> Response {
+    static func encoded(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try JSONEncoder().encode(value)
         return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -1,9 +1,10 @@
-/// A JSON value parsed into a small tree, for decoding stored events by hand.
+/// A JSON value parsed into a small tree: for decoding stored events by hand, and for the user data that
+/// applications store (any JSON, numbers kept as written).
 ///
 /// Projections decode every stored event; through `JSONDecoder` that was more than half of a rebuild's time.
 /// A tree with members in document order, read by `TSAPIEvent(json:)`, gives the same result for a fraction
 /// of the cost (`TSAPIEventFastDecodingTests` checks that it is the same).
-enum JSONTree: Sendable {
+public enum JSONTree: Sendable {
     case object([(key: String, value: JSONTree)])
     case array([JSONTree])
     case string(String)
@@ -65,17 +66,17 @@ enum JSONTree: Sendable {
         }
     }
 
-    subscript(key: String) -> JSONTree? {
+    public subscript(key: String) -> JSONTree? {
         guard case .object(let members) = self else { return nil }
         for member in members where member.key == key { return member.value }
         return nil
     }
 
-    var isObject: Bool {
+    public var isObject: Bool {
         if case .object = self { true } else { false }
     }
 
-    var string: String? {
+    public var string: String? {
         if case .string(let text) = self { text } else { nil }
     }
 

@@ -115,7 +115,8 @@ extension CSTAEvent {
         case .serviceInitiated:
             self = .serviceInitiated(ServiceInitiated(
                 initiatedConnection: connection("initiatedConnection"), localConnectionInfo: info, cause: cause))
-        case .monitorEnded, .linkUp, .linkDown, .ucidLinked, nil:
+        case .monitorEnded, .linkUp, .linkDown, .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged,
+            .userDataDeleted, .callUserDataSet, nil:
             self = .other
         }
     }

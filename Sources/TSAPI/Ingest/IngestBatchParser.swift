@@ -9,6 +9,9 @@ import Foundation
 public enum IngestBatchParser {
     /// Ids CallTrail gives its own link records; a client's event may not take one.
     public static let reservedIDPrefix = "calltrail-link-"
+    /// Ids of the user-data service's events.
+    public static let userDataIDPrefix = "calltrail-userdata-"
+    static let reservedIDPrefixes = [reservedIDPrefix, userDataIDPrefix]
 
     public static func parse(_ body: UnsafeRawBufferPointer) throws(IngestError) -> [IncomingEvent] {
         var scanner = JSONScanner(body)
@@ -144,12 +147,12 @@ public enum IngestBatchParser {
             throw IngestError(message: "event \(index) has neither id nor seq: one is needed to make it idempotent", index: index, field: "seq")
         }
         let eventID = id ?? "\(source)-\(seq!)"
-        guard !eventID.hasPrefix(reservedIDPrefix) else {
+        if let reserved = Self.reservedIDPrefixes.first(where: { eventID.hasPrefix($0) }) {
             throw IngestError(
-                message: "event \(index): ids starting with \(reservedIDPrefix) are CallTrail's own (its link records)",
+                message: "event \(index): ids starting with \(reserved) are CallTrail's own (its link and user-data records)",
                 index: index, field: id == nil ? "source" : "id")
         }
-        let eventType = EventType(rawValue: type).flatMap { $0 == .ucidLinked ? nil : $0 }
+        let eventType = EventType(rawValue: type).flatMap { $0.isCallTrailOwn ? nil : $0 }
         let fields = eventType.map { callIDs.interpret(for: $0) } ?? (nil, [], nil)
         return IncomingEvent(
             id: eventID, source: source, switchName: switchName ?? source, seq: seq, time: time,

@@ -212,7 +212,8 @@ public enum CSTAEvent: Sendable, Hashable {
             return .serviceInitiated(ServiceInitiated(
                 initiatedConnection: lenient["initiatedConnection"],
                 localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
-        case .monitorEnded, .linkUp, .linkDown, .ucidLinked, nil:
+        case .monitorEnded, .linkUp, .linkDown, .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged,
+            .userDataDeleted, .callUserDataSet, nil:
             return .other
         }
     }

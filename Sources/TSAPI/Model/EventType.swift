@@ -22,6 +22,25 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case linkDown = "LINK_DOWN"
     /// Written by CallTrail itself when a UCID becomes known for events stored before it was (architecture §3).
     case ucidLinked = "CALLTRAIL_UCID_LINKED"
+    /// Written by CallTrail's user-data service (`/v1/userdata`): a key created, its data replaced, merged or
+    /// deleted, and data attached to a call without a key. The events are the truth; the `userdata` table
+    /// is their projection.
+    case userDataSet = "CALLTRAIL_USERDATA_SET"
+    case userDataReplaced = "CALLTRAIL_USERDATA_REPLACED"
+    case userDataMerged = "CALLTRAIL_USERDATA_MERGED"
+    case userDataDeleted = "CALLTRAIL_USERDATA_DELETED"
+    case callUserDataSet = "CALLTRAIL_CALL_USERDATA_SET"
+
+    /// CallTrail writes these itself; a client that posts one has it stored as an unknown type, not obeyed.
+    public var isCallTrailOwn: Bool {
+        switch self {
+        case .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged, .userDataDeleted, .callUserDataSet: true
+        default: false
+        }
+    }
+
+    /// The user-data service's events.
+    public var isUserData: Bool { isCallTrailOwn && self != .ucidLinked }
 
     /// The CSTA field that holds the event's own connection (reference §1.3), whose callID routes the event.
     /// Transferred and Conferenced name two old calls and a connection list instead.
@@ -38,7 +57,9 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
         case .originated: "originatedConnection"
         case .serviceInitiated: "initiatedConnection"
         case .transferred, .conferenced: "primaryOldCall"
-        case .monitorEnded, .linkUp, .linkDown, .ucidLinked: nil
+        case .monitorEnded, .linkUp, .linkDown, .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged,
+            .userDataDeleted, .callUserDataSet:
+            nil
         }
     }
 

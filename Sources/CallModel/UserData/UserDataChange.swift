@@ -1,0 +1,199 @@
+import Foundation
+import TSAPI
+
+/// One change to user data, as the event that records it (issue: every set, replace, merge and delete is an
+/// event in the store, with who, when and what).
+///
+/// The event is the truth and the `userdata` row is its projection (`UserDataRecord.applying`), so the
+/// history of a key is its events and a rebuild replays them.
+public struct UserDataChange: Sendable, Equatable {
+    public enum Operation: String, Sendable, CaseIterable {
+        /// A new key (`POST /v1/userdata`).
+        case set
+        /// New data for a key (`PUT /v1/userdata/{key}`), and a new expiry when one was asked for.
+        case replace
+        /// An RFC 7396 merge patch applied to a key's data (`PATCH`).
+        case merge
+        /// The key's data removed (`DELETE`).
+        case delete
+        /// Data attached to a call without a key (`PUT /v1/calls/{ucid}/userdata`); replaces what was attached.
+        case attach
+
+        public var eventType: EventType {
+            switch self {
+            case .set: .userDataSet
+            case .replace: .userDataReplaced
+            case .merge: .userDataMerged
+            case .delete: .userDataDeleted
+            case .attach: .callUserDataSet
+            }
+        }
+
+        public init?(_ type: EventType) {
+            guard let operation = Self.allCases.first(where: { $0.eventType == type }) else { return nil }
+            self = operation
+        }
+    }
+
+    public var operation: Operation
+    /// The key; nil for data attached to a call.
+    public var key: UserDataKey?
+    /// For a key: the call it was set on, if any. For attached data: the call.
+    public var ucid: UCID?
+    /// The data (set, replace, attach) or the patch (merge); nil for delete.
+    public var data: JSONTree?
+    /// When the data expires: set and attach always say; replace only when the expiry was renewed.
+    public var expiresAt: Date?
+    /// The call's customer data when the data was set or attached.
+    public var origin: UserDataOrigin?
+    public var actor: UserDataActor
+    public var time: Date
+
+    public init(
+        operation: Operation, key: UserDataKey?, ucid: UCID?, data: JSONTree?, expiresAt: Date?,
+        origin: UserDataOrigin?, actor: UserDataActor, time: Date
+    ) {
+        self.operation = operation
+        self.key = key
+        self.ucid = ucid
+        self.data = data
+        self.expiresAt = expiresAt
+        self.origin = origin
+        self.actor = actor
+        self.time = time
+    }
+
+    /// The row this change belongs to: the key, or `call:` and the UCID for attached data.
+    public var recordID: String { Self.recordID(key: key, ucid: ucid) }
+
+    public static func recordID(key: UserDataKey?, ucid: UCID?) -> String {
+        key?.rawValue ?? "call:\(ucid?.rawValue ?? "")"
+    }
+
+    /// The stored event: CallTrail's envelope (architecture §2) with the change under `userdata`. It goes into
+    /// the stream of the UCID it names, so `GET /v1/calls/{ucid}/events` shows it beside the call's events.
+    public func eventJSON(id: String) -> String {
+        var members: [String] = []
+        if let key { members.append("\"key\":" + JSONText.quote(key.rawValue)) }
+        if let ucid { members.append("\"ucid\":" + JSONText.quote(ucid.rawValue)) }
+        if let data { members.append((operation == .merge ? "\"patch\":" : "\"data\":") + data.text) }
+        if let expiresAt { members.append("\"expiresAt\":" + JSONText.quote(Timestamp.format(expiresAt))) }
+        if let origin { members.append("\"origin\":" + origin.json) }
+        members.append("\"by\":" + actor.json)
+        return "{\"id\":\(JSONText.quote(id)),\"source\":\"calltrail\",\"switch\":\"calltrail\","
+            + "\"time\":\(JSONText.quote(Timestamp.format(time))),\"type\":\"\(operation.eventType.rawValue)\","
+            + "\"userdata\":{\(members.joined(separator: ","))}}"
+    }
+
+    /// Reads a stored user-data event back.
+    public init(eventJSON text: String) throws(UserDataEventError) {
+        let tree: JSONTree
+        do { tree = try JSONTree(parsing: text) } catch { throw UserDataEventError("not JSON: \(error)") }
+        guard let typeName = tree["type"]?.string, let type = EventType(rawValue: typeName), let operation = Operation(type) else {
+            throw UserDataEventError("not a user-data event")
+        }
+        guard let time = tree["time"]?.string.flatMap(Timestamp.parse), let body = tree["userdata"], body.isObject else {
+            throw UserDataEventError("a \(typeName) event without time or userdata")
+        }
+        self.operation = operation
+        key = body["key"]?.string.flatMap(UserDataKey.init)
+        ucid = body["ucid"]?.string.flatMap(UCID.init)
+        data = operation == .merge ? body["patch"] : body["data"]
+        expiresAt = body["expiresAt"]?.string.flatMap(Timestamp.parse)
+        origin = body["origin"].flatMap(UserDataOrigin.init(tree:))
+        actor = body["by"].map(UserDataActor.init(tree:)) ?? UserDataActor(name: nil, userAgent: nil)
+        self.time = time
+        guard key != nil || (operation == .attach && ucid != nil) else {
+            throw UserDataEventError("a \(typeName) event names neither a key nor a call")
+        }
+        guard operation == .delete || data != nil else { throw UserDataEventError("a \(typeName) event without data") }
+    }
+}
+
+/// A stored event the user-data projection cannot read.
+public struct UserDataEventError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The call's customer data when user data was set on it: what the next agent needs to know about who called,
+/// even on a call that reaches another site with a new UCID and the transferring agent as its caller.
+public struct UserDataOrigin: Sendable, Equatable {
+    public var ucid: UCID?
+    public var journeyId: String?
+    /// The device named in `POST /v1/userdata` (`device`), when the call was found through it.
+    public var device: String?
+    public var originalAni: String?
+    public var originalDnis: String?
+    public var vdn: String?
+    public var split: String?
+    public var userEnteredCode: String?
+    public var uui: String?
+
+    public init(
+        ucid: UCID?, journeyId: String? = nil, device: String? = nil, originalAni: String? = nil,
+        originalDnis: String? = nil, vdn: String? = nil, split: String? = nil, userEnteredCode: String? = nil,
+        uui: String? = nil
+    ) {
+        self.ucid = ucid
+        self.journeyId = journeyId
+        self.device = device
+        self.originalAni = originalAni
+        self.originalDnis = originalDnis
+        self.vdn = vdn
+        self.split = split
+        self.userEnteredCode = userEnteredCode
+        self.uui = uui
+    }
+
+    /// What the journey knows of its customer at this moment.
+    public init(ucid: UCID, journey: Journey?, device: String? = nil) {
+        self.init(
+            ucid: ucid, journeyId: journey?.id, device: device, originalAni: journey?.originalAni,
+            originalDnis: journey?.originalDnis, vdn: journey?.vdn, split: journey?.split,
+            userEnteredCode: journey?.userEnteredCode, uui: journey?.uui)
+    }
+
+    var fields: [(String, String?)] {
+        [
+            ("ucid", ucid?.rawValue), ("journeyId", journeyId), ("device", device), ("originalAni", originalAni),
+            ("originalDnis", originalDnis), ("vdn", vdn), ("split", split), ("userEnteredCode", userEnteredCode),
+            ("uui", uui),
+        ]
+    }
+
+    public var json: String {
+        "{" + fields.compactMap { name, value in value.map { "\"\(name)\":" + JSONText.quote($0) } }.joined(separator: ",") + "}"
+    }
+
+    public init?(tree: JSONTree) {
+        guard tree.isObject else { return nil }
+        self.init(
+            ucid: tree["ucid"]?.string.flatMap(UCID.init), journeyId: tree["journeyId"]?.string,
+            device: tree["device"]?.string, originalAni: tree["originalAni"]?.string,
+            originalDnis: tree["originalDnis"]?.string, vdn: tree["vdn"]?.string, split: tree["split"]?.string,
+            userEnteredCode: tree["userEnteredCode"]?.string, uui: tree["uui"]?.string)
+    }
+}
+
+/// Who made a change: the name the application gave (`CallTrail-Actor` header) and its HTTP client.
+public struct UserDataActor: Sendable, Equatable {
+    public var name: String?
+    public var userAgent: String?
+
+    public init(name: String?, userAgent: String?) {
+        self.name = name
+        self.userAgent = userAgent
+    }
+
+    public var json: String {
+        var members: [String] = []
+        if let name { members.append("\"name\":" + JSONText.quote(name)) }
+        if let userAgent { members.append("\"userAgent\":" + JSONText.quote(userAgent)) }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    init(tree: JSONTree) {
+        self.init(name: tree["name"]?.string, userAgent: tree["userAgent"]?.string)
+    }
+}

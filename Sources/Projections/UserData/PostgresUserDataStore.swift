@@ -1,0 +1,176 @@
+import CallModel
+import EventStore
+import Foundation
+import Logging
+import PostgresNIO
+import TSAPI
+
+/// The user-data service's storage: each change is an event in the log and a row in `userdata`, written in
+/// one transaction (migration 0004).
+///
+/// Why in one transaction, rather than a projector that follows the log: an IVR that sets data and at once
+/// hands the key to a transfer needs the next `GET` to find it. The row lock taken before the change is
+/// decided serialises writers of one key, and since the log-head lock is held through commit too, the events
+/// of a key are in the log in the order they were applied; a rebuild that replays them gets the same rows.
+public struct PostgresUserDataStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static let columns = "id, key, ucid, data::text, origin::text, created_at, updated_at, expires_at, deleted_at, version"
+
+    public func record(id: String) async throws -> UserDataRecord? {
+        let rows = try await client.query(
+            "SELECT \(unescaped: Self.columns) FROM userdata WHERE id = \(id)", logger: logger)
+        return try await Self.records(rows).first
+    }
+
+    /// The rows of a journey: the keys its calls carried, and whatever was set on or attached to its UCIDs.
+    public func records(ids: [String], ucids: [String]) async throws -> [UserDataRecord] {
+        guard !ids.isEmpty || !ucids.isEmpty else { return [] }
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM userdata
+            WHERE id = ANY(\(ids)) OR ucid = ANY(\(ucids))
+            ORDER BY created_at, id
+            """, logger: logger)
+        return try await Self.records(rows)
+    }
+
+    /// Applies one change to the record `id`: `decide` sees the record as it is under a row lock and returns
+    /// the change (or throws, refusing it); the event and the new row are committed together.
+    public func change(
+        id: String, _ decide: @Sendable (UserDataRecord?) throws -> UserDataChange
+    ) async throws -> (record: UserDataRecord, position: Int64) {
+        do {
+            return try await write(id: id, decide)
+        } catch let error as PostgresTransactionError {
+            // The caller's refusal (an API error) comes back as it was thrown.
+            throw error.closureError ?? error
+        }
+    }
+
+    private func write(
+        id: String, _ decide: @Sendable (UserDataRecord?) throws -> UserDataChange
+    ) async throws -> (record: UserDataRecord, position: Int64) {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                "SELECT \(unescaped: Self.columns) FROM userdata WHERE id = \(id) FOR UPDATE", logger: logger)
+            let current = try await Self.records(rows).first
+            let change = try decide(current)
+            guard let record = UserDataRecord.applying(change, to: current) else {
+                throw UserDataStoreError.nothingToChange(id)
+            }
+            let eventID = IngestBatchParser.userDataIDPrefix + UUID().uuidString.lowercased()
+            let event = IncomingEvent(
+                id: eventID, source: "calltrail", switchName: "calltrail", seq: nil, time: change.time, monitor: nil,
+                type: change.operation.eventType.rawValue, eventType: change.operation.eventType, ucid: change.ucid,
+                callID: nil, rawJSON: change.eventJSON(id: eventID))
+            let appended = try await PostgresEventStore(client: client, logger: logger).append([event], on: connection)
+            guard let position = appended.firstPosition else { throw UserDataStoreError.nothingToChange(id) }
+            try await save([record], history: [(record.id, record.version, position)], on: connection)
+            return (record, position)
+        }
+    }
+
+    private func save(
+        _ records: [UserDataRecord], history: [(id: String, version: Int, position: Int64)], on connection: PostgresConnection
+    ) async throws {
+        guard !records.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO userdata (id, key, ucid, data, origin, created_at, updated_at, expires_at, deleted_at, version)
+            SELECT id, NULLIF(key, ''), NULLIF(ucid, ''), data::json, origin::json, created, updated, expires,
+                   CASE WHEN deleted < 0 THEN NULL ELSE to_timestamp(deleted) END, version
+            FROM unnest(\(records.map(\.id)), \(records.map { $0.key?.rawValue ?? "" }),
+                        \(records.map { $0.ucid?.rawValue ?? "" }), \(records.map(\.data.text)),
+                        \(records.map(\.origin.json)), \(records.map(\.createdAt)), \(records.map(\.updatedAt)),
+                        \(records.map(\.expiresAt)), \(records.map { $0.deletedAt?.timeIntervalSince1970 ?? -1 }),
+                        \(records.map(\.version)))
+                AS r(id, key, ucid, data, origin, created, updated, expires, deleted, version)
+            ON CONFLICT (id) DO UPDATE SET
+                data = excluded.data, origin = excluded.origin, updated_at = excluded.updated_at,
+                expires_at = excluded.expires_at, deleted_at = excluded.deleted_at, version = excluded.version
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO userdata_history (id, version, position)
+            SELECT * FROM unnest(\(history.map(\.id)), \(history.map(\.version)), \(history.map(\.position)))
+            """, logger: logger)
+    }
+
+    /// The events that made the record, oldest first.
+    public func history(id: String) async throws -> [(position: Int64, change: UserDataChange)] {
+        let rows = try await client.query(
+            """
+            SELECT e.position, e.body::text FROM userdata_history h JOIN events e ON e.position = h.position
+            WHERE h.id = \(id) ORDER BY h.version
+            """, logger: logger)
+        var changes: [(Int64, UserDataChange)] = []
+        for try await (position, body) in rows.decode((Int64, String).self) {
+            changes.append((position, try UserDataChange(eventJSON: body)))
+        }
+        return changes
+    }
+
+    /// Replays every user-data event of the log into empty tables, in one transaction that keeps writers out
+    /// until it commits. Returns how many events it applied.
+    @discardableResult
+    public func rebuild() async throws -> Int {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("LOCK TABLE userdata, userdata_history IN EXCLUSIVE MODE", logger: logger)
+            try await connection.query("DELETE FROM userdata_history", logger: logger)
+            try await connection.query("DELETE FROM userdata", logger: logger)
+            let types = UserDataChange.Operation.allCases.map(\.eventType.rawValue)
+            // The same list as the partial index of migration 0004, so the planner reads only these events.
+            let rows = try await connection.query(
+                """
+                SELECT l.position, b.body::text FROM event_bodies b JOIN event_log l ON l.ref = b.ref
+                WHERE b.type IN (\(types[0]), \(types[1]), \(types[2]), \(types[3]), \(types[4]))
+                ORDER BY l.position
+                """, logger: logger)
+            var records: [String: UserDataRecord] = [:]
+            var history: [(id: String, version: Int, position: Int64)] = []
+            var applied = 0
+            for try await (position, body) in rows.decode((Int64, String).self) {
+                let change = try UserDataChange(eventJSON: body)
+                guard let record = UserDataRecord.applying(change, to: records[change.recordID]) else { continue }
+                records[record.id] = record
+                history.append((record.id, record.version, position))
+                applied += 1
+            }
+            try await save(records.values.sorted { $0.id < $1.id }, history: history, on: connection)
+            return applied
+        }
+    }
+
+    private static func records(_ rows: PostgresRowSequence) async throws -> [UserDataRecord] {
+        var records: [UserDataRecord] = []
+        for try await (id, key, ucid, data, origin, created, updated, expires, deleted, version) in rows.decode(
+            (String, String?, String?, String, String, Date, Date, Date, Date?, Int).self)
+        {
+            let originTree = try JSONTree(parsing: origin)
+            records.append(UserDataRecord(
+                id: id, key: key.flatMap(UserDataKey.init), ucid: ucid.flatMap(UCID.init), data: try JSONTree(parsing: data),
+                origin: UserDataOrigin(tree: originTree) ?? UserDataOrigin(ucid: nil), createdAt: created,
+                updatedAt: updated, expiresAt: expires, deletedAt: deleted, version: version))
+        }
+        return records
+    }
+}
+
+/// Why the user-data store refused a change.
+public enum UserDataStoreError: Error, CustomStringConvertible {
+    /// The change applied to nothing: a replace, merge or delete of a record that is not there.
+    case nothingToChange(String)
+
+    public var description: String {
+        switch self {
+        case .nothingToChange(let id): "no user data \(id) to change"
+        }
+    }
+}

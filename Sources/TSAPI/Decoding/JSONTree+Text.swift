@@ -1,0 +1,127 @@
+import Foundation
+
+/// JSON text in and out, and RFC 7396 merge patch: what the user-data service does with an application's data.
+extension JSONTree: Equatable {
+    /// Parses one JSON value; the error names the byte offset of the first problem.
+    public init(parsing text: String) throws(JSONTreeError) {
+        var copy = text
+        let result: Result<JSONTree, JSONScanner.SyntaxError> = copy.withUTF8 { bytes in
+            do throws(JSONScanner.SyntaxError) {
+                return .success(try JSONTree.parse(UnsafeRawBufferPointer(bytes)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let tree): self = tree
+        case .failure(let error): throw JSONTreeError(message: error.message, offset: error.offset)
+        }
+    }
+
+    /// Compact JSON text, members in their order.
+    public var text: String {
+        var out = ""
+        write(into: &out)
+        return out
+    }
+
+    func write(into out: inout String) {
+        switch self {
+        case .object(let members):
+            out += "{"
+            for (index, member) in members.enumerated() {
+                if index > 0 { out += "," }
+                out += JSONText.quote(member.key)
+                out += ":"
+                member.value.write(into: &out)
+            }
+            out += "}"
+        case .array(let items):
+            out += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += "," }
+                item.write(into: &out)
+            }
+            out += "]"
+        case .string(let value): out += JSONText.quote(value)
+        case .number(let text): out += text
+        case .bool(let value): out += value ? "true" : "false"
+        case .null: out += "null"
+        }
+    }
+
+    public static func == (lhs: JSONTree, rhs: JSONTree) -> Bool { lhs.text == rhs.text }
+
+    /// This value with `patch` applied as RFC 7396 says: an object patch sets its members, recursively, and a
+    /// `null` member removes one; any other patch replaces the whole value.
+    public func merged(with patch: JSONTree) -> JSONTree {
+        guard case .object(let changes) = patch else { return patch }
+        var members: [(key: String, value: JSONTree)] = []
+        if case .object(let existing) = self { members = existing }
+        for change in changes {
+            let index = members.firstIndex { $0.key == change.key }
+            if case .null = change.value {
+                if let index { members.remove(at: index) }
+            } else if let index {
+                members[index].value = members[index].value.merged(with: change.value)
+            } else {
+                members.append((change.key, JSONTree.object([]).merged(with: change.value)))
+            }
+        }
+        return .object(members)
+    }
+
+    /// The members of an object; nil for any other value.
+    public var members: [(key: String, value: JSONTree)]? {
+        if case .object(let members) = self { members } else { nil }
+    }
+}
+
+/// Text that is not one JSON value.
+public struct JSONTreeError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    /// The byte offset of the problem.
+    public var offset: Int
+
+    public var description: String { "\(message) at byte \(offset)" }
+}
+
+/// For documents written with `JSONEncoder`. A number keeps its value: integers as integers, others as
+/// `Decimal` (exact to 38 digits), rather than through `Double`.
+extension JSONTree: Encodable {
+    private struct Name: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .object(let members):
+            var c = encoder.container(keyedBy: Name.self)
+            for member in members { try c.encode(member.value, forKey: Name(stringValue: member.key)) }
+        case .array(let items):
+            var c = encoder.unkeyedContainer()
+            for item in items { try c.encode(item) }
+        case .string(let value):
+            var c = encoder.singleValueContainer()
+            try c.encode(value)
+        case .number(let text):
+            var c = encoder.singleValueContainer()
+            if let integer = Int64(text) {
+                try c.encode(integer)
+            } else if let decimal = Decimal(string: text) {
+                try c.encode(decimal)
+            } else {
+                try c.encode(Double(text) ?? 0)
+            }
+        case .bool(let value):
+            var c = encoder.singleValueContainer()
+            try c.encode(value)
+        case .null:
+            var c = encoder.singleValueContainer()
+            try c.encodeNil()
+        }
+    }
+}
