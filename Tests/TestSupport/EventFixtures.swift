@@ -38,18 +38,21 @@ public struct EventFixtures: Sendable {
         "{\"callID\":\(callID),\"deviceID\":\"\(device)\",\"devIDType\":\"\(dynamic ? "DYNAMIC_ID" : "STATIC_ID")\"}"
     }
 
-    public mutating func delivered(_ callID: Int64, at device: String, ucid: String?, monitor: Int? = nil, toACD: Bool = false) -> String {
+    public mutating func delivered(
+        _ callID: Int64, at device: String, ucid: String?, monitor: Int? = nil, toACD: Bool = false, ani: String = Self.ani,
+        uui: (type: String, data: String) = ("UUI_IA5_ASCII", "ACCT=998877;LANG=FR")
+    ) -> String {
         event(
             "CSTA_DELIVERED", monitor: monitor,
             csta: """
                 {"connection":\(Self.connection(callID, device)),"alertingDevice":"\(device)",\
-                "callingDevice":{"deviceID":"\(Self.ani)","deviceIDType":"EXPLICIT_PUBLIC_UNKNOWN","deviceIDStatus":"ID_PROVIDED"},\
+                "callingDevice":{"deviceID":"\(ani)","deviceIDType":"EXPLICIT_PUBLIC_UNKNOWN","deviceIDStatus":"ID_PROVIDED"},\
                 "calledDevice":"\(Self.dnis)","localConnectionInfo":"\(toACD ? "CS_NONE" : "CS_ALERTING")","cause":"EC_NONE"}
                 """,
             att: ucid.map {
                 """
                 {"deliveredType":"\(toACD ? "DELIVERED_TO_ACD" : "DELIVERED_TO_STATION")","trunkGroup":"10","trunkMember":"5",\
-                "ucid":"\($0)","userInfo":{"type":"UUI_IA5_ASCII","data":"ACCT=998877;LANG=FR"}}
+                "ucid":"\($0)","userInfo":{"type":"\(uui.type)","data":\(JSONText.quote(uui.data))}}
                 """
             })
     }
