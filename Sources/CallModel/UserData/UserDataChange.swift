@@ -57,10 +57,16 @@ public struct UserDataChange: Sendable, Equatable {
         self.key = key
         self.ucid = ucid
         self.data = data
-        self.expiresAt = expiresAt
+        // Whole milliseconds, as the event's text writes them: the row written now and the row a rebuild
+        // reads back from the text must be the same.
+        self.expiresAt = expiresAt.map(Self.milliseconds)
         self.origin = origin
         self.actor = actor
-        self.time = time
+        self.time = Self.milliseconds(time)
+    }
+
+    static func milliseconds(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
     }
 
     /// The row this change belongs to: the key, or `call:` and the UCID for attached data.
