@@ -155,11 +155,12 @@ struct UserDataAPITests {
 
     @Test func expiredDataAnswers410() async throws {
         try await withApp { client, _ in
-            let short = try await Self.set(client, #"{"data":{"a":1},"ttlSeconds":1}"#)
-            let renewed = try await Self.set(client, #"{"data":{"a":1},"ttlSeconds":1}"#)
-            #expect(try await Self.send(client, .get, "/v1/userdata/\(short)").status == .ok)
+            let created = try await Self.send(client, .post, "/v1/userdata", #"{"data":{"a":1},"ttlSeconds":3}"#)
+            let short = try #require(created.json["key"] as? String)
+            let expiresAt = try #require((created.json["expiresAt"] as? String).flatMap(Timestamp.parse))
+            let renewed = try await Self.set(client, #"{"data":{"a":1},"ttlSeconds":3}"#)
             #expect(try await Self.send(client, .put, "/v1/userdata/\(renewed)", #"{"data":{"a":2},"ttlSeconds":120}"#).status == .ok)
-            try await Task.sleep(for: .milliseconds(1_300))
+            try await Task.sleep(for: .seconds(max(0, expiresAt.timeIntervalSinceNow) + 0.3))
             let expired = try await Self.send(client, .get, "/v1/userdata/\(short)")
             #expect(expired.status == .gone)
             #expect(Self.message(expired.json).contains("expired"))

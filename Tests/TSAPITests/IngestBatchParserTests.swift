@@ -178,11 +178,20 @@ struct IngestBatchParserTests {
 
     // MARK: Event names
 
-    @Test(arguments: EventType.allCases.filter { $0 != .ucidLinked })
+    @Test(arguments: EventType.allCases.filter { !$0.isCallTrailOwn })
     func everyContractNameIsKnown(_ type: EventType) throws {
         let event = try parseSingle(Envelope.event(type.rawValue))
         #expect(event.type == type.rawValue)
         #expect(event.eventType == type)
+    }
+
+    /// CallTrail's own event types, posted by a client, are stored as unknown: a client cannot forge a link or
+    /// a user-data change.
+    @Test(arguments: EventType.allCases.filter(\.isCallTrailOwn))
+    func callTrailsOwnTypesFromAClientAreUnknown(_ type: EventType) throws {
+        let event = try parseSingle(Envelope.event(type.rawValue))
+        #expect(event.type == type.rawValue)
+        #expect(event.eventType == nil)
     }
 
     @Test(arguments: ["CSTA_FOO", "csta_delivered", "CSTA_DELIVERED ", "ATT_DELIVERED"])

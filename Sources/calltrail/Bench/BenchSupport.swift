@@ -1,7 +1,10 @@
+import AsyncHTTPClient
+import CallTrailServer
 import EventStore
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 
 /// The machine a benchmark ran on, for its report: cores and CPU model.
 func benchMachine() -> String {
@@ -27,4 +30,53 @@ func benchLogger() -> Logger {
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
     return logger
+}
+
+/// Runs `body` against a CallTrail server (the real application, in this process) on `databaseURL`, with an
+/// HTTP client for it, then stops both.
+func withBenchServer(
+    databaseURL: String, migrationsDirectory: String?, logger: Logger,
+    _ body: @Sendable (_ http: HTTPClient, _ base: String) async throws -> Void
+) async throws {
+    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    let app = try await buildApplication(
+        BenchAppArguments(databaseURL: databaseURL, migrationsDirectory: migrationsDirectory)
+    ) { port in portContinuation.yield(port) }
+    let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw BenchError("the server did not start") }
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 32
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            try await body(http, "http://127.0.0.1:\(port)")
+        } catch {
+            try? await http.shutdown()
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        try await http.shutdown()
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Latencies in milliseconds, and the percentiles a report gives.
+struct Latencies {
+    var values: [Double]
+
+    init(_ values: [Double]) { self.values = values.sorted() }
+
+    func percentile(_ p: Int) -> Double { values.isEmpty ? .nan : values[min(values.count - 1, values.count * p / 100)] }
+
+    var summary: String {
+        String(format: "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d requests)", percentile(50), percentile(99), values.last ?? .nan, values.count)
+    }
 }

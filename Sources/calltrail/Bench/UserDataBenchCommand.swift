@@ -1,0 +1,119 @@
+import ArgumentParser
+import AsyncHTTPClient
+import EventStore
+import Foundation
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+
+/// `calltrail bench userdata`: the UUI key service's latency at a steady request rate (issue 5's targets: get
+/// p99 under 2 ms at 2,000 requests/s, set p99 under 10 ms at 500 requests/s).
+///
+/// Open loop: requests are sent on a fixed schedule whether or not earlier ones have answered, and each
+/// latency is counted from the moment its request was due, so a stall shows in the figures instead of
+/// slowing the client down (no coordinated omission). On a database of its own, `calltrail_bench_userdata`,
+/// made afresh each run.
+struct UserDataBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "userdata",
+        abstract: "GET and POST /v1/userdata latency at a steady rate (open loop).")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Keys set before the timed phases; the gets read random ones.")
+    var keys = 20_000
+
+    @Option(name: .customLong("get-rate"), help: "GET /v1/userdata/{key} requests per second.")
+    var getRate = 2_000
+
+    @Option(name: .customLong("set-rate"), help: "POST /v1/userdata requests per second.")
+    var setRate = 500
+
+    @Option(help: "Seconds each timed phase lasts.")
+    var seconds = 30
+
+    func run() async throws {
+        let logger = benchLogger()
+        let (server, embedded) = try EmbeddedPostgres.locate(
+            databaseURL: database.databaseURL, dataDirectory: database.dataDirectory, logger: logger)
+        defer { embedded?.stop() }
+        let scratch = server.with(database: "calltrail_bench_userdata")
+        try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(scratch.database) WITH (FORCE)"), logger: logger)
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
+        }
+        print("bench userdata: \(keys) keys, get \(getRate)/s and set \(setRate)/s for \(seconds) s each; \(benchMachine())")
+
+        let keyCount = keys
+        let (getRate, setRate, seconds) = (self.getRate, self.setRate, self.seconds)
+        try await withBenchServer(databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, logger: logger) { http, base in
+            // Keys as an IVR sets them: a small form, with a TTL.
+            let started = ContinuousClock.now
+            let made = Made()
+            try await forEachJob(keyCount, workers: 16) { index in
+                let key = try await Self.set(http, base, index: index).key
+                await made.add(key)
+            }
+            let keys = await made.keys
+            print(String(format: "setup:  %d keys set in %.1f s", keys.count, (ContinuousClock.now - started).seconds))
+            try await benchCheckpoint(server, logger: logger)
+
+            let gets = try await Self.openLoop(rate: getRate, seconds: seconds) { index in
+                let key = keys[(index &* 7919) % keys.count]
+                let response = try await http.execute(HTTPClientRequest(url: "\(base)/v1/userdata/\(key)"), timeout: .seconds(30))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                guard response.status == .ok else { throw BenchError("GET \(key): \(response.status)") }
+            }
+            print("GET /v1/userdata/{key} at \(getRate)/s:  \(gets.summary)")
+
+            let sets = try await Self.openLoop(rate: setRate, seconds: seconds) { index in
+                _ = try await Self.set(http, base, index: keyCount + index)
+            }
+            print("POST /v1/userdata at \(setRate)/s:       \(sets.summary)")
+        }
+    }
+
+    actor Made {
+        var keys: [String] = []
+        func add(_ key: String) { keys.append(key) }
+    }
+
+    static func set(_ http: HTTPClient, _ base: String, index: Int) async throws -> (key: String, status: HTTPResponseStatus) {
+        var request = HTTPClientRequest(url: "\(base)/v1/userdata")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "CallTrail-Actor", value: "bench-ivr")
+        request.body = .bytes(ByteBuffer(string: """
+            {"data":{"account":"\(1_000_000 + index)","intent":"billing","language":"fr","verified":true,\
+            "lastPayment":{"amount":"42.50","date":"2026-11-01"},"notes":"caller asked about the November invoice"},\
+            "ttlSeconds":3600}
+            """))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .created else { throw BenchError("POST /v1/userdata: \(response.status)") }
+        let key = String(buffer: body).split(separator: "\"key\":\"").dropFirst().first?.prefix(20)
+        return (key.map(String.init) ?? "", response.status)
+    }
+
+    /// Sends `rate` requests a second for `seconds` on a fixed schedule; the first second warms up and is not
+    /// counted. Returns the latency of each counted request, from when it was due to its last byte.
+    static func openLoop(rate: Int, seconds: Int, _ request: @escaping @Sendable (Int) async throws -> Void) async throws -> Latencies {
+        let total = rate * (seconds + 1)
+        let interval = Duration.nanoseconds(1_000_000_000 / Int64(rate))
+        let start = ContinuousClock.now + .milliseconds(50)
+        var latencies: [Double] = []
+        latencies.reserveCapacity(total)
+        try await withThrowingTaskGroup(of: Double?.self) { group in
+            for index in 0..<total {
+                let due = start + interval * index
+                try await Task.sleep(until: due, clock: .continuous)
+                group.addTask {
+                    try await request(index)
+                    return index >= rate ? (ContinuousClock.now - due).seconds * 1000 : nil
+                }
+            }
+            for try await latency in group { if let latency { latencies.append(latency) } }
+        }
+        return Latencies(latencies)
+    }
+}
