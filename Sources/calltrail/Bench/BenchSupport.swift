@@ -53,6 +53,7 @@ func withBenchServer(
         do {
             try await body(http, "http://127.0.0.1:\(port)")
         } catch {
+            print("bench failed: \(error)")
             try? await http.shutdown()
             await group.triggerGracefulShutdown()
             throw error
@@ -71,12 +72,15 @@ struct BenchError: Error, CustomStringConvertible {
 /// Latencies in milliseconds, and the percentiles a report gives.
 struct Latencies {
     var values: [Double]
+    /// Requests that failed; a figure with failures is not a result.
+    var failures = 0
 
     init(_ values: [Double]) { self.values = values.sorted() }
 
     func percentile(_ p: Int) -> Double { values.isEmpty ? .nan : values[min(values.count - 1, values.count * p / 100)] }
 
     var summary: String {
-        String(format: "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d requests)", percentile(50), percentile(99), values.last ?? .nan, values.count)
+        String(format: "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d requests", percentile(50), percentile(99), values.last ?? .nan, values.count)
+            + (failures > 0 ? ", \(failures) FAILED)" : ")")
     }
 }

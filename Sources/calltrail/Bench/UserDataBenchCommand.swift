@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import PostgresNIO
+import Synchronization
 
 /// `calltrail bench userdata`: the UUI key service's latency at a steady request rate (issue 5's targets: get
 /// p99 under 2 ms at 2,000 requests/s, set p99 under 10 ms at 500 requests/s).
@@ -73,6 +74,10 @@ struct UserDataBenchCommand: AsyncParsableCommand {
         }
     }
 
+    final class FailureCount: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
     actor Made {
         var keys: [String] = []
         func add(_ key: String) { keys.append(key) }
@@ -96,11 +101,13 @@ struct UserDataBenchCommand: AsyncParsableCommand {
     }
 
     /// Sends `rate` requests a second for `seconds` on a fixed schedule; the first second warms up and is not
-    /// counted. Returns the latency of each counted request, from when it was due to its last byte.
+    /// counted. Returns the latency of each counted request, from when it was due to its last byte. A failed
+    /// request is counted and its error kept for the report, not thrown, so one failure does not end the run.
     static func openLoop(rate: Int, seconds: Int, _ request: @escaping @Sendable (Int) async throws -> Void) async throws -> Latencies {
         let total = rate * (seconds + 1)
         let interval = Duration.nanoseconds(1_000_000_000 / Int64(rate))
         let start = ContinuousClock.now + .milliseconds(50)
+        let reported = FailureCount()
         var latencies: [Double] = []
         latencies.reserveCapacity(total)
         try await withThrowingTaskGroup(of: Double?.self) { group in
@@ -108,12 +115,20 @@ struct UserDataBenchCommand: AsyncParsableCommand {
                 let due = start + interval * index
                 try await Task.sleep(until: due, clock: .continuous)
                 group.addTask {
-                    try await request(index)
+                    do {
+                        try await request(index)
+                    } catch {
+                        if reported.value.add(1, ordering: .relaxed).oldValue < 3 { print("request \(index) failed: \(error)") }
+                        return -1
+                    }
                     return index >= rate ? (ContinuousClock.now - due).seconds * 1000 : nil
                 }
             }
             for try await latency in group { if let latency { latencies.append(latency) } }
         }
-        return Latencies(latencies)
+        let failed = latencies.filter { $0 < 0 }.count
+        var result = Latencies(latencies.filter { $0 >= 0 })
+        result.failures = failed
+        return result
     }
 }
