@@ -65,14 +65,15 @@ public func buildApplication(
         store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes)
     let journeys = PostgresJourneyStore(client: client, logger: logger)
     let projector = JourneyProjector(store: journeys, logger: logger)
-    services += [client, appender, projector]
+    let userData = PostgresUserDataStore(client: client, logger: logger)
+    let userDataWriter = UserDataWriter(store: userData, logger: logger)
+    services += [client, appender, userDataWriter, projector]
 
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
-    let userData = PostgresUserDataStore(client: client, logger: logger)
     JourneyRoutes(journeys: journeys, userData: userData).register(on: router)
-    UserDataRoutes(store: userData, journeys: journeys, policy: arguments.userData).register(on: router)
+    UserDataRoutes(store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData).register(on: router)
     HealthRoutes(client: client, migrations: migrations, metrics: metrics).register(on: router)
 
     return Application(

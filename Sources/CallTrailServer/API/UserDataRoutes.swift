@@ -25,6 +25,8 @@ public struct UserDataPolicy: Sendable {
 /// the call's original ANI/DNIS, and data attached to a call without a key.
 struct UserDataRoutes<Context: RequestContext>: Sendable {
     let store: PostgresUserDataStore
+    /// Every change goes through the writer, which commits concurrent ones together.
+    let writer: UserDataWriter
     let journeys: PostgresJourneyStore
     let policy: UserDataPolicy
 
@@ -69,7 +71,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let change = UserDataChange(
             operation: .set, key: key, ucid: origin?.ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
             origin: origin, actor: actor(request), time: now)
-        let (record, _) = try await store.change(id: key.rawValue) { current in
+        let (record, _) = try await writer.change(id: key.rawValue) { current in
             // 80 random bits: a collision is not expected in the life of the universe, but never overwrite.
             guard current == nil else { throw APIError(.conflict, "key \(key) is taken; try again") }
             return change
@@ -91,7 +93,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let ttl = try ttlSeconds(in: body)
         let actor = actor(request)
         let now = Date()
-        let (record, _) = try await store.change(id: key.rawValue) { current in
+        let (record, _) = try await writer.change(id: key.rawValue) { current in
             let record = try live(current, key.rawValue, now: now)
             return UserDataChange(
                 operation: .replace, key: key, ucid: record.ucid, data: data,
@@ -107,7 +109,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let patch = try await json(&request)
         let actor = actor(request)
         let now = Date()
-        let (record, _) = try await store.change(id: key.rawValue) { current in
+        let (record, _) = try await writer.change(id: key.rawValue) { current in
             let record = try live(current, key.rawValue, now: now)
             return UserDataChange(
                 operation: .merge, key: key, ucid: record.ucid, data: patch, expiresAt: nil, origin: nil, actor: actor, time: now)
@@ -120,7 +122,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let key = try keyParameter(context)
         let actor = actor(request)
         let now = Date()
-        _ = try await store.change(id: key.rawValue) { current in
+        _ = try await writer.change(id: key.rawValue) { current in
             guard let current, current.deletedAt == nil else { throw notFound(current, key.rawValue) }
             return UserDataChange(
                 operation: .delete, key: key, ucid: current.ucid, data: nil, expiresAt: nil, origin: nil, actor: actor, time: now)
@@ -153,7 +155,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let change = UserDataChange(
             operation: .attach, key: nil, ucid: ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
             origin: origin, actor: actor(request), time: now)
-        let (record, _) = try await store.change(id: change.recordID) { _ in change }
+        let (record, _) = try await writer.change(id: change.recordID) { _ in change }
         return try .encoded(UserDataDocument(record))
     }
 

@@ -41,40 +41,76 @@ public struct PostgresUserDataStore: Sendable {
         return try await Self.records(rows)
     }
 
+    /// Decides a change from the record as it is (under a row lock), or throws to refuse it.
+    public typealias Decision = @Sendable (UserDataRecord?) throws -> UserDataChange
+
     /// Applies one change to the record `id`: `decide` sees the record as it is under a row lock and returns
     /// the change (or throws, refusing it); the event and the new row are committed together.
+    public func change(id: String, _ decide: @escaping Decision) async throws -> (record: UserDataRecord, position: Int64) {
+        try await change([(id, decide)])[0].get()
+    }
+
+    /// Applies several changes in one transaction, in order (`UserDataWriter` groups concurrent requests so that
+    /// they share one commit). Each decision sees the record as the changes before it in the group left it; a
+    /// refused change fails alone. A database error fails them all.
     public func change(
-        id: String, _ decide: @Sendable (UserDataRecord?) throws -> UserDataChange
-    ) async throws -> (record: UserDataRecord, position: Int64) {
+        _ requests: [(id: String, decide: Decision)]
+    ) async throws -> [Result<(record: UserDataRecord, position: Int64), any Error>] {
         do {
-            return try await write(id: id, decide)
+            return try await client.withTransaction(logger: logger) { connection in
+                try await write(requests, on: connection)
+            }
         } catch let error as PostgresTransactionError {
-            // The caller's refusal (an API error) comes back as it was thrown.
             throw error.closureError ?? error
         }
     }
 
     private func write(
-        id: String, _ decide: @Sendable (UserDataRecord?) throws -> UserDataChange
-    ) async throws -> (record: UserDataRecord, position: Int64) {
-        try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
-                "SELECT \(unescaped: Self.columns) FROM userdata WHERE id = \(id) FOR UPDATE", logger: logger)
-            let current = try await Self.records(rows).first
-            let change = try decide(current)
-            guard let record = UserDataRecord.applying(change, to: current) else {
-                throw UserDataStoreError.nothingToChange(id)
-            }
-            let eventID = IngestBatchParser.userDataIDPrefix + UUID().uuidString.lowercased()
-            let event = IncomingEvent(
-                id: eventID, source: "calltrail", switchName: "calltrail", seq: nil, time: change.time, monitor: nil,
-                type: change.operation.eventType.rawValue, eventType: change.operation.eventType, ucid: change.ucid,
-                callID: nil, rawJSON: change.eventJSON(id: eventID))
-            let appended = try await PostgresEventStore(client: client, logger: logger).append([event], on: connection)
-            guard let position = appended.firstPosition else { throw UserDataStoreError.nothingToChange(id) }
-            try await save([record], history: [(record.id, record.version, position)], on: connection)
-            return (record, position)
+        _ requests: [(id: String, decide: Decision)], on connection: PostgresConnection
+    ) async throws -> [Result<(record: UserDataRecord, position: Int64), any Error>] {
+        // Locked in id order, so two writers never wait for each other's rows crosswise.
+        let ids = Array(Set(requests.map(\.id))).sorted()
+        let rows = try await connection.query(
+            "SELECT \(unescaped: Self.columns) FROM userdata WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
+        var records = Dictionary(try await Self.records(rows).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var outcomes: [Result<(record: UserDataRecord, position: Int64), any Error>] = requests.map { _ in
+            .failure(UserDataStoreError.nothingToChange(""))
         }
+        var events: [IncomingEvent] = []
+        var written: [(request: Int, record: UserDataRecord)] = []
+        for (index, request) in requests.enumerated() {
+            do {
+                let change = try request.decide(records[request.id])
+                guard let record = UserDataRecord.applying(change, to: records[request.id]) else {
+                    throw UserDataStoreError.nothingToChange(request.id)
+                }
+                records[request.id] = record
+                let eventID = IngestBatchParser.userDataIDPrefix + UUID().uuidString.lowercased()
+                events.append(IncomingEvent(
+                    id: eventID, source: "calltrail", switchName: "calltrail", seq: nil, time: change.time, monitor: nil,
+                    type: change.operation.eventType.rawValue, eventType: change.operation.eventType, ucid: change.ucid,
+                    callID: nil, rawJSON: change.eventJSON(id: eventID)))
+                written.append((index, record))
+            } catch {
+                outcomes[index] = .failure(error)
+            }
+        }
+        guard !events.isEmpty else { return outcomes }
+        let appended = try await PostgresEventStore(client: client, logger: logger).append(events, on: connection)
+        // Events without a callID link nothing, so they take consecutive positions in order.
+        guard let first = appended.firstPosition, appended.accepted == events.count,
+            appended.lastPosition == first + Int64(events.count - 1)
+        else { throw UserDataStoreError.unexpectedAppend(appended) }
+        var latest: [String: UserDataRecord] = [:]
+        var history: [(id: String, version: Int, position: Int64)] = []
+        for (offset, item) in written.enumerated() {
+            let position = first + Int64(offset)
+            latest[item.record.id] = item.record
+            history.append((item.record.id, item.record.version, position))
+            outcomes[item.request] = .success((item.record, position))
+        }
+        try await save(latest.values.sorted { $0.id < $1.id }, history: history, on: connection)
+        return outcomes
     }
 
     private func save(
@@ -167,10 +203,13 @@ public struct PostgresUserDataStore: Sendable {
 public enum UserDataStoreError: Error, CustomStringConvertible {
     /// The change applied to nothing: a replace, merge or delete of a record that is not there.
     case nothingToChange(String)
+    /// The log did not take the events as one consecutive run; nothing was committed.
+    case unexpectedAppend(AppendResult)
 
     public var description: String {
         switch self {
         case .nothingToChange(let id): "no user data \(id) to change"
+        case .unexpectedAppend(let result): "the log took the user-data events unexpectedly: \(result)"
         }
     }
 }
