@@ -76,12 +76,12 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
             guard current == nil else { throw APIError(.conflict, "key \(key) is taken; try again") }
             return change
         }
-        return try .encoded(UserDataDocument(record), status: .created)
+        return .json(UserDataDocument(record).json, status: .created)
     }
 
     @Sendable func read(_ request: Request, context: Context) async throws -> Response {
         let key = try keyParameter(context)
-        return try .encoded(UserDataDocument(try live(try await store.record(id: key.rawValue), key.rawValue, now: Date())))
+        return .json(UserDataDocument(try live(try await store.record(id: key.rawValue), key.rawValue, now: Date())).json)
     }
 
     /// `{"data": any JSON, "ttlSeconds"?}`: new data, and a new expiry counted from now when `ttlSeconds` is given.
@@ -99,7 +99,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
                 operation: .replace, key: key, ucid: record.ucid, data: data,
                 expiresAt: ttl.map { now.addingTimeInterval(Double($0)) }, origin: nil, actor: actor, time: now)
         }
-        return try .encoded(UserDataDocument(record))
+        return .json(UserDataDocument(record).json)
     }
 
     /// The body is an RFC 7396 merge patch of the data: members set, `null` members removed.
@@ -114,7 +114,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
             return UserDataChange(
                 operation: .merge, key: key, ucid: record.ucid, data: patch, expiresAt: nil, origin: nil, actor: actor, time: now)
         }
-        return try .encoded(UserDataDocument(record))
+        return .json(UserDataDocument(record).json)
     }
 
     /// Removes the data; an expired key may be deleted too. The history stays.
@@ -156,14 +156,14 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
             operation: .attach, key: nil, ucid: ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
             origin: origin, actor: actor(request), time: now)
         let (record, _) = try await writer.change(id: change.recordID) { _ in change }
-        return try .encoded(UserDataDocument(record))
+        return .json(UserDataDocument(record).json)
     }
 
     @Sendable func attached(_ request: Request, context: Context) async throws -> Response {
         let ucid = try context.parameters.ucid()
         let id = UserDataChange.recordID(key: nil, ucid: ucid)
         guard let record = try await store.record(id: id) else { throw APIError(.notFound, "no user data attached to call \(ucid)") }
-        return try .encoded(UserDataDocument(try live(record, "attached to call \(ucid)", now: Date())))
+        return .json(UserDataDocument(try live(record, "attached to call \(ucid)", now: Date())).json)
     }
 
     // MARK: - Reading requests

@@ -23,10 +23,11 @@ public struct PostgresUserDataStore: Sendable {
 
     static let columns = "id, key, ucid, data::text, origin::text, created_at, updated_at, expires_at, deleted_at, version"
 
+    /// One record: what every `GET /v1/userdata/{key}` asks, so a prepared statement (planned once per
+    /// connection, not per request).
     public func record(id: String) async throws -> UserDataRecord? {
-        let rows = try await client.query(
-            "SELECT \(unescaped: Self.columns) FROM userdata WHERE id = \(id)", logger: logger)
-        return try await Self.records(rows).first
+        for try await row in try await client.execute(RecordByID(id: id), logger: logger) { return try Self.record(row) }
+        return nil
     }
 
     /// The rows of a journey: the keys its calls carried, and whatever was set on or attached to its UCIDs.
@@ -68,11 +69,12 @@ public struct PostgresUserDataStore: Sendable {
     private func write(
         _ requests: [(id: String, decide: Decision)], on connection: PostgresConnection
     ) async throws -> [Result<(record: UserDataRecord, position: Int64), any Error>] {
-        // Locked in id order, so two writers never wait for each other's rows crosswise.
         let ids = Array(Set(requests.map(\.id))).sorted()
-        let rows = try await connection.query(
-            "SELECT \(unescaped: Self.columns) FROM userdata WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
-        var records = Dictionary(try await Self.records(rows).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var records: [String: UserDataRecord] = [:]
+        for try await row in try await connection.execute(RecordsForUpdate(ids: ids), logger: logger) {
+            let record = try Self.record(row)
+            records[record.id] = record
+        }
         var outcomes: [Result<(record: UserDataRecord, position: Int64), any Error>] = requests.map { _ in
             .failure(UserDataStoreError.nothingToChange(""))
         }
@@ -184,18 +186,43 @@ public struct PostgresUserDataStore: Sendable {
         }
     }
 
+    typealias Row = (String, String?, String?, String, String, Date, Date, Date, Date?, Int)
+
     private static func records(_ rows: PostgresRowSequence) async throws -> [UserDataRecord] {
         var records: [UserDataRecord] = []
-        for try await (id, key, ucid, data, origin, created, updated, expires, deleted, version) in rows.decode(
-            (String, String?, String?, String, String, Date, Date, Date, Date?, Int).self)
-        {
-            let originTree = try JSONTree(parsing: origin)
-            records.append(UserDataRecord(
-                id: id, key: key.flatMap(UserDataKey.init), ucid: ucid.flatMap(UCID.init), data: try JSONTree(parsing: data),
-                origin: UserDataOrigin(tree: originTree) ?? UserDataOrigin(ucid: nil), createdAt: created,
-                updatedAt: updated, expiresAt: expires, deletedAt: deleted, version: version))
-        }
+        for try await row in rows.decode(Row.self) { records.append(try record(row)) }
         return records
+    }
+
+    private static func record(_ row: Row) throws -> UserDataRecord {
+        let (id, key, ucid, data, origin, created, updated, expires, deleted, version) = row
+        return UserDataRecord(
+            id: id, key: key.flatMap(UserDataKey.init), ucid: ucid.flatMap(UCID.init), data: try JSONTree(parsing: data),
+            origin: UserDataOrigin(tree: try JSONTree(parsing: origin)) ?? UserDataOrigin(ucid: nil), createdAt: created,
+            updatedAt: updated, expiresAt: expires, deletedAt: deleted, version: version)
+    }
+
+    struct RecordByID: PostgresPreparedStatement {
+        static let sql = "SELECT \(columns) FROM userdata WHERE id = $1"
+        var id: String
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(id)
+            return bindings
+        }
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
+    /// Locked in id order, so two writers never wait for each other's rows crosswise.
+    struct RecordsForUpdate: PostgresPreparedStatement {
+        static let sql = "SELECT \(columns) FROM userdata WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+        var ids: [String]
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(ids)
+            return bindings
+        }
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 }
 
