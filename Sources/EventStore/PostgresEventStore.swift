@@ -44,14 +44,6 @@ public struct PostgresEventStore: EventStore {
         }
     }
 
-    /// Appends inside a transaction the caller holds, so that it writes its own rows in the same commit (the
-    /// user-data service writes its projection with its event). The ids must be new ones: a stored id fails
-    /// the caller's transaction rather than counting as a duplicate.
-    public func append(_ events: [IncomingEvent], on connection: PostgresConnection) async throws -> AppendResult {
-        let result = try await append([events], carefully: false, on: connection)[0]
-        return result
-    }
-
     /// A unique violation on the event id (the batch holds an event stored before), a deadlock, or a
     /// serialization failure: the same append is worth trying again.
     static func isRetryable(_ error: PostgresTransactionError) -> Bool {

@@ -242,6 +242,15 @@ struct UserDataAPITests {
             #expect(read.json["originalAni"] as? String == EventFixtures.ani)
             #expect(read.json["originalDnis"] as? String == EventFixtures.dnis)
             #expect(read.json["journeyId"] as? String == u1)
+            // The change is an event of U1's stream, after the switch's three.
+            struct Stream: Decodable {
+                struct Event: Decodable { var type: String; var streamVersion: Int? }
+                var events: [Event]
+            }
+            let stream = try await client.execute(uri: "/v1/calls/\(u1)/events", method: .get)
+            let events = try JSONDecoder().decode(Stream.self, from: Data(String(buffer: stream.body).utf8)).events
+            #expect(events.map(\.type).last == "CALLTRAIL_USERDATA_SET")
+            #expect(events.map(\.streamVersion) == [1, 2, 3, 4])
 
             var site2 = EventFixtures(source: "aes2", switchName: "cm2", clock: site1.clock + 5)
             let uui = ("UUI_IA5_ASCII", "ACCT=998877;\(key)")

@@ -2,6 +2,7 @@ import CallModel
 import EventStore
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 import TSAPI
 
@@ -78,7 +79,7 @@ public struct PostgresUserDataStore: Sendable {
         var outcomes: [Result<(record: UserDataRecord, position: Int64), any Error>] = requests.map { _ in
             .failure(UserDataStoreError.nothingToChange(""))
         }
-        var events: [IncomingEvent] = []
+        var events: [(id: String, change: UserDataChange)] = []
         var written: [(request: Int, record: UserDataRecord)] = []
         for (index, request) in requests.enumerated() {
             do {
@@ -87,31 +88,34 @@ public struct PostgresUserDataStore: Sendable {
                     throw UserDataStoreError.nothingToChange(request.id)
                 }
                 records[request.id] = record
-                let eventID = IngestBatchParser.userDataIDPrefix + UUID().uuidString.lowercased()
-                events.append(IncomingEvent(
-                    id: eventID, source: "calltrail", switchName: "calltrail", seq: nil, time: change.time, monitor: nil,
-                    type: change.operation.eventType.rawValue, eventType: change.operation.eventType, ucid: change.ucid,
-                    callID: nil, rawJSON: change.eventJSON(id: eventID)))
+                events.append((IngestBatchParser.userDataIDPrefix + UUID().uuidString.lowercased(), change))
                 written.append((index, record))
             } catch {
                 outcomes[index] = .failure(error)
             }
         }
         guard !events.isEmpty else { return outcomes }
-        let appended = try await PostgresEventStore(client: client, logger: logger).append(events, on: connection)
-        // Events without a callID link nothing, so they take consecutive positions in order.
-        guard let first = appended.firstPosition, appended.accepted == events.count,
-            appended.lastPosition == first + Int64(events.count - 1)
-        else { throw UserDataStoreError.unexpectedAppend(appended) }
         var latest: [String: UserDataRecord] = [:]
-        var history: [(id: String, version: Int, position: Int64)] = []
+        for item in written { latest[item.record.id] = item.record }
+        let rows = latest.values.sorted { $0.id < $1.id }
+        // Everything under the log-head lock in one call (migration 0004): events, streams, rows, history.
+        let result = try await connection.query(
+            """
+            SELECT calltrail_append_userdata(
+                \(events.map(\.id)), \(events.map(\.change.operation.eventType.rawValue)), \(events.map(\.change.time)),
+                \(events.map { $0.change.ucid?.rawValue ?? "" }), \(events.map { $0.change.eventJSON(id: $0.id) }),
+                \(rows.map(\.id)), \(rows.map { $0.key?.rawValue ?? "" }), \(rows.map { $0.ucid?.rawValue ?? "" }),
+                \(rows.map(\.data.text)), \(rows.map(\.origin.json)), \(rows.map(\.createdAt)), \(rows.map(\.updatedAt)),
+                \(rows.map(\.expiresAt)), \(rows.map { $0.deletedAt?.timeIntervalSince1970 ?? -1 }), \(rows.map(\.version))::int[],
+                \(written.map(\.record.id)), \(written.map(\.record.version))::int[])
+            """, logger: logger)
+        var first: Int64?
+        for try await position in result.decode(Int64.self) { first = position }
+        guard let first else { throw UserDataStoreError.unexpectedAppend }
         for (offset, item) in written.enumerated() {
-            let position = first + Int64(offset)
-            latest[item.record.id] = item.record
-            history.append((item.record.id, item.record.version, position))
-            outcomes[item.request] = .success((item.record, position))
+            outcomes[item.request] = .success((item.record, first + Int64(offset)))
         }
-        try await save(latest.values.sorted { $0.id < $1.id }, history: history, on: connection)
+        Counter(label: "calltrail_events_appended_total").increment(by: events.count)
         return outcomes
     }
 
@@ -230,13 +234,13 @@ public struct PostgresUserDataStore: Sendable {
 public enum UserDataStoreError: Error, CustomStringConvertible {
     /// The change applied to nothing: a replace, merge or delete of a record that is not there.
     case nothingToChange(String)
-    /// The log did not take the events as one consecutive run; nothing was committed.
-    case unexpectedAppend(AppendResult)
+    /// The append returned no position; nothing was committed.
+    case unexpectedAppend
 
     public var description: String {
         switch self {
         case .nothingToChange(let id): "no user data \(id) to change"
-        case .unexpectedAppend(let result): "the log took the user-data events unexpectedly: \(result)"
+        case .unexpectedAppend: "the log returned no position for the user-data events"
         }
     }
 }
