@@ -99,18 +99,13 @@ public struct PostgresUserDataStore: Sendable {
         for item in written { latest[item.record.id] = item.record }
         let rows = latest.values.sorted { $0.id < $1.id }
         // Everything under the log-head lock in one call (migration 0004): events, streams, rows, history.
-        let result = try await connection.query(
-            """
-            SELECT calltrail_append_userdata(
-                \(events.map(\.id)), \(events.map(\.change.operation.eventType.rawValue)), \(events.map(\.change.time)),
-                \(events.map { $0.change.ucid?.rawValue ?? "" }), \(events.map { $0.change.eventJSON(id: $0.id) }),
-                \(rows.map(\.id)), \(rows.map { $0.key?.rawValue ?? "" }), \(rows.map { $0.ucid?.rawValue ?? "" }),
-                \(rows.map(\.data.text)), \(rows.map(\.origin.json)), \(rows.map(\.createdAt)), \(rows.map(\.updatedAt)),
-                \(rows.map(\.expiresAt)), \(rows.map { $0.deletedAt?.timeIntervalSince1970 ?? -1 }), \(rows.map(\.version))::int[],
-                \(written.map(\.record.id)), \(written.map(\.record.version))::int[])
-            """, logger: logger)
         var first: Int64?
-        for try await position in result.decode(Int64.self) { first = position }
+        for try await position in try await connection.execute(
+            AppendChanges(events: events, rows: latest.values.sorted { $0.id < $1.id }, written: written.map(\.record)),
+            logger: logger)
+        {
+            first = position
+        }
         guard let first else { throw UserDataStoreError.unexpectedAppend }
         for (offset, item) in written.enumerated() {
             outcomes[item.request] = .success((item.record, first + Int64(offset)))
@@ -215,6 +210,44 @@ public struct PostgresUserDataStore: Sendable {
             return bindings
         }
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
+    /// `calltrail_append_userdata`, prepared: it runs for every group of changes.
+    struct AppendChanges: PostgresPreparedStatement {
+        static let sql = """
+            SELECT calltrail_append_userdata($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[],
+                $13::timestamptz[], $14::float8[], $15::int[], $16::text[], $17::int[])
+            """
+        var events: [(id: String, change: UserDataChange)]
+        /// The rows after the changes, one per record.
+        var rows: [UserDataRecord]
+        /// The record each event made, in event order.
+        var written: [UserDataRecord]
+
+        func makeBindings() throws -> PostgresBindings {
+            var b = PostgresBindings(capacity: 17)
+            b.append(events.map(\.id))
+            b.append(events.map(\.change.operation.eventType.rawValue))
+            b.append(events.map(\.change.time))
+            b.append(events.map { $0.change.ucid?.rawValue ?? "" })
+            b.append(events.map { $0.change.eventJSON(id: $0.id) })
+            b.append(rows.map(\.id))
+            b.append(rows.map { $0.key?.rawValue ?? "" })
+            b.append(rows.map { $0.ucid?.rawValue ?? "" })
+            b.append(rows.map(\.data.text))
+            b.append(rows.map(\.origin.json))
+            b.append(rows.map(\.createdAt))
+            b.append(rows.map(\.updatedAt))
+            b.append(rows.map(\.expiresAt))
+            b.append(rows.map { $0.deletedAt?.timeIntervalSince1970 ?? -1 })
+            b.append(rows.map { Int32($0.version) })
+            b.append(written.map(\.id))
+            b.append(written.map { Int32($0.version) })
+            return b
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
     /// Locked in id order, so two writers never wait for each other's rows crosswise.
