@@ -80,16 +80,9 @@ extension JourneyUserData.Entry: Encodable {
 }
 
 extension UserDataOrigin: Encodable {
-    private struct Name: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     /// Every field, null when not known.
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Name.self)
-        for (name, value) in fields { try c.encode(value, forKey: Name(stringValue: name)) }
+        var c = encoder.container(keyedBy: MemberName.self)
+        for (name, value) in fields { try c.encode(value, forKey: MemberName(name)) }
     }
 }

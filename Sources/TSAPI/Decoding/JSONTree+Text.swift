@@ -89,18 +89,11 @@ public struct JSONTreeError: Error, Equatable, Sendable, CustomStringConvertible
 /// For documents written with `JSONEncoder`. A number keeps its value: integers as integers, others as
 /// `Decimal` (exact to 38 digits), rather than through `Double`.
 extension JSONTree: Encodable {
-    private struct Name: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public func encode(to encoder: any Encoder) throws {
         switch self {
         case .object(let members):
-            var c = encoder.container(keyedBy: Name.self)
-            for member in members { try c.encode(member.value, forKey: Name(stringValue: member.key)) }
+            var c = encoder.container(keyedBy: MemberName.self)
+            for member in members { try c.encode(member.value, forKey: MemberName(member.key)) }
         case .array(let items):
             var c = encoder.unkeyedContainer()
             for item in items { try c.encode(item) }
@@ -124,4 +117,14 @@ extension JSONTree: Encodable {
             try c.encodeNil()
         }
     }
+}
+
+/// A member name known only at run time, for documents whose members are data (an application's JSON, a list
+/// of fields).
+public struct MemberName: CodingKey {
+    public var stringValue: String
+    public var intValue: Int? { nil }
+    public init(_ name: String) { stringValue = name }
+    public init(stringValue: String) { self.stringValue = stringValue }
+    public init?(intValue: Int) { nil }
 }
