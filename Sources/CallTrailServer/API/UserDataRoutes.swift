@@ -71,8 +71,9 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let change = UserDataChange(
             operation: .set, key: key, ucid: origin?.ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
             origin: origin, actor: actor(request), time: now)
-        let (record, _) = try await writer.change(id: key.rawValue) { current in
-            // 80 random bits: a collision is not expected in the life of the universe, but never overwrite.
+        let (record, _) = try await writer.change(id: key.rawValue, new: true) { current in
+            // `new`: the row is not read first (80 random bits: no collision is expected in the life of the
+            // universe); when the writer groups this with other changes it is, and a taken key is refused.
             guard current == nil else { throw APIError(.conflict, "key \(key) is taken; try again") }
             return change
         }

@@ -14,6 +14,8 @@ import Synchronization
 public final class UserDataWriter: Service, Sendable {
     struct Request {
         var id: String
+        /// A key made just now: no row to read.
+        var isNew: Bool
         var decide: PostgresUserDataStore.Decision
         var continuation: CheckedContinuation<(record: UserDataRecord, position: Int64), any Error>
     }
@@ -37,14 +39,15 @@ public final class UserDataWriter: Service, Sendable {
         doorbell = (stream, ring)
     }
 
-    /// Applies one change (see `PostgresUserDataStore.change(id:_:)`); returns once it is committed.
+    /// Applies one change (see `PostgresUserDataStore.change(_:new:)`); returns once it is committed. `new`
+    /// says the change creates a key made just now.
     public func change(
-        id: String, _ decide: @escaping PostgresUserDataStore.Decision
+        id: String, new: Bool = false, _ decide: @escaping PostgresUserDataStore.Decision
     ) async throws -> (record: UserDataRecord, position: Int64) {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = state.withLock { state in
                 guard state.isAccepting else { return false }
-                state.queue.append(Request(id: id, decide: decide, continuation: continuation))
+                state.queue.append(Request(id: id, isNew: new, decide: decide, continuation: continuation))
                 return true
             }
             if accepted {
@@ -85,7 +88,7 @@ public final class UserDataWriter: Service, Sendable {
 
     private func write(_ group: [Request]) async {
         do {
-            let outcomes = try await store.change(group.map { ($0.id, $0.decide) })
+            let outcomes = try await store.change(group.map { ($0.id, $0.decide) }, new: group.allSatisfy(\.isNew))
             for (request, outcome) in zip(group, outcomes) { request.continuation.resume(with: outcome) }
         } catch {
             guard group.count > 1 else {
