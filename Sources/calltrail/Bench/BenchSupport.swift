@@ -3,6 +3,7 @@ import CallTrailServer
 import EventStore
 import Foundation
 import Logging
+import NIOHTTP1
 import PostgresNIO
 import ServiceLifecycle
 
@@ -83,4 +84,45 @@ struct Latencies {
         String(format: "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d requests", percentile(50), percentile(99), values.last ?? .nan, values.count)
             + (failures > 0 ? ", \(failures) FAILED)" : ")")
     }
+}
+
+/// Runs `body` against `calltrail serve` in a process of its own on `databaseURL`, so that the benchmark's
+/// client does not share the server's threads (it still shares the machine), then stops it with SIGTERM.
+func withServerProcess(
+    databaseURL: String, migrationsDirectory: String?, port: Int, logger: Logger,
+    _ body: @Sendable (_ http: HTTPClient, _ base: String) async throws -> Void
+) async throws {
+    let server = Process()
+    server.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    server.arguments = ["serve", "--database-url", databaseURL, "--port", String(port), "--log-level", "warning"]
+        + (migrationsDirectory.map { ["--migrations", $0] } ?? [])
+    try server.run()
+    defer {
+        if server.isRunning {
+            server.terminate()
+            server.waitUntilExit()
+        }
+    }
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 32
+    let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    let base = "http://127.0.0.1:\(port)"
+    do {
+        var ready = false
+        for _ in 0..<300 where !ready && server.isRunning {
+            if let response = try? await http.execute(HTTPClientRequest(url: "\(base)/ready"), timeout: .seconds(2)),
+                response.status == .ok
+            {
+                ready = true
+            } else {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        guard ready else { throw BenchError("calltrail serve did not become ready on port \(port)") }
+        try await body(http, base)
+    } catch {
+        try? await http.shutdown()
+        throw error
+    }
+    try await http.shutdown()
 }

@@ -13,7 +13,8 @@ import Synchronization
 /// Open loop: requests are sent on a fixed schedule whether or not earlier ones have answered, and each
 /// latency is counted from the moment its request was due, so a stall shows in the figures instead of
 /// slowing the client down (no coordinated omission). On a database of its own, `calltrail_bench_userdata`,
-/// made afresh each run.
+/// made afresh each run, served by a `calltrail serve` process the benchmark starts (the client's tasks would
+/// otherwise queue on the server's threads; `--in-process` measures that way anyway).
 struct UserDataBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "userdata",
@@ -33,6 +34,12 @@ struct UserDataBenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds each timed phase lasts.")
     var seconds = 30
 
+    @Option(help: "Port of the `calltrail serve` process the benchmark starts.")
+    var port = 18_091
+
+    @Flag(name: .customLong("in-process"), help: "Serve from the benchmark's own process instead of a `calltrail serve` child.")
+    var inProcess = false
+
     func run() async throws {
         let logger = benchLogger()
         let (server, embedded) = try EmbeddedPostgres.locate(
@@ -43,11 +50,12 @@ struct UserDataBenchCommand: AsyncParsableCommand {
             try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(scratch.database) WITH (FORCE)"), logger: logger)
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
         }
-        print("bench userdata: \(keys) keys, get \(getRate)/s and set \(setRate)/s for \(seconds) s each; \(benchMachine())")
+        print("bench userdata: \(keys) keys, get \(getRate)/s and set \(setRate)/s for \(seconds) s each, "
+            + "server \(inProcess ? "in this process" : "in a calltrail serve process"); \(benchMachine())")
 
         let keyCount = keys
         let (getRate, setRate, seconds) = (self.getRate, self.setRate, self.seconds)
-        try await withBenchServer(databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, logger: logger) { http, base in
+        let load: @Sendable (HTTPClient, String) async throws -> Void = { http, base in
             // Keys as an IVR sets them: a small form, with a TTL.
             let started = ContinuousClock.now
             let made = Made()
@@ -71,6 +79,12 @@ struct UserDataBenchCommand: AsyncParsableCommand {
                 _ = try await Self.set(http, base, index: keyCount + index)
             }
             print("POST /v1/userdata at \(setRate)/s:       \(sets.summary)")
+        }
+        if inProcess {
+            try await withBenchServer(databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, logger: logger, load)
+        } else {
+            try await withServerProcess(
+                databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, port: port, logger: logger, load)
         }
     }
 
