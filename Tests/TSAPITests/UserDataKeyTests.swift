@@ -63,6 +63,11 @@ struct UserDataKeyTests {
         }
     }
 
+    /// The README's and the doc comment's example is a key.
+    @Test func theDocumentedExampleIsAKey() {
+        #expect(UserDataKey("CT6Q9ZP4M2XK7RB1TDTP")?.hex == "43543651395A50344D32584B3752423154445450")
+    }
+
     @Test func malformedKeysSayWhatIsWrong() {
         let key = UserDataKey.random().rawValue
         func reason(_ text: String) -> String? {

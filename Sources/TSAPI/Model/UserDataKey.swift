@@ -1,7 +1,7 @@
 /// The short key under which CallTrail keeps an application's user data, and which travels in the call's UUI.
 ///
 /// Twenty printable ASCII characters: `CT`, sixteen symbols of randomness (80 bits) and two check symbols, in
-/// Crockford's base-32 alphabet (`0-9 A-Z` without `I L O U`), for example `CT6Q9ZP4M2XK7RB1TD3A`. Twenty
+/// Crockford's base-32 alphabet (`0-9 A-Z` without `I L O U`), for example `CT6Q9ZP4M2XK7RB1TDTP`. Twenty
 /// bytes fit the 32-byte UUI of older private-data versions and H.323 stations with room for other items,
 /// and the shared-UUI item that carries them costs two bytes more (reference §0.5).
 ///
