@@ -46,15 +46,10 @@ public struct JourneyUserData: Sendable {
         var result: JSONTree?
         for entry in entries where entry.status == .active {
             result = (result ?? .object([])).merged(with: entry.record.data)
-            if !entry.record.data.isObject { result = entry.record.data }
         }
         return result
     }
 
-    /// The customer's numbers as a call context or journey shows them: the journey's own, unless a key came
-    /// from another call.
-    public func originalAni(else own: String?) -> String? { originalAni ?? own }
-    public func originalDnis(else own: String?) -> String? { originalDnis ?? own }
 }
 
 /// `userDataKeys` of a call context or a journey: one object per entry. An expired or deleted entry keeps its

@@ -46,12 +46,6 @@ public struct PostgresUserDataStore: Sendable {
     /// Decides a change from the record as it is (under a row lock), or throws to refuse it.
     public typealias Decision = @Sendable (UserDataRecord?) throws -> UserDataChange
 
-    /// Applies one change to the record `id`: `decide` sees the record as it is under a row lock and returns
-    /// the change (or throws, refusing it); the event and the new row are committed together.
-    public func change(id: String, _ decide: @escaping Decision) async throws -> (record: UserDataRecord, position: Int64) {
-        try await change([(id, decide)])[0].get()
-    }
-
     /// Applies several changes in one transaction, in order (`UserDataWriter` groups concurrent requests so that
     /// they share one commit). Each decision sees the record as the changes before it in the group left it; a
     /// refused change fails alone. A database error fails them all.
