@@ -178,23 +178,15 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
             return ucids
         }
         guard !ucids.isEmpty else { throw ValidationError("no journeys to look up") }
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try await buildApplication(
-            BenchAppArguments(databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory)
-        ) { port in portContinuation.yield(port) }
-        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw ValidationError("the server did not start") }
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let agents = self.agents
+        try await withBenchServer(databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, logger: logger) { http, base in
             for (name, path) in [("GET /v1/calls/{ucid}", "/v1/calls/"), ("GET /v1/journeys/{id}", "/v1/journeys/")] {
                 var latencies: [Double] = []
                 let warmUp = min(200, ucids.count / 5)
                 for (index, ucid) in (Array(ucids.prefix(warmUp)) + ucids).enumerated() {
                     let started = ContinuousClock.now
                     let response = try await http.execute(
-                        HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)\(ucid)"), timeout: .seconds(30))
+                        HTTPClientRequest(url: "\(base)\(path)\(ucid)"), timeout: .seconds(30))
                     _ = try await response.body.collect(upTo: 16 << 20)
                     guard response.status == .ok else { throw ValidationError("\(path)\(ucid): \(response.status)") }
                     // The first few warm the connection; they are asked again among the timed ones.
@@ -213,7 +205,7 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
                 var path = "/v1/journeys?from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z&limit=100"
                 if index % 2 == 1 { path += "&agent=\(5001 + index % agents)" } else if let cursor { path += "&cursor=\(cursor)" }
                 let started = ContinuousClock.now
-                let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(30))
+                let response = try await http.execute(HTTPClientRequest(url: "\(base)\(path)"), timeout: .seconds(30))
                 let body = try await response.body.collect(upTo: 64 << 20)
                 guard response.status == .ok else { throw ValidationError("\(path): \(response.status)") }
                 if index >= 20 { latencies.append((ContinuousClock.now - started).seconds * 1000) }
@@ -225,9 +217,6 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
             print(String(
                 format: "GET /v1/journeys?from=&to= (one day, 100 a page, by cursor or agent): p50 %.2f ms, p99 %.2f ms (%d searches)",
                 latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)], latencies.count))
-            try await http.shutdown()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
         }
     }
 }
