@@ -91,6 +91,9 @@ public struct UserDataKey: Hashable, Sendable, Comparable, CustomStringConvertib
     }
 
     public static func find(inText text: String) -> [UserDataKey] {
+        // Most UUI holds no key, and projections ask for every event that carries UUI: no copy of a text too
+        // short to hold one.
+        guard text.utf8.count >= length else { return [] }
         var keys: [UserDataKey] = []
         let bytes = Array(text.utf8)
         scan(bytes, into: &keys)
