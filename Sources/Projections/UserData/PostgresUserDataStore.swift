@@ -27,8 +27,7 @@ public struct PostgresUserDataStore: Sendable {
     /// One record: what every `GET /v1/userdata/{key}` asks, so a prepared statement (planned once per
     /// connection, not per request).
     public func record(id: String) async throws -> UserDataRecord? {
-        for try await row in try await client.execute(RecordByID(id: id), logger: logger) { return try Self.record(row) }
-        return nil
+        try await Self.only(client.execute(RecordByID(id: id), logger: logger)).map(Self.record)
     }
 
     /// The rows of a journey: the keys its calls carried, and whatever was set on or attached to its UCIDs.
@@ -50,9 +49,9 @@ public struct PostgresUserDataStore: Sendable {
     /// they share one commit). Each decision sees the record as the changes before it in the group left it; a
     /// refused change fails alone. A database error fails them all.
     ///
-    /// `new`: every request creates a key made just now, so there is no row to read or lock, and the one
-    /// statement that appends is its own transaction (the primary key still refuses a collision): one round
-    /// trip instead of four, which is what most of the writes (`POST /v1/userdata`) are.
+    /// `new`: every request creates a key made just now (80 random bits: no collision is expected), so there is
+    /// no row to read or lock, and the one statement that appends is its own transaction: one round trip
+    /// instead of four, which is what most of the writes (`POST /v1/userdata`) are.
     public func change(
         _ requests: [(id: String, decide: Decision)], new: Bool = false
     ) async throws -> [Result<(record: UserDataRecord, position: Int64), any Error>] {
