@@ -49,8 +49,9 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let body = try await object(&request)
         let data = try required("data", in: body)
         let ttl = try ttlSeconds(in: body)
-        let ucidText = body["ucid"]
-        let deviceText = body["device"]
+        // An explicit null is the same as leaving the member out.
+        let ucidText = body["ucid"].flatMap { $0 == .null ? nil : $0 }
+        let deviceText = body["device"].flatMap { $0 == .null ? nil : $0 }
         guard ucidText == nil || deviceText == nil else {
             throw APIError(.unprocessableContent, "give ucid or device, not both", field: "device")
         }
@@ -204,7 +205,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
     }
 
     private func ttlSeconds(in body: JSONTree) throws -> Int? {
-        guard let value = body["ttlSeconds"] else { return nil }
+        guard let value = body["ttlSeconds"], value != .null else { return nil }
         guard case .number(let text) = value, let seconds = Int(text), (1...policy.maxTTL).contains(seconds) else {
             throw APIError(
                 .unprocessableContent,
