@@ -70,11 +70,6 @@ extension JSONTree: Equatable {
         }
         return .object(members)
     }
-
-    /// The members of an object; nil for any other value.
-    public var members: [(key: String, value: JSONTree)]? {
-        if case .object(let members) = self { members } else { nil }
-    }
 }
 
 /// Text that is not one JSON value.
