@@ -168,7 +168,9 @@ extension Journey {
 
     /// Transferred and Conferenced (reference §0.1, §1.4, §7.2): the call goes on under the callID of the
     /// connection list, as the original UCID; both old callIDs alias to it; the consultation leg is merged.
-    mutating func merge(_ merged: CSTAEvent.Merged, _ event: CallEvent, into boundLeg: Int, conference: Bool) {
+    /// Returns the leg the call goes on as.
+    @discardableResult
+    mutating func merge(_ merged: CSTAEvent.Merged, _ event: CallEvent, into boundLeg: Int, conference: Bool) -> Int {
         touch(event, leg: boundLeg)
         let time = event.time
         let switchID = event.switchID
@@ -221,6 +223,7 @@ extension Journey {
         }
         if let added = merged.addedParty?.known { note(added) }
         refreshDurations()
+        return target
     }
 
     /// What every event does: counts, times, and the leg's last update.

@@ -38,6 +38,10 @@ public struct JourneyTracker: Sendable {
     private var endedOrderStart = 0
     private var changed: Set<String> = []
     private var removed: Set<String> = []
+    /// Feed messages of the events applied since the last `takeFeed()`, in event order.
+    private var feed: [FeedMessage] = []
+    /// False where nobody reads the feed (benchmarks of the journeys alone).
+    public var emitsFeed = true
     /// When silent journeys are next looked for: at the first event of each minute of event time, a point that
     /// depends on the events alone (not on how they were batched), and that `clock` gives back after a restart.
     private var nextSilenceCheck: Date = .distantPast
@@ -82,6 +86,12 @@ public struct JourneyTracker: Sendable {
         changed = []
         removed = []
         return (changedJourneys, Array(removedIDs))
+    }
+
+    /// The feed messages made since the last call, for the runner to store with the journeys.
+    public mutating func takeFeed() -> [FeedMessage] {
+        defer { feed = [] }
+        return feed
     }
 
     /// Frees the memory of journeys ended more than `linkGrace` before the clock; they can no longer change.
@@ -141,14 +151,22 @@ public struct JourneyTracker: Sendable {
             }
             journey.recentEventKeys.append(stepKey)
             if journey.recentEventKeys.count > 24 { journey.recentEventKeys.removeFirst() }
+            let partiesBefore = emitsFeed ? journey.legs[leg].parties.map(\.device) : []
+            var applied = leg
             if case .transferred(let merged) = event.event.csta {
-                journey.merge(merged, event, into: leg, conference: false)
+                applied = journey.merge(merged, event, into: leg, conference: false)
             } else if case .conferenced(let merged) = event.event.csta {
-                journey.merge(merged, event, into: leg, conference: true)
+                applied = journey.merge(merged, event, into: leg, conference: true)
             } else {
                 journey.apply(event, kind: kind, leg: leg)
             }
-            store(journey)
+            let messages = emitsFeed ? journey.feedMessages(for: event, leg: applied, partiesBefore: partiesBefore) : []
+            let id = store(journey)
+            for var message in messages {
+                // A journey known until now by a provisional id takes its first UCID as it is stored.
+                message.journeyID = id
+                feed.append(message)
+            }
         }
     }
 
@@ -308,7 +326,8 @@ public struct JourneyTracker: Sendable {
 
     // MARK: - Indexes
 
-    private mutating func store(_ journey: Journey) {
+    @discardableResult
+    private mutating func store(_ journey: Journey) -> String {
         var journey = journey
         if journey.id.hasPrefix("pending:"), let first = journey.legs.first?.ucid {
             // The journey's id is its first UCID, known only now.
@@ -318,6 +337,7 @@ public struct JourneyTracker: Sendable {
         }
         index(journey)
         changed.insert(journey.id)
+        return journey.id
     }
 
     private mutating func index(_ journey: Journey, restoring: Bool = false) {

@@ -80,8 +80,13 @@ public enum JSONTree: Sendable {
         if case .string(let text) = self { text } else { nil }
     }
 
+    /// An integer written as a JSON number.
+    public var integer: Int64? {
+        if case .number(let text) = self { Int64(text) } else { nil }
+    }
+
     /// An integer written as a JSON number or as a numeric string (serialisers differ).
-    var lenientInteger: Int64? {
+    public var lenientInteger: Int64? {
         switch self {
         case .number(let text): Int64(text)
         case .string(let text): Int64(text)

@@ -1,0 +1,145 @@
+import Foundation
+import TSAPI
+
+/// One message of the feed (architecture §6): a switch event as one device's desktop should see it, with the
+/// customer's data from the journey at that moment, so a consulted or transferred-to agent pops the customer and
+/// not the agent who called them.
+///
+/// The journey reducer makes these as it applies events (`JourneyTracker.takeFeed()`), once per device and switch
+/// event: monitor copies of one event were already dropped, so four monitors on a call still give one offer.
+/// The projector stores them with feed positions of their own; user data is added when they are sent, so a key's
+/// latest data goes out.
+public struct FeedMessage: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// Delivered: the call alerts at a station, or is offered to a VDN.
+        case offer
+        /// Established: a device answered; every device on the call hears of it.
+        case connect
+        case hold, retrieve, transfer, conference
+        /// ConnectionCleared (a device left) or CallCleared (the call ended with devices still on it).
+        case disconnect
+    }
+
+    public var kind: Kind
+    /// The position of the stored event the message comes from.
+    public var eventPosition: Int64
+    /// The device this message is for.
+    public var device: String
+    public var switchID: String
+    public var ucid: UCID?
+    public var callID: Int64
+    /// The device that acted: alerting, answering, holding, retrieving, releasing, transferring or the controller.
+    public var party: String?
+    /// The CSTA calling and called numbers of this call (on a consultation: the agent and whom they dialled).
+    public var calling: String?
+    public var called: String?
+    public var lastRedirection: String?
+    /// The customer's data, from the journey.
+    public var originalAni: String?
+    public var originalDnis: String?
+    public var vdn: String?
+    public var split: String?
+    public var uui: String?
+    public var userEnteredCode: String?
+    public var trunkGroup: String?
+    public var trunkMember: String?
+    public var journeyID: String
+    /// Stations that answered the contact before this message, in order, without `device`.
+    public var previousAgents: [String]
+    /// The devices on the call after the event.
+    public var parties: [String]
+    /// Transfer and conference: the two calls merged, and the party added.
+    public var primaryCallID: Int64?
+    public var secondaryCallID: Int64?
+    public var addedParty: String?
+    public var time: Date
+    /// What user data can belong to the message: the keys the journey's calls carried, and its UCIDs (data set
+    /// on a call). Read when the message is sent.
+    public var userDataKeys: [CarriedKey]
+    public var journeyUcids: [UCID]
+
+    /// `agents` of a filter matches these: the stations that answered the contact, this one included.
+    public var agents: [String] { previousAgents + (kind == .connect && party == device ? [device] : []) }
+}
+
+// MARK: - Stored form
+
+extension FeedMessage {
+    /// The message as `feed_messages.body` keeps it: compact JSON written by hand (the projector writes one or more
+    /// per event, at ingest speed).
+    public var storedJSON: String {
+        var out = "{"
+        func field(_ name: String, _ value: String) {
+            if out.utf8.count > 1 { out += "," }
+            out += "\"" + name + "\":" + value
+        }
+        func strings(_ values: [String]) -> String { "[" + values.map { JSONText.quote($0) }.joined(separator: ",") + "]" }
+        field("kind", JSONText.quote(kind.rawValue))
+        field("eventPosition", String(eventPosition))
+        field("device", JSONText.quote(device))
+        field("switch", JSONText.quote(switchID))
+        field("ucid", JSONText.quote(ucid?.rawValue))
+        field("callID", String(callID))
+        field("party", JSONText.quote(party))
+        field("calling", JSONText.quote(calling))
+        field("called", JSONText.quote(called))
+        field("lastRedirection", JSONText.quote(lastRedirection))
+        field("originalAni", JSONText.quote(originalAni))
+        field("originalDnis", JSONText.quote(originalDnis))
+        field("vdn", JSONText.quote(vdn))
+        field("split", JSONText.quote(split))
+        field("uui", JSONText.quote(uui))
+        field("userEnteredCode", JSONText.quote(userEnteredCode))
+        field("trunkGroup", JSONText.quote(trunkGroup))
+        field("trunkMember", JSONText.quote(trunkMember))
+        field("journeyId", JSONText.quote(journeyID))
+        field("previousAgents", strings(previousAgents))
+        field("parties", strings(parties))
+        field("primaryCallID", JSONText.number(primaryCallID))
+        field("secondaryCallID", JSONText.number(secondaryCallID))
+        field("addedParty", JSONText.quote(addedParty))
+        field("time", JSONText.quote(Timestamp.format(time, fractionDigits: 6)))
+        field("keys", "[" + userDataKeys.map { carried in
+            "[" + JSONText.quote(carried.key.rawValue) + "," + JSONText.quote(carried.ucid?.rawValue) + ","
+                + JSONText.quote(Timestamp.format(carried.time, fractionDigits: 6)) + "]"
+        }.joined(separator: ",") + "]")
+        field("ucids", strings(journeyUcids.map(\.rawValue)))
+        return out + "}"
+    }
+
+    /// Reads `storedJSON` back; nil for text that is not a stored message.
+    public init?(storedJSON text: String) {
+        guard let tree = try? JSONTree(parsing: text),
+            let kind = tree["kind"]?.string.flatMap(Kind.init(rawValue:)),
+            let device = tree["device"]?.string, let switchID = tree["switch"]?.string,
+            let journeyID = tree["journeyId"]?.string,
+            let time = tree["time"]?.string.flatMap({ Timestamp.parse($0) }),
+            let eventPosition = tree["eventPosition"]?.integer
+        else { return nil }
+        func strings(_ name: String) -> [String] {
+            guard case .array(let items) = tree[name] else { return [] }
+            return items.compactMap(\.string)
+        }
+        var keys: [CarriedKey] = []
+        if case .array(let items) = tree["keys"] {
+            for case .array(let parts) in items where parts.count == 3 {
+                guard let key = parts[0].string.flatMap({ try? UserDataKey(validating: $0) }),
+                    let carriedAt = parts[2].string.flatMap({ Timestamp.parse($0) })
+                else { continue }
+                keys.append(CarriedKey(key: key, ucid: parts[1].string.flatMap { UCID($0) }, time: carriedAt))
+            }
+        }
+        self.init(
+            kind: kind, eventPosition: eventPosition, device: device, switchID: switchID,
+            ucid: tree["ucid"]?.string.flatMap { UCID($0) }, callID: tree["callID"]?.integer ?? 0,
+            party: tree["party"]?.string, calling: tree["calling"]?.string, called: tree["called"]?.string,
+            lastRedirection: tree["lastRedirection"]?.string, originalAni: tree["originalAni"]?.string,
+            originalDnis: tree["originalDnis"]?.string, vdn: tree["vdn"]?.string, split: tree["split"]?.string,
+            uui: tree["uui"]?.string, userEnteredCode: tree["userEnteredCode"]?.string,
+            trunkGroup: tree["trunkGroup"]?.string, trunkMember: tree["trunkMember"]?.string, journeyID: journeyID,
+            previousAgents: strings("previousAgents"), parties: strings("parties"),
+            primaryCallID: tree["primaryCallID"]?.integer, secondaryCallID: tree["secondaryCallID"]?.integer,
+            addedParty: tree["addedParty"]?.string, time: time, userDataKeys: keys,
+            journeyUcids: strings("ucids").compactMap { UCID($0) })
+    }
+}
