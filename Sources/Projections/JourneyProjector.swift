@@ -18,12 +18,14 @@ public struct JourneyProjector: Service {
     let logger: Logger
     /// Most events read and committed at once.
     public let batchSize: Int
-    /// How long to wait before looking again when the projector has caught up.
+    /// How long to wait before looking again when the projector has caught up and no notification came.
     let idleWait: Duration
+    /// Rung by `calltrail_events` notifications: an append in any process.
+    private let newEvents = Doorbell()
     /// How long to wait after a failed batch.
     let retryWait: Duration = .seconds(1)
 
-    public init(store: PostgresJourneyStore, logger: Logger, batchSize: Int = 5_000, idleWait: Duration = .milliseconds(20)) {
+    public init(store: PostgresJourneyStore, logger: Logger, batchSize: Int = 5_000, idleWait: Duration = .milliseconds(500)) {
         self.store = store
         self.logger = logger
         self.batchSize = batchSize
@@ -40,7 +42,22 @@ public struct JourneyProjector: Service {
                     try await Task.sleep(for: .seconds(2))
                 }
                 try await prepareTables()
-                try await project()
+                // The lock's connection has nothing else to do: it listens for appends, which ring `newEvents`.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        do {
+                            try await lockConnection.listen(on: "calltrail_events") { notifications in
+                                for try await _ in notifications { newEvents.ring() }
+                            }
+                        } catch where !Task.isCancelled {
+                            // Without notifications the projector still looks every `idleWait`.
+                            logger.warning("not listening for appends", metadata: ["error": "\(String(reflecting: error))"])
+                        }
+                    }
+                    group.addTask { try await project() }
+                    try await group.next()
+                    group.cancelAll()
+                }
             }
         }
     }
@@ -65,7 +82,7 @@ public struct JourneyProjector: Service {
         var state = try await restore()
         while !Task.isCancelled {
             do {
-                if try await step(&state) == 0 { try await Task.sleep(for: idleWait) }
+                if try await step(&state) == 0 { await newEvents.wait(timeout: idleWait) }
             } catch ProjectionError.checkpointMoved(let expected, let found) {
                 logger.notice("projection checkpoint moved; reloading", metadata: ["expected": "\(expected)", "found": "\(found)"])
                 state = try await restore()
@@ -115,10 +132,11 @@ public struct JourneyProjector: Service {
         for event in batch.events { state.tracker.apply(event) }
         state.tracker.advance(to: last)
         let changes = state.tracker.takeChanges()
+        let feed = state.tracker.takeFeed()
         // The log after `last` never changes once visible, so the next batch is read while this one is written.
         async let following = self.batch(after: last)
         try await store.commit(
-            changes, through: state.tracker.position, clock: state.tracker.clock, expected: state.checkpoint)
+            changes, feed: feed, through: state.tracker.position, clock: state.tracker.clock, expected: state.checkpoint)
         state.checkpoint.position = state.tracker.position
         state.checkpoint.clock = state.tracker.clock
         state.tracker.evictExpired()

@@ -127,13 +127,17 @@ public struct PostgresJourneyStore: Sendable {
     /// Writes what changed up to `position` and moves the checkpoint, in one transaction, provided the
     /// checkpoint still says `expected`: otherwise another projector (or a rebuild's swap) moved it, and the
     /// caller must reload its state.
+    /// `feed` is the batch's feed messages, stored with the live tables only: a rebuild hands its last ones to
+    /// the swap instead.
     public func commit(
-        _ changes: (changed: [Journey], removed: [String]), through position: Int64, clock: Date,
+        _ changes: (changed: [Journey], removed: [String]), feed: [FeedMessage] = [], through position: Int64, clock: Date,
         expected: Checkpoint, schema: Schema = .live
     ) async throws {
         let rows = JourneyRows(changes.changed)
         do {
-            try await commit(rows, removed: changes.removed, through: position, clock: clock, expected: expected, schema: schema)
+            try await commit(
+                rows, removed: changes.removed, feed: schema == .live ? feed : [], through: position, clock: clock,
+                expected: expected, schema: schema)
         } catch let error as PostgresTransactionError {
             // Callers act on the projection's own errors (a moved checkpoint means: reload), not on the wrapper.
             if let reason = error.closureError as? ProjectionError { throw reason }
@@ -142,7 +146,8 @@ public struct PostgresJourneyStore: Sendable {
     }
 
     private func commit(
-        _ rows: JourneyRows, removed: [String], through position: Int64, clock: Date, expected: Checkpoint, schema: Schema
+        _ rows: JourneyRows, removed: [String], feed: [FeedMessage], through position: Int64, clock: Date,
+        expected: Checkpoint, schema: Schema
     ) async throws {
         try await client.withTransaction(logger: logger) { connection in
             let current = try await connection.query(
@@ -156,6 +161,9 @@ public struct PostgresJourneyStore: Sendable {
                 throw ProjectionError.checkpointMoved(expected: expected.position, found: storedPosition)
             }
             try await write(rows, removed: removed, schema: schema, on: connection)
+            if schema == .live {
+                try await PostgresFeedStore.append(feed, through: position, on: connection, logger: logger)
+            }
             try await connection.query(
                 """
                 UPDATE projection_checkpoints SET position = \(position), clock = \(clock), updated_at = now()

@@ -60,6 +60,10 @@ public struct ProjectionRebuilder: Sendable {
         var events = 0
         var sinceFlush = 0
         var journeys = Set<String>()
+        // Feed messages of the events the live feed has not reached: the swap stores them, so subscribers miss
+        // nothing that happened while the rebuild caught up.
+        var feedTail: [FeedMessage] = []
+        let feed = PostgresFeedStore(client: store.client, logger: logger)
 
         // Writes run in a child task while the next pages are reduced, one at a time and in order.
         try await withThrowingTaskGroup(of: Void.self) { writes in
@@ -84,6 +88,9 @@ public struct ProjectionRebuilder: Sendable {
                 async let following = decodedPage(after: last.position)
                 for event in page.events { tracker.apply(event) }
                 tracker.advance(to: last.position)
+                let fed = try await feed.head().eventPosition
+                feedTail.removeAll { $0.eventPosition <= fed }
+                feedTail += tracker.takeFeed().filter { $0.eventPosition > fed }
                 events += page.count
                 sinceFlush += page.count
                 if sinceFlush >= flushEvery {
@@ -96,7 +103,7 @@ public struct ProjectionRebuilder: Sendable {
             try await writes.waitForAll()
         }
         try await store.client.query("SELECT calltrail_index_projection_tables('projection_next')", logger: logger)
-        try await swap(position: tracker.position, clock: tracker.clock)
+        try await swap(position: tracker.position, clock: tracker.clock, feed: feedTail)
         return Report(
             events: events, journeys: journeys.count, position: tracker.position,
             seconds: (ContinuousClock.now - started).seconds)
@@ -114,7 +121,7 @@ public struct ProjectionRebuilder: Sendable {
         return Page(events: StoredEventDecoder.decode(stored, logger: logger), last: stored.last, count: stored.count)
     }
 
-    private func swap(position: Int64, clock: Date) async throws {
+    private func swap(position: Int64, clock: Date, feed: [FeedMessage]) async throws {
         try await store.client.withTransaction(logger: logger) { connection in
             // Every row of a result must be read before the next statement on the connection.
             for try await _ in try await connection.query(
@@ -123,6 +130,7 @@ public struct ProjectionRebuilder: Sendable {
             for try await _ in try await connection.query(
                 "SELECT calltrail_swap_projection_tables(\(position), \(clock), \(Int32(Journey.stateVersion)))", logger: logger)
             {}
+            try await PostgresFeedStore.append(feed, through: position, on: connection, logger: logger)
         }
         logger.info("rebuilt projection swapped in", metadata: ["position": "\(position)"])
     }

@@ -1,0 +1,91 @@
+import CallModel
+import Foundation
+import Logging
+import PostgresNIO
+import TSAPI
+
+/// The feed's messages in PostgreSQL (migrations/0005_feed.sql): the projector appends them with the journeys;
+/// every process's feed reads them by position.
+public struct PostgresFeedStore: Sendable {
+    /// The NOTIFY channel a commit of new messages wakes; the payload is the last position.
+    public static let channel = "calltrail_feed"
+
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Where the feed stands: its last position, and the last event whose messages it holds.
+    public struct Head: Sendable, Equatable {
+        public var position: Int64
+        public var eventPosition: Int64
+    }
+
+    public func head() async throws -> Head {
+        let rows = try await client.query("SELECT position, event_position FROM feed_head", logger: logger)
+        for try await (position, eventPosition) in rows.decode((Int64, Int64).self) {
+            return Head(position: position, eventPosition: eventPosition)
+        }
+        throw PostgresFeedStoreError("feed_head has no row: the database was not migrated by CallTrail")
+    }
+
+    /// Appends the messages of events up to `through` inside the caller's transaction, skipping events already
+    /// fed; returns the last position.
+    @discardableResult
+    static func append(_ messages: [FeedMessage], through: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        var positions: [Int64] = [], kinds: [String] = [], devices: [String] = [], ucids: [String] = []
+        var journeys: [String] = [], times: [Date] = [], bodies: [String] = []
+        for message in messages {
+            positions.append(message.eventPosition)
+            kinds.append(message.kind.rawValue)
+            devices.append(message.device)
+            ucids.append(message.ucid?.rawValue ?? "")
+            journeys.append(message.journeyID)
+            times.append(message.time)
+            bodies.append(message.storedJSON)
+        }
+        let rows = try await connection.query(
+            """
+            SELECT calltrail_append_feed(\(through), \(positions), \(kinds), \(devices), \(ucids), \(journeys), \(times), \(bodies))
+            """, logger: logger)
+        var last: Int64 = 0
+        for try await position in rows.decode(Int64.self) { last = position }
+        return last
+    }
+
+    /// Messages after `position`, in order, at most `limit`.
+    public func messages(after position: Int64, limit: Int) async throws -> [(position: Int64, message: FeedMessage)] {
+        try await decode(client.query(
+            "SELECT position, body FROM feed_messages WHERE position > \(position) ORDER BY position LIMIT \(limit)",
+            logger: logger))
+    }
+
+    /// The last message of `kind` at `device`.
+    public func latest(_ kind: FeedMessage.Kind, device: String) async throws -> (position: Int64, message: FeedMessage)? {
+        try await decode(client.query(
+            """
+            SELECT position, body FROM feed_messages WHERE device = \(device) AND kind = \(kind.rawValue)
+            ORDER BY position DESC LIMIT 1
+            """, logger: logger)).first
+    }
+
+    private func decode(_ rows: PostgresRowSequence) async throws -> [(position: Int64, message: FeedMessage)] {
+        var messages: [(Int64, FeedMessage)] = []
+        for try await (position, body) in rows.decode((Int64, String).self) {
+            guard let message = FeedMessage(storedJSON: body) else {
+                logger.error("unreadable feed message", metadata: ["position": "\(position)"])
+                continue
+            }
+            messages.append((position, message))
+        }
+        return messages
+    }
+}
+
+public struct PostgresFeedStoreError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
