@@ -18,14 +18,9 @@ extension Journey {
         let onCall = leg.parties.filter { $0.state != .queued }.map(\.device)
         let connection = event.connection
         let isTrunk = connection?.isTrunk ?? false
-        var message = FeedMessage(
-            kind: .offer, eventPosition: event.position, device: "", switchID: leg.switchID, ucid: leg.ucid ?? event.ucid,
-            callID: connection?.callID ?? 0, party: nil, calling: leg.ani, called: leg.dnis, lastRedirection: nil,
-            originalAni: originalAni, originalDnis: originalDnis, vdn: vdn, split: split, uui: uui ?? leg.uui,
-            userEnteredCode: userEnteredCode ?? leg.userEnteredCode, trunkGroup: trunkGroup ?? leg.trunkGroup,
-            trunkMember: trunkMember ?? leg.trunkMember, journeyID: id, previousAgents: [], parties: onCall,
-            primaryCallID: nil, secondaryCallID: nil, addedParty: nil, time: event.time, userDataKeys: userDataKeys,
-            journeyUcids: ucids)
+        var message = baseMessage(leg: index, at: event.time, position: event.position)
+        message.ucid = leg.ucid ?? event.ucid
+        message.callID = connection?.callID ?? 0
         var devices: [String]
         switch event.event.csta {
         case .delivered(let delivered):
@@ -83,5 +78,45 @@ extension Journey {
             copy.previousAgents = agents.filter { $0 != device }
             return copy
         }
+    }
+}
+
+extension Journey {
+    /// The state of the calls at `device` now, as the messages that would have put them there: an offer while
+    /// the call rings, connect while it talks, hold while it is held. What a desktop that connects mid-call gets.
+    public func currentMessages(at device: String) -> [FeedMessage] {
+        var messages: [FeedMessage] = []
+        for index in legs.indices where !legs[index].isEnded {
+            for party in legs[index].parties where party.device == device {
+                let kind: FeedMessage.Kind
+                switch party.state {
+                case .alerting: kind = .offer
+                case .connected: kind = .connect
+                case .held: kind = .hold
+                case .initiated, .queued: continue
+                }
+                var message = baseMessage(leg: index, at: party.since, position: legs[index].lastPosition)
+                message.kind = kind
+                message.device = device
+                message.party = device
+                message.callID = party.callID
+                message.previousAgents = agents.filter { $0 != device }
+                messages.append(message)
+            }
+        }
+        return messages
+    }
+
+    /// A message about leg `index` with the journey's customer data and no event-specific fields yet.
+    func baseMessage(leg index: Int, at time: Date, position: Int64) -> FeedMessage {
+        let leg = legs[index]
+        return FeedMessage(
+            kind: .offer, eventPosition: position, device: "", switchID: leg.switchID, ucid: leg.ucid, callID: 0,
+            party: nil, calling: leg.ani, called: leg.dnis, lastRedirection: nil, originalAni: originalAni,
+            originalDnis: originalDnis, vdn: vdn, split: split, uui: uui ?? leg.uui,
+            userEnteredCode: userEnteredCode ?? leg.userEnteredCode, trunkGroup: trunkGroup ?? leg.trunkGroup,
+            trunkMember: trunkMember ?? leg.trunkMember, journeyID: id, previousAgents: [],
+            parties: leg.parties.filter { $0.state != .queued }.map(\.device), primaryCallID: nil, secondaryCallID: nil,
+            addedParty: nil, time: time, userDataKeys: userDataKeys, journeyUcids: ucids)
     }
 }

@@ -19,14 +19,20 @@ public struct JourneyUserData: Sendable {
     public var originalDnis: String?
 
     public init(journey: Journey, records: [UserDataRecord], now: Date) {
+        self.init(carried: journey.userDataKeys, ucids: journey.ucids, records: records, now: now)
+    }
+
+    /// The user data of the calls `ucids` that carried the keys `carried` (a feed message names both), from
+    /// `records`, which may hold other calls' records too.
+    public init(carried keys: [CarriedKey], ucids journeyUcids: [UCID], records: [UserDataRecord], now: Date) {
         let byID = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var entries: [Entry] = []
         var seen = Set<String>()
-        for carried in journey.userDataKeys {
+        for carried in keys {
             guard let record = byID[carried.key.rawValue], seen.insert(record.id).inserted else { continue }
             entries.append(Entry(record: record, carried: carried, status: record.status(at: now)))
         }
-        let ucids = Set(journey.ucids)
+        let ucids = Set(journeyUcids)
         for record in records where !seen.contains(record.id) && record.ucid.map(ucids.contains) == true {
             seen.insert(record.id)
             entries.append(Entry(record: record, carried: nil, status: record.status(at: now)))

@@ -1,0 +1,101 @@
+import Foundation
+import TSAPI
+
+/// What one subscriber wants from the feed (architecture §6): each kind of filter left out matches everything;
+/// a message must match every kind given, and any one value of each.
+public struct FeedFilter: Sendable, Equatable {
+    /// The device the message is for.
+    public var devices: Set<String>?
+    /// Stations that answered the contact: a supervisor follows an agent's calls onward, through the consulted
+    /// agent's offer and after the transfer.
+    public var agents: Set<String>?
+    public var vdns: Set<String>?
+    public var splits: Set<String>?
+    public var events: Set<FeedMessage.Kind>?
+
+    public init(
+        devices: Set<String>? = nil, agents: Set<String>? = nil, vdns: Set<String>? = nil, splits: Set<String>? = nil,
+        events: Set<FeedMessage.Kind>? = nil
+    ) {
+        self.devices = devices
+        self.agents = agents
+        self.vdns = vdns
+        self.splits = splits
+        self.events = events
+    }
+
+    public func matches(_ message: FeedMessage) -> Bool {
+        if let events, !events.contains(message.kind) { return false }
+        if let devices, !devices.contains(message.device) { return false }
+        if let vdns, !(message.vdn.map(vdns.contains) ?? false) { return false }
+        if let splits, !(message.split.map(splits.contains) ?? false) { return false }
+        if let agents, !message.agents.contains(where: agents.contains) && !agents.contains(message.device) { return false }
+        return true
+    }
+
+    /// The names of a filter, as query parameters and as members of a `subscribe` message.
+    public static let names = ["devices", "agents", "vdns", "splits", "events"]
+
+    /// From values given as comma-separated text (`devices=5001,5002`); absent names are nil.
+    public init(values: (String) -> [String]?) throws(FeedFilterError) {
+        func set(_ name: String) -> Set<String>? {
+            values(name).map { Set($0.filter { !$0.isEmpty }) }
+        }
+        self.init(devices: set("devices"), agents: set("agents"), vdns: set("vdns"), splits: set("splits"))
+        if let names = set("events") {
+            var kinds = Set<FeedMessage.Kind>()
+            for name in names {
+                guard let kind = FeedMessage.Kind(rawValue: name) else {
+                    throw FeedFilterError(
+                        field: "events",
+                        message: "unknown event type \"\(name)\"; the feed has \(FeedMessage.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                kinds.insert(kind)
+            }
+            events = kinds
+        }
+    }
+
+    /// From query parameters: `devices=5001,5002&events=offer,connect`.
+    public init(query: (String) -> String?) throws(FeedFilterError) {
+        try self.init(values: { name in query(name).map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } })
+    }
+
+    /// From the object of a `{"subscribe": {...}}` message: each member an array of strings, or one string with
+    /// commas.
+    public init(subscribe object: JSONTree) throws(FeedFilterError) {
+        for name in Self.names {
+            guard let value = object[name], value != .null else { continue }
+            switch value {
+            case .string: continue
+            case .array(let items) where items.allSatisfy({ $0.string != nil }): continue
+            default:
+                throw FeedFilterError(field: name, message: "\(name) must be an array of strings such as [\"5001\"]; got \(value.text)")
+            }
+        }
+        try self.init(values: { name in
+            switch object[name] {
+            case .string(let text): text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            case .array(let items): items.compactMap(\.string)
+            default: nil
+            }
+        })
+    }
+
+    /// The filter as JSON, for the `subscribed` acknowledgement.
+    public var json: String {
+        func list(_ values: Set<String>?) -> String {
+            values.map { "[" + $0.sorted().map { JSONText.quote($0) }.joined(separator: ",") + "]" } ?? "null"
+        }
+        return "{\"devices\":\(list(devices)),\"agents\":\(list(agents)),\"vdns\":\(list(vdns)),\"splits\":\(list(splits)),"
+            + "\"events\":\(list(events.map { Set($0.map(\.rawValue)) }))}"
+    }
+}
+
+/// A filter that cannot be read: which member, and why.
+public struct FeedFilterError: Error, Equatable, CustomStringConvertible {
+    public var field: String
+    public var message: String
+
+    public var description: String { message }
+}
