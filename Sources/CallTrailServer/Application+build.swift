@@ -73,7 +73,8 @@ public func buildApplication(
     router.add(middleware: ErrorMiddleware())
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
     JourneyRoutes(journeys: journeys, userData: userData).register(on: router)
-    UserDataRoutes(store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData).register(on: router)
+    let userDataService = UserDataService(store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData)
+    UserDataRoutes(service: userDataService).register(on: router)
     HealthRoutes(client: client, migrations: migrations, metrics: metrics).register(on: router)
 
     return Application(

@@ -24,11 +24,8 @@ public struct UserDataPolicy: Sendable {
 /// The UUI key service (architecture §5, issue 5): data of any size under a short key that fits in UUI, with
 /// the call's original ANI/DNIS, and data attached to a call without a key.
 struct UserDataRoutes<Context: RequestContext>: Sendable {
-    let store: PostgresUserDataStore
-    /// Every change goes through the writer, which commits concurrent ones together.
-    let writer: UserDataWriter
-    let journeys: PostgresJourneyStore
-    let policy: UserDataPolicy
+    let service: UserDataService
+    var policy: UserDataPolicy { service.policy }
 
     static var actorHeader: HTTPField.Name { HTTPField.Name("CallTrail-Actor")! }
 
@@ -55,35 +52,25 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         guard ucidText == nil || deviceText == nil else {
             throw APIError(.unprocessableContent, "give ucid or device, not both", field: "device")
         }
-        var origin: UserDataOrigin?
+        var ucid: UCID?
+        var device: String?
         if let ucidText {
-            guard let ucid = ucidText.string.flatMap(UCID.init) else {
+            guard let valid = ucidText.string.flatMap(UCID.init) else {
                 throw APIError(.unprocessableContent, "ucid must be a UCID: 20 digits, not all zeros; got \(ucidText.text)", field: "ucid")
             }
-            origin = UserDataOrigin(ucid: ucid, journey: try await journeys.journey(id: ucid.rawValue))
+            ucid = valid
         } else if let deviceText {
-            guard let device = deviceText.string, !device.isEmpty else {
+            guard let valid = deviceText.string, !valid.isEmpty else {
                 throw APIError(.unprocessableContent, "device must be a device number such as \"5001\"; got \(deviceText.text)", field: "device")
             }
-            origin = try await callNow(at: device)
+            device = valid
         }
-        let key = UserDataKey.random()
-        let now = Date()
-        let change = UserDataChange(
-            operation: .set, key: key, ucid: origin?.ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
-            origin: origin, actor: actor(request), time: now)
-        let (record, _) = try await writer.change(id: key.rawValue, new: true) { current in
-            // `new`: the row is not read first (80 random bits: no collision is expected in the life of the
-            // universe); when the writer groups this with other changes it is, and a taken key is refused.
-            guard current == nil else { throw APIError(.conflict, "key \(key) is taken; try again") }
-            return change
-        }
+        let record = try await service.create(data: data, ucid: ucid, device: device, ttl: ttl, actor: actor(request))
         return .json(UserDataDocument(record).json, status: .created)
     }
 
     @Sendable func read(_ request: Request, context: Context) async throws -> Response {
-        let key = try keyParameter(context)
-        return .json(UserDataDocument(try live(try await store.record(id: key.rawValue), key.rawValue, now: Date())).json)
+        .json(UserDataDocument(try await service.read(try keyParameter(context))).json)
     }
 
     /// `{"data": any JSON, "ttlSeconds"?}`: new data, and a new expiry counted from now when `ttlSeconds` is given.
@@ -93,15 +80,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let body = try await object(&request)
         let data = try required("data", in: body)
         let ttl = try ttlSeconds(in: body)
-        let actor = actor(request)
-        let now = Date()
-        let (record, _) = try await writer.change(id: key.rawValue) { current in
-            let record = try live(current, key.rawValue, now: now)
-            return UserDataChange(
-                operation: .replace, key: key, ucid: record.ucid, data: data,
-                expiresAt: ttl.map { now.addingTimeInterval(Double($0)) }, origin: nil, actor: actor, time: now)
-        }
-        return .json(UserDataDocument(record).json)
+        return .json(UserDataDocument(try await service.replace(key, data: data, ttl: ttl, actor: actor(request))).json)
     }
 
     /// The body is an RFC 7396 merge patch of the data: members set, `null` members removed.
@@ -109,35 +88,17 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let key = try keyParameter(context)
         var request = request
         let patch = try await json(&request)
-        let actor = actor(request)
-        let now = Date()
-        let (record, _) = try await writer.change(id: key.rawValue) { current in
-            let record = try live(current, key.rawValue, now: now)
-            return UserDataChange(
-                operation: .merge, key: key, ucid: record.ucid, data: patch, expiresAt: nil, origin: nil, actor: actor, time: now)
-        }
-        return .json(UserDataDocument(record).json)
+        return .json(UserDataDocument(try await service.merge(key, patch: patch, actor: actor(request))).json)
     }
 
-    /// Removes the data; an expired key may be deleted too. The history stays.
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        let key = try keyParameter(context)
-        let actor = actor(request)
-        let now = Date()
-        _ = try await writer.change(id: key.rawValue) { current in
-            guard let current, current.deletedAt == nil else { throw notFound(current, key.rawValue) }
-            return UserDataChange(
-                operation: .delete, key: key, ucid: current.ucid, data: nil, expiresAt: nil, origin: nil, actor: actor, time: now)
-        }
+        try await service.delete(try keyParameter(context), actor: actor(request))
         return Response(status: .noContent)
     }
 
-    /// Every change of a key, oldest first, with who made it; also for a deleted or expired key.
     @Sendable func history(_ request: Request, context: Context) async throws -> Response {
         let key = try keyParameter(context)
-        let changes = try await store.history(id: key.rawValue)
-        guard !changes.isEmpty else { throw APIError(.notFound, "no user data under key \(key)") }
-        return try .encoded(History(key: key, changes: changes.map { UserDataHistoryItem(position: $0.position, change: $0.change) }))
+        return try .encoded(History(key: key, changes: try await service.history(key)))
     }
 
     struct History: Encodable {
@@ -145,27 +106,18 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         var changes: [UserDataHistoryItem]
     }
 
-    /// `{"data": any JSON, "ttlSeconds"?}` attached to the call itself: its context, and its journey's, show it.
+    /// `{"data": any JSON, "ttlSeconds"?}` attached to the call itself.
     @Sendable func attach(_ request: Request, context: Context) async throws -> Response {
         let ucid = try context.parameters.ucid()
         var request = request
         let body = try await object(&request)
         let data = try required("data", in: body)
         let ttl = try ttlSeconds(in: body)
-        let origin = UserDataOrigin(ucid: ucid, journey: try await journeys.journey(id: ucid.rawValue))
-        let now = Date()
-        let change = UserDataChange(
-            operation: .attach, key: nil, ucid: ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
-            origin: origin, actor: actor(request), time: now)
-        let (record, _) = try await writer.change(id: change.recordID) { _ in change }
-        return .json(UserDataDocument(record).json)
+        return .json(UserDataDocument(try await service.attach(ucid, data: data, ttl: ttl, actor: actor(request))).json)
     }
 
     @Sendable func attached(_ request: Request, context: Context) async throws -> Response {
-        let ucid = try context.parameters.ucid()
-        let id = UserDataChange.recordID(key: nil, ucid: ucid)
-        guard let record = try await store.record(id: id) else { throw APIError(.notFound, "no user data attached to call \(ucid)") }
-        return .json(UserDataDocument(try live(record, "attached to call \(ucid)", now: Date())).json)
+        .json(UserDataDocument(try await service.attached(to: try context.parameters.ucid())).json)
     }
 
     // MARK: - Reading requests
@@ -218,40 +170,4 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
     private func actor(_ request: Request) -> UserDataActor {
         UserDataActor(name: request.headers[Self.actorHeader], userAgent: request.headers[.userAgent])
     }
-
-    /// The call now at a device, for data set by `device`: the one it is talking on, else ringing, else held.
-    private func callNow(at device: String) async throws -> UserDataOrigin {
-        let rank: [Party.State: Int] = [.connected: 0, .alerting: 1, .initiated: 2, .held: 3, .queued: 4]
-        var best: (rank: Int, since: Date, ucid: UCID, journey: Journey)?
-        for journey in try await journeys.openJourneys(device: device) {
-            for call in CallContextDocument.all(in: journey) {
-                for (_, party) in call.parties where party.device == device {
-                    let candidate = (rank[party.state] ?? 9, party.since, call.ucid, journey)
-                    if best == nil || candidate.0 < best!.rank || (candidate.0 == best!.rank && candidate.1 > best!.since) {
-                        best = candidate
-                    }
-                }
-            }
-        }
-        guard let best else {
-            throw APIError(.unprocessableContent, "device \(device) has no call now", field: "device")
-        }
-        return UserDataOrigin(ucid: best.ucid, journey: best.journey, device: device)
-    }
-}
-
-/// The record if it can be read now: 404 for none or deleted, 410 once expired.
-private func live(_ record: UserDataRecord?, _ name: String, now: Date) throws -> UserDataRecord {
-    guard let record, record.deletedAt == nil else { throw notFound(record, name) }
-    guard now < record.expiresAt else {
-        throw APIError(.gone, "user data \(name) expired at \(Timestamp.format(record.expiresAt))")
-    }
-    return record
-}
-
-private func notFound(_ record: UserDataRecord?, _ name: String) -> APIError {
-    if let deleted = record?.deletedAt {
-        return APIError(.notFound, "user data \(name) was deleted at \(Timestamp.format(deleted))")
-    }
-    return APIError(.notFound, "no user data under key \(name)")
 }

@@ -1,0 +1,135 @@
+import CallModel
+import Foundation
+import HTTPTypes
+import Projections
+import TSAPI
+
+/// The UUI key service's operations, for every way in: the REST routes and the feed's ctiSVR `userdata`
+/// requests. Errors are `APIError`s, whose message each way in passes on.
+struct UserDataService: Sendable {
+    let store: PostgresUserDataStore
+    /// Every change goes through the writer, which commits concurrent ones together.
+    let writer: UserDataWriter
+    let journeys: PostgresJourneyStore
+    let policy: UserDataPolicy
+
+    /// New data under a new key, set on the call `ucid` or the call now at `device` (or on no call).
+    func create(data: JSONTree, ucid: UCID?, device: String?, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
+        var origin: UserDataOrigin?
+        if let ucid {
+            origin = UserDataOrigin(ucid: ucid, journey: try await journeys.journey(id: ucid.rawValue))
+        } else if let device {
+            origin = try await callNow(at: device)
+        }
+        let key = UserDataKey.random()
+        let now = Date()
+        let change = UserDataChange(
+            operation: .set, key: key, ucid: origin?.ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
+            origin: origin, actor: actor, time: now)
+        let (record, _) = try await writer.change(id: key.rawValue, new: true) { current in
+            // `new`: the row is not read first (80 random bits: no collision is expected in the life of the
+            // universe); when the writer groups this with other changes it is, and a taken key is refused.
+            guard current == nil else { throw APIError(.conflict, "key \(key) is taken; try again") }
+            return change
+        }
+        return record
+    }
+
+    /// The key's record if it can be read now.
+    func read(_ key: UserDataKey) async throws -> UserDataRecord {
+        try live(try await store.record(id: key.rawValue), key.rawValue, now: Date())
+    }
+
+    /// New data, and a new expiry counted from now when `ttl` is given.
+    func replace(_ key: UserDataKey, data: JSONTree, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
+        let now = Date()
+        let (record, _) = try await writer.change(id: key.rawValue) { current in
+            let record = try live(current, key.rawValue, now: now)
+            return UserDataChange(
+                operation: .replace, key: key, ucid: record.ucid, data: data,
+                expiresAt: ttl.map { now.addingTimeInterval(Double($0)) }, origin: nil, actor: actor, time: now)
+        }
+        return record
+    }
+
+    /// An RFC 7396 merge patch of the data.
+    func merge(_ key: UserDataKey, patch: JSONTree, actor: UserDataActor) async throws -> UserDataRecord {
+        let now = Date()
+        let (record, _) = try await writer.change(id: key.rawValue) { current in
+            let record = try live(current, key.rawValue, now: now)
+            return UserDataChange(
+                operation: .merge, key: key, ucid: record.ucid, data: patch, expiresAt: nil, origin: nil, actor: actor, time: now)
+        }
+        return record
+    }
+
+    /// Removes the data; an expired key may be deleted too. The history stays.
+    func delete(_ key: UserDataKey, actor: UserDataActor) async throws {
+        let now = Date()
+        _ = try await writer.change(id: key.rawValue) { current in
+            guard let current, current.deletedAt == nil else { throw notFound(current, key.rawValue) }
+            return UserDataChange(
+                operation: .delete, key: key, ucid: current.ucid, data: nil, expiresAt: nil, origin: nil, actor: actor, time: now)
+        }
+    }
+
+    /// Data attached to the call itself: its context, and its journey's, show it.
+    func attach(_ ucid: UCID, data: JSONTree, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
+        let origin = UserDataOrigin(ucid: ucid, journey: try await journeys.journey(id: ucid.rawValue))
+        let now = Date()
+        let change = UserDataChange(
+            operation: .attach, key: nil, ucid: ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
+            origin: origin, actor: actor, time: now)
+        let (record, _) = try await writer.change(id: change.recordID) { _ in change }
+        return record
+    }
+
+    func attached(to ucid: UCID) async throws -> UserDataRecord {
+        let id = UserDataChange.recordID(key: nil, ucid: ucid)
+        guard let record = try await store.record(id: id) else { throw APIError(.notFound, "no user data attached to call \(ucid)") }
+        return try live(record, "attached to call \(ucid)", now: Date())
+    }
+
+    /// Every change of a key, oldest first, with who made it; also for a deleted or expired key.
+    func history(_ key: UserDataKey) async throws -> [UserDataHistoryItem] {
+        let changes = try await store.history(id: key.rawValue)
+        guard !changes.isEmpty else { throw APIError(.notFound, "no user data under key \(key)") }
+        return changes.map { UserDataHistoryItem(position: $0.position, change: $0.change) }
+    }
+
+    /// The call now at a device, for data set by `device`: the one it is talking on, else ringing, else held.
+    func callNow(at device: String) async throws -> UserDataOrigin {
+        let rank: [Party.State: Int] = [.connected: 0, .alerting: 1, .initiated: 2, .held: 3, .queued: 4]
+        var best: (rank: Int, since: Date, ucid: UCID, journey: Journey)?
+        for journey in try await journeys.openJourneys(device: device) {
+            for call in CallContextDocument.all(in: journey) {
+                for (_, party) in call.parties where party.device == device {
+                    let candidate = (rank[party.state] ?? 9, party.since, call.ucid, journey)
+                    if best == nil || candidate.0 < best!.rank || (candidate.0 == best!.rank && candidate.1 > best!.since) {
+                        best = candidate
+                    }
+                }
+            }
+        }
+        guard let best else {
+            throw APIError(.unprocessableContent, "device \(device) has no call now", field: "device")
+        }
+        return UserDataOrigin(ucid: best.ucid, journey: best.journey, device: device)
+    }
+}
+
+/// The record if it can be read now: 404 for none or deleted, 410 once expired.
+private func live(_ record: UserDataRecord?, _ name: String, now: Date) throws -> UserDataRecord {
+    guard let record, record.deletedAt == nil else { throw notFound(record, name) }
+    guard now < record.expiresAt else {
+        throw APIError(.gone, "user data \(name) expired at \(Timestamp.format(record.expiresAt))")
+    }
+    return record
+}
+
+private func notFound(_ record: UserDataRecord?, _ name: String) -> APIError {
+    if let deleted = record?.deletedAt {
+        return APIError(.notFound, "user data \(name) was deleted at \(Timestamp.format(deleted))")
+    }
+    return APIError(.notFound, "no user data under key \(name)")
+}
