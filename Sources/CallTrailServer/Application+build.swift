@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import PostgresNIO
 import Projections
@@ -23,12 +24,15 @@ public protocol AppArguments: Sendable {
     var appendLanes: Int { get }
     /// TTLs and the body limit of `/v1/userdata`.
     var userData: UserDataPolicy { get }
+    /// Heartbeats and the per-subscriber queue of `/v1/feed`.
+    var feed: FeedPolicy { get }
 }
 
 extension AppArguments {
     public var appendMaxEvents: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_MAX_EVENTS"] ?? "") ?? 2_000 }
     public var appendLanes: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_LANES"] ?? "") ?? 2 }
     public var userData: UserDataPolicy { UserDataPolicy() }
+    public var feed: FeedPolicy { FeedPolicy() }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
@@ -67,7 +71,9 @@ public func buildApplication(
     let projector = JourneyProjector(store: journeys, logger: logger)
     let userData = PostgresUserDataStore(client: client, logger: logger)
     let userDataWriter = UserDataWriter(store: userData, logger: logger)
-    services += [client, appender, userDataWriter, projector]
+    let feed = PostgresFeedStore(client: client, logger: logger)
+    let hub = FeedHub(store: feed, userData: userData, client: client, logger: logger)
+    services += [client, appender, userDataWriter, projector, hub]
 
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorMiddleware())
@@ -76,9 +82,18 @@ public func buildApplication(
     let userDataService = UserDataService(store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData)
     UserDataRoutes(service: userDataService).register(on: router)
     HealthRoutes(client: client, migrations: migrations, metrics: metrics).register(on: router)
+    FeedRoutes.registerPlainHTTP(on: router)
+
+    let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+    webSocketRouter.add(middleware: ErrorMiddleware())
+    FeedRoutes(hub: hub, journeys: journeys, feed: feed, userData: userDataService, policy: arguments.feed, logger: logger)
+        .register(on: webSocketRouter)
 
     return Application(
         router: router,
+        // Protocol pings keep idle connections open through proxies; the feed's own heartbeats say where it is.
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: webSocketRouter, configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(30))))),
         configuration: .init(address: .hostname(arguments.hostname, port: arguments.port), serverName: "CallTrail"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? arguments.port) },

@@ -97,5 +97,10 @@ public struct FeedFilterError: Error, Equatable, CustomStringConvertible {
     public var field: String
     public var message: String
 
+    public init(field: String, message: String) {
+        self.field = field
+        self.message = message
+    }
+
     public var description: String { message }
 }

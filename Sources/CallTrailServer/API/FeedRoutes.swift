@@ -1,0 +1,108 @@
+import CallModel
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOWebSocket
+import Projections
+import TSAPI
+
+/// How the feed treats its subscribers; `calltrail serve` sets these from flags.
+public struct FeedPolicy: Sendable {
+    /// Seconds between heartbeats on an idle connection.
+    public var heartbeatSeconds: Double
+    /// Most messages waiting for one subscriber before it is closed as too slow.
+    public var queueCapacity: Int
+
+    public init(heartbeatSeconds: Double = 15, queueCapacity: Int = 1_000) {
+        self.heartbeatSeconds = heartbeatSeconds
+        self.queueCapacity = queueCapacity
+    }
+}
+
+/// `GET /v1/feed` (architecture §6): a WebSocket of enriched call events.
+///
+/// Query: `devices`, `agents`, `vdns`, `splits`, `events` (comma-separated), `after` (a feed position) and
+/// `format` (`native` or `ctisvr`). A bad parameter gets an error message naming it, and the socket is closed:
+/// a refused upgrade could only be an empty 400 (hummingbird-websocket writes it), which names nothing.
+struct FeedRoutes: Sendable {
+    let hub: FeedHub
+    let journeys: PostgresJourneyStore
+    let feed: PostgresFeedStore
+    let userData: UserDataService
+    let policy: FeedPolicy
+    let logger: Logger
+
+    /// What the URL asks for.
+    struct Subscription: Sendable {
+        var format: FeedSubscriber.Format
+        var filter: FeedFilter
+        var after: Int64?
+
+        init(_ parameters: Parameters) throws {
+            let format = parameters["format"] ?? "native"
+            guard let known = FeedSubscriber.Format(rawValue: format) else {
+                throw APIError(.badRequest, "format must be native or ctisvr; got \(format)", field: "format")
+            }
+            self.format = known
+            do throws(FeedFilterError) {
+                filter = try FeedFilter(query: { parameters[$0] })
+            } catch {
+                throw APIError(.badRequest, error.message, field: error.field)
+            }
+            if let text = parameters["after"] {
+                guard let position = Int64(text), position >= 0 else {
+                    throw APIError(.badRequest, "after must be a feed position, a whole number from 0; got \(text)", field: "after")
+                }
+                after = position
+            }
+        }
+
+        typealias Parameters = [String: String]
+    }
+
+    static func parameters(_ request: Request) -> Subscription.Parameters {
+        var parameters: Subscription.Parameters = [:]
+        for (name, value) in request.uri.queryParameters { parameters[String(name)] = String(value) }
+        return parameters
+    }
+
+    func register(on router: Router<BasicWebSocketRequestContext>) {
+        router.ws("/v1/feed") { inbound, outbound, context in
+            let subscription: Subscription
+            do {
+                subscription = try Subscription(Self.parameters(context.request))
+            } catch let error as APIError {
+                try? await outbound.write(.text(
+                    "{\"type\":\"error\",\"field\":\(JSONText.quote(error.field)),\"message\":\(JSONText.quote(error.message))}"))
+                try? await outbound.close(.policyViolation, reason: "bad parameter \(error.field ?? "")")
+                return
+            } catch {
+                return
+            }
+            let subscriber = hub.makeSubscriber(
+                format: subscription.format,
+                filter: subscription.format == .ctisvr ? FeedFilter(devices: []) : subscription.filter,
+                cursor: subscription.after ?? 0, capacity: policy.queueCapacity)
+            if subscription.format == .ctisvr {
+                for device in (subscription.filter.devices ?? []).sorted() { _ = subscriber.startMonitor(device) }
+            }
+            let session = FeedSession(
+                hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData,
+                heartbeat: .milliseconds(Int64(policy.heartbeatSeconds * 1000)), logger: logger)
+            await session.run(inbound: inbound, outbound: outbound, after: subscription.after)
+        }
+    }
+
+    /// The same path without an upgrade gets a 426 that says what to do, not a 404. An upgrade the WebSocket
+    /// router refused (a bad parameter) comes here too, and gets the 400 that names the parameter.
+    static func registerPlainHTTP(on router: Router<some RequestContext>) {
+        router.get("/v1/feed") { request, _ -> Response in
+            _ = try Subscription(parameters(request))
+            throw APIError(
+                .upgradeRequired,
+                "/v1/feed is a WebSocket: connect with a WebSocket client, e.g. websocat 'ws://host:port/v1/feed?devices=5001'")
+        }
+    }
+}
+

@@ -1,0 +1,195 @@
+import CallModel
+import EventStore
+import Foundation
+import Logging
+import Metrics
+import PostgresNIO
+import Projections
+import ServiceLifecycle
+import Synchronization
+import TSAPI
+
+/// The feed of this process (architecture §6): it follows `feed_messages` and hands each new message to the live
+/// subscribers whose filter takes it.
+///
+/// Any process serves the feed, whichever holds the projector: the table is the truth and a `calltrail_feed`
+/// notification only wakes the hub, which also looks every second in case a notification was lost. Messages are
+/// handed out in position order, and `dispatched` says how far: a subscriber replaying from the table goes live
+/// only once it has reached that point, so nothing is missed or sent twice at the switch.
+final class FeedHub: Service, Sendable {
+    let store: PostgresFeedStore
+    let userData: PostgresUserDataStore
+    let client: PostgresClient
+    let logger: Logger
+    /// Most messages read at once.
+    let pageSize = 500
+    private let newMessages = Doorbell()
+
+    private struct State {
+        /// The last position handed to the live subscribers; nil until the hub has started.
+        var dispatched: Int64?
+        var live: [Int: FeedSubscriber] = [:]
+        /// Live subscribers by the devices their filter names; the others see every message.
+        var byDevice: [String: Set<Int>] = [:]
+        var anyDevice: Set<Int> = []
+        var nextID = 1
+    }
+
+    private let state = Mutex(State())
+
+    init(store: PostgresFeedStore, userData: PostgresUserDataStore, client: PostgresClient, logger: Logger) {
+        self.store = store
+        self.userData = userData
+        self.client = client
+        self.logger = logger
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.listen() }
+                group.addTask { await self.follow() }
+            }
+        }
+        let (subscribers, position) = state.withLock { state in (Array(state.live.values), state.dispatched ?? 0) }
+        for subscriber in subscribers { subscriber.close(.shuttingDown) }
+        logger.info("feed stopped", metadata: ["position": "\(position)", "subscribers": "\(subscribers.count)"])
+    }
+
+    /// Rings `newMessages` on every `calltrail_feed` notification, reconnecting after a failure.
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: PostgresFeedStore.channel) { notifications in
+                        self.newMessages.ring()  // anything committed while not listening
+                        for try await _ in notifications { self.newMessages.ring() }
+                    }
+                }
+            } catch where !Task.isCancelled {
+                logger.warning("feed not listening; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: .seconds(1))
+            } catch {
+                return
+            }
+        }
+    }
+
+    private func follow() async {
+        while !Task.isCancelled {
+            do {
+                if state.withLock({ $0.dispatched }) == nil {
+                    let head = try await store.head().position
+                    state.withLock { $0.dispatched = head }
+                }
+                try await pump()
+            } catch where !Task.isCancelled {
+                logger.error("feed read failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: .seconds(1))
+            } catch {
+                return
+            }
+            await newMessages.wait(timeout: .seconds(1))
+        }
+    }
+
+    /// Hands out every message stored after `dispatched`.
+    private func pump() async throws {
+        while let from = state.withLock({ $0.dispatched }) {
+            let page = try await store.messages(after: from, limit: pageSize)
+            guard let last = page.last?.position else { return }
+            let deliveries = try await prepare(page)
+            let now = ContinuousClock.now
+            state.withLock { state in
+                for delivery in deliveries {
+                    for id in state.anyDevice { state.live[id]?.deliver(delivery) }
+                    for id in state.byDevice[delivery.message.device] ?? [] { state.live[id]?.deliver(delivery) }
+                }
+                for subscriber in state.live.values { subscriber.pass(through: last) }
+                state.dispatched = last
+            }
+            Counter(label: "calltrail_feed_messages_total").increment(by: page.count)
+            Timer(label: "calltrail_feed_dispatch_seconds").recordNanoseconds((ContinuousClock.now - now).totalNanoseconds)
+            if page.count < pageSize { return }
+        }
+    }
+
+    /// Stored messages with the user data their contacts have now, read once for the whole page.
+    func prepare(_ page: [(position: Int64, message: FeedMessage)]) async throws -> [FeedDelivery] {
+        var keys = Set<String>()
+        var ucids = Set<String>()
+        for (_, message) in page {
+            for carried in message.userDataKeys { keys.insert(carried.key.rawValue) }
+            for ucid in message.journeyUcids { ucids.insert(ucid.rawValue) }
+        }
+        let records = try await userData.records(ids: Array(keys), ucids: Array(ucids))
+        let now = Date()
+        return page.map { position, message in
+            let data = records.isEmpty
+                ? nil : JourneyUserData(carried: message.userDataKeys, ucids: message.journeyUcids, records: records, now: now)
+            let userData = data?.entries.isEmpty == false ? data : nil
+            return FeedDelivery(
+                position: position, message: message, userData: userData, json: message.json(position: position, userData: userData))
+        }
+    }
+
+    // MARK: - Subscribers
+
+    /// The last position handed out live; nil until the hub has read the feed's head.
+    var dispatched: Int64? { state.withLock { $0.dispatched } }
+
+    func makeSubscriber(format: FeedSubscriber.Format, filter: FeedFilter, cursor: Int64, capacity: Int) -> FeedSubscriber {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        return FeedSubscriber(id: id, format: format, filter: filter, cursor: cursor, capacity: capacity)
+    }
+
+    /// Makes `subscriber` live if it has caught up with what was handed out; false if it must read more first.
+    /// A live subscriber is told so (`{"type": "live", "position": P}`) before any live message.
+    func goLive(_ subscriber: FeedSubscriber) -> Bool {
+        state.withLock { state in
+            guard let dispatched = state.dispatched, subscriber.cursor >= dispatched else { return false }
+            state.live[subscriber.id] = subscriber
+            index(subscriber, in: &state)
+            if subscriber.format == .native {
+                subscriber.send("{\"type\":\"live\",\"position\":\(subscriber.cursor)}", position: subscriber.cursor)
+            }
+            Gauge(label: "calltrail_feed_subscribers").record(state.live.count)
+            return true
+        }
+    }
+
+    /// Indexes a live subscriber again after its filter changed.
+    func filterChanged(_ subscriber: FeedSubscriber) {
+        state.withLock { state in
+            guard state.live[subscriber.id] != nil else { return }
+            unindex(subscriber.id, in: &state)
+            index(subscriber, in: &state)
+        }
+    }
+
+    func remove(_ subscriber: FeedSubscriber) {
+        state.withLock { state in
+            guard state.live.removeValue(forKey: subscriber.id) != nil else { return }
+            unindex(subscriber.id, in: &state)
+            Gauge(label: "calltrail_feed_subscribers").record(state.live.count)
+        }
+    }
+
+    private func index(_ subscriber: FeedSubscriber, in state: inout State) {
+        if let devices = subscriber.filter.devices {
+            for device in devices { state.byDevice[device, default: []].insert(subscriber.id) }
+        } else {
+            state.anyDevice.insert(subscriber.id)
+        }
+    }
+
+    private func unindex(_ id: Int, in state: inout State) {
+        state.anyDevice.remove(id)
+        for device in Array(state.byDevice.keys) where state.byDevice[device]?.remove(id) != nil {
+            if state.byDevice[device]?.isEmpty == true { state.byDevice[device] = nil }
+        }
+    }
+}

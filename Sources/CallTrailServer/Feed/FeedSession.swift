@@ -1,0 +1,312 @@
+import CallModel
+import EventStore
+import Foundation
+import HTTPTypes
+import HummingbirdWebSocket
+import Logging
+import Projections
+import Synchronization
+import TSAPI
+
+/// One WebSocket connection to the feed: it replays what the subscriber missed, goes live, answers the client's
+/// messages (a new `subscribe`; ctiSVR's requests), and beats while idle.
+///
+/// Three tasks share the subscriber: the writer sends what is queued and closes with the reason when there is one;
+/// the reader takes the client's messages; the beat queues a heartbeat every `heartbeat`. A replay runs in a task
+/// of its own, replaced when the client subscribes again with `after`.
+final class FeedSession: Sendable {
+    let hub: FeedHub
+    let subscriber: FeedSubscriber
+    let journeys: PostgresJourneyStore
+    let feed: PostgresFeedStore
+    let userData: UserDataService
+    let heartbeat: Duration
+    let logger: Logger
+    private let replay = Mutex<Task<Void, Never>?>(nil)
+
+    init(
+        hub: FeedHub, subscriber: FeedSubscriber, journeys: PostgresJourneyStore, feed: PostgresFeedStore,
+        userData: UserDataService, heartbeat: Duration, logger: Logger
+    ) {
+        self.hub = hub
+        self.subscriber = subscriber
+        self.journeys = journeys
+        self.feed = feed
+        self.userData = userData
+        self.heartbeat = heartbeat
+        self.logger = logger
+    }
+
+    /// Serves the connection until either side closes it. `after` nil means from now, with the current calls at
+    /// the subscribed devices first.
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, after: Int64?) async {
+        start(after: after, snapshot: after == nil)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.write(to: outbound) }
+            group.addTask { await self.read(inbound) }
+            group.addTask { await self.beat() }
+            await group.next()
+            group.cancelAll()
+        }
+        replay.withLock { $0 }?.cancel()
+        hub.remove(subscriber)
+    }
+
+    // MARK: - Replay, then live
+
+    /// Replays from `after` (or from now) in a task of its own, after stopping any replay under way.
+    private func start(after: Int64?, snapshot: Bool) {
+        let task = Task {
+            do {
+                let cursor: Int64
+                if let after {
+                    cursor = after
+                } else {
+                    cursor = try await self.now()
+                }
+                self.subscriber.resubscribe(self.subscriber.filter, cursor: cursor)
+                if snapshot { try await self.sendCurrentCalls(position: cursor, devices: self.subscriber.filter.devices ?? []) }
+                try await self.catchUp()
+            } catch is CancellationError {
+            } catch {
+                self.logger.error("feed replay failed", metadata: ["error": "\(String(reflecting: error))"])
+                self.subscriber.close(.failed)
+            }
+        }
+        let previous = replay.withLock { replay in
+            defer { replay = task }
+            return replay
+        }
+        previous?.cancel()
+    }
+
+    /// The hub's position, once it has one.
+    private func now() async throws -> Int64 {
+        while true {
+            if let position = hub.dispatched { return position }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Reads the table from the subscriber's cursor until it has reached what the hub handed out, then goes live.
+    private func catchUp() async throws {
+        let pageSize = max(1, min(hub.pageSize, subscriber.capacity / 2))
+        while true {
+            try Task.checkCancellation()
+            if hub.goLive(subscriber) { return }
+            let page = try await feed.messages(after: subscriber.cursor, limit: pageSize)
+            for delivery in try await hub.prepare(page) { subscriber.deliver(delivery) }
+            await subscriber.waitForRoom()
+        }
+    }
+
+    /// The calls now at `devices`, as snapshot messages, for a desktop that connects mid-call.
+    private func sendCurrentCalls(position: Int64, devices: Set<String>) async throws {
+        for device in devices.sorted() {
+            let messages = try await journeys.openJourneys(device: device).flatMap { $0.currentMessages(at: device) }
+            for delivery in try await hub.prepare(messages.map { (position, $0) }) {
+                switch subscriber.format {
+                case .native:
+                    subscriber.send(delivery.message.json(position: position, userData: delivery.userData, snapshot: true))
+                case .ctisvr:
+                    subscriber.send(CtiSvr.event(
+                        delivery.message, referenceID: subscriber.referenceID(of: device) ?? 0, userData: delivery.userData))
+                }
+            }
+        }
+    }
+
+    // MARK: - The three tasks
+
+    private func write(to outbound: WebSocketOutboundWriter) async {
+        var sent = subscriber.cursor
+        do {
+            while !Task.isCancelled {
+                let (items, closing) = subscriber.take()
+                for item in items {
+                    try await outbound.write(.text(item.text))
+                    if let position = item.position { sent = max(sent, position) }
+                }
+                if let closing {
+                    logger.info("feed subscriber closed", metadata: ["reason": "\(closing)", "position": "\(sent)"])
+                    try await outbound.close(closing.code, reason: "\(closing); resume with after=\(sent)")
+                    return
+                }
+                if items.isEmpty { await subscriber.ready.wait(timeout: .seconds(5)) }
+            }
+        } catch {
+            logger.debug("feed write ended", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    private func read(_ inbound: WebSocketInboundStream) async {
+        do {
+            for try await message in inbound.messages(maxSize: 1 << 16) {
+                guard case .text(let text) = message else { continue }
+                switch subscriber.format {
+                case .native: handleNative(text)
+                case .ctisvr: await handleCtiSvr(text)
+                }
+            }
+        } catch {
+            logger.debug("feed read ended", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    private func beat() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: heartbeat)
+            } catch {
+                return
+            }
+            if subscriber.queued == 0 { subscriber.heartbeat(now: Date()) }
+        }
+    }
+
+    // MARK: - The client's messages
+
+    /// `{"subscribe": {"devices": [...], ..., "after": P}}`: a new filter from now on, or from `after`.
+    private func handleNative(_ text: String) {
+        do {
+            let tree: JSONTree
+            do {
+                tree = try JSONTree(parsing: text)
+            } catch {
+                throw FeedFilterError(field: "", message: "the message is not JSON: \(error)")
+            }
+            guard let object = tree["subscribe"], object.isObject else {
+                throw FeedFilterError(field: "subscribe", message: "the feed takes one message: {\"subscribe\": {\"devices\": [...], \"events\": [...], \"after\": P}}")
+            }
+            let filter = try FeedFilter(subscribe: object)
+            var after: Int64?
+            if let value = object["after"], value != .null {
+                guard let position = value.integer, position >= 0 else {
+                    throw FeedFilterError(field: "after", message: "after must be a feed position, a whole number from 0; got \(value.text)")
+                }
+                after = position
+            }
+            if let after {
+                hub.remove(subscriber)
+                subscriber.resubscribe(filter, cursor: nil)
+                start(after: after, snapshot: false)
+            } else {
+                subscriber.resubscribe(filter, cursor: nil)
+                hub.filterChanged(subscriber)
+            }
+            subscriber.send(
+                "{\"type\":\"subscribed\",\"filter\":\(filter.json),\"after\":\(after.map(String.init) ?? "null")}")
+        } catch let error as FeedFilterError {
+            subscriber.send("{\"type\":\"error\",\"field\":\(JSONText.quote(error.field.isEmpty ? nil : error.field)),\"message\":\(JSONText.quote(error.message))}")
+        } catch {
+            subscriber.send("{\"type\":\"error\",\"message\":\(JSONText.quote(String(describing: error)))}")
+        }
+    }
+
+    private func handleCtiSvr(_ text: String) async {
+        let request: CtiSvrRequest
+        do {
+            request = try CtiSvrRequest(text: text)
+        } catch {
+            subscriber.send(CtiSvr.failure(id: error.id ?? "null", error: error.message))
+            return
+        }
+        do {
+            subscriber.send(try await answer(request))
+        } catch let error as APIError {
+            subscriber.send(CtiSvr.failure(id: request.id, error: error.message))
+        } catch {
+            logger.error("ctiSVR request failed", metadata: ["request": "\(request.request)", "error": "\(String(reflecting: error))"])
+            subscriber.send(CtiSvr.failure(id: request.id, error: "internal error; the server log has the details"))
+        }
+    }
+
+    /// ctiSVR's requests that are about events and user data; the others act on the switch, which CallTrail
+    /// only listens to.
+    private func answer(_ request: CtiSvrRequest) async throws -> String {
+        func required(_ value: String?, _ name: String) throws -> String {
+            guard let value, !value.isEmpty else {
+                throw APIError(.unprocessableContent, "\(request.request) needs \(name)", field: name)
+            }
+            return value
+        }
+        switch request.request {
+        case "startmonitor":
+            let device = try required(request.extension, "extension")
+            let reference = subscriber.startMonitor(device)
+            hub.filterChanged(subscriber)
+            defer { Task { try? await self.sendCurrentCalls(position: self.subscriber.cursor, devices: [device]) } }
+            return CtiSvr.response(id: request.id, fields: [("referenceid", String(reference))])
+        case "stopmonitor":
+            let device = try required(request.extension, "extension")
+            guard subscriber.stopMonitor(device) else {
+                throw APIError(.unprocessableContent, "extension \(device) is not monitored on this connection")
+            }
+            hub.filterChanged(subscriber)
+            return CtiSvr.response(id: request.id, fields: [])
+        case "userdata":
+            return try await answerUserData(request, required: required)
+        default:
+            throw APIError(
+                .unprocessableContent,
+                "CallTrail's feed answers startmonitor, stopmonitor and userdata (set, get, update, alert, hangup); "
+                    + "\(request.request) acts on the switch, which CallTrail only listens to")
+        }
+    }
+
+    private func answerUserData(_ request: CtiSvrRequest, required: (String?, String) throws -> String) async throws -> String {
+        let actor = UserDataActor(name: "ctisvr:\(request.extension ?? "")", userAgent: nil)
+        func key() throws -> UserDataKey {
+            let uui = try required(request.uui, "uui")
+            guard let key = UserDataKey.find(inText: uui).first else {
+                throw APIError(.badRequest, "uui holds no CallTrail key: \(uui)", field: "uui")
+            }
+            return key
+        }
+        func data() throws -> JSONTree {
+            guard let data = request.data else { throw APIError(.unprocessableContent, "userdata \(request.type ?? "") needs data", field: "data") }
+            return data
+        }
+        switch request.type {
+        case "set":
+            let device = try required(request.extension, "extension")
+            let data = try data()
+            let record: UserDataRecord
+            do {
+                record = try await userData.create(data: data, ucid: nil, device: device, ttl: nil, actor: actor)
+            } catch let error as APIError where error.field == "device" {
+                // No call at the extension now: the data is kept under a key all the same, for the app to send.
+                record = try await userData.create(data: data, ucid: nil, device: nil, ttl: nil, actor: actor)
+            }
+            return CtiSvr.response(id: request.id, fields: [("uui", JSONText.quote(record.key?.rawValue))])
+        case "get":
+            let record = try await userData.read(try key())
+            // ctiSVR's data is text: a JSON string goes back as itself, other JSON as its text.
+            let text = record.data.string ?? record.data.text
+            return CtiSvr.response(id: request.id, fields: [("data", JSONText.quote(text))])
+        case "update":
+            _ = try await userData.replace(try key(), data: try data(), ttl: nil, actor: actor)
+            return CtiSvr.response(id: request.id, fields: [])
+        case "alert":
+            let device = try required(request.extension, "extension")
+            let offers = try await journeys.openJourneys(device: device).flatMap { $0.currentMessages(at: device) }
+                .filter { $0.kind == .offer }.sorted { $0.time < $1.time }
+            guard let offer = offers.last else {
+                throw APIError(.notFound, "no call is alerting at extension \(device)")
+            }
+            let delivery = try await hub.prepare([(subscriber.cursor, offer)])[0]
+            return CtiSvr.alertResponse(id: request.id, message: offer, userData: delivery.userData)
+        case "hangup":
+            let device = try required(request.extension, "extension")
+            guard let (position, message) = try await feed.latest(.disconnect, device: device) else {
+                throw APIError(.notFound, "no call has left extension \(device)")
+            }
+            let delivery = try await hub.prepare([(position, message)])[0]
+            return CtiSvr.hangupResponse(id: request.id, message: message, userData: delivery.userData)
+        default:
+            throw APIError(
+                .unprocessableContent, "userdata type must be set, get, update, alert or hangup; got \(request.type ?? "none")",
+                field: "type")
+        }
+    }
+}

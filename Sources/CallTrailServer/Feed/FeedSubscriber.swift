@@ -1,0 +1,185 @@
+import CallModel
+import EventStore
+import Foundation
+import HummingbirdWebSocket
+import NIOWebSocket
+import Synchronization
+import TSAPI
+
+/// A stored feed message ready to send: its position, the user data it has now, and its JSON in the native
+/// format (made once, shared by every subscriber it goes to).
+struct FeedDelivery: Sendable {
+    let position: Int64
+    let message: FeedMessage
+    let userData: JourneyUserData?
+    let json: String
+}
+
+/// One WebSocket subscriber's side of the feed: what it asked for, how far it has got, and its bounded queue.
+///
+/// The hub (live messages) and the session (replay, responses, heartbeats) put text in the queue; the session's
+/// writer takes it out and sends it. A subscriber whose queue passes `capacity` is closed rather than let to hold
+/// the hub back or grow without bound; it resumes with `after`.
+final class FeedSubscriber: Sendable {
+    enum Format: String, Sendable {
+        case native
+        /// ctiSVR's event and response JSON (shared/reference/ctisvr-websocket.md).
+        case ctisvr
+    }
+
+    struct Item: Sendable {
+        var text: String
+        /// The feed position the text carries (a message, or a heartbeat), for the resume point in a close reason.
+        var position: Int64?
+    }
+
+    private struct State {
+        var filter: FeedFilter
+        /// ctiSVR monitors: the `referenceid` of each monitored extension.
+        var monitors: [String: Int] = [:]
+        var nextReferenceID = 1
+        /// Every message up to here has been put in the queue or passed over.
+        var cursor: Int64
+        var queue: [Item] = []
+        /// Why the subscriber must be closed, once it is.
+        var closing: Closing?
+    }
+
+    let id: Int
+    let format: Format
+    let capacity: Int
+    private let state: Mutex<State>
+    /// Rung when there is something to send.
+    let ready = Doorbell()
+    /// Rung by the writer when the queue has room again (a replay waits on it).
+    let room = Doorbell()
+
+    init(id: Int, format: Format, filter: FeedFilter, cursor: Int64, capacity: Int) {
+        self.id = id
+        self.format = format
+        self.capacity = capacity
+        self.state = Mutex(State(filter: filter, cursor: cursor))
+    }
+
+    var cursor: Int64 { state.withLock { $0.cursor } }
+    var filter: FeedFilter { state.withLock { $0.filter } }
+
+    /// Puts `delivery` in the queue if it is past the cursor and the filter takes it; moves the cursor past it.
+    func deliver(_ delivery: FeedDelivery) {
+        let queued = state.withLock { state -> Bool in
+            guard delivery.position > state.cursor, state.closing == nil else { return false }
+            state.cursor = delivery.position
+            guard state.filter.matches(delivery.message) else { return false }
+            let text: String
+            switch format {
+            case .native: text = delivery.json
+            case .ctisvr:
+                text = CtiSvr.event(
+                    delivery.message, referenceID: state.monitors[delivery.message.device] ?? 0, userData: delivery.userData)
+            }
+            state.queue.append(Item(text: text, position: delivery.position))
+            if state.queue.count > capacity {
+                state.closing = .tooSlow(capacity: capacity)
+                state.queue = []
+            }
+            return true
+        }
+        if queued { ready.ring() }
+    }
+
+    /// Moves the cursor past messages that went to other subscribers.
+    func pass(through position: Int64) {
+        state.withLock { state in state.cursor = max(state.cursor, position) }
+    }
+
+    /// Sends text that is not a feed message (a response, an acknowledgement): never dropped, never counted.
+    func send(_ text: String, position: Int64? = nil) {
+        state.withLock { state in state.queue.append(Item(text: text, position: position)) }
+        ready.ring()
+    }
+
+    /// A heartbeat: how far the subscriber has got, so an idle one knows its resume point too.
+    func heartbeat(now: Date) {
+        let position = cursor
+        send("{\"type\":\"heartbeat\",\"position\":\(position),\"time\":\"\(Timestamp.format(now))\"}", position: position)
+    }
+
+    /// Closes the subscriber with `reason` once what is queued has gone.
+    func close(_ reason: Closing) {
+        state.withLock { state in state.closing = state.closing ?? reason }
+        ready.ring()
+    }
+
+    /// What the writer sends next: everything queued, then the reason to close, if there is one.
+    func take() -> (items: [Item], closing: Closing?) {
+        let taken = state.withLock { state in
+            defer { state.queue = [] }
+            return (state.queue, state.closing)
+        }
+        room.ring()
+        return taken
+    }
+
+    var queued: Int { state.withLock { $0.queue.count } }
+
+    /// Waits until the queue is at most half full (a replay fills it no faster than the socket drains it).
+    func waitForRoom() async {
+        while queued > capacity / 2, !Task.isCancelled {
+            await room.wait(timeout: .milliseconds(200))
+        }
+    }
+
+    /// A new subscription: a new filter, and a new cursor when the client gave `after`.
+    func resubscribe(_ filter: FeedFilter, cursor: Int64?) {
+        state.withLock { state in
+            state.filter = filter
+            if let cursor { state.cursor = cursor }
+        }
+    }
+
+    /// ctiSVR `startmonitor`: the extension's events from now on, under a new `referenceid`.
+    func startMonitor(_ device: String) -> Int {
+        state.withLock { state in
+            if let existing = state.monitors[device] { return existing }
+            let id = state.nextReferenceID
+            state.nextReferenceID += 1
+            state.monitors[device] = id
+            state.filter.devices = Set(state.monitors.keys)
+            return id
+        }
+    }
+
+    /// ctiSVR `stopmonitor`; false when the extension was not monitored.
+    func stopMonitor(_ device: String) -> Bool {
+        state.withLock { state in
+            guard state.monitors.removeValue(forKey: device) != nil else { return false }
+            state.filter.devices = Set(state.monitors.keys)
+            return true
+        }
+    }
+
+    func referenceID(of device: String) -> Int? { state.withLock { $0.monitors[device] } }
+}
+
+/// Why the feed closes a subscriber; the close frame's reason adds where to resume.
+enum Closing: Sendable, CustomStringConvertible {
+    case tooSlow(capacity: Int)
+    case shuttingDown
+    case failed
+
+    var code: WebSocketErrorCode {
+        switch self {
+        case .tooSlow: .policyViolation
+        case .shuttingDown: .goingAway
+        case .failed: .unexpectedServerError
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .tooSlow(let capacity): "too slow: more than \(capacity) messages waiting"
+        case .shuttingDown: "the server is shutting down"
+        case .failed: "the feed failed; the server log has the details"
+        }
+    }
+}
