@@ -11,6 +11,9 @@ struct CallTrailCommand: AsyncParsableCommand {
             (initdb on first run), applies the migrations and serves HTTP on 127.0.0.1:8080. Send events with \
             POST /v1/events and read them back with GET /v1/events or GET /v1/calls/{ucid}/events.
             """,
-        subcommands: [ServeCommand.self, MigrateCommand.self, ProjectionsCommand.self, SimulateCommand.self, BenchCommand.self]
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, ProjectionsCommand.self, SimulateCommand.self, FeedCommand.self,
+            BenchCommand.self,
+        ]
     )
 }

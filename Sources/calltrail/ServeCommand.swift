@@ -32,6 +32,13 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     @Option(name: .customLong("userdata-max-bytes"), help: "Largest /v1/userdata body; larger ones get 413 (env CALLTRAIL_USERDATA_MAX_BYTES).")
     var userDataMaxBytes: Int = Int(environment["CALLTRAIL_USERDATA_MAX_BYTES"] ?? "") ?? 65_536
 
+    @Option(name: .customLong("feed-heartbeat"), help: "Seconds between heartbeats on an idle /v1/feed connection (env CALLTRAIL_FEED_HEARTBEAT).")
+    var feedHeartbeat: Double = Double(environment["CALLTRAIL_FEED_HEARTBEAT"] ?? "") ?? 15
+
+    @Option(name: .customLong("feed-queue"), help: "Most messages waiting for one /v1/feed subscriber before it is closed as too slow (env CALLTRAIL_FEED_QUEUE).")
+    var feedQueue: Int = Int(environment["CALLTRAIL_FEED_QUEUE"] ?? "") ?? 1_000
+
+    var feed: FeedPolicy { FeedPolicy(heartbeatSeconds: feedHeartbeat, queueCapacity: feedQueue) }
     var userData: UserDataPolicy { UserDataPolicy(defaultTTL: userDataTTL, maxTTL: userDataMaxTTL, maxBodyBytes: userDataMaxBytes) }
     var databaseURL: String? { database.databaseURL }
     var dataDirectory: String { database.dataDirectory }
@@ -45,6 +52,8 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
             throw ValidationError("--userdata-ttl must be from 1 to --userdata-max-ttl (\(userDataMaxTTL))")
         }
         guard userDataMaxBytes > 0 else { throw ValidationError("--userdata-max-bytes must be positive") }
+        guard feedHeartbeat >= 0.1 else { throw ValidationError("--feed-heartbeat must be at least 0.1 seconds") }
+        guard feedQueue >= 2 else { throw ValidationError("--feed-queue must be at least 2") }
     }
 
     func run() async throws {
