@@ -54,6 +54,26 @@ public final class Doorbell: Sendable {
         }
     }
 
+    /// Returns at the next ring (at once if one came since the last wait), or when the task is cancelled.
+    public func wait() async {
+        let rung = state.withLock { state in
+            defer { state.rung = false }
+            state.abandoned = false
+            return state.rung
+        }
+        if rung { return }
+        await withTaskCancellationHandler {
+            await nextRing()
+        } onCancel: {
+            state.withLock { state in
+                state.abandoned = true
+                let waiter = state.waiter
+                state.waiter = nil
+                return waiter
+            }?.resume()
+        }
+    }
+
     private func nextRing() async {
         await withCheckedContinuation { continuation in
             let now = state.withLock { state -> Bool in

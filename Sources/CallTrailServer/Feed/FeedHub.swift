@@ -95,6 +95,14 @@ final class FeedHub: Service, Sendable {
 
     /// Hands out every message stored after `dispatched`.
     private func pump() async throws {
+        // With nobody live, there is nobody to read for: move to the head (a subscriber that goes live meanwhile
+        // holds the lock first, and the usual path hands it what follows).
+        if state.withLock({ $0.live.isEmpty }) {
+            let head = try await store.head().position
+            state.withLock { state in
+                if state.live.isEmpty, let dispatched = state.dispatched { state.dispatched = max(dispatched, head) }
+            }
+        }
         while let from = state.withLock({ $0.dispatched }) {
             let page = try await store.messages(after: from, limit: pageSize)
             guard let last = page.last?.position else { return }

@@ -95,7 +95,11 @@ final class FeedSession: Sendable {
             try Task.checkCancellation()
             if hub.goLive(subscriber) { return }
             let page = try await feed.messages(after: subscriber.cursor, limit: pageSize)
-            for delivery in try await hub.prepare(page) { subscriber.deliver(delivery) }
+            guard let last = page.last?.position else { continue }
+            // User data is read for the messages this subscriber takes, not for the whole page.
+            let filter = subscriber.filter
+            for delivery in try await hub.prepare(page.filter { filter.matches($0.message) }) { subscriber.deliver(delivery) }
+            subscriber.pass(through: last)
             await subscriber.waitForRoom()
         }
     }
@@ -132,7 +136,8 @@ final class FeedSession: Sendable {
                     try await outbound.close(closing.code, reason: "\(closing); resume with after=\(sent)")
                     return
                 }
-                if items.isEmpty { await subscriber.ready.wait(timeout: .seconds(5)) }
+                // No timeout: an idle subscriber costs no wake-ups (the beat task rings it when it is due).
+                if items.isEmpty { await subscriber.ready.wait() }
             }
         } catch {
             logger.debug("feed write ended", metadata: ["error": "\(String(reflecting: error))"])
