@@ -169,28 +169,14 @@ public enum CtiSvr {
     /// ctiSVR's values are strings, "" when unknown, never null.
     static func quote(_ value: String?) -> String { JSONText.quote(value ?? "") }
 
-    /// One JSON object written member by member.
+    /// ctiSVR's objects: JSON objects whose unknown strings are "" rather than null.
     struct Object {
-        private var out: String
+        private var object = JSONObjectText()
 
-        init() {
-            out = "{"
-            out.reserveCapacity(512)
-        }
-
-        mutating func add(_ name: String, json value: String) {
-            if out.utf8.count > 1 { out += "," }
-            out += "\""
-            out += name
-            out += "\":"
-            out += value
-        }
-
-        mutating func add(_ name: String, _ value: String?) { add(name, json: CtiSvr.quote(value)) }
-
-        mutating func add(_ name: String, number value: Int64) { add(name, json: String(value)) }
-
-        var text: String { out + "}" }
+        mutating func add(_ name: String, json value: String) { object.add(name, json: value) }
+        mutating func add(_ name: String, _ value: String?) { object.add(name, value ?? "") }
+        mutating func add(_ name: String, number value: Int64) { object.add(name, number: value) }
+        var text: String { object.text }
     }
 }
 

@@ -7,42 +7,37 @@ extension FeedMessage {
     ///
     /// Written by hand: the feed writes one per message for every subscriber format, at event speed.
     public func json(position: Int64, userData: JourneyUserData?, snapshot: Bool = false) -> String {
-        var out = "{"
-        func field(_ name: String, _ value: String) {
-            if out.utf8.count > 1 { out += "," }
-            out += "\"" + name + "\":" + value
-        }
-        func strings(_ values: [String]) -> String { "[" + values.map { JSONText.quote($0) }.joined(separator: ",") + "]" }
-        field("position", String(position))
-        field("eventtype", JSONText.quote(kind.rawValue))
-        if snapshot { field("snapshot", "true") }
-        field("ucid", JSONText.quote(ucid?.rawValue))
-        field("callid", String(callID))
-        field("device", JSONText.quote(device))
-        field("switch", JSONText.quote(switchID))
-        field("party", JSONText.quote(party))
-        field("calling", JSONText.quote(calling))
-        field("called", JSONText.quote(called))
-        field("originalAni", JSONText.quote(userData?.originalAni ?? originalAni))
-        field("originalDnis", JSONText.quote(userData?.originalDnis ?? originalDnis))
-        field("vdn", JSONText.quote(vdn))
-        field("split", JSONText.quote(split))
-        field("uui", JSONText.quote(uui))
-        field("userEnteredCode", JSONText.quote(userEnteredCode))
-        field("userData", userData?.merged?.text ?? "null")
-        field("userDataKeys", strings((userData?.entries ?? []).compactMap { $0.record.key?.rawValue }))
-        field("journeyId", JSONText.quote(journeyID))
-        field("previousAgents", strings(previousAgents))
-        field("parties", strings(parties))
-        field("trunkGroup", JSONText.quote(trunkGroup))
-        field("trunkMember", JSONText.quote(trunkMember))
-        field("lastRedirection", JSONText.quote(lastRedirection))
+        var object = JSONObjectText()
+        object.add("position", number: position)
+        object.add("eventtype", kind.rawValue)
+        if snapshot { object.add("snapshot", json: "true") }
+        object.add("ucid", ucid?.rawValue)
+        object.add("callid", number: callID)
+        object.add("device", device)
+        object.add("switch", switchID)
+        object.add("party", party)
+        object.add("calling", calling)
+        object.add("called", called)
+        object.add("originalAni", userData?.originalAni ?? originalAni)
+        object.add("originalDnis", userData?.originalDnis ?? originalDnis)
+        object.add("vdn", vdn)
+        object.add("split", split)
+        object.add("uui", uui)
+        object.add("userEnteredCode", userEnteredCode)
+        object.add("userData", json: userData?.merged?.text ?? "null")
+        object.add("userDataKeys", strings: (userData?.entries ?? []).compactMap { $0.record.key?.rawValue })
+        object.add("journeyId", journeyID)
+        object.add("previousAgents", strings: previousAgents)
+        object.add("parties", strings: parties)
+        object.add("trunkGroup", trunkGroup)
+        object.add("trunkMember", trunkMember)
+        object.add("lastRedirection", lastRedirection)
         if kind == .transfer || kind == .conference {
-            field("primaryCallid", JSONText.number(primaryCallID))
-            field("secondaryCallid", JSONText.number(secondaryCallID))
-            field("addedParty", JSONText.quote(addedParty))
+            object.add("primaryCallid", number: primaryCallID)
+            object.add("secondaryCallid", number: secondaryCallID)
+            object.add("addedParty", addedParty)
         }
-        field("time", JSONText.quote(Timestamp.format(time)))
-        return out + "}"
+        object.add("time", Timestamp.format(time))
+        return object.text
     }
 }

@@ -68,43 +68,38 @@ extension FeedMessage {
     /// The message as `feed_messages.body` keeps it: compact JSON written by hand (the projector writes one or more
     /// per event, at ingest speed).
     public var storedJSON: String {
-        var out = "{"
-        func field(_ name: String, _ value: String) {
-            if out.utf8.count > 1 { out += "," }
-            out += "\"" + name + "\":" + value
-        }
-        func strings(_ values: [String]) -> String { "[" + values.map { JSONText.quote($0) }.joined(separator: ",") + "]" }
-        field("kind", JSONText.quote(kind.rawValue))
-        field("eventPosition", String(eventPosition))
-        field("device", JSONText.quote(device))
-        field("switch", JSONText.quote(switchID))
-        field("ucid", JSONText.quote(ucid?.rawValue))
-        field("callID", String(callID))
-        field("party", JSONText.quote(party))
-        field("calling", JSONText.quote(calling))
-        field("called", JSONText.quote(called))
-        field("lastRedirection", JSONText.quote(lastRedirection))
-        field("originalAni", JSONText.quote(originalAni))
-        field("originalDnis", JSONText.quote(originalDnis))
-        field("vdn", JSONText.quote(vdn))
-        field("split", JSONText.quote(split))
-        field("uui", JSONText.quote(uui))
-        field("userEnteredCode", JSONText.quote(userEnteredCode))
-        field("trunkGroup", JSONText.quote(trunkGroup))
-        field("trunkMember", JSONText.quote(trunkMember))
-        field("journeyId", JSONText.quote(journeyID))
-        field("previousAgents", strings(previousAgents))
-        field("parties", strings(parties))
-        field("primaryCallID", JSONText.number(primaryCallID))
-        field("secondaryCallID", JSONText.number(secondaryCallID))
-        field("addedParty", JSONText.quote(addedParty))
-        field("time", JSONText.quote(Timestamp.format(time, fractionDigits: 6)))
-        field("keys", "[" + userDataKeys.map { carried in
+        var object = JSONObjectText()
+        object.add("kind", kind.rawValue)
+        object.add("eventPosition", number: eventPosition)
+        object.add("device", device)
+        object.add("switch", switchID)
+        object.add("ucid", ucid?.rawValue)
+        object.add("callID", number: callID)
+        object.add("party", party)
+        object.add("calling", calling)
+        object.add("called", called)
+        object.add("lastRedirection", lastRedirection)
+        object.add("originalAni", originalAni)
+        object.add("originalDnis", originalDnis)
+        object.add("vdn", vdn)
+        object.add("split", split)
+        object.add("uui", uui)
+        object.add("userEnteredCode", userEnteredCode)
+        object.add("trunkGroup", trunkGroup)
+        object.add("trunkMember", trunkMember)
+        object.add("journeyId", journeyID)
+        object.add("previousAgents", strings: previousAgents)
+        object.add("parties", strings: parties)
+        object.add("primaryCallID", number: primaryCallID)
+        object.add("secondaryCallID", number: secondaryCallID)
+        object.add("addedParty", addedParty)
+        object.add("time", Timestamp.format(time, fractionDigits: 6))
+        object.add("keys", json: "[" + userDataKeys.map { carried in
             "[" + JSONText.quote(carried.key.rawValue) + "," + JSONText.quote(carried.ucid?.rawValue) + ","
                 + JSONText.quote(Timestamp.format(carried.time, fractionDigits: 6)) + "]"
         }.joined(separator: ",") + "]")
-        field("ucids", strings(journeyUcids.map(\.rawValue)))
-        return out + "}"
+        object.add("ucids", strings: journeyUcids.map(\.rawValue))
+        return object.text
     }
 
     /// Reads `storedJSON` back; nil for text that is not a stored message.

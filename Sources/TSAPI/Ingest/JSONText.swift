@@ -31,3 +31,35 @@ public enum JSONText {
     /// A number, or `null`.
     public static func number(_ value: (some BinaryInteger)?) -> String { value.map { "\($0)" } ?? "null" }
 }
+
+/// One JSON object written member by member, for documents written by hand at event speed (feed messages,
+/// their stored form, ctiSVR's shapes). Values are JSON text; the helpers quote them.
+public struct JSONObjectText {
+    private var out: String
+
+    public init() {
+        out = "{"
+        out.reserveCapacity(512)
+    }
+
+    public mutating func add(_ name: String, json value: String) {
+        if out.utf8.count > 1 { out += "," }
+        out += "\""
+        out += name
+        out += "\":"
+        out += value
+    }
+
+    /// A string, or `null`.
+    public mutating func add(_ name: String, _ value: String?) { add(name, json: JSONText.quote(value)) }
+
+    /// A number, or `null`.
+    public mutating func add(_ name: String, number value: Int64?) { add(name, json: JSONText.number(value)) }
+
+    public mutating func add(_ name: String, strings values: [String]) {
+        add(name, json: "[" + values.map { JSONText.quote($0) }.joined(separator: ",") + "]")
+    }
+
+    public var text: String { out + "}" }
+}
+
