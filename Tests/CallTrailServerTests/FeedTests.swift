@@ -15,16 +15,7 @@ import WSClient
 /// The WebSocket feed (architecture §6) over real sockets, with a real PostgreSQL and the projector as in
 /// production.
 struct FeedTests {
-    struct Arguments: AppArguments {
-        var hostname = "127.0.0.1"
-        var port = 0
-        var databaseURL: String?
-        var dataDirectory = "unused"
-        var maxBodyBytes = 1 << 22
-        var logLevel = Logger.Level.warning
-        var migrationsDirectory: String?
-        var feed = FeedPolicy()
-    }
+    typealias Arguments = IngestAPITests.Arguments
 
     func withApp(
         feed: FeedPolicy = FeedPolicy(), _ body: @Sendable (any TestClientProtocol, Int) async throws -> Void

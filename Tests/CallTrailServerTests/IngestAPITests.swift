@@ -18,6 +18,7 @@ struct IngestAPITests {
         var maxBodyBytes = 1 << 20
         var logLevel = Logger.Level.warning
         var migrationsDirectory: String?
+        var feed = FeedPolicy()
     }
 
     func withApp(maxBodyBytes: Int = 1 << 20, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
