@@ -86,9 +86,11 @@ public struct ProjectionRebuilder: Sendable {
             while let last = page.last {
                 // The next page is read and decoded on another core while this one is reduced.
                 async let following = decodedPage(after: last.position)
+                // Messages are made only for pages the live feed has not passed: most of a rebuild makes none.
+                let fed = try await feed.head().eventPosition
+                tracker.emitsFeed = last.position > fed
                 for event in page.events { tracker.apply(event) }
                 tracker.advance(to: last.position)
-                let fed = try await feed.head().eventPosition
                 feedTail.removeAll { $0.eventPosition <= fed }
                 feedTail += tracker.takeFeed().filter { $0.eventPosition > fed }
                 events += page.count

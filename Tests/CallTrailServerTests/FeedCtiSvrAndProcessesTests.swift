@@ -1,9 +1,11 @@
 import CallTrailServer
 import EventStore
 import Foundation
+import CallModel
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Projections
 import TSAPI
 import Testing
 import TestSupport
@@ -141,5 +143,63 @@ struct FeedCtiSvrAndProcessesTests {
             }
         }
         await database.drop()
+    }
+}
+
+/// A rebuild swapped in while events flow: the feed goes on without a gap or a repeat, and holds exactly the
+/// messages the reducer makes from the whole log.
+struct FeedAcrossRebuildTests {
+    @Test func aRebuildWhileTrafficFlowsNeitherDropsNorRepeatsMessages() async throws {
+        try await JourneyAPITests().withApp { client, database in
+            let traffic = JourneyAPITests.traffic(calls: 80, seed: 21)
+            let half = traffic.count / 2
+            try await JourneyAPITests.post(client, traffic[..<half])
+            try await JourneyAPITests.waitForProjection(client)
+            let posting = Task {
+                for chunk in stride(from: half, to: traffic.count, by: 25) {
+                    try await JourneyAPITests.post(client, traffic[chunk..<min(chunk + 25, traffic.count)])
+                }
+            }
+            _ = try await database.withClient { pool in
+                try await ProjectionRebuilder(
+                    store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger, readSize: 50
+                ).run()
+            }
+            try await posting.value
+            try await JourneyAPITests.waitForProjection(client)
+
+            // What the feed holds, replayed from the start.
+            let port = try #require(client.port)
+            let head = try await FeedTests.feedHead(client, port: port)
+            let feed = try await FeedTests.replay(port: port, query: "", head: head)
+            #expect(FeedTests.positions(feed) == Array(1...head))
+
+            // What the reducer makes from the log, read back in position order.
+            let stored = try await database.withClient { pool in
+                let store = PostgresJourneyStore(client: pool, logger: database.logger)
+                var events: [(position: Int64, body: String)] = []
+                while true {
+                    let page = try await store.events(after: events.last?.position ?? 0, limit: 1_000)
+                    if page.isEmpty { return events }
+                    events += page
+                }
+            }
+            var tracker = JourneyTracker()
+            let decoder = JSONDecoder()
+            for (position, body) in stored {
+                tracker.apply(CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8))))
+            }
+            func key(_ kind: String?, _ device: String?, _ party: String?, _ ucid: String?, _ time: String?) -> String {
+                [kind, device, party, ucid, time].map { $0 ?? "-" }.joined(separator: "|")
+            }
+            let expected = tracker.takeFeed().map {
+                key($0.kind.rawValue, $0.device, $0.party, $0.ucid?.rawValue, Timestamp.format($0.time))
+            }
+            let got = feed.map {
+                key($0["eventtype"]?.string, $0["device"]?.string, $0["party"]?.string, $0["ucid"]?.string, $0["time"]?.string)
+            }
+            #expect(got.count == expected.count)
+            #expect(got == expected, "the feed is the reducer's output over the whole log, in order")
+        }
     }
 }
