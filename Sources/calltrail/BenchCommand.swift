@@ -5,5 +5,5 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: run them with a release build (swift run -c release calltrail bench ...).",
-        subcommands: [IngestBenchCommand.self, ProjectionsBenchCommand.self, UserDataBenchCommand.self])
+        subcommands: [IngestBenchCommand.self, ProjectionsBenchCommand.self, UserDataBenchCommand.self, FeedBenchCommand.self])
 }

@@ -92,6 +92,23 @@ func withServerProcess(
     databaseURL: String, migrationsDirectory: String?, port: Int, logger: Logger,
     _ body: @Sendable (_ http: HTTPClient, _ base: String) async throws -> Void
 ) async throws {
+    try await withServerChild(databaseURL: databaseURL, migrationsDirectory: migrationsDirectory, port: port, logger: logger) {
+        http, child in try await body(http, child.base)
+    }
+}
+
+/// The `calltrail serve` child of a benchmark: where it listens, and its process id, for the figures only the
+/// kernel has about it (resident memory, CPU time).
+struct BenchServerChild: Sendable {
+    let base: String
+    let pid: Int32
+}
+
+/// `withServerProcess`, with the child's process id for `body` too.
+func withServerChild(
+    databaseURL: String, migrationsDirectory: String?, port: Int, logger: Logger,
+    _ body: @Sendable (_ http: HTTPClient, _ child: BenchServerChild) async throws -> Void
+) async throws {
     let server = Process()
     server.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     server.arguments = ["serve", "--database-url", databaseURL, "--port", String(port), "--log-level", "warning"]
@@ -119,7 +136,7 @@ func withServerProcess(
             }
         }
         guard ready else { throw BenchError("calltrail serve did not become ready on port \(port)") }
-        try await body(http, base)
+        try await body(http, BenchServerChild(base: base, pid: server.processIdentifier))
     } catch {
         try? await http.shutdown()
         throw error
