@@ -72,7 +72,9 @@ public func buildApplication(
     let userData = PostgresUserDataStore(client: client, logger: logger)
     let userDataWriter = UserDataWriter(store: userData, logger: logger)
     let feed = PostgresFeedStore(client: client, logger: logger)
-    let hub = FeedHub(store: feed, userData: userData, client: client, logger: logger)
+    let hub = FeedHub(
+        store: feed, userData: userData, client: client,
+        heartbeat: .milliseconds(Int64(arguments.feed.heartbeatSeconds * 1000)), logger: logger)
     services += [client, appender, userDataWriter, projector, hub]
 
     let router = Router(context: BasicRequestContext.self)

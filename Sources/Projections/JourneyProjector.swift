@@ -121,7 +121,15 @@ public struct JourneyProjector: Service {
     /// Projects one batch; returns how many events it read.
     public func step(_ state: inout State) async throws -> Int {
         let batch: DecodedBatch
-        if let prefetched = state.prefetched, prefetched.count > 0 {
+        if var prefetched = state.prefetched, let end = prefetched.last {
+            // Read while the last batch was written, it may have stopped short of events committed since: those
+            // join now rather than wait a whole batch more (the feed's offer latency).
+            if prefetched.count < batchSize {
+                let more = try await self.batch(after: end)
+                prefetched.events += more.events
+                prefetched.count += more.count
+                prefetched.last = more.last ?? end
+            }
             batch = prefetched
         } else {
             batch = try await self.batch(after: state.tracker.position)

@@ -88,8 +88,7 @@ struct FeedRoutes: Sendable {
                 for device in (subscription.filter.devices ?? []).sorted() { _ = subscriber.startMonitor(device) }
             }
             let session = FeedSession(
-                hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData,
-                heartbeat: .milliseconds(Int64(policy.heartbeatSeconds * 1000)), logger: logger)
+                hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData, logger: logger)
             await session.run(inbound: inbound, outbound: outbound, after: subscription.after)
         }
     }

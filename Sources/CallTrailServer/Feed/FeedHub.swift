@@ -15,12 +15,16 @@ import TSAPI
 /// Any process serves the feed, whichever holds the projector: the table is the truth and a `calltrail_feed`
 /// notification only wakes the hub, which also looks every second in case a notification was lost. Messages are
 /// handed out in position order, and `dispatched` says how far: a subscriber replaying from the table goes live
-/// only once it has reached that point, so nothing is missed or sent twice at the switch.
+/// only once it has reached that point, so nothing is missed or sent twice at the switch. A live subscriber's
+/// cursor is not moved for messages that went to others (that would touch every subscriber on every page); the
+/// hub's `dispatched` is its position while it is live.
 final class FeedHub: Service, Sendable {
     let store: PostgresFeedStore
     let userData: PostgresUserDataStore
     let client: PostgresClient
     let logger: Logger
+    /// How often idle live subscribers hear from the hub.
+    let heartbeat: Duration
     /// Most messages read at once.
     let pageSize = 500
     private let newMessages = Doorbell()
@@ -32,15 +36,20 @@ final class FeedHub: Service, Sendable {
         /// Live subscribers by the devices their filter names; the others see every message.
         var byDevice: [String: Set<Int>] = [:]
         var anyDevice: Set<Int> = []
+        /// The devices each live subscriber is indexed under, so removing one touches only its own.
+        var indexed: [Int: Set<String>] = [:]
         var nextID = 1
     }
 
     private let state = Mutex(State())
 
-    init(store: PostgresFeedStore, userData: PostgresUserDataStore, client: PostgresClient, logger: Logger) {
+    init(
+        store: PostgresFeedStore, userData: PostgresUserDataStore, client: PostgresClient, heartbeat: Duration, logger: Logger
+    ) {
         self.store = store
         self.userData = userData
         self.client = client
+        self.heartbeat = heartbeat
         self.logger = logger
     }
 
@@ -49,6 +58,7 @@ final class FeedHub: Service, Sendable {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.listen() }
                 group.addTask { await self.follow() }
+                group.addTask { await self.beat() }
             }
         }
         let (subscribers, position) = state.withLock { state in (Array(state.live.values), state.dispatched ?? 0) }
@@ -93,6 +103,26 @@ final class FeedHub: Service, Sendable {
         }
     }
 
+    /// One timer for every subscriber (a task each would cost memory per connection): an idle live subscriber
+    /// gets `{"type":"heartbeat","position":P}`, P being where it would resume. ctiSVR clients know no such
+    /// message; WebSocket pings keep their connections up.
+    private func beat() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: heartbeat)
+            } catch {
+                return
+            }
+            let now = Date()
+            state.withLock { state in
+                guard let position = state.dispatched else { return }
+                for subscriber in state.live.values where subscriber.format == .native && subscriber.queued == 0 {
+                    subscriber.heartbeat(position: position, now: now)
+                }
+            }
+        }
+    }
+
     /// Hands out every message stored after `dispatched`.
     private func pump() async throws {
         // With nobody live, there is nobody to read for: move to the head (a subscriber that goes live meanwhile
@@ -113,7 +143,6 @@ final class FeedHub: Service, Sendable {
                     for id in state.anyDevice { state.live[id]?.deliver(delivery) }
                     for id in state.byDevice[delivery.message.device] ?? [] { state.live[id]?.deliver(delivery) }
                 }
-                for subscriber in state.live.values { subscriber.pass(through: last) }
                 state.dispatched = last
             }
             Counter(label: "calltrail_feed_messages_total").increment(by: page.count)
@@ -178,9 +207,11 @@ final class FeedHub: Service, Sendable {
         }
     }
 
+    /// Takes a subscriber out of live delivery; its cursor says how far the hub had handed messages out.
     func remove(_ subscriber: FeedSubscriber) {
         state.withLock { state in
             guard state.live.removeValue(forKey: subscriber.id) != nil else { return }
+            if let dispatched = state.dispatched { subscriber.pass(through: dispatched) }
             unindex(subscriber.id, in: &state)
             Gauge(label: "calltrail_feed_subscribers").record(state.live.count)
         }
@@ -189,6 +220,7 @@ final class FeedHub: Service, Sendable {
     private func index(_ subscriber: FeedSubscriber, in state: inout State) {
         if let devices = subscriber.filter.devices {
             for device in devices { state.byDevice[device, default: []].insert(subscriber.id) }
+            state.indexed[subscriber.id] = devices
         } else {
             state.anyDevice.insert(subscriber.id)
         }
@@ -196,7 +228,8 @@ final class FeedHub: Service, Sendable {
 
     private func unindex(_ id: Int, in state: inout State) {
         state.anyDevice.remove(id)
-        for device in Array(state.byDevice.keys) where state.byDevice[device]?.remove(id) != nil {
+        for device in state.indexed.removeValue(forKey: id) ?? [] {
+            state.byDevice[device]?.remove(id)
             if state.byDevice[device]?.isEmpty == true { state.byDevice[device] = nil }
         }
     }

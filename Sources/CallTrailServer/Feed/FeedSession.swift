@@ -11,40 +11,38 @@ import TSAPI
 /// One WebSocket connection to the feed: it replays what the subscriber missed, goes live, answers the client's
 /// messages (a new `subscribe`; ctiSVR's requests), and beats while idle.
 ///
-/// Three tasks share the subscriber: the writer sends what is queued and closes with the reason when there is one;
-/// the reader takes the client's messages; the beat queues a heartbeat every `heartbeat`. A replay runs in a task
-/// of its own, replaced when the client subscribes again with `after`.
+/// Two tasks share the subscriber: the writer sends what is queued and closes with the reason when there is one;
+/// the reader takes the client's messages. The hub beats for every live subscriber. A replay runs in a task of its
+/// own, replaced when the client subscribes again with `after`, and dropped once live (an idle subscriber holds
+/// no more than its two tasks: 5,000 of them are what memory is measured with).
 final class FeedSession: Sendable {
     let hub: FeedHub
     let subscriber: FeedSubscriber
     let journeys: PostgresJourneyStore
     let feed: PostgresFeedStore
     let userData: UserDataService
-    let heartbeat: Duration
     let logger: Logger
     private let replay = Mutex<Task<Void, Never>?>(nil)
 
     init(
         hub: FeedHub, subscriber: FeedSubscriber, journeys: PostgresJourneyStore, feed: PostgresFeedStore,
-        userData: UserDataService, heartbeat: Duration, logger: Logger
+        userData: UserDataService, logger: Logger
     ) {
         self.hub = hub
         self.subscriber = subscriber
         self.journeys = journeys
         self.feed = feed
         self.userData = userData
-        self.heartbeat = heartbeat
         self.logger = logger
     }
 
     /// Serves the connection until either side closes it. `after` nil means from now, with the current calls at
     /// the subscribed devices first.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, after: Int64?) async {
-        start(after: after, snapshot: after == nil)
+        await start(after: after, snapshot: after == nil)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.write(to: outbound) }
             group.addTask { await self.read(inbound) }
-            group.addTask { await self.beat() }
             await group.next()
             group.cancelAll()
         }
@@ -54,30 +52,30 @@ final class FeedSession: Sendable {
 
     // MARK: - Replay, then live
 
-    /// Replays from `after` (or from now) in a task of its own, after stopping any replay under way.
-    private func start(after: Int64?, snapshot: Bool) {
+    /// Replays from `after` (or from now) in a task of its own, once any replay under way has stopped: two
+    /// replays moving one cursor could skip messages.
+    private func start(filter: FeedFilter? = nil, after: Int64?, snapshot: Bool) async {
+        let previous = replay.withLock { $0 }
+        previous?.cancel()
+        await previous?.value
+        hub.remove(subscriber)
+        subscriber.resubscribe(filter ?? subscriber.filter, cursor: after)
         let task = Task {
             do {
-                let cursor: Int64
-                if let after {
-                    cursor = after
-                } else {
-                    cursor = try await self.now()
-                }
+                var cursor = after ?? 0
+                if after == nil { cursor = try await self.now() }
                 self.subscriber.resubscribe(self.subscriber.filter, cursor: cursor)
                 if snapshot { try await self.sendCurrentCalls(position: cursor, devices: self.subscriber.filter.devices ?? []) }
                 try await self.catchUp()
+                // Live: the task is done, and its memory need not stay with the subscriber.
+                self.replay.withLock { $0 = nil }
             } catch is CancellationError {
             } catch {
                 self.logger.error("feed replay failed", metadata: ["error": "\(String(reflecting: error))"])
                 self.subscriber.close(.failed)
             }
         }
-        let previous = replay.withLock { replay in
-            defer { replay = task }
-            return replay
-        }
-        previous?.cancel()
+        replay.withLock { $0 = task }
     }
 
     /// The hub's position, once it has one.
@@ -149,7 +147,7 @@ final class FeedSession: Sendable {
             for try await message in inbound.messages(maxSize: 1 << 16) {
                 guard case .text(let text) = message else { continue }
                 switch subscriber.format {
-                case .native: handleNative(text)
+                case .native: await handleNative(text)
                 case .ctisvr: await handleCtiSvr(text)
                 }
             }
@@ -158,21 +156,10 @@ final class FeedSession: Sendable {
         }
     }
 
-    private func beat() async {
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: heartbeat)
-            } catch {
-                return
-            }
-            if subscriber.queued == 0 { subscriber.heartbeat(now: Date()) }
-        }
-    }
-
     // MARK: - The client's messages
 
     /// `{"subscribe": {"devices": [...], ..., "after": P}}`: a new filter from now on, or from `after`.
-    private func handleNative(_ text: String) {
+    private func handleNative(_ text: String) async {
         do {
             let tree: JSONTree
             do {
@@ -192,9 +179,7 @@ final class FeedSession: Sendable {
                 after = position
             }
             if let after {
-                hub.remove(subscriber)
-                subscriber.resubscribe(filter, cursor: nil)
-                start(after: after, snapshot: false)
+                await start(filter: filter, after: after, snapshot: false)
             } else {
                 subscriber.resubscribe(filter, cursor: nil)
                 hub.filterChanged(subscriber)

@@ -99,8 +99,7 @@ final class FeedSubscriber: Sendable {
     }
 
     /// A heartbeat: how far the subscriber has got, so an idle one knows its resume point too.
-    func heartbeat(now: Date) {
-        let position = cursor
+    func heartbeat(position: Int64, now: Date) {
         send("{\"type\":\"heartbeat\",\"position\":\(position),\"time\":\"\(Timestamp.format(now))\"}", position: position)
     }
 
