@@ -93,9 +93,10 @@ public func buildApplication(
 
     return Application(
         router: router,
-        // Protocol pings keep idle connections open through proxies; the feed's own heartbeats say where it is.
+        // No automatic pings: they are a task per connection. The feed's hub beats for every subscriber from one
+        // timer instead (heartbeat text, or a ping for ctiSVR clients).
         server: .http1WebSocketUpgrade(
-            webSocketRouter: webSocketRouter, configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(30))))),
+            webSocketRouter: webSocketRouter, configuration: .init(ws: .init(autoPing: .disabled))),
         configuration: .init(address: .hostname(arguments.hostname, port: arguments.port), serverName: "CallTrail"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? arguments.port) },

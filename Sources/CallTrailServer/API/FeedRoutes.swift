@@ -75,7 +75,8 @@ struct FeedRoutes: Sendable {
             } catch let error as APIError {
                 try? await outbound.write(.text(
                     "{\"type\":\"error\",\"field\":\(JSONText.quote(error.field)),\"message\":\(JSONText.quote(error.message))}"))
-                try? await outbound.close(.policyViolation, reason: "bad parameter \(error.field ?? "")")
+                // Returning closes the socket (1000): a close frame of our own here left some connections
+                // half-closed until swift-websocket's close timeout.
                 return
             } catch {
                 return

@@ -105,7 +105,7 @@ final class FeedHub: Service, Sendable {
 
     /// One timer for every subscriber (a task each would cost memory per connection): an idle live subscriber
     /// gets `{"type":"heartbeat","position":P}`, P being where it would resume. ctiSVR clients know no such
-    /// message; WebSocket pings keep their connections up.
+    /// message: they get a WebSocket ping.
     private func beat() async {
         while !Task.isCancelled {
             do {
@@ -116,8 +116,11 @@ final class FeedHub: Service, Sendable {
             let now = Date()
             state.withLock { state in
                 guard let position = state.dispatched else { return }
-                for subscriber in state.live.values where subscriber.format == .native && subscriber.queued == 0 {
-                    subscriber.heartbeat(position: position, now: now)
+                for subscriber in state.live.values where subscriber.queued == 0 {
+                    switch subscriber.format {
+                    case .native: subscriber.heartbeat(position: position, now: now)
+                    case .ctisvr: subscriber.ping()
+                    }
                 }
             }
         }

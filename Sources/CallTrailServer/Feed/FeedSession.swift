@@ -4,6 +4,8 @@ import Foundation
 import HTTPTypes
 import HummingbirdWebSocket
 import Logging
+import NIOCore
+import NIOWebSocket
 import Projections
 import Synchronization
 import TSAPI
@@ -11,8 +13,8 @@ import TSAPI
 /// One WebSocket connection to the feed: it replays what the subscriber missed, goes live, answers the client's
 /// messages (a new `subscribe`; ctiSVR's requests), and beats while idle.
 ///
-/// Two tasks share the subscriber: the writer sends what is queued and closes with the reason when there is one;
-/// the reader takes the client's messages. The hub beats for every live subscriber. A replay runs in a task of its
+/// Two tasks share the subscriber: the writer (the connection's own task) sends what is queued and closes with
+/// the reason when there is one; the reader takes the client's messages. The hub beats for every live subscriber. A replay runs in a task of its
 /// own, replaced when the client subscribes again with `after`, and dropped once live (an idle subscriber holds
 /// no more than its two tasks: 5,000 of them are what memory is measured with).
 final class FeedSession: Sendable {
@@ -40,10 +42,13 @@ final class FeedSession: Sendable {
     /// the subscribed devices first.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, after: Int64?) async {
         await start(after: after, snapshot: after == nil)
+        // The writer runs on this task and the reader is its one child: each task costs memory per connection.
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.write(to: outbound) }
-            group.addTask { await self.read(inbound) }
-            await group.next()
+            group.addTask {
+                await self.read(inbound)
+                self.subscriber.close(.clientLeft)
+            }
+            await self.write(to: outbound)
             group.cancelAll()
         }
         replay.withLock { $0 }?.cancel()
@@ -126,15 +131,20 @@ final class FeedSession: Sendable {
             while !Task.isCancelled {
                 let (items, closing) = subscriber.take()
                 for item in items {
+                    if item.isPing {
+                        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())))
+                        continue
+                    }
                     try await outbound.write(.text(item.text))
                     if let position = item.position { sent = max(sent, position) }
                 }
+                if case .clientLeft = closing { return }
                 if let closing {
                     logger.info("feed subscriber closed", metadata: ["reason": "\(closing)", "position": "\(sent)"])
                     try await outbound.close(closing.code, reason: "\(closing); resume with after=\(sent)")
                     return
                 }
-                // No timeout: an idle subscriber costs no wake-ups (the beat task rings it when it is due).
+                // No timeout: an idle subscriber costs no wake-ups (the hub's beat rings it when it is due).
                 if items.isEmpty { await subscriber.ready.wait() }
             }
         } catch {

@@ -31,6 +31,8 @@ final class FeedSubscriber: Sendable {
         var text: String
         /// The feed position the text carries (a message, or a heartbeat), for the resume point in a close reason.
         var position: Int64?
+        /// A WebSocket ping rather than text.
+        var isPing = false
     }
 
     private struct State {
@@ -103,6 +105,13 @@ final class FeedSubscriber: Sendable {
         send("{\"type\":\"heartbeat\",\"position\":\(position),\"time\":\"\(Timestamp.format(now))\"}", position: position)
     }
 
+    /// A WebSocket ping, for clients that get no heartbeat text (ctiSVR's): proxies see traffic, and a dead
+    /// peer shows when the write fails.
+    func ping() {
+        state.withLock { state in state.queue.append(Item(text: "", position: nil, isPing: true)) }
+        ready.ring()
+    }
+
     /// Closes the subscriber with `reason` once what is queued has gone.
     func close(_ reason: Closing) {
         state.withLock { state in state.closing = state.closing ?? reason }
@@ -165,12 +174,15 @@ enum Closing: Sendable, CustomStringConvertible {
     case tooSlow(capacity: Int)
     case shuttingDown
     case failed
+    /// The client closed the connection: nothing more to send.
+    case clientLeft
 
     var code: WebSocketErrorCode {
         switch self {
         case .tooSlow: .policyViolation
         case .shuttingDown: .goingAway
         case .failed: .unexpectedServerError
+        case .clientLeft: .normalClosure
         }
     }
 
@@ -179,6 +191,7 @@ enum Closing: Sendable, CustomStringConvertible {
         case .tooSlow(let capacity): "too slow: more than \(capacity) messages waiting"
         case .shuttingDown: "the server is shutting down"
         case .failed: "the feed failed; the server log has the details"
+        case .clientLeft: "the client closed the connection"
         }
     }
 }
