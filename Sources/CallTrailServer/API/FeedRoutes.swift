@@ -75,8 +75,7 @@ struct FeedRoutes: Sendable {
             } catch let error as APIError {
                 try? await outbound.write(.text(
                     "{\"type\":\"error\",\"field\":\(JSONText.quote(error.field)),\"message\":\(JSONText.quote(error.message))}"))
-                // Returning closes the socket (1000): a close frame of our own here left some connections
-                // half-closed until swift-websocket's close timeout.
+                // Returning closes the socket (1000).
                 return
             } catch {
                 return
@@ -94,14 +93,14 @@ struct FeedRoutes: Sendable {
         }
     }
 
-    /// The same path without an upgrade gets a 426 that says what to do, not a 404. An upgrade the WebSocket
-    /// router refused (a bad parameter) comes here too, and gets the 400 that names the parameter.
+    /// The same path without an upgrade gets a 426 that says what to do, not a 404; with a bad parameter, the 400
+    /// that names it.
     static func registerPlainHTTP(on router: Router<some RequestContext>) {
         router.get("/v1/feed") { request, _ -> Response in
             _ = try Subscription(parameters(request))
             throw APIError(
                 .upgradeRequired,
-                "/v1/feed is a WebSocket: connect with a WebSocket client, e.g. websocat 'ws://host:port/v1/feed?devices=5001'")
+                "/v1/feed is a WebSocket: connect with a WebSocket client, e.g. calltrail feed --url http://host:port --devices 5001")
         }
     }
 }
