@@ -113,7 +113,7 @@ public struct JourneyProjector: Service {
     }
 
     func batch(after position: Int64) async throws -> DecodedBatch {
-        let stored = try await store.events(after: position, limit: batchSize)
+        let stored = try await store.events(after: position, limit: batchSize, read: .head)
         return DecodedBatch(
             events: StoredEventDecoder.decode(stored, logger: logger), last: stored.last?.position, count: stored.count)
     }

@@ -85,13 +85,36 @@ public struct PostgresJourneyStore: Sendable {
             """, logger: logger)
     }
 
+    /// How a projection reads the log.
+    public enum LogRead: Sendable {
+        /// Small pages at the head of the log (the live projector): each row's body is looked up by key, whatever
+        /// the planner's statistics. On a database not yet ANALYZEd (its first minute or so) the plain join
+        /// hashed the whole of `event_bodies` for every batch, so each batch took longer as the log grew
+        /// (141 ms for a page at 41,000 events, against 10 ms this way).
+        case head
+        /// Large pages from the start (a rebuild): the plain join, which the planner runs in parallel once it has
+        /// statistics.
+        case replay
+    }
+
     /// The stored events after `position` that a projection reads: their position and JSON.
-    public func events(after position: Int64, limit: Int) async throws -> [(position: Int64, body: String)] {
-        let rows = try await client.query(
-            """
-            SELECT l.position, b.body::text FROM event_log l JOIN event_bodies b ON b.ref = l.ref
-            WHERE l.position > \(position) AND b.known_type ORDER BY l.position LIMIT \(limit)
-            """, logger: logger)
+    public func events(after position: Int64, limit: Int, read: LogRead = .replay) async throws -> [(position: Int64, body: String)] {
+        let rows: PostgresRowSequence
+        switch read {
+        case .head:
+            rows = try await client.query(
+                """
+                SELECT l.position, b.body::text FROM event_log l
+                CROSS JOIN LATERAL (SELECT body FROM event_bodies e WHERE e.ref = l.ref AND e.known_type OFFSET 0) b
+                WHERE l.position > \(position) ORDER BY l.position LIMIT \(limit)
+                """, logger: logger)
+        case .replay:
+            rows = try await client.query(
+                """
+                SELECT l.position, b.body::text FROM event_log l JOIN event_bodies b ON b.ref = l.ref
+                WHERE l.position > \(position) AND b.known_type ORDER BY l.position LIMIT \(limit)
+                """, logger: logger)
+        }
         var events: [(Int64, String)] = []
         events.reserveCapacity(limit)
         for try await row in rows.decode((Int64, String).self) { events.append(row) }
