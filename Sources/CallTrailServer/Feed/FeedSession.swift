@@ -123,7 +123,7 @@ final class FeedSession: Sendable {
         }
     }
 
-    // MARK: - The three tasks
+    // MARK: - Writing and reading
 
     private func write(to outbound: WebSocketOutboundWriter) async {
         var sent = subscriber.cursor

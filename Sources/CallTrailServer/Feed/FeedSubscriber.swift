@@ -89,7 +89,8 @@ final class FeedSubscriber: Sendable {
         if queued { ready.ring() }
     }
 
-    /// Moves the cursor past messages that went to other subscribers.
+    /// Moves the cursor past messages this subscriber did not take (a replay page, or what the hub handed out
+    /// while it was live).
     func pass(through position: Int64) {
         state.withLock { state in state.cursor = max(state.cursor, position) }
     }
