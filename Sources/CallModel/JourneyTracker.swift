@@ -151,7 +151,9 @@ public struct JourneyTracker: Sendable {
             }
             journey.recentEventKeys.append(stepKey)
             if journey.recentEventKeys.count > 24 { journey.recentEventKeys.removeFirst() }
-            let partiesBefore = emitsFeed ? journey.legs[leg].parties.map(\.device) : []
+            // Only a CallCleared's messages need the devices on the call before it (it empties the leg).
+            var partiesBefore: [String] = []
+            if emitsFeed, case .callCleared = event.event.csta { partiesBefore = journey.legs[leg].parties.map(\.device) }
             var applied = leg
             if case .transferred(let merged) = event.event.csta {
                 applied = journey.merge(merged, event, into: leg, conference: false)

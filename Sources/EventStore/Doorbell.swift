@@ -31,12 +31,7 @@ public final class Doorbell: Sendable {
 
     /// Returns at the next ring (at once if one came since the last wait), or after `timeout`.
     public func wait(timeout: Duration) async {
-        let rung = state.withLock { state in
-            defer { state.rung = false }
-            state.abandoned = false
-            return state.rung
-        }
-        if rung { return }
+        if takeRing() { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: timeout) }
             group.addTask { await self.nextRing() }
@@ -56,12 +51,7 @@ public final class Doorbell: Sendable {
 
     /// Returns at the next ring (at once if one came since the last wait), or when the task is cancelled.
     public func wait() async {
-        let rung = state.withLock { state in
-            defer { state.rung = false }
-            state.abandoned = false
-            return state.rung
-        }
-        if rung { return }
+        if takeRing() { return }
         await withTaskCancellationHandler {
             await nextRing()
         } onCancel: {
@@ -71,6 +61,15 @@ public final class Doorbell: Sendable {
                 state.waiter = nil
                 return waiter
             }?.resume()
+        }
+    }
+
+    /// Starts a wait: takes a ring kept since the last one, if any.
+    private func takeRing() -> Bool {
+        state.withLock { state in
+            defer { state.rung = false }
+            state.abandoned = false
+            return state.rung
         }
     }
 

@@ -29,7 +29,8 @@ public struct FeedFilter: Sendable, Equatable {
         if let devices, !devices.contains(message.device) { return false }
         if let vdns, !(message.vdn.map(vdns.contains) ?? false) { return false }
         if let splits, !(message.split.map(splits.contains) ?? false) { return false }
-        if let agents, !message.agents.contains(where: agents.contains) && !agents.contains(message.device) { return false }
+        // The stations that answered the contact before this message, or the device itself.
+        if let agents, !agents.contains(message.device) && !message.previousAgents.contains(where: agents.contains) { return false }
         return true
     }
 

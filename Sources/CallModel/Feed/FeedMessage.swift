@@ -57,9 +57,6 @@ public struct FeedMessage: Sendable, Equatable {
     /// on a call). Read when the message is sent.
     public var userDataKeys: [CarriedKey]
     public var journeyUcids: [UCID]
-
-    /// `agents` of a filter matches these: the stations that answered the contact, this one included.
-    public var agents: [String] { previousAgents + (kind == .connect && party == device ? [device] : []) }
 }
 
 // MARK: - Stored form

@@ -38,6 +38,8 @@ final class FeedHub: Service, Sendable {
         var anyDevice: Set<Int> = []
         /// The devices each live subscriber is indexed under, so removing one touches only its own.
         var indexed: [Int: Set<String>] = [:]
+        /// Moves whenever a subscriber may take messages it did not before (it went live, its filter changed).
+        var generation = 0
         var nextID = 1
     }
 
@@ -139,19 +141,33 @@ final class FeedHub: Service, Sendable {
         while let from = state.withLock({ $0.dispatched }) {
             let page = try await store.messages(after: from, limit: pageSize)
             guard let last = page.last?.position else { return }
-            let deliveries = try await prepare(page)
+            // User data is read only for messages some live subscriber may take. Should the subscribers change
+            // meanwhile (one went live, a filter changed), the whole page is prepared instead: none may miss one.
+            let (wanted, generation) = state.withLock { state in
+                (page.filter { !state.anyDevice.isEmpty || state.byDevice[$0.message.device] != nil }, state.generation)
+            }
+            var deliveries = try await prepare(wanted)
             let now = ContinuousClock.now
-            state.withLock { state in
-                for delivery in deliveries {
-                    for id in state.anyDevice { state.live[id]?.deliver(delivery) }
-                    for id in state.byDevice[delivery.message.device] ?? [] { state.live[id]?.deliver(delivery) }
-                }
-                state.dispatched = last
+            if !state.withLock({ deliver(deliveries, through: last, ifStill: generation, in: &$0) }) {
+                deliveries = try await prepare(page)
+                _ = state.withLock { deliver(deliveries, through: last, ifStill: nil, in: &$0) }
             }
             Counter(label: "calltrail_feed_messages_total").increment(by: page.count)
             Timer(label: "calltrail_feed_dispatch_seconds").recordNanoseconds((ContinuousClock.now - now).totalNanoseconds)
             if page.count < pageSize { return }
         }
+    }
+
+    /// Hands `deliveries` to the live subscribers and moves `dispatched` to `last`, unless the subscribers changed
+    /// since `generation`.
+    private func deliver(_ deliveries: [FeedDelivery], through last: Int64, ifStill generation: Int?, in state: inout State) -> Bool {
+        if let generation, generation != state.generation { return false }
+        for delivery in deliveries {
+            for id in state.anyDevice { state.live[id]?.deliver(delivery) }
+            for id in state.byDevice[delivery.message.device] ?? [] { state.live[id]?.deliver(delivery) }
+        }
+        state.dispatched = last
+        return true
     }
 
     /// Stored messages with the user data their contacts have now, read once for the whole page.
@@ -221,6 +237,7 @@ final class FeedHub: Service, Sendable {
     }
 
     private func index(_ subscriber: FeedSubscriber, in state: inout State) {
+        state.generation += 1
         if let devices = subscriber.filter.devices {
             for device in devices { state.byDevice[device, default: []].insert(subscriber.id) }
             state.indexed[subscriber.id] = devices

@@ -64,7 +64,7 @@ final class FeedSession: Sendable {
         previous?.cancel()
         await previous?.value
         hub.remove(subscriber)
-        subscriber.resubscribe(filter ?? subscriber.filter, cursor: after)
+        if let filter { subscriber.resubscribe(filter, cursor: nil) }
         let task = Task {
             do {
                 var cursor = after ?? 0
@@ -107,10 +107,15 @@ final class FeedSession: Sendable {
         }
     }
 
+    /// The calls now at `device`, as the messages that put them there.
+    private func currentMessages(at device: String) async throws -> [FeedMessage] {
+        try await journeys.openJourneys(device: device).flatMap { $0.currentMessages(at: device) }
+    }
+
     /// The calls now at `devices`, as snapshot messages, for a desktop that connects mid-call.
     private func sendCurrentCalls(position: Int64, devices: Set<String>) async throws {
         for device in devices.sorted() {
-            let messages = try await journeys.openJourneys(device: device).flatMap { $0.currentMessages(at: device) }
+            let messages = try await currentMessages(at: device)
             for delivery in try await hub.prepare(messages.map { (position, $0) }) {
                 switch subscriber.format {
                 case .native:
@@ -289,7 +294,7 @@ final class FeedSession: Sendable {
             return CtiSvr.response(id: request.id, fields: [])
         case "alert":
             let device = try required(request.extension, "extension")
-            let offers = try await journeys.openJourneys(device: device).flatMap { $0.currentMessages(at: device) }
+            let offers = try await currentMessages(at: device)
                 .filter { $0.kind == .offer }.sorted { $0.time < $1.time }
             guard let offer = offers.last else {
                 throw APIError(.notFound, "no call is alerting at extension \(device)")
