@@ -152,79 +152,29 @@ public struct PostgresJourneyStore: Sendable {
     /// caller must reload its state.
     /// `feed` is the batch's feed messages, stored with the live tables only: a rebuild hands its last ones to
     /// the swap instead.
+    ///
+    /// One statement, `calltrail_commit_projection` (migrations/0006_projection_commit.sql): a batch's seven round
+    /// trips were most of the time between an event's commit and its feed message. It commits asynchronously,
+    /// since all it writes can be projected again from the log; the migration says why that is safe.
     public func commit(
         _ changes: (changed: [Journey], removed: [String]), feed: [FeedMessage] = [], through position: Int64, clock: Date,
         expected: Checkpoint, schema: Schema = .live
     ) async throws {
         let rows = JourneyRows(changes.changed)
-        do {
-            try await commit(
-                rows, removed: changes.removed, feed: schema == .live ? feed : [], through: position, clock: clock,
-                expected: expected, schema: schema)
-        } catch let error as PostgresTransactionError {
-            // Callers act on the projection's own errors (a moved checkpoint means: reload), not on the wrapper.
-            if let reason = error.closureError as? ProjectionError { throw reason }
-            throw error
-        }
-    }
-
-    private func commit(
-        _ rows: JourneyRows, removed: [String], feed: [FeedMessage], through position: Int64, clock: Date,
-        expected: Checkpoint, schema: Schema
-    ) async throws {
-        try await client.withTransaction(logger: logger) { connection in
-            let current = try await connection.query(
-                """
-                SELECT position, generation FROM projection_checkpoints WHERE name = \(schema.checkpoint) FOR UPDATE
-                """, logger: logger)
-            var found: (Int64, Int)?
-            for try await row in current.decode((Int64, Int).self) { found = row }
-            guard let (storedPosition, generation) = found else { throw ProjectionError.missingCheckpoint(schema.checkpoint) }
-            guard storedPosition == expected.position, generation == expected.generation else {
-                throw ProjectionError.checkpointMoved(expected: expected.position, found: storedPosition)
-            }
-            try await write(rows, removed: removed, schema: schema, on: connection)
-            if schema == .live {
-                try await PostgresFeedStore.append(feed, through: position, on: connection, logger: logger)
-            }
-            try await connection.query(
-                """
-                UPDATE projection_checkpoints SET position = \(position), clock = \(clock), updated_at = now()
-                WHERE name = \(schema.checkpoint)
-                """, logger: logger)
-        }
-    }
-
-    func write(_ rows: JourneyRows, removed: [String], schema: Schema, on connection: PostgresConnection) async throws {
-        let table = schema.rawValue
-        if !removed.isEmpty {
-            try await connection.query(
-                "DELETE FROM \(unescaped: table).journeys WHERE id = ANY(\(removed))", logger: logger)
-        }
-        guard !rows.ids.isEmpty else { return }
-        try await connection.query(
+        let feed = FeedRows(schema == .live ? feed : [])
+        let result = try await client.query(
             """
-            INSERT INTO \(unescaped: table).journeys
-                (id, started_at, ended_at, outcome, ani, dnis, vdn, split, agents, devices, last_position, state)
-            SELECT id, started, CASE WHEN ended < 0 THEN NULL ELSE to_timestamp(ended) END, NULLIF(outcome, ''),
-                   NULLIF(ani, ''), NULLIF(dnis, ''), NULLIF(vdn, ''), NULLIF(split, ''),
-                   string_to_array(agents, E'\\x1f'), string_to_array(devices, E'\\x1f'), last_position, state::json
-            FROM unnest(\(rows.ids), \(rows.started), \(rows.ended), \(rows.outcomes), \(rows.anis), \(rows.dnises),
-                        \(rows.vdns), \(rows.splits), \(rows.agents), \(rows.devices), \(rows.lastPositions), \(rows.states))
-                AS r(id, started, ended, outcome, ani, dnis, vdn, split, agents, devices, last_position, state)
-            ON CONFLICT (id) DO UPDATE SET
-                started_at = excluded.started_at, ended_at = excluded.ended_at, outcome = excluded.outcome,
-                ani = excluded.ani, dnis = excluded.dnis, vdn = excluded.vdn, split = excluded.split,
-                agents = excluded.agents, devices = excluded.devices, last_position = excluded.last_position,
-                state = excluded.state
+            SELECT calltrail_commit_projection(
+                \(schema.rawValue), \(expected.position), \(expected.generation), \(position), \(clock), \(changes.removed),
+                \(rows.ids), \(rows.started), \(rows.ended), \(rows.outcomes), \(rows.anis), \(rows.dnises), \(rows.vdns),
+                \(rows.splits), \(rows.agents), \(rows.devices), \(rows.lastPositions), \(rows.states),
+                \(rows.ucids), \(rows.ucidJourneys),
+                \(feed.eventPositions), \(feed.kinds), \(feed.devices), \(feed.ucids), \(feed.journeyIDs), \(feed.times),
+                \(feed.bodies))
             """, logger: logger)
-        try await connection.query(
-            """
-            INSERT INTO \(unescaped: table).journey_ucids (ucid, journey_id)
-            SELECT * FROM unnest(\(rows.ucids), \(rows.ucidJourneys))
-            ON CONFLICT (ucid) DO UPDATE SET journey_id = excluded.journey_id
-            WHERE \(unescaped: table).journey_ucids.journey_id <> excluded.journey_id
-            """, logger: logger)
+        for try await moved in result.decode(Int64?.self) {
+            if let found = moved { throw ProjectionError.checkpointMoved(expected: expected.position, found: found) }
+        }
     }
 
     // MARK: - The API's side

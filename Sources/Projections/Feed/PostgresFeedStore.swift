@@ -33,26 +33,17 @@ public struct PostgresFeedStore: Sendable {
     }
 
     /// Appends the messages of events up to `through` inside the caller's transaction, skipping events already
-    /// fed; returns the last position.
+    /// fed; returns the last position. (The projector's batches append theirs in `calltrail_commit_projection`.)
     @discardableResult
     static func append(_ messages: [FeedMessage], through: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
-        var positions: [Int64] = [], kinds: [String] = [], devices: [String] = [], ucids: [String] = []
-        var journeys: [String] = [], times: [Date] = [], bodies: [String] = []
-        for message in messages {
-            positions.append(message.eventPosition)
-            kinds.append(message.kind.rawValue)
-            devices.append(message.device)
-            ucids.append(message.ucid?.rawValue ?? "")
-            journeys.append(message.journeyID)
-            times.append(message.time)
-            bodies.append(message.storedJSON)
-        }
-        let rows = try await connection.query(
+        let rows = FeedRows(messages)
+        let result = try await connection.query(
             """
-            SELECT calltrail_append_feed(\(through), \(positions), \(kinds), \(devices), \(ucids), \(journeys), \(times), \(bodies))
+            SELECT calltrail_append_feed(\(through), \(rows.eventPositions), \(rows.kinds), \(rows.devices), \(rows.ucids),
+                                         \(rows.journeyIDs), \(rows.times), \(rows.bodies))
             """, logger: logger)
         var last: Int64 = 0
-        for try await position in rows.decode(Int64.self) { last = position }
+        for try await position in result.decode(Int64.self) { last = position }
         return last
     }
 
@@ -88,4 +79,28 @@ public struct PostgresFeedStore: Sendable {
 public struct PostgresFeedStoreError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Feed messages as column arrays, the parameters of `calltrail_append_feed` (migrations/0005_feed.sql).
+struct FeedRows {
+    var eventPositions: [Int64] = []
+    var kinds: [String] = []
+    var devices: [String] = []
+    /// Empty for none (client arrays cannot hold NULL).
+    var ucids: [String] = []
+    var journeyIDs: [String] = []
+    var times: [Date] = []
+    var bodies: [String] = []
+
+    init(_ messages: [FeedMessage]) {
+        for message in messages {
+            eventPositions.append(message.eventPosition)
+            kinds.append(message.kind.rawValue)
+            devices.append(message.device)
+            ucids.append(message.ucid?.rawValue ?? "")
+            journeyIDs.append(message.journeyID)
+            times.append(message.time)
+            bodies.append(message.storedJSON)
+        }
+    }
 }
