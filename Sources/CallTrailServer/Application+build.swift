@@ -65,16 +65,19 @@ public func buildApplication(
 
     let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
     let store = PostgresEventStore(client: client, logger: logger)
-    let appender = EventAppender(
-        store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes)
-    let journeys = PostgresJourneyStore(client: client, logger: logger)
-    let projector = JourneyProjector(store: journeys, logger: logger)
     let userData = PostgresUserDataStore(client: client, logger: logger)
     let userDataWriter = UserDataWriter(store: userData, logger: logger)
     let feed = PostgresFeedStore(client: client, logger: logger)
     let hub = FeedHub(
         store: feed, userData: userData, client: client,
         heartbeat: .milliseconds(Int64(arguments.feed.heartbeatSeconds * 1000)), logger: logger)
+    // Within the process, each stage wakes the next directly (append → projector → feed); PostgreSQL's
+    // notifications wake the stages of other processes.
+    let journeys = PostgresJourneyStore(client: client, logger: logger)
+    let projector = JourneyProjector(store: journeys, logger: logger, onFeedMessages: { hub.messagesStored() })
+    let appender = EventAppender(
+        store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes,
+        onCommit: { projector.eventsAppended() })
     services += [client, appender, userDataWriter, projector, hub]
 
     let router = Router(context: BasicRequestContext.self)

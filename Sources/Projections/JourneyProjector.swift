@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 import TSAPI
 
 /// Keeps the journey read models up to date with the event store.
@@ -20,17 +21,29 @@ public struct JourneyProjector: Service {
     public let batchSize: Int
     /// How long to wait before looking again when the projector has caught up and no notification came.
     let idleWait: Duration
-    /// Rung by `calltrail_events` notifications: an append in any process.
+    /// Rung by this process's appender, and by `calltrail_events` notifications for appends in any process.
     private let newEvents = Doorbell()
+    /// Where the tables are: a notification for events at or before it would only wake an empty read.
+    private let projected = Mark()
+    /// Called after a batch with feed messages is committed: this process's feed reads them at once, without
+    /// waiting for the database's notification to come back round.
+    let onFeedMessages: @Sendable () -> Void
     /// How long to wait after a failed batch.
     let retryWait: Duration = .seconds(1)
 
-    public init(store: PostgresJourneyStore, logger: Logger, batchSize: Int = 5_000, idleWait: Duration = .milliseconds(500)) {
+    public init(
+        store: PostgresJourneyStore, logger: Logger, batchSize: Int = 5_000, idleWait: Duration = .milliseconds(500),
+        onFeedMessages: @escaping @Sendable () -> Void = {}
+    ) {
         self.store = store
         self.logger = logger
         self.batchSize = batchSize
         self.idleWait = idleWait
+        self.onFeedMessages = onFeedMessages
     }
+
+    /// New events were committed in this process.
+    public func eventsAppended() { newEvents.ring() }
 
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
@@ -47,7 +60,11 @@ public struct JourneyProjector: Service {
                     group.addTask {
                         do {
                             try await lockConnection.listen(on: "calltrail_events") { notifications in
-                                for try await _ in notifications { newEvents.ring() }
+                                // The payload is the log's last position (migration 0006).
+                                for try await notification in notifications
+                                where Int64(notification.payload).map({ $0 > projected.value }) ?? true {
+                                    newEvents.ring()
+                                }
                             }
                         } catch where !Task.isCancelled {
                             // Without notifications the projector still looks every `idleWait`.
@@ -147,6 +164,8 @@ public struct JourneyProjector: Service {
             changes, feed: feed, through: state.tracker.position, clock: state.tracker.clock, expected: state.checkpoint)
         state.checkpoint.position = state.tracker.position
         state.checkpoint.clock = state.tracker.clock
+        projected.value = state.tracker.position
+        if !feed.isEmpty { onFeedMessages() }
         state.tracker.evictExpired()
         state.prefetched = try await following
         Counter(label: "calltrail_projection_events_total").increment(by: batch.count)
@@ -161,7 +180,18 @@ public struct JourneyProjector: Service {
             .live, checkpoint: checkpoint, grace: JourneyTracker.defaultLinkGrace)
         let tracker = JourneyTracker(
             restoring: journeys, position: checkpoint.position, clock: checkpoint.clock ?? .distantPast)
+        projected.value = checkpoint.position
         logger.info("projector starts", metadata: ["position": "\(checkpoint.position)", "journeys": "\(journeys.count)"])
         return State(tracker: tracker, checkpoint: checkpoint, prefetched: nil)
+    }
+}
+
+/// A position shared between the projecting task and the one listening for notifications.
+private final class Mark: Sendable {
+    private let position = Atomic<Int64>(0)
+
+    var value: Int64 {
+        get { position.load(ordering: .relaxed) }
+        set { position.store(newValue, ordering: .relaxed) }
     }
 }

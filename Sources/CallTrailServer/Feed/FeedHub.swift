@@ -68,6 +68,9 @@ final class FeedHub: Service, Sendable {
         logger.info("feed stopped", metadata: ["position": "\(position)", "subscribers": "\(subscribers.count)"])
     }
 
+    /// This process's projector stored new messages.
+    func messagesStored() { newMessages.ring() }
+
     /// Rings `newMessages` on every `calltrail_feed` notification, reconnecting after a failure.
     private func listen() async {
         while !Task.isCancelled {
@@ -75,7 +78,11 @@ final class FeedHub: Service, Sendable {
                 try await client.withConnection { connection in
                     try await connection.listen(on: PostgresFeedStore.channel) { notifications in
                         self.newMessages.ring()  // anything committed while not listening
-                        for try await _ in notifications { self.newMessages.ring() }
+                        // The payload is the last position stored: none to read if it was handed out already.
+                        for try await notification in notifications
+                        where Int64(notification.payload).map({ $0 > (self.state.withLock { $0.dispatched } ?? 0) }) ?? true {
+                            self.newMessages.ring()
+                        }
                     }
                 }
             } catch where !Task.isCancelled {

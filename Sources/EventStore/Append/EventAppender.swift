@@ -30,10 +30,17 @@ public final class EventAppender: Service, Sendable {
     private let state = Mutex(State())
     /// One doorbell per lane: a new request wakes every idle lane, and whichever takes it first writes it.
     private let doorbells: [(stream: AsyncStream<Void>, ring: AsyncStream<Void>.Continuation)]
+    /// Called after each commit: this process's projector starts on the new events at once, without waiting
+    /// for the database's notification to come back round.
+    let onCommit: @Sendable () -> Void
 
-    public init(store: any EventStore, logger: Logger, maxEventsPerTransaction: Int = 2_000, lanes: Int = 2) {
+    public init(
+        store: any EventStore, logger: Logger, maxEventsPerTransaction: Int = 2_000, lanes: Int = 2,
+        onCommit: @escaping @Sendable () -> Void = {}
+    ) {
         self.store = store
         self.logger = logger
+        self.onCommit = onCommit
         self.maxEventsPerTransaction = maxEventsPerTransaction
         self.lanes = max(1, lanes)
         doorbells = (0..<max(1, lanes)).map { _ in
@@ -100,6 +107,7 @@ public final class EventAppender: Service, Sendable {
     private func write(_ group: [Request]) async {
         do {
             let results = try await store.append(group.map(\.events))
+            onCommit()
             for (request, result) in zip(group, results) { request.continuation.resume(returning: result) }
         } catch {
             guard group.count > 1 else {
