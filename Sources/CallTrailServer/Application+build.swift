@@ -89,17 +89,19 @@ public func buildApplication(
     HealthRoutes(client: client, migrations: migrations, metrics: metrics).register(on: router)
     FeedRoutes.registerPlainHTTP(on: router)
 
-    let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+    let webSocketRouter = Router(context: FeedRequestContext.self)
     webSocketRouter.add(middleware: ErrorMiddleware())
-    FeedRoutes(hub: hub, journeys: journeys, feed: feed, userData: userDataService, policy: arguments.feed, logger: logger)
-        .register(on: webSocketRouter)
+    // No automatic pings: they are a task per connection. The feed's hub beats for every subscriber from one
+    // timer instead (heartbeat text, or a ping for ctiSVR clients).
+    let webSocket = WebSocketServerConfiguration(autoPing: .disabled)
+    FeedRoutes(
+        hub: hub, journeys: journeys, feed: feed, userData: userDataService, policy: arguments.feed,
+        closeTimeout: webSocket.closeTimeout, logger: logger
+    ).register(on: webSocketRouter)
 
     return Application(
         router: router,
-        // No automatic pings: they are a task per connection. The feed's hub beats for every subscriber from one
-        // timer instead (heartbeat text, or a ping for ctiSVR clients).
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: webSocketRouter, configuration: .init(ws: .init(autoPing: .disabled))),
+        server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(ws: webSocket)),
         configuration: .init(address: .hostname(arguments.hostname, port: arguments.port), serverName: "CallTrail"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? arguments.port) },

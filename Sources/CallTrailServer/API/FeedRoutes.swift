@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import NIOWebSocket
 import Projections
 import TSAPI
@@ -31,6 +32,8 @@ struct FeedRoutes: Sendable {
     let feed: PostgresFeedStore
     let userData: UserDataService
     let policy: FeedPolicy
+    /// How long a client may take to answer the feed's close frame.
+    let closeTimeout: Duration
     let logger: Logger
 
     /// What the URL asks for.
@@ -67,7 +70,7 @@ struct FeedRoutes: Sendable {
         return parameters
     }
 
-    func register(on router: Router<BasicWebSocketRequestContext>) {
+    func register(on router: Router<FeedRequestContext>) {
         router.ws("/v1/feed") { inbound, outbound, context in
             let subscription: Subscription
             do {
@@ -88,8 +91,10 @@ struct FeedRoutes: Sendable {
                 for device in (subscription.filter.devices ?? []).sorted() { _ = subscriber.startMonitor(device) }
             }
             let session = FeedSession(
-                hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData, logger: logger)
-            await session.run(inbound: inbound, outbound: outbound, after: subscription.after)
+                hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData,
+                closeTimeout: closeTimeout, logger: logger)
+            await session.run(
+                inbound: inbound, outbound: outbound, channel: context.requestContext.channel, after: subscription.after)
         }
     }
 
@@ -105,3 +110,16 @@ struct FeedRoutes: Sendable {
     }
 }
 
+/// The WebSocket router's request context: Hummingbird's basic one, plus the connection's channel, which the feed
+/// closes when a client does not answer its close frame.
+struct FeedRequestContext: RequestContext, WebSocketRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let webSocket: WebSocketHandlerReference<Self>
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        channel = source.channel
+    }
+}

@@ -13,10 +13,12 @@ import TSAPI
 /// One WebSocket connection to the feed: it replays what the subscriber missed, goes live, answers the client's
 /// messages (a new `subscribe`; ctiSVR's requests), and beats while idle.
 ///
-/// Two tasks share the subscriber: the writer (the connection's own task) sends what is queued and closes with
-/// the reason when there is one; the reader takes the client's messages. The hub beats for every live subscriber. A replay runs in a task of its
-/// own, replaced when the client subscribes again with `after`, and dropped once live (an idle subscriber holds
-/// no more than its two tasks: 5,000 of them are what memory is measured with).
+/// An idle connection holds one task, the connection's own, waiting for the client's next message. A task keeps
+/// the memory of the deepest calls it ever made until it ends (Swift's task allocator keeps its slabs), and with
+/// 5,000 idle subscribers that memory is most of the server's. So whatever goes deeper runs in a task that ends
+/// when it is done: the writer, started when something waits to be sent (`FeedSubscriber.startWriting`), and the
+/// answer to each client message. The hub beats for every live subscriber. A replay runs in a task of its own,
+/// replaced when the client subscribes again with `after`, and dropped once live.
 final class FeedSession: Sendable {
     let hub: FeedHub
     let subscriber: FeedSubscriber
@@ -24,32 +26,38 @@ final class FeedSession: Sendable {
     let feed: PostgresFeedStore
     let userData: UserDataService
     let logger: Logger
+    /// How long a client may take to answer the close frame before the connection is dropped (the library's own
+    /// close timeout, for closes it starts).
+    let closeTimeout: Duration
     private let replay = Mutex<Task<Void, Never>?>(nil)
+    /// The writer now sending, if any, and how many have started (a writer lets go of itself only if it is still
+    /// the last).
+    private let writer = Mutex<(started: Int, task: Task<Void, Never>?)>((0, nil))
 
     init(
         hub: FeedHub, subscriber: FeedSubscriber, journeys: PostgresJourneyStore, feed: PostgresFeedStore,
-        userData: UserDataService, logger: Logger
+        userData: UserDataService, closeTimeout: Duration, logger: Logger
     ) {
         self.hub = hub
         self.subscriber = subscriber
         self.journeys = journeys
         self.feed = feed
         self.userData = userData
+        self.closeTimeout = closeTimeout
         self.logger = logger
     }
 
     /// Serves the connection until either side closes it. `after` nil means from now, with the current calls at
-    /// the subscribed devices first.
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, after: Int64?) async {
+    /// the subscribed devices first. `channel` is the connection's, to drop a client that does not answer a close.
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, after: Int64?) async {
+        subscriber.startWriting { self.startWriter(outbound, channel: channel) }
         await start(after: after, snapshot: after == nil)
-        // The writer runs on this task and the reader is its one child: each task costs memory per connection.
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await self.read(inbound)
-                self.subscriber.close(.clientLeft)
-            }
-            await self.write(to: outbound)
-            group.cancelAll()
+        await read(inbound)
+        subscriber.close(.clientLeft)
+        subscriber.stopWriting()
+        if let writer = writer.withLock({ $0.task }) {
+            writer.cancel()
+            await writer.value
         }
         replay.withLock { $0 }?.cancel()
         hub.remove(subscriber)
@@ -130,40 +138,70 @@ final class FeedSession: Sendable {
 
     // MARK: - Writing and reading
 
-    private func write(to outbound: WebSocketOutboundWriter) async {
-        var sent = subscriber.cursor
+    /// Starts a writer; the subscriber calls this when something waits and no writer is running. A task of its
+    /// own that ends with the queue, so an idle connection keeps none of the write path's memory; the session
+    /// holds it to wait for it when the connection ends.
+    private func startWriter(_ outbound: WebSocketOutboundWriter, channel: any Channel) {
+        // Made and kept under one lock: the next writer can start only once this one has run, so the one kept is
+        // the last started.
+        writer.withLock { writer in
+            writer.started += 1
+            let number = writer.started
+            writer.task = Task {
+                await self.write(to: outbound, channel: channel)
+                // A finished task keeps the memory of its calls for as long as it is referenced.
+                self.writer.withLock { writer in
+                    if writer.started == number { writer.task = nil }
+                }
+            }
+        }
+    }
+
+    /// Sends what is queued until the queue is empty, then ends; closes with the reason when there is one.
+    private func write(to outbound: WebSocketOutboundWriter, channel: any Channel) async {
         do {
-            while !Task.isCancelled {
+            while true {
                 let (items, closing) = subscriber.take()
+                if items.isEmpty, closing == nil { return }
+                var sent: Int64?
                 for item in items {
                     if item.isPing {
                         try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())))
                         continue
                     }
                     try await outbound.write(.text(item.text))
-                    if let position = item.position { sent = max(sent, position) }
+                    if let position = item.position { sent = max(sent ?? position, position) }
                 }
+                if let sent { subscriber.markSent(through: sent) }
                 if case .clientLeft = closing { return }
                 if let closing {
-                    logger.info("feed subscriber closed", metadata: ["reason": "\(closing)", "position": "\(sent)"])
-                    try await outbound.close(closing.code, reason: "\(closing); resume with after=\(sent)")
+                    let resume = subscriber.sentThrough
+                    logger.info("feed subscriber closed", metadata: ["reason": "\(closing)", "position": "\(resume)"])
+                    try await outbound.close(closing.code, reason: "\(closing); resume with after=\(resume)")
+                    // The connection's task waits for the client's answer; one that never comes is not waited for
+                    // longer than the library waits after a close of its own.
+                    channel.eventLoop.scheduleTask(in: TimeAmount(closeTimeout)) { channel.close(promise: nil) }
                     return
                 }
-                // No timeout: an idle subscriber costs no wake-ups (the hub's beat rings it when it is due).
-                if items.isEmpty { await subscriber.ready.wait() }
             }
         } catch {
             logger.debug("feed write ended", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 
+    /// Reads the client's messages on the connection's own task until the client closes (or the connection ends).
+    /// Each answer runs in a child task: the database reads behind it go deeper than waiting for a message.
     private func read(_ inbound: WebSocketInboundStream) async {
         do {
             for try await message in inbound.messages(maxSize: 1 << 16) {
                 guard case .text(let text) = message else { continue }
-                switch subscriber.format {
-                case .native: await handleNative(text)
-                case .ctisvr: await handleCtiSvr(text)
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        switch self.subscriber.format {
+                        case .native: await self.handleNative(text)
+                        case .ctisvr: await self.handleCtiSvr(text)
+                        }
+                    }
                 }
             }
         } catch {

@@ -18,8 +18,9 @@ struct FeedDelivery: Sendable {
 /// One WebSocket subscriber's side of the feed: what it asked for, how far it has got, and its bounded queue.
 ///
 /// The hub (live messages) and the session (replay, responses, heartbeats) put text in the queue; the session's
-/// writer takes it out and sends it. A subscriber whose queue passes `capacity` is closed rather than let to hold
-/// the hub back or grow without bound; it resumes with `after`.
+/// writer takes it out and sends it. There is a writer only while something waits: the first text put in an empty
+/// queue starts one (`startWriting`), and it ends when it finds the queue empty. A subscriber whose queue passes
+/// `capacity` is closed rather than let to hold the hub back or grow without bound; it resumes with `after`.
 final class FeedSubscriber: Sendable {
     enum Format: String, Sendable {
         case native
@@ -42,17 +43,28 @@ final class FeedSubscriber: Sendable {
         var nextReferenceID = 1
         /// Every message up to here has been put in the queue or passed over.
         var cursor: Int64
+        /// The furthest position a writer has sent (or where the subscriber started): where to resume after a close.
+        var sent: Int64
         var queue: [Item] = []
         /// Why the subscriber must be closed, once it is.
         var closing: Closing?
+        /// A writer is sending, or has been started: nobody starts another (two would race to send).
+        var writing = false
+        /// Starts a writer; nil until the session has a socket to write to.
+        var startWriter: (@Sendable () -> Void)?
+
+        /// Marks a writer as started if one is needed and none is; the caller starts it, outside the lock.
+        mutating func writerToStart() -> (@Sendable () -> Void)? {
+            guard !writing, !queue.isEmpty || closing != nil, let startWriter else { return nil }
+            writing = true
+            return startWriter
+        }
     }
 
     let id: Int
     let format: Format
     let capacity: Int
     private let state: Mutex<State>
-    /// Rung when there is something to send.
-    let ready = Doorbell()
     /// Rung by the writer when the queue has room again (a replay waits on it).
     let room = Doorbell()
 
@@ -60,18 +72,32 @@ final class FeedSubscriber: Sendable {
         self.id = id
         self.format = format
         self.capacity = capacity
-        self.state = Mutex(State(filter: filter, cursor: cursor))
+        self.state = Mutex(State(filter: filter, cursor: cursor, sent: cursor))
     }
 
     var cursor: Int64 { state.withLock { $0.cursor } }
     var filter: FeedFilter { state.withLock { $0.filter } }
 
+    /// From now on, `start` is called whenever something waits to be sent and no writer is running (at once, if
+    /// something already waits).
+    func startWriting(_ start: @escaping @Sendable () -> Void) {
+        state.withLock { state in
+            state.startWriter = start
+            return state.writerToStart()
+        }?()
+    }
+
+    /// No writer starts any more (the connection has ended); the session is let go.
+    func stopWriting() {
+        state.withLock { state in state.startWriter = nil }
+    }
+
     /// Puts `delivery` in the queue if it is past the cursor and the filter takes it; moves the cursor past it.
     func deliver(_ delivery: FeedDelivery) {
-        let queued = state.withLock { state -> Bool in
-            guard delivery.position > state.cursor, state.closing == nil else { return false }
+        state.withLock { state -> (@Sendable () -> Void)? in
+            guard delivery.position > state.cursor, state.closing == nil else { return nil }
             state.cursor = delivery.position
-            guard state.filter.matches(delivery.message) else { return false }
+            guard state.filter.matches(delivery.message) else { return nil }
             let text: String
             switch format {
             case .native: text = delivery.json
@@ -84,9 +110,8 @@ final class FeedSubscriber: Sendable {
                 state.closing = .tooSlow(capacity: capacity)
                 state.queue = []
             }
-            return true
-        }
-        if queued { ready.ring() }
+            return state.writerToStart()
+        }?()
     }
 
     /// Moves the cursor past messages this subscriber did not take (a replay page, or what the hub handed out
@@ -97,8 +122,10 @@ final class FeedSubscriber: Sendable {
 
     /// Sends text that is not a feed message (a response, an acknowledgement): never dropped, never counted.
     func send(_ text: String, position: Int64? = nil) {
-        state.withLock { state in state.queue.append(Item(text: text, position: position)) }
-        ready.ring()
+        state.withLock { state in
+            state.queue.append(Item(text: text, position: position))
+            return state.writerToStart()
+        }?()
     }
 
     /// A heartbeat: how far the subscriber has got, so an idle one knows its resume point too.
@@ -109,20 +136,27 @@ final class FeedSubscriber: Sendable {
     /// A WebSocket ping, for clients that get no heartbeat text (ctiSVR's): proxies see traffic, and a dead
     /// peer shows when the write fails.
     func ping() {
-        state.withLock { state in state.queue.append(Item(text: "", position: nil, isPing: true)) }
-        ready.ring()
+        state.withLock { state in
+            state.queue.append(Item(text: "", position: nil, isPing: true))
+            return state.writerToStart()
+        }?()
     }
 
-    /// Closes the subscriber with `reason` once what is queued has gone.
+    /// Closes the subscriber with `reason` once what is queued has gone. A client that left needs no writer.
     func close(_ reason: Closing) {
-        state.withLock { state in state.closing = state.closing ?? reason }
-        ready.ring()
+        state.withLock { state -> (@Sendable () -> Void)? in
+            state.closing = state.closing ?? reason
+            if case .clientLeft = reason { return nil }
+            return state.writerToStart()
+        }?()
     }
 
-    /// What the writer sends next: everything queued, then the reason to close, if there is one.
+    /// What the writer sends next: everything queued, then the reason to close, if there is one. Nothing at all
+    /// means the writer is done: the next text starts another.
     func take() -> (items: [Item], closing: Closing?) {
         let taken = state.withLock { state in
             defer { state.queue = [] }
+            if state.queue.isEmpty, state.closing == nil { state.writing = false }
             return (state.queue, state.closing)
         }
         room.ring()
@@ -130,6 +164,14 @@ final class FeedSubscriber: Sendable {
     }
 
     var queued: Int { state.withLock { $0.queue.count } }
+
+    /// A writer has sent the text that carries `position`.
+    func markSent(through position: Int64) {
+        state.withLock { state in state.sent = max(state.sent, position) }
+    }
+
+    /// Where the client resumes, should the feed close it now.
+    var sentThrough: Int64 { state.withLock { $0.sent } }
 
     /// Waits until the queue is at most half full (a replay fills it no faster than the socket drains it).
     func waitForRoom() async {
