@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import PostgresNIO
@@ -101,7 +102,11 @@ public func buildApplication(
 
     return Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(ws: webSocket)),
+        server: HTTPServerBuilder { [webSocketResponder = webSocketRouter.buildResponder()] responder in
+            SmallReceiveBufferChannel(
+                base: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder, configuration: .init(ws: webSocket)))
+        },
         configuration: .init(address: .hostname(arguments.hostname, port: arguments.port), serverName: "CallTrail"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? arguments.port) },
