@@ -1,0 +1,68 @@
+import CallModel
+import Foundation
+import Projections
+import TSAPI
+import Testing
+import TestSupport
+
+/// `calltrail_commit_projection` (migration 0006) on a real PostgreSQL, as the app role: a batch's journeys,
+/// feed messages and checkpoint go in together, and a batch whose checkpoint moved under it goes in not at all.
+struct ProjectionCommitTests {
+    /// A scenario's events reduced from position `first` on: the batch a projector would commit.
+    static func batch(_ scenario: String, from first: Int64) throws -> (tracker: JourneyTracker, through: Int64) {
+        var tracker = JourneyTracker()
+        let decoder = JSONDecoder()
+        var position = first - 1
+        for line in try ScenarioFixtures.lines(scenario) {
+            position += 1
+            tracker.apply(CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8))))
+        }
+        tracker.advance(to: position)
+        return (tracker, position)
+    }
+
+    @Test func aBatchIsWrittenWholeAndAStaleOneNotAtAll() async throws {
+        let database = try await TestDatabase.create()
+        try await database.withClient { pool in
+            let store = PostgresJourneyStore(client: pool, logger: database.logger)
+            let feed = PostgresFeedStore(client: pool, logger: database.logger)
+            let start = try await store.checkpoint()
+            #expect(start.position == 0)
+
+            var (first, through) = try Self.batch("a-inbound-answered", from: 1)
+            let changes = first.takeChanges()
+            let messages = first.takeFeed()
+            #expect(!changes.changed.isEmpty && !messages.isEmpty)
+            try await store.commit(changes, feed: messages, through: through, clock: first.clock, expected: start)
+
+            let written = try await store.checkpoint()
+            #expect(written.position == through)
+            #expect(written.generation == start.generation)
+            for journey in changes.changed { #expect(try await store.journey(id: journey.id) != nil) }
+            let head = try await feed.head()
+            #expect(head.position == Int64(messages.count))
+            #expect(head.eventPosition == through)
+
+            // Another batch, committed by a projector that still believes the checkpoint is at 0.
+            var (second, secondThrough) = try Self.batch("b-abandon-in-queue", from: through + 1)
+            let staleChanges = second.takeChanges()
+            let staleMessages = second.takeFeed()
+            #expect(!staleChanges.changed.isEmpty && !staleMessages.isEmpty)
+            do {
+                try await store.commit(
+                    staleChanges, feed: staleMessages, through: secondThrough, clock: second.clock, expected: start)
+                Issue.record("a batch against a moved checkpoint was committed")
+            } catch ProjectionError.checkpointMoved(let expected, let found) {
+                #expect(expected == 0)
+                #expect(found == through)
+            }
+            #expect(try await store.checkpoint() == written)
+            #expect(try await feed.head() == head)
+            // The fixtures share UCIDs, so a journey may be found under the same id: it must be the first batch's.
+            for journey in staleChanges.changed {
+                #expect((try await store.journey(id: journey.id)?.lastPosition ?? 0) <= through)
+            }
+        }
+        await database.drop()
+    }
+}
