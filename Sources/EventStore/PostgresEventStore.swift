@@ -14,6 +14,8 @@ import TSAPI
 public struct PostgresEventStore: EventStore {
     let client: PostgresClient
     let logger: Logger
+    /// Body refs drawn a block at a time.
+    let refBlocks = RefBlocks()
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
@@ -219,21 +221,12 @@ public struct PostgresEventStore: EventStore {
 
     static let bodyColumns = ["ref", "id", "source", "switch", "seq", "monitor", "type", "known_type", "time", "call_id", "body"]
 
-    /// Stores bodies with COPY under refs drawn from the sequence; returns the refs, in order.
+    /// Stores bodies with COPY under refs from this process's blocks (`RefBlocks`); returns the refs, in order.
     private func copyBodies(_ bodies: [BodyRow], on connection: PostgresConnection) async throws -> [Int64] {
         // In the batch's order, unsorted: sorting costs more than it saves. Two appends that store some of the
         // same new ids in opposite orders can deadlock; PostgreSQL breaks the cycle and the loser is retried on
         // the careful path, which inserts in id order.
-        // One row holding every ref: a row per ref cost more to decode than drawing it from the sequence.
-        var refs: [Int64] = []
-        for try await drawn in try await connection.query(
-            "SELECT array_agg(nextval('event_ref_seq')) FROM generate_series(1, \(bodies.count))", logger: logger
-        ).decode([Int64].self) {
-            refs = drawn
-        }
-        guard refs.count == bodies.count else {
-            throw PostgresEventStoreError("event_ref_seq gave \(refs.count) refs for \(bodies.count) bodies")
-        }
+        let refs = try await refBlocks.take(bodies.count, on: connection, logger: logger)
         var copy = CopyRowWriter(capacity: bodies.reduce(bodies.count * 120) { $0 + $1.body.utf8.count })
         for (ref, body) in zip(refs, bodies) {
             copy.integer(ref)

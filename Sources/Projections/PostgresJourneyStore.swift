@@ -153,7 +153,7 @@ public struct PostgresJourneyStore: Sendable {
     /// `feed` is the batch's feed messages, stored with the live tables only: a rebuild hands its last ones to
     /// the swap instead.
     ///
-    /// One statement, `calltrail_commit_projection` (migrations/0006_projector_latency.sql): a batch's seven round
+    /// One statement, `calltrail_commit_projection` (migrations/0006_feed_latency.sql): a batch's seven round
     /// trips were most of the time between an event's commit and its feed message. It commits asynchronously,
     /// since all it writes can be projected again from the log; the migration says why that is safe.
     public func commit(

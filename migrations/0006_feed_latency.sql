@@ -1,4 +1,4 @@
--- The projector's latency: an event's commit to its feed message.
+-- The feed's latency: from an event's POST to its feed message.
 --
 -- A projector batch commits in one statement.
 --
@@ -111,3 +111,9 @@ $$;
 DROP TRIGGER event_log_head_notify ON event_log_head;
 CREATE TRIGGER event_log_head_notify AFTER UPDATE ON event_log_head
     FOR EACH ROW EXECUTE FUNCTION calltrail_notify_events();
+
+-- An append draws its body refs without a round trip: a process takes a block of 1024 refs with one nextval
+-- (PostgresEventStore's RefBlocks) and hands them out until the block is used up. A draw that takes a single
+-- ref (the careful path, calltrail_append_userdata) stays unique, because every nextval starts a block of its
+-- own. The increment must stay equal to RefBlocks.size.
+ALTER SEQUENCE event_ref_seq INCREMENT BY 1024;
