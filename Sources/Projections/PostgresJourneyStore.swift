@@ -202,6 +202,30 @@ public struct PostgresJourneyStore: Sendable {
         return try await Self.journeys(rows)
     }
 
+    /// The open journeys at `devices` and the feed position they stand at, read in one snapshot: a projector
+    /// batch writes its journeys and its feed messages in one statement, so the journeys are exactly the state
+    /// after feed message `position`, and the messages after it are the changes since. A desktop's snapshot
+    /// of its current calls then neither repeats nor misses what the feed sends next.
+    public func currentCalls(devices: Set<String>) async throws -> (position: Int64, journeys: [Journey]) {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+                var position: Int64 = 0
+                for try await value in try await connection.query("SELECT position FROM feed_head", logger: logger)
+                    .decode(Int64.self) { position = value }
+                let rows = try await connection.query(
+                    """
+                    SELECT state::text FROM projection.journeys
+                    WHERE ended_at IS NULL AND devices && \(devices.sorted())::text[]
+                    ORDER BY started_at
+                    """, logger: logger)
+                return (position, try await Self.journeys(rows))
+            }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error
+        }
+    }
+
     /// One page of a journey search, in start order, after `cursor`.
     public func search(_ query: JourneyQuery) async throws -> [Journey] {
         let afterStart = query.cursor?.startedAt ?? .distantPast

@@ -215,6 +215,34 @@ struct FeedTests {
         }
     }
 
+    /// The snapshot stands at a feed position, and the feed carries on from it: what the desktop then gets is
+    /// exactly what a replay from that position gives, none of it twice.
+    @Test func theFeedCarriesOnFromWhereTheSnapshotStands() async throws {
+        try await withApp { client, port in
+            let lines = try Self.lines("c-consultative-transfer")
+            let transfer = try #require(lines.firstIndex { $0.contains("CSTA_TRANSFERRED") })
+            try await JourneyAPITests.post(client, lines[..<transfer])
+            try await JourneyAPITests.waitForProjection(client)
+            let head = try await Self.feedHead(client, port: port)
+            let desk = try await FeedClient.connect(port: port, query: "devices=5001")
+            let first = try await desk.waitFor { $0.contains { $0["type"]?.string == "live" } }
+            let snapshot = first.filter { $0["snapshot"] == .bool(true) }
+            #expect(!snapshot.isEmpty)
+            #expect(snapshot.allSatisfy { $0["position"]?.integer == head })
+            #expect(first.first { $0["type"]?.string == "live" }?["position"]?.integer == head)
+
+            try await JourneyAPITests.post(client, lines[transfer...])
+            try await JourneyAPITests.waitForProjection(client)
+            let replay = try await FeedClient.connect(port: port, query: "devices=5001&after=\(head)")
+            let replayed = Self.positions(try await replay.waitFor { $0.contains { $0["type"]?.string == "live" } })
+            let last = try #require(replayed.last, "the transfer ends the call at 5001")
+            let live = Self.positions(try await desk.waitFor { Self.positions($0).contains(last) })
+            #expect(live == replayed)
+            _ = try await replay.close()
+            _ = try await desk.close()
+        }
+    }
+
     // MARK: - Helpers
 
     /// The first text message and the close code of a WebSocket to the feed, over a plain TCP socket: a

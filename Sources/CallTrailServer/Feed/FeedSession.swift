@@ -75,10 +75,20 @@ final class FeedSession: Sendable {
         if let filter { subscriber.resubscribe(filter, cursor: nil) }
         let task = Task {
             do {
-                var cursor = after ?? 0
-                if after == nil { cursor = try await self.now() }
-                self.subscriber.resubscribe(self.subscriber.filter, cursor: cursor)
-                if snapshot { try await self.sendCurrentCalls(position: cursor, devices: self.subscriber.filter.devices ?? []) }
+                let devices = self.subscriber.filter.devices ?? []
+                if snapshot, !devices.isEmpty {
+                    // The feed carries on from the position the snapshot stands at: what changed after it comes
+                    // from the table, once. Once the hub has started, that position is at or past what it handed
+                    // out, so the subscriber goes live at once and skips what it already has.
+                    _ = try await self.now()
+                    let (position, current) = try await self.journeys.currentCalls(devices: devices)
+                    self.subscriber.resubscribe(self.subscriber.filter, cursor: position)
+                    try await self.sendCurrentCalls(position: position, devices: devices, journeys: current)
+                } else {
+                    var cursor = after ?? 0
+                    if after == nil { cursor = try await self.now() }
+                    self.subscriber.resubscribe(self.subscriber.filter, cursor: cursor)
+                }
                 try await self.catchUp()
                 // Live: the task is done, and its memory need not stay with the subscriber.
                 self.replay.withLock { $0 = nil }
@@ -120,10 +130,16 @@ final class FeedSession: Sendable {
         try await journeys.openJourneys(device: device).flatMap { $0.currentMessages(at: device) }
     }
 
-    /// The calls now at `devices`, as snapshot messages, for a desktop that connects mid-call.
-    private func sendCurrentCalls(position: Int64, devices: Set<String>) async throws {
+    /// The calls now at `devices`, as snapshot messages, for a desktop that connects mid-call: those of
+    /// `journeys` when given (read with the position they stand at), else read now.
+    private func sendCurrentCalls(position: Int64, devices: Set<String>, journeys current: [Journey]? = nil) async throws {
         for device in devices.sorted() {
-            let messages = try await currentMessages(at: device)
+            let messages: [FeedMessage]
+            if let current {
+                messages = current.filter { $0.devices.contains(device) }.flatMap { $0.currentMessages(at: device) }
+            } else {
+                messages = try await currentMessages(at: device)
+            }
             for delivery in try await hub.prepare(messages.map { (position, $0) }) {
                 switch subscriber.format {
                 case .native:
