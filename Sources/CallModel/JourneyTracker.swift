@@ -19,10 +19,10 @@ public struct JourneyTracker: Sendable {
 
     public let linkGrace: TimeInterval
     /// The journeys held, by id. A copy: for tests and tools, not for the projector's loop.
-    public var journeys: [String: Journey] { held.mapValues(\.journey) }
+    public var journeys: [String: Journey] { table.mapValues(\.journey) }
     /// The journeys held, each in a box: a table of inline journeys (several hundred bytes each) would cost that
     /// much for each of its empty slots too, and a table sized for 10,000 journeys was 14 MB.
-    private var held: [String: Held] = [:]
+    private var table: [String: JourneyBox] = [:]
     /// The last position applied.
     public private(set) var position: Int64
     /// The latest event time seen: the tracker's notion of "now".
@@ -76,7 +76,7 @@ public struct JourneyTracker: Sendable {
     /// Ends the open journeys that have been silent for `silenceLimit`.
     private mutating func endSilentJourneys() {
         let horizon = clock.addingTimeInterval(-Self.silenceLimit)
-        for id in open.sorted() where held[id].map({ $0.journey.lastEventAt < horizon }) ?? false {
+        for id in open.sorted() where table[id].map({ $0.journey.lastEventAt < horizon }) ?? false {
             var journey = take(id)
             journey.endSilent()
             store(journey)
@@ -85,7 +85,7 @@ public struct JourneyTracker: Sendable {
 
     /// The journeys changed and removed since the last call, for the runner to write.
     public mutating func takeChanges() -> (changed: [Journey], removed: [String]) {
-        let changedJourneys = changed.compactMap { held[$0]?.journey }
+        let changedJourneys = changed.compactMap { table[$0]?.journey }
         let removedIDs = removed.subtracting(changed)
         changed = []
         removed = []
@@ -104,7 +104,7 @@ public struct JourneyTracker: Sendable {
         while endedOrderStart < endedOrder.count, endedOrder[endedOrderStart].0 < horizon {
             let (endedAt, id) = endedOrder[endedOrderStart]
             endedOrderStart += 1
-            guard let journey = held[id]?.journey, journey.endedAt == endedAt else { continue }
+            guard let journey = table[id]?.journey, journey.endedAt == endedAt else { continue }
             if changed.contains(id) {
                 // Not written yet: free it at the next call.
                 endedOrder.append((endedAt, id))
@@ -120,7 +120,7 @@ public struct JourneyTracker: Sendable {
 
     /// The journey of a UCID, while the tracker holds it.
     public func journey(ucid: UCID) -> Journey? {
-        byUCID[ucid].flatMap { held[$0]?.journey }
+        byUCID[ucid].flatMap { table[$0]?.journey }
     }
 
     /// Moves the position past events the tracker did not need (unknown types, undecodable bodies).
@@ -185,7 +185,7 @@ public struct JourneyTracker: Sendable {
 
     /// The journey `id` names, if it may still change: open, or ended within `linkGrace`.
     private func visible(_ id: String?) -> String? {
-        guard let id, let journey = held[id]?.journey else { return nil }
+        guard let id, let journey = table[id]?.journey else { return nil }
         if let endedAt = journey.endedAt, endedAt < clock.addingTimeInterval(-linkGrace) { return nil }
         return id
     }
@@ -193,12 +193,12 @@ public struct JourneyTracker: Sendable {
     /// Takes a journey out of the dictionary, so the event's changes mutate the only copy (no copy-on-write of
     /// its arrays); `store` puts it back.
     private mutating func take(_ id: String) -> Journey {
-        held.removeValue(forKey: id)!.journey
+        table.removeValue(forKey: id)!.journey
     }
 
     /// Puts a journey `locate` changed back where `apply` will take it from.
     private mutating func park(_ journey: Journey) -> String {
-        held[journey.id] = Held(journey)
+        table[journey.id] = JourneyBox(journey)
         return journey.id
     }
 
@@ -208,8 +208,8 @@ public struct JourneyTracker: Sendable {
         let isMerge = kind == .transferred || kind == .conferenced
         let startsCall = kind == .serviceInitiated || kind == .originated || kind == .delivered
 
-        if let id = visible(byCall[key]), let binding = held[id]?.journey.calls.first(where: { $0.key == key }) {
-            let legs = held[id]!.journey.legs
+        if let id = visible(byCall[key]), let binding = table[id]?.journey.calls.first(where: { $0.key == key }) {
+            let legs = table[id]!.journey.legs
             let foreignUCID = ucid.map { ucid in !legs.contains { $0.ucid == ucid } } ?? false
             if binding.state == .live, !foreignUCID {
                 return .found(id, leg: binding.leg)
@@ -283,7 +283,7 @@ public struct JourneyTracker: Sendable {
     private func heldCall(at station: String, switchID: String) -> String? {
         var best: (id: String, since: Date, position: Int64)?
         for id in holding[HeldDevice(switchID: switchID, device: station)] ?? [] {
-            guard let journey = held[id]?.journey else { continue }
+            guard let journey = table[id]?.journey else { continue }
             let since = journey.legs.lazy.filter { $0.switchID == switchID && !$0.isEnded }
                 .flatMap(\.parties).filter { $0.device == station && $0.state == .held }.map(\.since).max() ?? .distantPast
             if best.map({ (since, journey.lastPosition) > ($0.since, $0.position) }) ?? true {
@@ -347,7 +347,7 @@ public struct JourneyTracker: Sendable {
     }
 
     private mutating func index(_ journey: Journey, restoring: Bool = false) {
-        held[journey.id] = Held(journey)
+        table[journey.id] = JourneyBox(journey)
         for binding in journey.calls where byCall[binding.key] != journey.id {
             byCall[binding.key] = journey.id
         }
@@ -365,7 +365,7 @@ public struct JourneyTracker: Sendable {
     }
 
     private mutating func unindex(_ journey: Journey) {
-        held[journey.id] = nil
+        table[journey.id] = nil
         open.remove(journey.id)
         updateHeld(journey.id, to: [])
         for binding in journey.calls where byCall[binding.key] == journey.id {
@@ -379,7 +379,7 @@ public struct JourneyTracker: Sendable {
 
 /// A journey the tracker holds. `take` moves the journey out and lets the box go, so the journey it changes is the
 /// only copy (no copy-on-write of its arrays).
-private final class Held: Sendable {
+private final class JourneyBox: Sendable {
     let journey: Journey
     init(_ journey: Journey) { self.journey = journey }
 }

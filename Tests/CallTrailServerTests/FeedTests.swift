@@ -201,12 +201,7 @@ struct FeedTests {
     /// A desktop that connects mid-call gets the calls now at its device first.
     @Test func aDesktopThatConnectsMidCallGetsItsCurrentCalls() async throws {
         try await withApp { client, port in
-            let lines = try Self.lines("c-consultative-transfer")
-            let transfer = try #require(lines.firstIndex { $0.contains("CSTA_TRANSFERRED") })
-            try await JourneyAPITests.post(client, lines[..<transfer])
-            try await JourneyAPITests.waitForProjection(client)
-            let desk = try await FeedClient.connect(port: port, query: "devices=5001")
-            let first = try await desk.waitFor { $0.contains { $0["type"]?.string == "live" } }
+            let (_, _, _, desk, first) = try await Self.connectDuringConsultation(client, port: port)
             let snapshot = first.filter { $0["snapshot"] == .bool(true) }
             // 5001 holds the customer and talks to 5002 on the consultation.
             #expect(Set(snapshot.compactMap { $0["eventtype"]?.string }) == ["hold", "connect"])
@@ -219,13 +214,7 @@ struct FeedTests {
     /// exactly what a replay from that position gives, none of it twice.
     @Test func theFeedCarriesOnFromWhereTheSnapshotStands() async throws {
         try await withApp { client, port in
-            let lines = try Self.lines("c-consultative-transfer")
-            let transfer = try #require(lines.firstIndex { $0.contains("CSTA_TRANSFERRED") })
-            try await JourneyAPITests.post(client, lines[..<transfer])
-            try await JourneyAPITests.waitForProjection(client)
-            let head = try await Self.feedHead(client, port: port)
-            let desk = try await FeedClient.connect(port: port, query: "devices=5001")
-            let first = try await desk.waitFor { $0.contains { $0["type"]?.string == "live" } }
+            let (lines, transfer, head, desk, first) = try await Self.connectDuringConsultation(client, port: port)
             let snapshot = first.filter { $0["snapshot"] == .bool(true) }
             #expect(!snapshot.isEmpty)
             #expect(snapshot.allSatisfy { $0["position"]?.integer == head })
@@ -244,6 +233,23 @@ struct FeedTests {
     }
 
     // MARK: - Helpers
+
+    /// Posts the consultative transfer up to the transfer itself (5001 holds the customer and consults 5002),
+    /// waits for its projection, then connects a desktop at 5001 and waits until it is live. Returns the
+    /// scenario's lines, the transfer's index in them, the feed head before the desktop connected, the desktop,
+    /// and what it got until live.
+    static func connectDuringConsultation(
+        _ client: some TestClientProtocol, port: Int
+    ) async throws -> (lines: [String], transfer: Int, head: Int64, desk: FeedClient, first: [JSONTree]) {
+        let lines = try Self.lines("c-consultative-transfer")
+        let transfer = try #require(lines.firstIndex { $0.contains("CSTA_TRANSFERRED") })
+        try await JourneyAPITests.post(client, lines[..<transfer])
+        try await JourneyAPITests.waitForProjection(client)
+        let head = try await Self.feedHead(client, port: port)
+        let desk = try await FeedClient.connect(port: port, query: "devices=5001")
+        let first = try await desk.waitFor { $0.contains { $0["type"]?.string == "live" } }
+        return (lines, transfer, head, desk, first)
+    }
 
     /// The first text message and the close code of a WebSocket to the feed, over a plain TCP socket: a
     /// WebSocket client library's own close handshake is not what is under test (swift-websocket's client

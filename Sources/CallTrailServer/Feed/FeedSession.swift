@@ -130,16 +130,11 @@ final class FeedSession: Sendable {
         try await journeys.openJourneys(device: device).flatMap { $0.currentMessages(at: device) }
     }
 
-    /// The calls now at `devices`, as snapshot messages, for a desktop that connects mid-call: those of
-    /// `journeys` when given (read with the position they stand at), else read now.
-    private func sendCurrentCalls(position: Int64, devices: Set<String>, journeys current: [Journey]? = nil) async throws {
+    /// The calls now at `devices` (the open `journeys` read for them), as snapshot messages at `position`, for a
+    /// desktop that connects mid-call.
+    private func sendCurrentCalls(position: Int64, devices: Set<String>, journeys current: [Journey]) async throws {
         for device in devices.sorted() {
-            let messages: [FeedMessage]
-            if let current {
-                messages = current.filter { $0.devices.contains(device) }.flatMap { $0.currentMessages(at: device) }
-            } else {
-                messages = try await currentMessages(at: device)
-            }
+            let messages = current.filter { $0.devices.contains(device) }.flatMap { $0.currentMessages(at: device) }
             for delivery in try await hub.prepare(messages.map { (position, $0) }) {
                 switch subscriber.format {
                 case .native:
@@ -294,7 +289,12 @@ final class FeedSession: Sendable {
             let device = try required(request.extension, "extension")
             let reference = subscriber.startMonitor(device)
             hub.filterChanged(subscriber)
-            defer { Task { try? await self.sendCurrentCalls(position: self.subscriber.cursor, devices: [device]) } }
+            defer {
+                Task {
+                    guard let (_, current) = try? await self.journeys.currentCalls(devices: [device]) else { return }
+                    try? await self.sendCurrentCalls(position: self.subscriber.cursor, devices: [device], journeys: current)
+                }
+            }
             return CtiSvr.response(id: request.id, fields: [("referenceid", String(reference))])
         case "stopmonitor":
             let device = try required(request.extension, "extension")
