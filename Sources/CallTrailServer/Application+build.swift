@@ -23,6 +23,8 @@ public protocol AppArguments: Sendable {
     var appendMaxEvents: Int { get }
     /// Append transactions in flight at once.
     var appendLanes: Int { get }
+    /// The projector thread's niceness (0–19): how far behind the request handlers it runs when CPU is short.
+    var projectorNiceness: Int32 { get }
     /// TTLs and the body limit of `/v1/userdata`.
     var userData: UserDataPolicy { get }
     /// Heartbeats and the per-subscriber queue of `/v1/feed`.
@@ -32,6 +34,9 @@ public protocol AppArguments: Sendable {
 extension AppArguments {
     public var appendMaxEvents: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_MAX_EVENTS"] ?? "") ?? 2_000 }
     public var appendLanes: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_LANES"] ?? "") ?? 2 }
+    public var projectorNiceness: Int32 {
+        Int32(ProcessInfo.processInfo.environment["CALLTRAIL_PROJECTOR_NICE"] ?? "").map { min(max($0, 0), 19) } ?? 10
+    }
     public var userData: UserDataPolicy { UserDataPolicy() }
     public var feed: FeedPolicy { FeedPolicy() }
 }
@@ -73,9 +78,13 @@ public func buildApplication(
         store: feed, userData: userData, client: client,
         heartbeat: .milliseconds(Int64(arguments.feed.heartbeatSeconds * 1000)), logger: logger)
     // Within the process, each stage wakes the next directly (append → projector → feed); PostgreSQL's
-    // notifications wake the stages of other processes.
+    // notifications wake the stages of other processes. The projector runs on a thread of its own behind the
+    // request handlers: when CPU is short, accepting events comes first.
     let journeys = PostgresJourneyStore(client: client, logger: logger)
-    let projector = JourneyProjector(store: journeys, logger: logger, onFeedMessages: { hub.messagesStored() })
+    let projector = JourneyProjector(
+        store: journeys, logger: logger,
+        executor: BackgroundThreadExecutor(name: "projector", niceness: arguments.projectorNiceness),
+        onFeedMessages: { hub.messagesStored() })
     let appender = EventAppender(
         store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes,
         onCommit: { projector.eventsAppended() })

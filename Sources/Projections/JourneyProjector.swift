@@ -30,11 +30,14 @@ public struct JourneyProjector: Service {
     let onFeedMessages: @Sendable () -> Void
     /// How long to wait after a failed batch.
     let retryWait: Duration = .seconds(1)
+    /// Where the projecting runs (nil: the global pool), so that a server can put it behind its request handlers.
+    let executor: (any TaskExecutor)?
 
     public init(
         store: PostgresJourneyStore, logger: Logger, batchSize: Int = 5_000, idleWait: Duration = .milliseconds(500),
-        onFeedMessages: @escaping @Sendable () -> Void = {}
+        executor: (any TaskExecutor)? = nil, onFeedMessages: @escaping @Sendable () -> Void = {}
     ) {
+        self.executor = executor
         self.store = store
         self.logger = logger
         self.batchSize = batchSize
@@ -71,7 +74,7 @@ public struct JourneyProjector: Service {
                             logger.warning("not listening for appends", metadata: ["error": "\(String(reflecting: error))"])
                         }
                     }
-                    group.addTask { try await project() }
+                    group.addTask(executorPreference: executor) { try await project() }
                     try await group.next()
                     group.cancelAll()
                 }

@@ -1,0 +1,51 @@
+import Foundation
+import Projections
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The projector's executor: work preferring it runs on its thread at its niceness, its child tasks too (the
+/// projector reads its next batch in an `async let`), and the rest of the process keeps its own.
+struct BackgroundThreadExecutorTests {
+    /// The calling thread's niceness (Linux: `who` 0 is the calling thread).
+    static func niceness() -> Int32 {
+        errno = 0
+        return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+    }
+
+    static func threadName() -> String? { Thread.current.name }
+
+    static let executor = BackgroundThreadExecutor(name: "test-background", niceness: 7)
+
+    @Test func workPreferringItRunsNicedAndTheRestDoesNot() async throws {
+        let outside = Self.niceness()
+        let (inside, child, threadName) = await withTaskExecutorPreference(Self.executor) {
+            async let child = Self.niceness()
+            return (Self.niceness(), await child, Self.threadName())
+        }
+        #expect(inside == 7)
+        #expect(child == 7)
+        #expect(threadName == "test-background")
+        #expect(outside == 0)
+        #expect(Self.niceness() == 0)
+    }
+
+    @Test func itRunsManyTasksToTheEnd() async throws {
+        let sums = await withTaskGroup(of: Int.self) { group in
+            for task in 0..<50 {
+                group.addTask(executorPreference: Self.executor) {
+                    var sum = 0
+                    for step in 0..<20 {
+                        await Task.yield()
+                        sum += task * step
+                    }
+                    return sum
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(sums == (0..<50).reduce(0) { $0 + $1 * 190 })
+    }
+}
