@@ -2,7 +2,6 @@ import EventStore
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import PostgresNIO
 import Projections
@@ -99,22 +98,15 @@ public func buildApplication(
     HealthRoutes(client: client, migrations: migrations, metrics: metrics).register(on: router)
     FeedRoutes.registerPlainHTTP(on: router)
 
-    let webSocketRouter = Router(context: FeedRequestContext.self)
-    webSocketRouter.add(middleware: ErrorMiddleware())
-    // No automatic pings: they are a task per connection. The feed's hub beats for every subscriber from one
-    // timer instead (heartbeat text, or a ping for ctiSVR clients).
-    let webSocket = WebSocketServerConfiguration(autoPing: .disabled)
-    FeedRoutes(
-        hub: hub, journeys: journeys, feed: feed, userData: userDataService, policy: arguments.feed,
-        closeTimeout: webSocket.closeTimeout, logger: logger
-    ).register(on: webSocketRouter)
+    let feedRoutes = FeedRoutes(
+        hub: hub, journeys: journeys, feed: feed, userData: userDataService, policy: arguments.feed, logger: logger)
 
     return Application(
         router: router,
-        server: HTTPServerBuilder { [webSocketResponder = webSocketRouter.buildResponder()] responder in
-            SmallReceiveBufferChannel(
-                base: HTTP1WebSocketUpgradeChannel(
-                    responder: responder, webSocketResponder: webSocketResponder, configuration: .init(ws: webSocket)))
+        server: HTTPServerBuilder { responder in
+            FeedServerChannel(responder: responder, configuration: .init()) { socket, uri, _ in
+                await feedRoutes.serve(socket, uri: uri)
+            }
         },
         configuration: .init(address: .hostname(arguments.hostname, port: arguments.port), serverName: "CallTrail"),
         services: services,

@@ -1,11 +1,12 @@
 import CallModel
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOWebSocket
 import Projections
+import ServiceLifecycle
 import TSAPI
 
 /// How the feed treats its subscribers; `calltrail serve` sets these from flags.
@@ -25,15 +26,14 @@ public struct FeedPolicy: Sendable {
 ///
 /// Query: `devices`, `agents`, `vdns`, `splits`, `events` (comma-separated), `after` (a feed position) and
 /// `format` (`native` or `ctisvr`). A bad parameter gets an error message naming it, and the socket is closed:
-/// a refused upgrade could only be an empty 400 (hummingbird-websocket writes it), which names nothing.
+/// a refused upgrade could only be an empty 400, which names nothing. `FeedServerChannel` does the upgrade and
+/// hands the socket to `serve`.
 struct FeedRoutes: Sendable {
     let hub: FeedHub
     let journeys: PostgresJourneyStore
     let feed: PostgresFeedStore
     let userData: UserDataService
     let policy: FeedPolicy
-    /// How long a client may take to answer the feed's close frame.
-    let closeTimeout: Duration
     let logger: Logger
 
     /// What the URL asks for.
@@ -64,37 +64,36 @@ struct FeedRoutes: Sendable {
         typealias Parameters = [String: String]
     }
 
-    static func parameters(_ request: Request) -> Subscription.Parameters {
+    static func parameters(_ uri: URI) -> Subscription.Parameters {
         var parameters: Subscription.Parameters = [:]
-        for (name, value) in request.uri.queryParameters { parameters[String(name)] = String(value) }
+        for (name, value) in uri.queryParameters { parameters[String(name)] = String(value) }
         return parameters
     }
 
-    func register(on router: Router<FeedRequestContext>) {
-        router.ws("/v1/feed") { inbound, outbound, context in
-            let subscription: Subscription
-            do {
-                subscription = try Subscription(Self.parameters(context.request))
-            } catch let error as APIError {
-                try? await outbound.write(.text(
-                    "{\"type\":\"error\",\"field\":\(JSONText.quote(error.field)),\"message\":\(JSONText.quote(error.message))}"))
-                // Returning closes the socket (1000).
-                return
-            } catch {
-                return
-            }
-            let subscriber = hub.makeSubscriber(
-                format: subscription.format,
-                filter: subscription.format == .ctisvr ? FeedFilter(devices: []) : subscription.filter,
-                cursor: subscription.after ?? 0, capacity: policy.queueCapacity)
-            if subscription.format == .ctisvr {
-                for device in (subscription.filter.devices ?? []).sorted() { _ = subscriber.startMonitor(device) }
-            }
-            let session = FeedSession(
-                hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData,
-                closeTimeout: closeTimeout, logger: logger)
-            await session.run(
-                inbound: inbound, outbound: outbound, channel: context.requestContext.channel, after: subscription.after)
+    /// Serves one subscriber's socket until it closes; on the server's graceful shutdown, closes it with 1001.
+    func serve(_ socket: FeedSocket, uri: String) async {
+        let subscription: Subscription
+        do {
+            subscription = try Subscription(Self.parameters(URI(uri)))
+        } catch {
+            let error = error as? APIError ?? APIError(.badRequest, "\(error)")
+            try? await socket.send(
+                "{\"type\":\"error\",\"field\":\(JSONText.quote(error.field)),\"message\":\(JSONText.quote(error.message))}")
+            try? await socket.close(.normalClosure)
+            return
+        }
+        let subscriber = hub.makeSubscriber(
+            format: subscription.format,
+            filter: subscription.format == .ctisvr ? FeedFilter(devices: []) : subscription.filter,
+            cursor: subscription.after ?? 0, capacity: policy.queueCapacity)
+        if subscription.format == .ctisvr {
+            for device in (subscription.filter.devices ?? []).sorted() { _ = subscriber.startMonitor(device) }
+        }
+        let session = FeedSession(hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData, logger: logger)
+        await withGracefulShutdownHandler {
+            await session.run(socket, after: subscription.after)
+        } onGracefulShutdown: {
+            Task { try? await socket.close(.goingAway, reason: "the server is shutting down") }
         }
     }
 
@@ -102,24 +101,10 @@ struct FeedRoutes: Sendable {
     /// that names it.
     static func registerPlainHTTP(on router: Router<some RequestContext>) {
         router.get("/v1/feed") { request, _ -> Response in
-            _ = try Subscription(parameters(request))
+            _ = try Subscription(parameters(request.uri))
             throw APIError(
                 .upgradeRequired,
                 "/v1/feed is a WebSocket: connect with a WebSocket client, e.g. calltrail feed --url http://host:port --devices 5001")
         }
-    }
-}
-
-/// The WebSocket router's request context: Hummingbird's basic one, plus the connection's channel, which the feed
-/// closes when a client does not answer its close frame.
-struct FeedRequestContext: RequestContext, WebSocketRequestContext {
-    var coreContext: CoreRequestContextStorage
-    let webSocket: WebSocketHandlerReference<Self>
-    let channel: any Channel
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        webSocket = .init()
-        channel = source.channel
     }
 }

@@ -2,7 +2,6 @@ import CallModel
 import EventStore
 import Foundation
 import HTTPTypes
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -13,10 +12,10 @@ import TSAPI
 /// One WebSocket connection to the feed: it replays what the subscriber missed, goes live, answers the client's
 /// messages (a new `subscribe`; ctiSVR's requests), and beats while idle.
 ///
-/// An idle connection holds one task, the connection's own, waiting for the client's next message. A task keeps
-/// the memory of the deepest calls it ever made until it ends (Swift's task allocator keeps its slabs), and with
-/// 5,000 idle subscribers that memory is most of the server's. So whatever goes deeper runs in a task that ends
-/// when it is done: the writer, started when something waits to be sent (`FeedSubscriber.startWriting`), and the
+/// An idle connection holds one task, the connection's own, waiting for the client's next message (`FeedSocket`
+/// assembles them on the event loop). A task keeps the memory of the deepest calls it ever made until it ends
+/// (Swift's task allocator keeps its slabs), and with 5,000 idle subscribers that memory is most of the server's.
+/// So whatever goes deeper runs in a task that ends when it is done: the writer, started when something waits to be sent (`FeedSubscriber.startWriting`), and the
 /// answer to each client message. The hub beats for every live subscriber. A replay runs in a task of its own,
 /// replaced when the client subscribes again with `after`, and dropped once live.
 final class FeedSession: Sendable {
@@ -26,9 +25,6 @@ final class FeedSession: Sendable {
     let feed: PostgresFeedStore
     let userData: UserDataService
     let logger: Logger
-    /// How long a client may take to answer the close frame before the connection is dropped (the library's own
-    /// close timeout, for closes it starts).
-    let closeTimeout: Duration
     private let replay = Mutex<Task<Void, Never>?>(nil)
     /// The writer now sending, if any, and how many have started (a writer lets go of itself only if it is still
     /// the last).
@@ -36,23 +32,22 @@ final class FeedSession: Sendable {
 
     init(
         hub: FeedHub, subscriber: FeedSubscriber, journeys: PostgresJourneyStore, feed: PostgresFeedStore,
-        userData: UserDataService, closeTimeout: Duration, logger: Logger
+        userData: UserDataService, logger: Logger
     ) {
         self.hub = hub
         self.subscriber = subscriber
         self.journeys = journeys
         self.feed = feed
         self.userData = userData
-        self.closeTimeout = closeTimeout
         self.logger = logger
     }
 
     /// Serves the connection until either side closes it. `after` nil means from now, with the current calls at
-    /// the subscribed devices first. `channel` is the connection's, to drop a client that does not answer a close.
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, after: Int64?) async {
-        subscriber.startWriting { self.startWriter(outbound, channel: channel) }
+    /// the subscribed devices first.
+    func run(_ socket: FeedSocket, after: Int64?) async {
+        subscriber.startWriting { self.startWriter(socket) }
         await start(after: after, snapshot: after == nil)
-        await read(inbound)
+        await read(socket.messages)
         subscriber.close(.clientLeft)
         subscriber.stopWriting()
         if let writer = writer.withLock({ $0.task }) {
@@ -152,14 +147,14 @@ final class FeedSession: Sendable {
     /// Starts a writer; the subscriber calls this when something waits and no writer is running. A task of its
     /// own that ends with the queue, so an idle connection keeps none of the write path's memory; the session
     /// holds it to wait for it when the connection ends.
-    private func startWriter(_ outbound: WebSocketOutboundWriter, channel: any Channel) {
+    private func startWriter(_ socket: FeedSocket) {
         // Made and kept under one lock: the next writer can start only once this one has run, so the one kept is
         // the last started.
         writer.withLock { writer in
             writer.started += 1
             let number = writer.started
             writer.task = Task {
-                await self.write(to: outbound, channel: channel)
+                await self.write(to: socket)
                 // A finished task keeps the memory of its calls for as long as it is referenced.
                 self.writer.withLock { writer in
                     if writer.started == number { writer.task = nil }
@@ -169,7 +164,7 @@ final class FeedSession: Sendable {
     }
 
     /// Sends what is queued until the queue is empty, then ends; closes with the reason when there is one.
-    private func write(to outbound: WebSocketOutboundWriter, channel: any Channel) async {
+    private func write(to socket: FeedSocket) async {
         do {
             while true {
                 let (items, closing) = subscriber.take()
@@ -177,10 +172,10 @@ final class FeedSession: Sendable {
                 var sent: Int64?
                 for item in items {
                     if item.isPing {
-                        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())))
+                        try await socket.ping()
                         continue
                     }
-                    try await outbound.write(.text(item.text))
+                    try await socket.send(item.text)
                     if let position = item.position { sent = max(sent ?? position, position) }
                 }
                 if let sent { subscriber.markSent(through: sent) }
@@ -188,10 +183,8 @@ final class FeedSession: Sendable {
                 if let closing {
                     let resume = subscriber.sentThrough
                     logger.info("feed subscriber closed", metadata: ["reason": "\(closing)", "position": "\(resume)"])
-                    try await outbound.close(closing.code, reason: "\(closing); resume with after=\(resume)")
-                    // The connection's task waits for the client's answer; one that never comes is not waited for
-                    // longer than the library waits after a close of its own.
-                    channel.eventLoop.scheduleTask(in: TimeAmount(closeTimeout)) { channel.close(promise: nil) }
+                    // The connection ends with the client's answer, or after the socket's close timeout.
+                    try await socket.close(closing.code, reason: "\(closing); resume with after=\(resume)")
                     return
                 }
             }
@@ -202,21 +195,16 @@ final class FeedSession: Sendable {
 
     /// Reads the client's messages on the connection's own task until the client closes (or the connection ends).
     /// Each answer runs in a child task: the database reads behind it go deeper than waiting for a message.
-    private func read(_ inbound: WebSocketInboundStream) async {
-        do {
-            for try await message in inbound.messages(maxSize: 1 << 16) {
-                guard case .text(let text) = message else { continue }
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        switch self.subscriber.format {
-                        case .native: await self.handleNative(text)
-                        case .ctisvr: await self.handleCtiSvr(text)
-                        }
+    private func read(_ messages: AsyncStream<String>) async {
+        for await text in messages {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    switch self.subscriber.format {
+                    case .native: await self.handleNative(text)
+                    case .ctisvr: await self.handleCtiSvr(text)
                     }
                 }
             }
-        } catch {
-            logger.debug("feed read ended", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 

@@ -1,7 +1,6 @@
 import CallModel
 import EventStore
 import Foundation
-import HummingbirdWebSocket
 import NIOWebSocket
 import Synchronization
 import TSAPI

@@ -1,0 +1,141 @@
+import HTTPTypes
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+
+/// The server's connections: HTTP/1 for the API, and WebSocket upgrades of `GET /v1/feed`, which go to the feed as
+/// `FeedSocket`s.
+///
+/// It sets up the same HTTP/1 pipeline as Hummingbird's own channels, with NIO's WebSocket upgrader in front. An
+/// upgrade elsewhere than `/v1/feed` is refused with an empty 400, as hummingbird-websocket does.
+///
+/// Each connection also starts with a receive buffer of `initialReceiveBytes` instead of NIO's 2 KB. NIO keeps one
+/// pooled receive buffer per connection for as long as it is open, sized by the adaptive allocator from its last
+/// reads; an idle subscriber reads its upgrade request and then nothing for hours, so with 5,000 of them NIO's
+/// 2,048 bytes were about 10 MB. The allocator still doubles the buffer (up to 64 KB) whenever a read fills it,
+/// so a connection that posts events reads as before.
+struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
+    typealias FeedHandler = @Sendable (FeedSocket, _ uri: String, Logger) async -> Void
+
+    enum Negotiated: Sendable {
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case feed(FeedSocket, uri: String)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let negotiated: EventLoopFuture<Negotiated>
+        let channel: any Channel
+    }
+
+    struct Configuration: Sendable {
+        var http1 = HTTP1Channel.Configuration()
+        /// Largest frame a client may send.
+        var maxFrameBytes = 1 << 16
+        /// Largest message a client may send, fragments together.
+        var maxMessageBytes = 1 << 16
+        /// How long a client may take to answer the feed's close frame.
+        var closeTimeout: Duration = .seconds(15)
+        var initialReceiveBytes = 512
+    }
+
+    static let feedPath = "/v1/feed"
+
+    let responder: HTTPChannelHandler.Responder
+    let configuration: Configuration
+    let feed: FeedHandler
+
+    init(responder: @escaping HTTPChannelHandler.Responder, configuration: Configuration, feed: @escaping FeedHandler) {
+        self.responder = Self.refusingLateUpgrades(responder)
+        self.configuration = configuration
+        self.feed = feed
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let configuration = self.configuration
+            try channel.syncOptions?.setOption(
+                ChannelOptions.recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: configuration.initialReceiveBytes, maximum: 65_536))
+            let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+            let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
+                maxFrameSize: configuration.maxFrameBytes,
+                shouldUpgrade: { channel, head in
+                    upgradeAttempted.value = true
+                    let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+                    return channel.eventLoop.makeSucceededFuture(path == Self.feedPath ? HTTPHeaders() : nil)
+                },
+                upgradePipelineHandler: { channel, head in
+                    channel.eventLoop.makeCompletedFuture {
+                        let socket = FeedSocket(channel: channel, closeTimeout: configuration.closeTimeout)
+                        try channel.pipeline.syncOperations.addHandler(socket.makeHandler(maxMessageBytes: configuration.maxMessageBytes))
+                        return .feed(socket, uri: head.uri)
+                    }
+                })
+            let upgrades = NIOTypedHTTPServerUpgradeConfiguration<Negotiated>(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try channel.pipeline.syncOperations.addHandlers(configuration.http1.additionalChannelHandlers())
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTPConnectionStateHandler(idleTimeout: configuration.http1.idleTimeout.map { .init($0) }, logger: logger))
+                        let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                        return upgradeAttempted.value ? .refusedUpgrade(http) : .http(http)
+                    }
+                })
+            var pipeline = NIOUpgradableHTTPServerPipelineConfiguration<Negotiated>(upgradeConfiguration: upgrades)
+            pipeline.enablePipelining = false  // NIOAsyncChannel pipelines HTTP
+            pipeline.enableErrorHandling = false  // Hummingbird answers errors
+            pipeline.enableResponseHeaderValidation = false  // HTTPTypes validates them
+            pipeline.decoderConfiguration.maxHeaderFieldSize = configuration.http1.httpDecoder.maxHeaderFieldSize
+            pipeline.decoderConfiguration.maxHeaderListSize = configuration.http1.httpDecoder.maxHeaderListSize
+            pipeline.decoderConfiguration.maxHeaderFieldCount = configuration.http1.httpDecoder.maxHeaderFieldCount
+            let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
+            return Value(negotiated: negotiated, channel: channel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.negotiated.get() {
+            case .http(let http):
+                await handleHTTP(asyncChannel: http, logger: logger)
+            case .refusedUpgrade(let http):
+                try await http.executeThenClose { _, outbound in
+                    try await outbound.write(contentsOf: [
+                        .head(HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])),
+                        .end(nil),
+                    ])
+                }
+            case .feed(let socket, let uri):
+                await feed(socket, uri, logger)
+            }
+        } catch let error as ChannelError where error == .inputClosed {
+            logger.trace("the connection closed before its first request")
+        } catch {
+            logger.debug("connection ended", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    /// NIO negotiates an upgrade only on a connection's first request. A later request asking for one is sent
+    /// back to the same URI on a new connection, where the upgrade can happen (as hummingbird-websocket does).
+    static func refusingLateUpgrades(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
+        struct RedirectedToNewConnection: Error {}
+        return { request, writer, channel in
+            guard request.headers[.upgrade]?.lowercased() == "websocket" else {
+                return try await responder(request, writer, channel)
+            }
+            var location = request.uri.path
+            if let query = request.uri.query { location += "?\(query)" }
+            try await writer.writeResponse(
+                HTTPResponse(status: .temporaryRedirect, headerFields: [.connection: "close", .location: location]))
+            throw RedirectedToNewConnection()
+        }
+    }
+}
