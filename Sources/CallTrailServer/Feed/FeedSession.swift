@@ -78,7 +78,9 @@ final class FeedSession: Sendable {
                     _ = try await self.now()
                     let (position, current) = try await self.journeys.currentCalls(devices: devices)
                     self.subscriber.resubscribe(self.subscriber.filter, cursor: position)
-                    try await self.sendCurrentCalls(position: position, devices: devices, journeys: current)
+                    for text in try await self.currentCallTexts(position: position, devices: devices, journeys: current) {
+                        self.subscriber.send(text)
+                    }
                 } else {
                     var cursor = after ?? 0
                     if after == nil { cursor = try await self.now() }
@@ -127,18 +129,34 @@ final class FeedSession: Sendable {
 
     /// The calls now at `devices` (the open `journeys` read for them), as snapshot messages at `position`, for a
     /// desktop that connects mid-call.
-    private func sendCurrentCalls(position: Int64, devices: Set<String>, journeys current: [Journey]) async throws {
+    private func currentCallTexts(position: Int64, devices: Set<String>, journeys current: [Journey]) async throws -> [String] {
+        var texts: [String] = []
         for device in devices.sorted() {
             let messages = current.filter { $0.devices.contains(device) }.flatMap { $0.currentMessages(at: device) }
             for delivery in try await hub.prepare(messages.map { (position, $0) }) {
                 switch subscriber.format {
                 case .native:
-                    subscriber.send(delivery.message.json(position: position, userData: delivery.userData, snapshot: true))
+                    texts.append(delivery.message.json(position: position, userData: delivery.userData, snapshot: true))
                 case .ctisvr:
-                    subscriber.send(CtiSvr.event(
+                    texts.append(CtiSvr.event(
                         delivery.message, referenceID: subscriber.referenceID(of: device) ?? 0, userData: delivery.userData))
                 }
             }
+        }
+        return texts
+    }
+
+    /// The calls now at an extension monitored mid-stream. Its messages wait meanwhile
+    /// (`FeedSubscriber.startMonitor(_:holding:)`); the snapshot and its position are read together, so a change
+    /// goes out in the snapshot or after it, never both.
+    private func sendSnapshot(of device: String) async {
+        do {
+            let (position, current) = try await journeys.currentCalls(devices: [device])
+            let texts = try await currentCallTexts(position: position, devices: [device], journeys: current)
+            subscriber.finishSnapshot(of: device, at: position, texts: texts)
+        } catch {
+            logger.warning("no snapshot for a monitored extension", metadata: ["device": "\(device)", "error": "\(String(reflecting: error))"])
+            subscriber.finishSnapshot(of: device, at: nil, texts: [])
         }
     }
 
@@ -254,7 +272,7 @@ final class FeedSession: Sendable {
             return
         }
         do {
-            subscriber.send(try await answer(request))
+            if let response = try await answer(request) { subscriber.send(response) }
         } catch let error as APIError {
             subscriber.send(CtiSvr.failure(id: request.id, error: error.message))
         } catch {
@@ -264,8 +282,8 @@ final class FeedSession: Sendable {
     }
 
     /// ctiSVR's requests that are about events and user data; the others act on the switch, which CallTrail
-    /// only listens to.
-    private func answer(_ request: CtiSvrRequest) async throws -> String {
+    /// only listens to. Nil when the answer was sent already (a `startmonitor`, whose snapshot follows it).
+    private func answer(_ request: CtiSvrRequest) async throws -> String? {
         func required(_ value: String?, _ name: String) throws -> String {
             guard let value, !value.isEmpty else {
                 throw APIError(.unprocessableContent, "\(request.request) needs \(name)", field: name)
@@ -275,15 +293,14 @@ final class FeedSession: Sendable {
         switch request.request {
         case "startmonitor":
             let device = try required(request.extension, "extension")
-            let reference = subscriber.startMonitor(device)
+            let (reference, isNew) = subscriber.startMonitor(device, holding: true)
             hub.filterChanged(subscriber)
-            defer {
-                Task {
-                    guard let (_, current) = try? await self.journeys.currentCalls(devices: [device]) else { return }
-                    try? await self.sendCurrentCalls(position: self.subscriber.cursor, devices: [device], journeys: current)
-                }
-            }
-            return CtiSvr.response(id: request.id, fields: [("referenceid", String(reference))])
+            let response = CtiSvr.response(id: request.id, fields: [("referenceid", String(reference))])
+            // Monitored already: its calls went out then, and its messages flow.
+            guard isNew else { return response }
+            subscriber.send(response)
+            await sendSnapshot(of: device)
+            return nil
         case "stopmonitor":
             let device = try required(request.extension, "extension")
             guard subscriber.stopMonitor(device) else {

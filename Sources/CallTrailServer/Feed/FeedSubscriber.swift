@@ -40,6 +40,11 @@ final class FeedSubscriber: Sendable {
         /// ctiSVR monitors: the `referenceid` of each monitored extension.
         var monitors: [String: Int] = [:]
         var nextReferenceID = 1
+        /// Extensions monitored mid-stream whose current calls are being read: their messages wait here, so that
+        /// none goes out before the snapshot that may already hold it.
+        var held: [String: [Item]] = [:]
+        /// Where each such extension's snapshot stands: its messages at or before it are in the snapshot.
+        var snapshotAt: [String: Int64] = [:]
         /// Every message up to here has been put in the queue or passed over.
         var cursor: Int64
         /// The furthest position a writer has sent (or where the subscriber started): where to resume after a close.
@@ -51,6 +56,13 @@ final class FeedSubscriber: Sendable {
         var writing = false
         /// Starts a writer; nil until the session has a socket to write to.
         var startWriter: (@Sendable () -> Void)?
+
+        /// A subscriber that lets more than `capacity` messages wait is closed, its queue dropped.
+        mutating func closeIfOverCapacity(_ capacity: Int) {
+            guard queue.count > capacity else { return }
+            closing = .tooSlow(capacity: capacity)
+            queue = []
+        }
 
         /// Marks a writer as started if one is needed and none is; the caller starts it, outside the lock.
         mutating func writerToStart() -> (@Sendable () -> Void)? {
@@ -97,6 +109,8 @@ final class FeedSubscriber: Sendable {
             guard delivery.position > state.cursor, state.closing == nil else { return nil }
             state.cursor = delivery.position
             guard state.filter.matches(delivery.message) else { return nil }
+            let device = delivery.message.device
+            if let at = state.snapshotAt[device], delivery.position <= at { return nil }
             let text: String
             switch format {
             case .native: text = delivery.json
@@ -104,11 +118,12 @@ final class FeedSubscriber: Sendable {
                 text = CtiSvr.event(
                     delivery.message, referenceID: state.monitors[delivery.message.device] ?? 0, userData: delivery.userData)
             }
-            state.queue.append(Item(text: text, position: delivery.position))
-            if state.queue.count > capacity {
-                state.closing = .tooSlow(capacity: capacity)
-                state.queue = []
+            if state.held[device] != nil {
+                state.held[device]?.append(Item(text: text, position: delivery.position))
+                return nil
             }
+            state.queue.append(Item(text: text, position: delivery.position))
+            state.closeIfOverCapacity(capacity)
             return state.writerToStart()
         }?()
     }
@@ -187,16 +202,33 @@ final class FeedSubscriber: Sendable {
         }
     }
 
-    /// ctiSVR `startmonitor`: the extension's events from now on, under a new `referenceid`.
-    func startMonitor(_ device: String) -> Int {
+    /// ctiSVR `startmonitor`: the extension's events from now on, under a new `referenceid` (the one it has, if
+    /// it is monitored already: `isNew` false). With `holding`, its messages wait until `finishSnapshot`.
+    func startMonitor(_ device: String, holding: Bool = false) -> (referenceID: Int, isNew: Bool) {
         state.withLock { state in
-            if let existing = state.monitors[device] { return existing }
+            if let existing = state.monitors[device] { return (existing, false) }
             let id = state.nextReferenceID
             state.nextReferenceID += 1
             state.monitors[device] = id
             state.filter.devices = Set(state.monitors.keys)
-            return id
+            if holding { state.held[device] = [] }
+            return (id, true)
         }
+    }
+
+    /// The current calls at an extension monitored with `holding`, read at feed position `at`: `texts` go out,
+    /// then the messages that waited, but only those after `at` (the snapshot holds the rest). Later messages at
+    /// or before `at` (a subscriber still catching up) are passed over too. `at` nil, when the read failed: the
+    /// messages that waited go out, and nothing is passed over.
+    func finishSnapshot(of device: String, at position: Int64?, texts: [String]) {
+        state.withLock { state -> (@Sendable () -> Void)? in
+            guard let held = state.held.removeValue(forKey: device), state.closing == nil else { return nil }
+            if let position { state.snapshotAt[device] = position }
+            state.queue += texts.map { Item(text: $0, position: nil) }
+            state.queue += held.filter { item in position.map { item.position ?? .max > $0 } ?? true }
+            state.closeIfOverCapacity(capacity)
+            return state.writerToStart()
+        }?()
     }
 
     /// ctiSVR `stopmonitor`; false when the extension was not monitored.
@@ -204,6 +236,8 @@ final class FeedSubscriber: Sendable {
         state.withLock { state in
             guard state.monitors.removeValue(forKey: device) != nil else { return false }
             state.filter.devices = Set(state.monitors.keys)
+            state.held[device] = nil
+            state.snapshotAt[device] = nil
             return true
         }
     }
