@@ -88,11 +88,15 @@ public func buildApplication(
         store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes,
         onCommit: { projector.eventsAppended() })
     services += [client, appender, userDataWriter, projector, hub]
+    if arguments.feed.retentionDays > 0 {
+        services.append(FeedRetention(
+            store: feed, keep: .seconds(arguments.feed.retentionDays * 86_400), interval: .seconds(600), logger: logger))
+    }
 
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
-    JourneyRoutes(journeys: journeys, userData: userData).register(on: router)
+    JourneyRoutes(journeys: journeys, userData: userData, feed: feed).register(on: router)
     let userDataService = UserDataService(store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData)
     UserDataRoutes(service: userDataService).register(on: router)
     HealthRoutes(client: client, migrations: migrations, metrics: metrics).register(on: router)

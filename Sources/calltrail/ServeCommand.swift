@@ -38,7 +38,10 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     @Option(name: .customLong("feed-queue"), help: "Most messages waiting for one /v1/feed subscriber before it is closed as too slow (env CALLTRAIL_FEED_QUEUE).")
     var feedQueue: Int = Int(environment["CALLTRAIL_FEED_QUEUE"] ?? "") ?? 1_000
 
-    var feed: FeedPolicy { FeedPolicy(heartbeatSeconds: feedHeartbeat, queueCapacity: feedQueue) }
+    @Option(name: .customLong("feed-retention-days"), help: "Days feed messages are kept for subscribers resuming with after; 0 keeps them for ever (env CALLTRAIL_FEED_RETENTION_DAYS).")
+    var feedRetentionDays: Double = Double(environment["CALLTRAIL_FEED_RETENTION_DAYS"] ?? "") ?? 7
+
+    var feed: FeedPolicy { FeedPolicy(heartbeatSeconds: feedHeartbeat, queueCapacity: feedQueue, retentionDays: feedRetentionDays) }
     var userData: UserDataPolicy { UserDataPolicy(defaultTTL: userDataTTL, maxTTL: userDataMaxTTL, maxBodyBytes: userDataMaxBytes) }
     var databaseURL: String? { database.databaseURL }
     var dataDirectory: String { database.dataDirectory }
@@ -54,6 +57,7 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
         guard userDataMaxBytes > 0 else { throw ValidationError("--userdata-max-bytes must be positive") }
         guard feedHeartbeat >= 0.1 else { throw ValidationError("--feed-heartbeat must be at least 0.1 seconds") }
         guard feedQueue >= 2 else { throw ValidationError("--feed-queue must be at least 2") }
+        guard feedRetentionDays >= 0 else { throw ValidationError("--feed-retention-days must be 0 (keep for ever) or more") }
     }
 
     func run() async throws {

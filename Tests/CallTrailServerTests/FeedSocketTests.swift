@@ -65,6 +65,20 @@ struct FeedSocketTests {
         }
     }
 
+    /// A client that goes away without a close frame (its side of TCP closed) ends its subscription at once,
+    /// not at the next heartbeat or never.
+    @Test func aClientThatClosesItsSideEndsTheConnection() async throws {
+        try await FeedTests().withApp { _, port in
+            try await RawWebSocket.with(port: port, path: "/v1/feed?devices=5001", timeout: .seconds(10)) { socket in
+                _ = try await socket.handshake()
+                #expect(try await socket.nextFrame(skippingHeartbeats: true).opcode == 0x1)  // the "live" message
+                try await socket.closeOutput()
+                #expect(try await socket.endsWithoutMoreFrames())
+                #expect(!socket.timedOut, "the server kept the connection until the client's deadline")
+            }
+        }
+    }
+
     @Test func anUpgradeElsewhereThanTheFeedIsRefused() async throws {
         try await FeedTests().withApp { _, port in
             try await RawWebSocket.with(port: port, path: "/v1/journeys") { socket in
@@ -88,21 +102,40 @@ struct RawWebSocket {
     /// Bytes read and not yet parsed.
     final class Pending: @unchecked Sendable {
         var bytes: [UInt8] = []
-        var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-        init(_ iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator) { self.iterator = iterator }
+        var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator?
+        /// The deadline closed the connection.
+        var timedOut = false
+        init(_ iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator?) { self.iterator = iterator }
     }
     let pending: Pending
 
-    static func with(port: Int, path: String, _ body: (RawWebSocket) async throws -> Void) async throws {
+    var timedOut: Bool { pending.timedOut }
+
+    /// Closes the client's sending side (a TCP FIN), as a client that goes away without a close frame does.
+    func closeOutput() async throws {
+        outbound.finish()
+    }
+
+    static func with(
+        port: Int, path: String, timeout: Duration = .seconds(20), _ body: (RawWebSocket) async throws -> Void
+    ) async throws {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                }
             }
-        // A server that never answers fails the test instead of hanging it: the connection ends after 20 s.
-        let deadline = channel.channel.eventLoop.scheduleTask(in: .seconds(20)) { [channel = channel.channel] in channel.close(promise: nil) }
+        // A server that never answers fails the test instead of hanging it: the connection ends at the deadline.
+        let pending = Pending(nil)
+        let deadline = channel.channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [channel = channel.channel] in
+            pending.timedOut = true
+            channel.close(promise: nil)
+        }
         defer { deadline.cancel() }
         try await channel.executeThenClose { inbound, outbound in
-            try await body(RawWebSocket(path: path, outbound: outbound, pending: Pending(inbound.makeAsyncIterator())))
+            pending.iterator = inbound.makeAsyncIterator()
+            try await body(RawWebSocket(path: path, outbound: outbound, pending: pending))
         }
     }
 
@@ -181,7 +214,7 @@ struct RawWebSocket {
     }
 
     private func readMore() async throws -> Bool {
-        guard let chunk = try await pending.iterator.next() else { return false }
+        guard let chunk = try await pending.iterator?.next() else { return false }
         pending.bytes += Array(chunk.readableBytesView)
         return true
     }

@@ -15,10 +15,14 @@ public struct FeedPolicy: Sendable {
     public var heartbeatSeconds: Double
     /// Most messages waiting for one subscriber before it is closed as too slow.
     public var queueCapacity: Int
+    /// Days feed messages are kept (by their event's time), for subscribers resuming with `after`; 0 keeps them
+    /// for ever.
+    public var retentionDays: Double
 
-    public init(heartbeatSeconds: Double = 15, queueCapacity: Int = 1_000) {
+    public init(heartbeatSeconds: Double = 15, queueCapacity: Int = 1_000, retentionDays: Double = 7) {
         self.heartbeatSeconds = heartbeatSeconds
         self.queueCapacity = queueCapacity
+        self.retentionDays = retentionDays
     }
 }
 

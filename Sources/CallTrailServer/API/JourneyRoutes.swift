@@ -9,6 +9,7 @@ import TSAPI
 struct JourneyRoutes<Context: RequestContext>: Sendable {
     let journeys: PostgresJourneyStore
     let userData: PostgresUserDataStore
+    let feed: PostgresFeedStore
     /// Largest page a search returns; a CSV export without `limit` walks every page.
     static var maxLimit: Int64 { 1_000 }
 
@@ -124,9 +125,11 @@ struct JourneyRoutes<Context: RequestContext>: Sendable {
     @Sendable func status(_ request: Request, context: Context) async throws -> Response {
         let checkpoint = try await journeys.checkpoint()
         let head = try await journeys.headPosition()
+        let feedHead = try await feed.head()
         return .json(
             "{\"position\":\(checkpoint.position),\"head\":\(head),\"lag\":\(max(0, head - checkpoint.position)),"
-                + "\"generation\":\(checkpoint.generation)}")
+                + "\"generation\":\(checkpoint.generation),"
+                + "\"feed\":{\"position\":\(feedHead.position),\"trimmedThrough\":\(feedHead.trimmedThrough)}}")
     }
 }
 

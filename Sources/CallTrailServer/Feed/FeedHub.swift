@@ -146,7 +146,18 @@ final class FeedHub: Service, Sendable {
             }
         }
         while let from = state.withLock({ $0.dispatched }) {
-            let page = try await store.messages(after: from, limit: pageSize)
+            let read = try await store.page(after: from, limit: pageSize)
+            if read.trimmedThrough > from {
+                // Retention passed the hub itself (it stood still for longer than the feed keeps messages): the
+                // live subscribers missed messages, and are closed with where to resume.
+                logger.error("feed retention passed the hub", metadata: ["hub": "\(from)", "trimmed": "\(read.trimmedThrough)"])
+                state.withLock { state in
+                    for subscriber in state.live.values { subscriber.close(.trimmed(after: from, through: read.trimmedThrough)) }
+                    state.dispatched = max(state.dispatched ?? 0, read.trimmedThrough)
+                }
+                continue
+            }
+            let page = read.messages
             guard let last = page.last?.position else { return }
             // User data is read only for messages some live subscriber may take. Should the subscribers change
             // meanwhile (one went live, a filter changed), the whole page is prepared instead: none may miss one.

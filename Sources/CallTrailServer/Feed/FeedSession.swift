@@ -112,7 +112,18 @@ final class FeedSession: Sendable {
         while true {
             try Task.checkCancellation()
             if hub.goLive(subscriber) { return }
-            let page = try await feed.messages(after: subscriber.cursor, limit: pageSize)
+            let cursor = subscriber.cursor
+            let read = try await feed.page(after: cursor, limit: pageSize)
+            if read.trimmedThrough > cursor {
+                // Retention removed messages this subscriber has not had: say so, rather than skip them.
+                let closing = Closing.trimmed(after: cursor, through: read.trimmedThrough)
+                if subscriber.format == .native {
+                    subscriber.send("{\"type\":\"error\",\"field\":\"after\",\"message\":\(JSONText.quote(closing.reason(sent: cursor)))}")
+                }
+                subscriber.close(closing)
+                return
+            }
+            let page = read.messages
             guard let last = page.last?.position else { continue }
             // User data is read for the messages this subscriber takes, not for the whole page.
             let filter = subscriber.filter
@@ -202,7 +213,7 @@ final class FeedSession: Sendable {
                     let resume = subscriber.sentThrough
                     logger.info("feed subscriber closed", metadata: ["reason": "\(closing)", "position": "\(resume)"])
                     // The connection ends with the client's answer, or after the socket's close timeout.
-                    try await socket.close(closing.code, reason: "\(closing); resume with after=\(resume)")
+                    try await socket.close(closing.code, reason: closing.reason(sent: resume))
                     return
                 }
             }

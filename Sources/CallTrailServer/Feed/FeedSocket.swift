@@ -149,6 +149,16 @@ final class FeedSocket: Sendable {
             }
         }
 
+        /// The client's side of the connection closed (Hummingbird's server channels allow half-closure): it
+        /// will send nothing more, and a WebSocket has no use for the other half.
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let event = event as? ChannelEvent, event == .inputClosed {
+                socket.incoming.finish()
+                context.close(promise: nil)
+            }
+            context.fireUserInboundEventTriggered(event)
+        }
+
         func channelInactive(context: ChannelHandlerContext) {
             socket.incoming.finish()
             context.fireChannelInactive()

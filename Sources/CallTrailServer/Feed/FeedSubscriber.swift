@@ -250,12 +250,14 @@ enum Closing: Sendable, CustomStringConvertible {
     case tooSlow(capacity: Int)
     case shuttingDown
     case failed
+    /// The messages after the subscriber's position were removed by the feed's retention, through `through`.
+    case trimmed(after: Int64, through: Int64)
     /// The client closed the connection: nothing more to send.
     case clientLeft
 
     var code: WebSocketErrorCode {
         switch self {
-        case .tooSlow: .policyViolation
+        case .tooSlow, .trimmed: .policyViolation
         case .shuttingDown: .goingAway
         case .failed: .unexpectedServerError
         case .clientLeft: .normalClosure
@@ -267,7 +269,16 @@ enum Closing: Sendable, CustomStringConvertible {
         case .tooSlow(let capacity): "too slow: more than \(capacity) messages waiting"
         case .shuttingDown: "the server is shutting down"
         case .failed: "the feed failed; the server log has the details"
+        case .trimmed(let after, let through): "the feed no longer keeps the messages after \(after): retention removed them through \(through)"
         case .clientLeft: "the client closed the connection"
+        }
+    }
+
+    /// The close frame's reason: why, and where the client can resume (`sent`: how far it got).
+    func reason(sent: Int64) -> String {
+        switch self {
+        case .trimmed(_, let through): "\(self); resume with after=\(through)"
+        default: "\(self); resume with after=\(sent)"
         }
     }
 }

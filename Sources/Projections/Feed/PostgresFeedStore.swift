@@ -18,18 +18,64 @@ public struct PostgresFeedStore: Sendable {
         self.logger = logger
     }
 
-    /// Where the feed stands: its last position, and the last event whose messages it holds.
+    /// Where the feed stands: its last position, the last event whose messages it holds, and how far its oldest
+    /// messages were removed (`trim`).
     public struct Head: Sendable, Equatable {
         public var position: Int64
         public var eventPosition: Int64
+        public var trimmedThrough: Int64
     }
 
     public func head() async throws -> Head {
-        let rows = try await client.query("SELECT position, event_position FROM feed_head", logger: logger)
-        for try await (position, eventPosition) in rows.decode((Int64, Int64).self) {
-            return Head(position: position, eventPosition: eventPosition)
+        let rows = try await client.query("SELECT position, event_position, trimmed_through FROM feed_head", logger: logger)
+        for try await (position, eventPosition, trimmed) in rows.decode((Int64, Int64, Int64).self) {
+            return Head(position: position, eventPosition: eventPosition, trimmedThrough: trimmed)
         }
         throw PostgresFeedStoreError("feed_head has no row: the database was not migrated by CallTrail")
+    }
+
+    /// Messages after a position, and how far the feed was trimmed when they were read (in one snapshot): when
+    /// `trimmedThrough` is past the position asked for, messages after it are gone and the page does not start
+    /// where the reader stands.
+    public struct Page: Sendable {
+        public var trimmedThrough: Int64
+        public var messages: [(position: Int64, message: FeedMessage)]
+    }
+
+    /// Messages after `position`, in order, at most `limit`, with the trim point they were read at.
+    public func page(after position: Int64, limit: Int) async throws -> Page {
+        let rows = try await client.query(
+            """
+            SELECT h.trimmed_through, m.position, m.body FROM feed_head h
+            LEFT JOIN LATERAL (
+                SELECT position, body FROM feed_messages WHERE position > \(position) ORDER BY position LIMIT \(limit)
+            ) m ON true
+            """, logger: logger)
+        var page = Page(trimmedThrough: 0, messages: [])
+        for try await (trimmed, position, body) in rows.decode((Int64, Int64?, String?).self) {
+            page.trimmedThrough = trimmed
+            guard let position, let body else { continue }
+            guard let message = FeedMessage(storedJSON: body) else {
+                logger.error("unreadable feed message", metadata: ["position": "\(position)"])
+                continue
+            }
+            page.messages.append((position, message))
+        }
+        return page
+    }
+
+    /// Removes the messages whose time is before `olderThan`, oldest first, `batch` at a time (each batch its own
+    /// transaction, so the projector's commits never wait long); returns how many it removed.
+    @discardableResult
+    public func trim(olderThan cutoff: Date, batch: Int = 10_000) async throws -> Int64 {
+        var removed: Int64 = 0
+        while true {
+            var step: Int64 = 0
+            let rows = try await client.query("SELECT calltrail_trim_feed(\(cutoff), \(Int32(batch)))", logger: logger)
+            for try await count in rows.decode(Int64.self) { step = count }
+            removed += step
+            if step < batch { return removed }
+        }
     }
 
     /// Appends the messages of events up to `through` inside the caller's transaction, skipping events already
@@ -45,13 +91,6 @@ public struct PostgresFeedStore: Sendable {
         var last: Int64 = 0
         for try await position in result.decode(Int64.self) { last = position }
         return last
-    }
-
-    /// Messages after `position`, in order, at most `limit`.
-    public func messages(after position: Int64, limit: Int) async throws -> [(position: Int64, message: FeedMessage)] {
-        try await decode(client.query(
-            "SELECT position, body FROM feed_messages WHERE position > \(position) ORDER BY position LIMIT \(limit)",
-            logger: logger))
     }
 
     /// The last message of `kind` at `device`.
