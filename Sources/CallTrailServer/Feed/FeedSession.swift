@@ -15,9 +15,10 @@ import TSAPI
 /// An idle connection holds one task, the connection's own, waiting for the client's next message (`FeedSocket`
 /// assembles them on the event loop). A task keeps the memory of the deepest calls it ever made until it ends
 /// (Swift's task allocator keeps its slabs), and with 5,000 idle subscribers that memory is most of the server's.
-/// So whatever goes deeper runs in a task that ends when it is done: the writer, started when something waits to be sent (`FeedSubscriber.startWriting`), and the
-/// answer to each client message. The hub beats for every live subscriber. A replay runs in a task of its own,
-/// replaced when the client subscribes again with `after`, and dropped once live.
+/// So whatever goes deeper runs in a task that ends when it is done: the writer, started when something waits
+/// to be sent (`FeedSubscriber.startWriting`), and the answer to each client message. The hub beats for every
+/// live subscriber. A replay runs in a task of its own, replaced when the client subscribes again with `after`,
+/// and dropped once live.
 final class FeedSession: Sendable {
     let hub: FeedHub
     let subscriber: FeedSubscriber
