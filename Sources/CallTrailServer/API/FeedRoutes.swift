@@ -93,7 +93,8 @@ struct FeedRoutes: Sendable {
         if subscription.format == .ctisvr {
             for device in (subscription.filter.devices ?? []).sorted() { _ = subscriber.startMonitor(device) }
         }
-        let session = FeedSession(hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData, logger: logger)
+        let session = FeedSession(
+            hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData, logger: logger)
         await withGracefulShutdownHandler {
             await session.run(socket, after: subscription.after)
         } onGracefulShutdown: {

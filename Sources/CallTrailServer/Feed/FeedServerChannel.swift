@@ -72,7 +72,8 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                 upgradePipelineHandler: { channel, head in
                     channel.eventLoop.makeCompletedFuture {
                         let socket = FeedSocket(channel: channel, closeTimeout: configuration.closeTimeout)
-                        try channel.pipeline.syncOperations.addHandler(socket.makeHandler(maxMessageBytes: configuration.maxMessageBytes))
+                        try channel.pipeline.syncOperations.addHandler(
+                            socket.makeHandler(maxMessageBytes: configuration.maxMessageBytes))
                         return .feed(socket, uri: head.uri)
                     }
                 })

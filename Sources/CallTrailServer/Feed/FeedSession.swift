@@ -119,7 +119,8 @@ final class FeedSession: Sendable {
                 // Retention removed messages this subscriber has not had: say so, rather than skip them.
                 let closing = Closing.trimmed(after: cursor, through: read.trimmedThrough)
                 if subscriber.format == .native {
-                    subscriber.send("{\"type\":\"error\",\"field\":\"after\",\"message\":\(JSONText.quote(closing.reason(sent: cursor)))}")
+                    let message = JSONText.quote(closing.reason(sent: cursor))
+                    subscriber.send("{\"type\":\"error\",\"field\":\"after\",\"message\":\(message)}")
                 }
                 subscriber.close(closing)
                 return
@@ -167,7 +168,8 @@ final class FeedSession: Sendable {
             let texts = try await currentCallTexts(position: position, devices: [device], journeys: current)
             subscriber.finishSnapshot(of: device, at: position, texts: texts)
         } catch {
-            logger.warning("no snapshot for a monitored extension", metadata: ["device": "\(device)", "error": "\(String(reflecting: error))"])
+            logger.warning(
+                "no snapshot for a monitored extension", metadata: ["device": "\(device)", "error": "\(String(reflecting: error))"])
             subscriber.finishSnapshot(of: device, at: nil, texts: [])
         }
     }

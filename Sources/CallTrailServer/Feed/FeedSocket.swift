@@ -122,7 +122,9 @@ final class FeedSocket: Sendable {
         }
 
         private func deliver(_ buffer: ByteBuffer, isText: Bool, context: ChannelHandlerContext) {
-            guard buffer.readableBytes <= maxMessageBytes else { return fail(context, .messageTooLarge, "messages are at most \(maxMessageBytes) bytes") }
+            guard buffer.readableBytes <= maxMessageBytes else {
+                return fail(context, .messageTooLarge, "messages are at most \(maxMessageBytes) bytes")
+            }
             guard isText else { return }
             if case .dropped = socket.incoming.yield(String(buffer: buffer)) {
                 fail(context, .policyViolation, "more than \(FeedSocket.maxWaitingMessages) messages wait for an answer")
