@@ -49,6 +49,17 @@ public struct JourneyProjector: Service {
     public func eventsAppended() { newEvents.ring() }
 
     public func run() async throws {
+        do {
+            try await projectUntilShutdown()
+        } catch where Task.isShuttingDownGracefully || Task.isCancelled {
+            // Stopping: whichever part noticed first (the listener, a query) ends with an error. A service that
+            // throws during graceful shutdown makes the service group cancel the others instead of letting them
+            // finish, so this one returns.
+            logger.debug("projector stopped", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    private func projectUntilShutdown() async throws {
         try await cancelWhenGracefulShutdown {
             // One projector per database (architecture §7): the others wait on the advisory lock, which the
             // server frees when its holder's connection ends, so one of them takes over if this process dies.
