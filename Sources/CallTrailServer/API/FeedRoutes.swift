@@ -81,8 +81,7 @@ struct FeedRoutes: Sendable {
             subscription = try Subscription(Self.parameters(URI(uri)))
         } catch {
             let error = error as? APIError ?? APIError(.badRequest, "\(error)")
-            try? await socket.send(
-                "{\"type\":\"error\",\"field\":\(JSONText.quote(error.field)),\"message\":\(JSONText.quote(error.message))}")
+            try? await socket.send(FeedSubscriber.errorText(field: error.field, message: error.message))
             try? await socket.close(.normalClosure)
             return
         }

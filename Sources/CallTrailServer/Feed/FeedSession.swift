@@ -119,8 +119,7 @@ final class FeedSession: Sendable {
                 // Retention removed messages this subscriber has not had: say so, rather than skip them.
                 let closing = Closing.trimmed(after: cursor, through: read.trimmedThrough)
                 if subscriber.format == .native {
-                    let message = JSONText.quote(closing.reason(sent: cursor))
-                    subscriber.send("{\"type\":\"error\",\"field\":\"after\",\"message\":\(message)}")
+                    subscriber.send(FeedSubscriber.errorText(field: "after", message: closing.reason(sent: cursor)))
                 }
                 subscriber.close(closing)
                 return
@@ -271,7 +270,7 @@ final class FeedSession: Sendable {
             subscriber.send(
                 "{\"type\":\"subscribed\",\"filter\":\(filter.json),\"after\":\(after.map(String.init) ?? "null")}")
         } catch let error as FeedFilterError {
-            subscriber.send("{\"type\":\"error\",\"field\":\(JSONText.quote(error.field.isEmpty ? nil : error.field)),\"message\":\(JSONText.quote(error.message))}")
+            subscriber.send(FeedSubscriber.errorText(field: error.field.isEmpty ? nil : error.field, message: error.message))
         } catch {
             subscriber.send("{\"type\":\"error\",\"message\":\(JSONText.quote(String(describing: error)))}")
         }

@@ -53,12 +53,17 @@ final class FeedSocket: Sendable {
     /// is disconnected.
     func close(_ code: WebSocketErrorCode, reason: String? = nil) async throws {
         guard !closeSent.exchange(true, ordering: .relaxed) else { return }
-        var data = channel.allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
-        data.write(webSocketErrorCode: code)
-        if let reason { data.writeString(String(decoding: reason.utf8.prefix(123), as: UTF8.self)) }
         let channel = channel
         channel.eventLoop.scheduleTask(in: TimeAmount(closeTimeout)) { channel.close(promise: nil) }
-        try await channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)).get()
+        try await channel.writeAndFlush(Self.closeFrame(code, reason: reason, allocator: channel.allocator)).get()
+    }
+
+    /// A close frame: the code, then the reason, cut to the 123 bytes a control frame leaves for it.
+    static func closeFrame(_ code: WebSocketErrorCode, reason: String?, allocator: ByteBufferAllocator) -> WebSocketFrame {
+        var data = allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
+        data.write(webSocketErrorCode: code)
+        if let reason { data.writeString(String(decoding: reason.utf8.prefix(123), as: UTF8.self)) }
+        return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
     }
 
     /// Turns frames into messages on the event loop, and answers pings and closes there.
@@ -108,13 +113,8 @@ final class FeedSocket: Sendable {
                 } else {
                     // The client closes: answer with its code, then end the connection.
                     var data = frame.unmaskedData
-                    let code = data.readWebSocketErrorCode() ?? .normalClosure
-                    var answer = context.channel.allocator.buffer(capacity: 2)
-                    answer.write(webSocketErrorCode: code)
-                    let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: answer)
-                    context.writeAndFlush(wrapOutboundOut(close)).whenComplete { [channel = context.channel] _ in
-                        channel.close(promise: nil)
-                    }
+                    closeAfterWriting(context, FeedSocket.closeFrame(
+                        data.readWebSocketErrorCode() ?? .normalClosure, reason: nil, allocator: context.channel.allocator))
                 }
             default:
                 break
@@ -142,10 +142,11 @@ final class FeedSocket: Sendable {
         private func fail(_ context: ChannelHandlerContext, _ code: WebSocketErrorCode, _ reason: String) {
             socket.incoming.finish()
             guard !socket.closeSent.exchange(true, ordering: .relaxed) else { return }
-            var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
-            data.write(webSocketErrorCode: code)
-            data.writeString(reason)
-            let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+            closeAfterWriting(context, FeedSocket.closeFrame(code, reason: reason, allocator: context.channel.allocator))
+        }
+
+        /// Sends `close` and ends the connection once it is written.
+        private func closeAfterWriting(_ context: ChannelHandlerContext, _ close: WebSocketFrame) {
             context.writeAndFlush(wrapOutboundOut(close)).whenComplete { [channel = context.channel] _ in
                 channel.close(promise: nil)
             }

@@ -54,11 +54,7 @@ public struct PostgresFeedStore: Sendable {
         var page = Page(trimmedThrough: 0, messages: [])
         for try await (trimmed, position, body) in rows.decode((Int64, Int64?, String?).self) {
             page.trimmedThrough = trimmed
-            guard let position, let body else { continue }
-            guard let message = FeedMessage(storedJSON: body) else {
-                logger.error("unreadable feed message", metadata: ["position": "\(position)"])
-                continue
-            }
+            guard let position, let body, let message = stored(body, at: position) else { continue }
             page.messages.append((position, message))
         }
         return page
@@ -105,13 +101,18 @@ public struct PostgresFeedStore: Sendable {
     private func decode(_ rows: PostgresRowSequence) async throws -> [(position: Int64, message: FeedMessage)] {
         var messages: [(Int64, FeedMessage)] = []
         for try await (position, body) in rows.decode((Int64, String).self) {
-            guard let message = FeedMessage(storedJSON: body) else {
-                logger.error("unreadable feed message", metadata: ["position": "\(position)"])
-                continue
-            }
-            messages.append((position, message))
+            if let message = stored(body, at: position) { messages.append((position, message)) }
         }
         return messages
+    }
+
+    /// A stored message read back; nil (and logged) for a body that is not one.
+    private func stored(_ body: String, at position: Int64) -> FeedMessage? {
+        guard let message = FeedMessage(storedJSON: body) else {
+            logger.error("unreadable feed message", metadata: ["position": "\(position)"])
+            return nil
+        }
+        return message
     }
 }
 
