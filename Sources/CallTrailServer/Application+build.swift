@@ -24,6 +24,8 @@ public protocol AppArguments: Sendable {
     var appendLanes: Int { get }
     /// The projector thread's niceness (0–19): how far behind the request handlers it runs when CPU is short.
     var projectorNiceness: Int32 { get }
+    /// The longest the projector steps aside for a burst that saturates the appender, in seconds (0: never).
+    var projectorLongestPause: Double { get }
     /// TTLs and the body limit of `/v1/userdata`.
     var userData: UserDataPolicy { get }
     /// Heartbeats and the per-subscriber queue of `/v1/feed`.
@@ -35,6 +37,9 @@ extension AppArguments {
     public var appendLanes: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_LANES"] ?? "") ?? 2 }
     public var projectorNiceness: Int32 {
         Int32(ProcessInfo.processInfo.environment["CALLTRAIL_PROJECTOR_NICE"] ?? "").map { min(max($0, 0), 19) } ?? 10
+    }
+    public var projectorLongestPause: Double {
+        Double(ProcessInfo.processInfo.environment["CALLTRAIL_PROJECTOR_MAX_PAUSE"] ?? "").map { max($0, 0) } ?? 2
     }
     public var userData: UserDataPolicy { UserDataPolicy() }
     public var feed: FeedPolicy { FeedPolicy() }
@@ -77,16 +82,19 @@ public func buildApplication(
         store: feed, userData: userData, client: client,
         heartbeat: .milliseconds(Int64(arguments.feed.heartbeatSeconds * 1000)), logger: logger)
     // Within the process, each stage wakes the next directly (append → projector → feed); PostgreSQL's
-    // notifications wake the stages of other processes. The projector runs on a thread of its own behind the
-    // request handlers: when CPU is short, accepting events comes first.
+    // notifications wake the stages of other processes. When CPU is short, accepting events comes first: the
+    // projector runs on a thread of its own behind the request handlers, and steps aside while a burst saturates
+    // the appender.
     let journeys = PostgresJourneyStore(client: client, logger: logger)
+    let saturation = AppendSaturation()
     let projector = JourneyProjector(
         store: journeys, logger: logger,
         executor: BackgroundThreadExecutor(name: "projector", niceness: arguments.projectorNiceness),
+        ingest: saturation, longestPauseForIngest: .milliseconds(Int64(arguments.projectorLongestPause * 1000)),
         onFeedMessages: { hub.messagesStored() })
     let appender = EventAppender(
         store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes,
-        onCommit: { projector.eventsAppended() })
+        saturation: saturation, onCommit: { projector.eventsAppended() })
     services += [client, appender, userDataWriter, projector, hub]
     if arguments.feed.retentionDays > 0 {
         services.append(FeedRetention(

@@ -32,12 +32,24 @@ public struct JourneyProjector: Service {
     let retryWait: Duration = .seconds(1)
     /// Where the projecting runs (nil: the global pool), so that a server can put it behind its request handlers.
     let executor: (any TaskExecutor)?
+    /// This process's appender, when the projector should step aside while it is saturated (`AppendSaturation`).
+    let ingest: AppendSaturation?
+    /// The longest the projector waits for a burst of ingest to end, counted from its last step. Then it projects a
+    /// batch and may wait again, so journeys and the feed still move, if slowly, under an overload that lasts.
+    /// `.zero` never waits.
+    let longestPauseForIngest: Duration
+    /// How long every append lane must have been busy before it counts as a burst: a moment's queue at the usual
+    /// rate must never hold up an offer.
+    public static let burst = Duration.milliseconds(500)
 
     public init(
         store: PostgresJourneyStore, logger: Logger, batchSize: Int = 5_000, idleWait: Duration = .milliseconds(500),
-        executor: (any TaskExecutor)? = nil, onFeedMessages: @escaping @Sendable () -> Void = {}
+        executor: (any TaskExecutor)? = nil, ingest: AppendSaturation? = nil, longestPauseForIngest: Duration = .seconds(2),
+        onFeedMessages: @escaping @Sendable () -> Void = {}
     ) {
         self.executor = executor
+        self.ingest = ingest
+        self.longestPauseForIngest = longestPauseForIngest
         self.store = store
         self.logger = logger
         self.batchSize = batchSize
@@ -111,9 +123,13 @@ public struct JourneyProjector: Service {
 
     private func project() async throws {
         var state = try await restore()
+        var lastStep = ContinuousClock.now
         while !Task.isCancelled {
+            await pauseForIngest(since: lastStep)
             do {
-                if try await step(&state) == 0 { await newEvents.wait(timeout: idleWait) }
+                let count = try await step(&state)
+                lastStep = .now
+                if count == 0 { await newEvents.wait(timeout: idleWait) }
             } catch ProjectionError.checkpointMoved(let expected, let found) {
                 logger.notice("projection checkpoint moved; reloading", metadata: ["expected": "\(expected)", "found": "\(found)"])
                 state = try await restore()
@@ -126,6 +142,17 @@ public struct JourneyProjector: Service {
                 state = try await restore()
             }
         }
+    }
+
+    /// Waits while this process's appender is saturated, until `longestPauseForIngest` has passed since `lastStep`.
+    private func pauseForIngest(since lastStep: ContinuousClock.Instant) async {
+        guard let ingest, longestPauseForIngest > .zero, ingest.hasLasted(Self.burst) else { return }
+        let started = ContinuousClock.now
+        while ingest.hasLasted(Self.burst), ContinuousClock.now - lastStep < longestPauseForIngest, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        FloatingPointCounter(label: "calltrail_projection_paused_seconds_total")
+            .increment(by: (ContinuousClock.now - started).seconds)
     }
 
     /// The projector's memory: its tracker, the checkpoint its tables are at, and the next batch if it was

@@ -18,6 +18,8 @@ public final class EventAppender: Service, Sendable {
     struct State {
         var queue: [Request] = []
         var isAccepting = true
+        /// Lanes writing a group now.
+        var writing = 0
     }
 
     let store: any EventStore
@@ -33,12 +35,15 @@ public final class EventAppender: Service, Sendable {
     /// Called after each commit: this process's projector starts on the new events at once, without waiting
     /// for the database's notification to come back round.
     let onCommit: @Sendable () -> Void
+    /// Told whenever a lane starts or stops writing, so the projector can tell a burst from the usual traffic.
+    let saturation: AppendSaturation
 
     public init(
         store: any EventStore, logger: Logger, maxEventsPerTransaction: Int = 2_000, lanes: Int = 2,
-        onCommit: @escaping @Sendable () -> Void = {}
+        saturation: AppendSaturation = AppendSaturation(), onCommit: @escaping @Sendable () -> Void = {}
     ) {
         self.store = store
+        self.saturation = saturation
         self.logger = logger
         self.onCommit = onCommit
         self.maxEventsPerTransaction = maxEventsPerTransaction
@@ -89,17 +94,26 @@ public final class EventAppender: Service, Sendable {
 
     /// Writes groups until the queue is empty.
     private func drain() async {
-        while let group = takeGroup() { await write(group) }
+        var wrote = false
+        while let group = takeGroup(afterWriting: wrote) {
+            await write(group)
+            wrote = true
+        }
     }
 
-    private func takeGroup() -> [Request]? {
+    /// The next group, if any; `afterWriting` says this lane just finished one. A lane that finishes and at once
+    /// takes another never counts as idle, so `saturation` holds through a burst.
+    private func takeGroup(afterWriting: Bool) -> [Request]? {
         state.withLock { state in
+            if afterWriting { state.writing -= 1 }
             var taken: [Request] = []
             var events = 0
             while let next = state.queue.first, taken.isEmpty || events + next.events.count <= maxEventsPerTransaction {
                 taken.append(state.queue.removeFirst())
                 events += next.events.count
             }
+            if !taken.isEmpty { state.writing += 1 }
+            saturation.record(lanesWriting: state.writing, of: lanes)
             return taken.isEmpty ? nil : taken
         }
     }

@@ -765,6 +765,7 @@ enum ServerTimers {
             timer("calltrail_append_duration_seconds", "appends"),
             timer("calltrail_projection_batch_seconds", "projector batches", per: ("calltrail_projection_events_total", "events")),
             timer("calltrail_feed_dispatch_seconds", "feed dispatches", per: ("calltrail_feed_messages_total", "messages")),
+            String(format: "projector paused for ingest bursts %.2f s", delta("calltrail_projection_paused_seconds_total")),
         ].joined(separator: "; ")
     }
 }
