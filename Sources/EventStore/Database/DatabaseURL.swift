@@ -83,7 +83,12 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         // to it, and a cancelled timer keeps its task and dispatch source until its deadline. With the library's
         // 30 s and 60 s, the pool of a server taking 2,000 events/s held some 37,000 of them (16 MB). Short
         // deadlines keep that to a few thousand; 5 s is still far shorter than any firewall's idle cut.
-        configuration.options.keepAliveBehavior = .init(frequency: .seconds(5))
+        // Even so, arming and cancelling them took about a quarter of the server's CPU at 2,000 user-data GETs a
+        // second (`bench userdata`). A Unix socket has no firewall or NAT in between to drop an idle connection,
+        // so there the pings are pure cost and are left out; and the first few connections, always open, never
+        // arm an idle timer.
+        configuration.options.keepAliveBehavior = socketDirectory == nil ? .init(frequency: .seconds(5)) : nil
+        configuration.options.minimumConnections = min(4, maximumConnections)
         configuration.options.connectionIdleTimeout = .seconds(10)
         return configuration
     }
