@@ -90,7 +90,7 @@ public func buildApplication(
     let projector = JourneyProjector(
         store: journeys, logger: logger,
         executor: BackgroundThreadExecutor(name: "projector", niceness: arguments.projectorNiceness),
-        ingest: saturation, longestPauseForIngest: .milliseconds(Int64(arguments.projectorLongestPause * 1000)),
+        ingest: saturation, longestPauseForIngest: .seconds(arguments.projectorLongestPause),
         onFeedMessages: { hub.messagesStored() })
     let appender = EventAppender(
         store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes,

@@ -29,9 +29,9 @@ struct AppendSaturationTests {
         func headPosition() async throws -> Int64 { 0 }
     }
 
-    static func event(_ seq: Int64) throws -> [IncomingEvent] {
+    static func event(_ seq: Int64) -> [IncomingEvent] {
         var fixtures = EventFixtures(startSeq: seq)
-        return try IngestBatchParser.parse(Array(fixtures.delivered(seq, at: "5001", ucid: nil).utf8))
+        return EventFixtures.incoming([fixtures.delivered(seq, at: "5001", ucid: nil)])
     }
 
     static func waitUntil(_ condition: @Sendable () -> Bool) async throws {
@@ -48,12 +48,12 @@ struct AppendSaturationTests {
         let running = Task { try await appender.run() }
         defer { running.cancel() }
 
-        let first = Task { try await appender.append(try Self.event(1)) }
+        let first = Task { try await appender.append(Self.event(1)) }
         try await Self.waitUntil { store.appendsWaiting == 1 }
         #expect(!saturation.hasLasted(.zero), "one lane of two writes")
 
-        let second = Task { try await appender.append(try Self.event(2)) }
-        let third = Task { try await appender.append(try Self.event(3)) }
+        let second = Task { try await appender.append(Self.event(2)) }
+        let third = Task { try await appender.append(Self.event(3)) }
         try await Self.waitUntil { store.appendsWaiting == 2 }
         #expect(saturation.hasLasted(.zero), "both lanes write, a request waits")
         try await Task.sleep(for: .milliseconds(50))
