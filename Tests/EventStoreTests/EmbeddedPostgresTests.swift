@@ -19,6 +19,14 @@ struct EmbeddedPostgresTests {
         #expect(role == "calltrail_app")
         try await DatabaseBootstrap.withTemporaryClient(url, logger: logger) { client in
             try await client.query("INSERT INTO streams VALUES ('00001000421700000000', 1, 1, 1)")
+            // The small, early-written buffer pool that keeps the kernel's writeback steady.
+            for (name, value) in EmbeddedPostgres.serverSettings {
+                var current: String?
+                for try await setting in try await client.query("SELECT current_setting(\(name))").decode(String.self) {
+                    current = setting
+                }
+                #expect(current == value, "\(name)")
+            }
         }
         postgres.stop()
         let socket = "\(try #require(url.socketDirectory))/.s.PGSQL.\(url.port)"
