@@ -99,26 +99,37 @@ public struct PostgresJourneyStore: Sendable {
 
     /// The stored events after `position` that a projection reads: their position and JSON.
     public func events(after position: Int64, limit: Int, read: LogRead = .replay) async throws -> [(position: Int64, body: String)] {
-        let rows: PostgresRowSequence
+        var events: [(Int64, String)] = []
+        events.reserveCapacity(limit)
         switch read {
         case .head:
-            rows = try await client.query(
-                """
-                SELECT l.position, b.body::text FROM event_log l
-                CROSS JOIN LATERAL (SELECT body FROM event_bodies e WHERE e.ref = l.ref AND e.known_type OFFSET 0) b
-                WHERE l.position > \(position) ORDER BY l.position LIMIT \(limit)
-                """, logger: logger)
+            for try await row in try await client.execute(HeadEvents(after: position, limit: Int64(limit)), logger: logger) {
+                events.append(row)
+            }
         case .replay:
-            rows = try await client.query(
+            let rows = try await client.query(
                 """
                 SELECT l.position, b.body::text FROM event_log l JOIN event_bodies b ON b.ref = l.ref
                 WHERE l.position > \(position) AND b.known_type ORDER BY l.position LIMIT \(limit)
                 """, logger: logger)
+            for try await row in rows.decode((Int64, String).self) { events.append(row) }
         }
-        var events: [(Int64, String)] = []
-        events.reserveCapacity(limit)
-        for try await row in rows.decode((Int64, String).self) { events.append(row) }
         return events
+    }
+
+    /// The live projector's read, prepared: it runs several times a batch, and parsing and planning it each time
+    /// cost PostgreSQL about 0.2 ms a read. The plan stays what the lateral lookup fixes: the log's primary key
+    /// in order, each body by its key.
+    struct HeadEvents: RowsAfterStatement {
+        static let sql = """
+            SELECT l.position, b.body::text FROM event_log l
+            CROSS JOIN LATERAL (SELECT body FROM event_bodies e WHERE e.ref = l.ref AND e.known_type OFFSET 0) b
+            WHERE l.position > $1 ORDER BY l.position LIMIT $2
+            """
+        var after: Int64
+        var limit: Int64
+
+        func decodeRow(_ row: PostgresRow) throws -> (Int64, String) { try row.decode((Int64, String).self) }
     }
 
     public func headPosition() async throws -> Int64 {

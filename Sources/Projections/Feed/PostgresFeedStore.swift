@@ -44,20 +44,27 @@ public struct PostgresFeedStore: Sendable {
 
     /// Messages after `position`, in order, at most `limit`, with the trim point they were read at.
     public func page(after position: Int64, limit: Int) async throws -> Page {
-        let rows = try await client.query(
-            """
-            SELECT h.trimmed_through, m.position, m.body FROM feed_head h
-            LEFT JOIN LATERAL (
-                SELECT position, body FROM feed_messages WHERE position > \(position) ORDER BY position LIMIT \(limit)
-            ) m ON true
-            """, logger: logger)
         var page = Page(trimmedThrough: 0, messages: [])
-        for try await (trimmed, position, body) in rows.decode((Int64, Int64?, String?).self) {
+        for try await (trimmed, position, body) in try await client.execute(PageAfter(after: position, limit: Int64(limit)), logger: logger) {
             page.trimmedThrough = trimmed
             guard let position, let body, let message = stored(body, at: position) else { continue }
             page.messages.append((position, message))
         }
         return page
+    }
+
+    /// `page`'s statement, prepared: every dispatch of the feed reads one.
+    struct PageAfter: RowsAfterStatement {
+        static let sql = """
+            SELECT h.trimmed_through, m.position, m.body FROM feed_head h
+            LEFT JOIN LATERAL (
+                SELECT position, body FROM feed_messages WHERE position > $1 ORDER BY position LIMIT $2
+            ) m ON true
+            """
+        var after: Int64
+        var limit: Int64
+
+        func decodeRow(_ row: PostgresRow) throws -> (Int64, Int64?, String?) { try row.decode((Int64, Int64?, String?).self) }
     }
 
     /// Removes the messages whose time is before `olderThan`, oldest first, `batch` at a time (each batch its own
