@@ -15,7 +15,8 @@ func benchMachine() -> String {
     return "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(model ?? "unknown CPU")"
 }
 
-/// A CHECKPOINT between phases, so that no phase pays for the previous one's dirty pages.
+/// A CHECKPOINT between phases, so that no phase pays for the previous one's dirty pages, then the rest of the
+/// machine's dirty page cache written out too (`benchFlushPageCache`).
 func benchCheckpoint(_ server: DatabaseURL, logger: Logger) async throws {
     do {
         try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
@@ -24,6 +25,20 @@ func benchCheckpoint(_ server: DatabaseURL, logger: Logger) async throws {
     } catch {
         print("(no CHECKPOINT between phases: \(String(reflecting: error).prefix(80)))")
     }
+    _ = benchFlushPageCache()
+}
+
+/// Writes the whole machine's dirty page cache to disk, and returns how many MB were dirty. Linux writes dirty
+/// pages back about 30 s after they were first dirtied, all at once, and every commit waits behind that: without
+/// this, the output of a build that finished just before a run is written back in the middle of its counted
+/// seconds (one such run of `bench feed` had an offer p99 of 36 ms and a max of 188 ms; the next, 16 and 32 ms).
+func benchFlushPageCache() -> Int {
+    let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
+    let dirtyKB = meminfo.split(separator: "\n").first { $0.hasPrefix("Dirty:") }
+        .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first }
+        .flatMap { Int($0) } ?? 0
+    sync()
+    return dirtyKB / 1024
 }
 
 /// The benchmarks' logger: warnings only, so the figures stay readable.

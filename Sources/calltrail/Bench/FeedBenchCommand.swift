@@ -108,6 +108,7 @@ struct FeedBenchCommand: AsyncParsableCommand {
             lanes.map { "\($0.source) \($0.lines.count)" }.joined(separator: ", "), callRate, simulated,
             (ContinuousClock.now - made).seconds))
 
+        print("page cache: \(benchFlushPageCache()) MB of dirty data written out before the server starts")
         let options = self
         try await withServerChild(
             databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, port: port, logger: logger
