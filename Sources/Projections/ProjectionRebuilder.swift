@@ -18,12 +18,18 @@ public struct ProjectionRebuilder: Sendable {
     let readSize: Int
     /// Events between writes of the fresh tables: a rebuild writes each journey about once, not once per batch.
     let flushEvery: Int
+    /// Event positions per statement when the swap appends the feed's tail (`RebuildFeedTail`).
+    let feedEventsPerAppend: Int64
 
-    public init(store: PostgresJourneyStore, logger: Logger, readSize: Int = 20_000, flushEvery: Int = 250_000) {
+    public init(
+        store: PostgresJourneyStore, logger: Logger, readSize: Int = 20_000, flushEvery: Int = 250_000,
+        feedEventsPerAppend: Int64 = 50_000
+    ) {
         self.store = store
         self.logger = logger
         self.readSize = readSize
         self.flushEvery = flushEvery
+        self.feedEventsPerAppend = feedEventsPerAppend
     }
 
     public struct Report: Sendable {
@@ -38,18 +44,24 @@ public struct ProjectionRebuilder: Sendable {
     public func run(progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
         try await store.client.withConnection { lockConnection in
             guard try await store.tryLock(.rebuild, on: lockConnection) else { throw ProjectionError.rebuildRunning }
+            var feedTail: RebuildFeedTail?
             do {
-                let report = try await replay(progress: progress)
+                let tail = try await RebuildFeedTail.create(on: lockConnection, logger: logger, eventsPerAppend: feedEventsPerAppend)
+                feedTail = tail
+                let report = try await replay(progress: progress, feedTail: tail)
+                await tail.drop()
                 try await store.unlock(.rebuild, on: lockConnection)
                 return report
             } catch {
+                await feedTail?.drop()
                 try? await store.unlock(.rebuild, on: lockConnection)
                 throw error
             }
         }
     }
 
-    private func replay(progress: @Sendable (Int64, Int64) -> Void) async throws -> Report {
+    /// `feedTail`: staged on the rebuild's own connection, which holds its lock, and which the swap runs on.
+    private func replay(progress: @Sendable (Int64, Int64) -> Void, feedTail: RebuildFeedTail) async throws -> Report {
         let started = ContinuousClock.now
         try await store.client.query("SELECT calltrail_create_projection_tables('projection_next', false)", logger: logger)
         try await store.client.query(
@@ -62,7 +74,6 @@ public struct ProjectionRebuilder: Sendable {
         var journeys = Set<String>()
         // Feed messages of the events the live feed has not reached: the swap stores them, so subscribers miss
         // nothing that happened while the rebuild caught up.
-        var feedTail: [FeedMessage] = []
         let feed = PostgresFeedStore(client: store.client, logger: logger)
 
         // Writes run in a child task while the next pages are reduced, one at a time and in order.
@@ -91,8 +102,8 @@ public struct ProjectionRebuilder: Sendable {
                 tracker.emitsFeed = last.position > fed
                 for event in page.events { tracker.apply(event) }
                 tracker.advance(to: last.position)
-                feedTail.removeAll { $0.eventPosition <= fed }
-                feedTail += tracker.takeFeed().filter { $0.eventPosition > fed }
+                let unfed = tracker.takeFeed().filter { $0.eventPosition > fed }
+                if !unfed.isEmpty { try await feedTail.add(unfed) }
                 events += page.count
                 sinceFlush += page.count
                 if sinceFlush >= flushEvery {
@@ -123,8 +134,8 @@ public struct ProjectionRebuilder: Sendable {
         return Page(events: StoredEventDecoder.decode(stored, logger: logger), last: stored.last, count: stored.count)
     }
 
-    private func swap(position: Int64, clock: Date, feed: [FeedMessage]) async throws {
-        try await store.client.withTransaction(logger: logger) { connection in
+    private func swap(position: Int64, clock: Date, feed: RebuildFeedTail) async throws {
+        try await feed.connection.withTransaction(logger: logger) { connection in
             // Every row of a result must be read before the next statement on the connection.
             for try await _ in try await connection.query(
                 "SELECT position FROM projection_checkpoints WHERE name = 'journeys' FOR UPDATE", logger: logger)
@@ -132,7 +143,7 @@ public struct ProjectionRebuilder: Sendable {
             for try await _ in try await connection.query(
                 "SELECT calltrail_swap_projection_tables(\(position), \(clock), \(Int32(Journey.stateVersion)))", logger: logger)
             {}
-            try await PostgresFeedStore.append(feed, through: position, on: connection, logger: logger)
+            try await feed.append(through: position)
         }
         logger.info("rebuilt projection swapped in", metadata: ["position": "\(position)"])
     }

@@ -202,4 +202,44 @@ struct FeedAcrossRebuildTests {
             #expect(got == expected, "the feed is the reducer's output over the whole log, in order")
         }
     }
+
+    /// With no service running, the live feed never moved: the rebuild makes the messages of the whole log. It stages
+    /// them and the swap appends them a few event positions at a time (here 7, so that many events' messages fall
+    /// at a boundary); each comes once, in the reducer's order.
+    @Test func aRebuildFarAheadOfTheFeedAppendsItsWholeTailInRanges() async throws {
+        let database = try await TestDatabase.create()
+        try await database.withClient { pool in
+            let events = PostgresEventStore(client: pool, logger: database.logger)
+            let traffic = JourneyAPITests.traffic(calls: 60, seed: 33)
+            for chunk in stride(from: 0, to: traffic.count, by: 40) {
+                let body = traffic[chunk..<min(chunk + 40, traffic.count)].joined(separator: "\n")
+                _ = try await events.append([try IngestBatchParser.parse(Array(body.utf8))])
+            }
+            let journeys = PostgresJourneyStore(client: pool, logger: database.logger)
+            let report = try await ProjectionRebuilder(
+                store: journeys, logger: database.logger, readSize: 50, feedEventsPerAppend: 7
+            ).run()
+
+            var tracker = JourneyTracker()
+            let decoder = JSONDecoder()
+            for (position, body) in try await journeys.events(after: 0, limit: 100_000) {
+                tracker.apply(CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8))))
+            }
+            let expected = tracker.takeFeed()
+            let feed = PostgresFeedStore(client: pool, logger: database.logger)
+            let page = try await feed.page(after: 0, limit: 100_000)
+            #expect(expected.count > 100)
+            #expect(page.messages.map(\.position) == Array(1...Int64(page.messages.count)), "gapless positions from 1")
+            func key(_ message: FeedMessage) -> String {
+                "\(message.eventPosition)|\(message.kind.rawValue)|\(message.device)|\(message.storedJSON)"
+            }
+            let got = page.messages.map { key($0.message) }, want = expected.map(key)
+            #expect(got.count == want.count, "every message once")
+            if let index = zip(got, want).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+                Issue.record("in the reducer's order: message \(index + 1) is\n\(got[index])\nwhere the reducer made\n\(want[index])")
+            }
+            #expect(try await feed.head().eventPosition == report.position)
+        }
+        await database.drop()
+    }
 }

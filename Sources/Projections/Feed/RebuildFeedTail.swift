@@ -1,0 +1,81 @@
+import CallModel
+import Logging
+import PostgresNIO
+
+/// The feed messages a rebuild makes for events the live feed has not reached yet, staged in a temporary table on
+/// the rebuild's own connection, then appended to the feed by the swap, in the swap's transaction, so the feed
+/// and the journeys it describes change together.
+///
+/// Why staged in the database rather than held: when the live feed is far behind the log (a rebuild during a
+/// burst, or with no service running), the tail is most of the store's messages. Held in memory and appended in
+/// one statement, the tail of a 10-million-event rebuild was a 2.7 GB bind, past PostgreSQL's limit of 2 GB a
+/// value, and the process trapped.
+struct RebuildFeedTail {
+    let connection: PostgresConnection
+    let logger: Logger
+    /// Event positions per append at the swap (all the messages of one event always go in the same append).
+    let eventsPerAppend: Int64
+    /// Messages per insert while staging.
+    static let rowsPerInsert = 10_000
+
+    /// An empty stage on `connection`, replacing one a failed rebuild may have left there.
+    static func create(on connection: PostgresConnection, logger: Logger, eventsPerAppend: Int64) async throws -> RebuildFeedTail {
+        try await connection.query("DROP TABLE IF EXISTS pg_temp.calltrail_rebuild_feed_tail", logger: logger)
+        try await connection.query(
+            """
+            CREATE TEMP TABLE calltrail_rebuild_feed_tail (
+                n bigserial PRIMARY KEY, event_position bigint NOT NULL, kind text NOT NULL, device text NOT NULL,
+                ucid text NOT NULL, journey_id text NOT NULL, time timestamptz NOT NULL, body text NOT NULL)
+            """, logger: logger)
+        try await connection.query(
+            "CREATE INDEX ON calltrail_rebuild_feed_tail (event_position)", logger: logger)
+        return RebuildFeedTail(connection: connection, logger: logger, eventsPerAppend: max(1, eventsPerAppend))
+    }
+
+    /// Stages messages, in the order the reducer made them.
+    func add(_ messages: [FeedMessage]) async throws {
+        for start in stride(from: 0, to: messages.count, by: Self.rowsPerInsert) {
+            let rows = FeedRows(Array(messages[start..<min(start + Self.rowsPerInsert, messages.count)]))
+            try await connection.query(
+                """
+                INSERT INTO calltrail_rebuild_feed_tail (event_position, kind, device, ucid, journey_id, time, body)
+                SELECT * FROM unnest(\(rows.eventPositions)::bigint[], \(rows.kinds)::text[], \(rows.devices)::text[],
+                                     \(rows.ucids)::text[], \(rows.journeyIDs)::text[], \(rows.times)::timestamptz[],
+                                     \(rows.bodies)::text[])
+                """, logger: logger)
+        }
+    }
+
+    /// Appends the staged messages of events the live feed has still not reached (`calltrail_append_feed` skips
+    /// the others), a range of event positions at a time, and moves the feed's event position to `through`.
+    /// Runs inside the caller's transaction on the same connection.
+    func append(through: Int64) async throws {
+        var bounds: (Int64?, Int64?) = (nil, nil)
+        for try await row in try await connection.query(
+            "SELECT min(event_position), max(event_position) FROM calltrail_rebuild_feed_tail", logger: logger
+        ).decode((Int64?, Int64?).self) {
+            bounds = row
+        }
+        if let first = bounds.0, let last = bounds.1 {
+            var after = first - 1
+            while after < last {
+                let upTo = min(after + eventsPerAppend, last)
+                for try await _ in try await connection.query(
+                    """
+                    SELECT calltrail_append_feed(\(upTo), array_agg(event_position ORDER BY n), array_agg(kind ORDER BY n),
+                        array_agg(device ORDER BY n), array_agg(ucid ORDER BY n), array_agg(journey_id ORDER BY n),
+                        array_agg(time ORDER BY n), array_agg(body ORDER BY n))
+                    FROM calltrail_rebuild_feed_tail WHERE event_position > \(after) AND event_position <= \(upTo)
+                    """, logger: logger)
+                {}
+                after = upTo
+            }
+        }
+        try await PostgresFeedStore.append([], through: through, on: connection, logger: logger)
+    }
+
+    /// Removes the stage, so the connection goes back to the pool as it came.
+    func drop() async {
+        _ = try? await connection.query("DROP TABLE IF EXISTS pg_temp.calltrail_rebuild_feed_tail", logger: logger)
+    }
+}
