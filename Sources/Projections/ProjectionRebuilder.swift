@@ -44,16 +44,15 @@ public struct ProjectionRebuilder: Sendable {
     public func run(progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
         try await store.client.withConnection { lockConnection in
             guard try await store.tryLock(.rebuild, on: lockConnection) else { throw ProjectionError.rebuildRunning }
-            var feedTail: RebuildFeedTail?
+            let feedTail = RebuildFeedTail(connection: lockConnection, logger: logger, eventsPerAppend: feedEventsPerAppend)
             do {
-                let tail = try await RebuildFeedTail.create(on: lockConnection, logger: logger, eventsPerAppend: feedEventsPerAppend)
-                feedTail = tail
-                let report = try await replay(progress: progress, feedTail: tail)
-                await tail.drop()
+                try await feedTail.create()
+                let report = try await replay(progress: progress, feedTail: feedTail)
+                await feedTail.drop()
                 try await store.unlock(.rebuild, on: lockConnection)
                 return report
             } catch {
-                await feedTail?.drop()
+                await feedTail.drop()
                 try? await store.unlock(.rebuild, on: lockConnection)
                 throw error
             }
@@ -140,10 +139,12 @@ public struct ProjectionRebuilder: Sendable {
             for try await _ in try await connection.query(
                 "SELECT position FROM projection_checkpoints WHERE name = 'journeys' FOR UPDATE", logger: logger)
             {}
+            // The feed first: the swap's DROP of the old tables holds their locks until commit, and journey reads
+            // would wait behind a long tail.
+            try await feed.append(through: position)
             for try await _ in try await connection.query(
                 "SELECT calltrail_swap_projection_tables(\(position), \(clock), \(Int32(Journey.stateVersion)))", logger: logger)
             {}
-            try await feed.append(through: position)
         }
         logger.info("rebuilt projection swapped in", metadata: ["position": "\(position)"])
     }

@@ -161,8 +161,10 @@ struct FeedAcrossRebuildTests {
                 }
             }
             _ = try await database.withClient { pool in
+                // Ranges of 7 event positions at the swap: the live feed, going on meanwhile, may stand inside one.
                 try await ProjectionRebuilder(
-                    store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger, readSize: 50
+                    store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger, readSize: 50,
+                    feedEventsPerAppend: 7
                 ).run()
             }
             try await posting.value

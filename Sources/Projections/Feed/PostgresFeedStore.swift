@@ -45,10 +45,10 @@ public struct PostgresFeedStore: Sendable {
     /// Messages after `position`, in order, at most `limit`, with the trim point they were read at.
     public func page(after position: Int64, limit: Int) async throws -> Page {
         var page = Page(trimmedThrough: 0, messages: [])
-        for try await (trimmed, position, body) in try await client.execute(PageAfter(after: position, limit: Int64(limit)), logger: logger) {
+        for try await (trimmed, at, body) in try await client.execute(PageAfter(after: position, limit: Int64(limit)), logger: logger) {
             page.trimmedThrough = trimmed
-            guard let position, let body, let message = stored(body, at: position) else { continue }
-            page.messages.append((position, message))
+            guard let at, let body, let message = stored(body, at: at) else { continue }
+            page.messages.append((at, message))
         }
         return page
     }

@@ -18,8 +18,15 @@ struct RebuildFeedTail {
     /// Messages per insert while staging.
     static let rowsPerInsert = 10_000
 
-    /// An empty stage on `connection`, replacing one a failed rebuild may have left there.
-    static func create(on connection: PostgresConnection, logger: Logger, eventsPerAppend: Int64) async throws -> RebuildFeedTail {
+    init(connection: PostgresConnection, logger: Logger, eventsPerAppend: Int64) {
+        self.connection = connection
+        self.logger = logger
+        self.eventsPerAppend = max(1, eventsPerAppend)
+    }
+
+    /// An empty stage, replacing one a failed rebuild may have left on the connection. Needs the TEMP privilege
+    /// on the database, which PostgreSQL grants to every role unless it was revoked.
+    func create() async throws {
         try await connection.query("DROP TABLE IF EXISTS pg_temp.calltrail_rebuild_feed_tail", logger: logger)
         try await connection.query(
             """
@@ -27,9 +34,7 @@ struct RebuildFeedTail {
                 n bigserial PRIMARY KEY, event_position bigint NOT NULL, kind text NOT NULL, device text NOT NULL,
                 ucid text NOT NULL, journey_id text NOT NULL, time timestamptz NOT NULL, body text NOT NULL)
             """, logger: logger)
-        try await connection.query(
-            "CREATE INDEX ON calltrail_rebuild_feed_tail (event_position)", logger: logger)
-        return RebuildFeedTail(connection: connection, logger: logger, eventsPerAppend: max(1, eventsPerAppend))
+        try await connection.query("CREATE INDEX ON calltrail_rebuild_feed_tail (event_position)", logger: logger)
     }
 
     /// Stages messages, in the order the reducer made them.
@@ -39,25 +44,31 @@ struct RebuildFeedTail {
             try await connection.query(
                 """
                 INSERT INTO calltrail_rebuild_feed_tail (event_position, kind, device, ucid, journey_id, time, body)
-                SELECT * FROM unnest(\(rows.eventPositions)::bigint[], \(rows.kinds)::text[], \(rows.devices)::text[],
-                                     \(rows.ucids)::text[], \(rows.journeyIDs)::text[], \(rows.times)::timestamptz[],
-                                     \(rows.bodies)::text[])
+                SELECT e, k, d, u, j, t, b
+                FROM unnest(\(rows.eventPositions)::bigint[], \(rows.kinds)::text[], \(rows.devices)::text[],
+                            \(rows.ucids)::text[], \(rows.journeyIDs)::text[], \(rows.times)::timestamptz[],
+                            \(rows.bodies)::text[]) WITH ORDINALITY AS r(e, k, d, u, j, t, b, i)
+                ORDER BY i
                 """, logger: logger)
         }
     }
 
-    /// Appends the staged messages of events the live feed has still not reached (`calltrail_append_feed` skips
-    /// the others), a range of event positions at a time, and moves the feed's event position to `through`.
-    /// Runs inside the caller's transaction on the same connection.
+    /// Appends the staged messages of events the live feed has still not reached, a range of event positions at a
+    /// time, and moves the feed's event position to `through`. Runs inside the caller's transaction on the same
+    /// connection; the feed's head is locked from the start, as `calltrail_append_feed` would lock it.
     func append(through: Int64) async throws {
-        var bounds: (Int64?, Int64?) = (nil, nil)
+        var bounds: (fed: Int64, last: Int64?) = (0, nil)
         for try await row in try await connection.query(
-            "SELECT min(event_position), max(event_position) FROM calltrail_rebuild_feed_tail", logger: logger
-        ).decode((Int64?, Int64?).self) {
+            """
+            SELECT h.event_position, (SELECT max(event_position) FROM calltrail_rebuild_feed_tail)
+            FROM feed_head h FOR UPDATE
+            """, logger: logger
+        ).decode((Int64, Int64?).self) {
             bounds = row
         }
-        if let first = bounds.0, let last = bounds.1 {
-            var after = first - 1
+        if let last = bounds.last {
+            // Staged messages at or before the feed's head were sent by the live feed while the rebuild ran.
+            var after = bounds.fed
             while after < last {
                 let upTo = min(after + eventsPerAppend, last)
                 for try await _ in try await connection.query(

@@ -15,8 +15,8 @@ func benchMachine() -> String {
     return "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(model ?? "unknown CPU")"
 }
 
-/// A CHECKPOINT between phases, so that no phase pays for the previous one's dirty pages, then the rest of the
-/// machine's dirty page cache written out too (`benchFlushPageCache`).
+/// A CHECKPOINT between phases, so that no phase pays for the previous one's dirty pages; then the rest of the
+/// machine's dirty page cache is written out too (`benchFlushPageCache`).
 func benchCheckpoint(_ server: DatabaseURL, logger: Logger) async throws {
     do {
         try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
@@ -37,7 +37,7 @@ func benchFlushPageCache() -> Int {
     let dirtyKB = meminfo.split(separator: "\n").first { $0.hasPrefix("Dirty:") }
         .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first }
         .flatMap { Int($0) } ?? 0
-    sync()
+    sync()  // blocks one of the shared threads until the disk is done: fine between a benchmark's phases
     return dirtyKB / 1024
 }
 
