@@ -81,21 +81,6 @@ public struct PostgresFeedStore: Sendable {
         }
     }
 
-    /// Appends the messages of events up to `through` inside the caller's transaction, skipping events already
-    /// fed; returns the last position. (The projector's batches append theirs in `calltrail_commit_projection`.)
-    @discardableResult
-    static func append(_ messages: [FeedMessage], through: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
-        let rows = FeedRows(messages)
-        let result = try await connection.query(
-            """
-            SELECT calltrail_append_feed(\(through), \(rows.eventPositions), \(rows.kinds), \(rows.devices), \(rows.ucids),
-                                         \(rows.journeyIDs), \(rows.times), \(rows.bodies))
-            """, logger: logger)
-        var last: Int64 = 0
-        for try await position in result.decode(Int64.self) { last = position }
-        return last
-    }
-
     /// The last message of `kind` at `device`.
     public func latest(_ kind: FeedMessage.Kind, device: String) async throws -> (position: Int64, message: FeedMessage)? {
         try await decode(client.query(
@@ -128,7 +113,8 @@ public struct PostgresFeedStoreError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Feed messages as column arrays, the parameters of `calltrail_append_feed` (migrations/0005_feed.sql).
+/// Feed messages as column arrays, as the projector's commit and a rebuild's stage bind them (the columns of
+/// `calltrail_append_feed`, migrations/0005_feed.sql).
 struct FeedRows {
     var eventPositions: [Int64] = []
     var kinds: [String] = []

@@ -54,35 +54,29 @@ struct RebuildFeedTail {
     }
 
     /// Appends the staged messages of events the live feed has still not reached, a range of event positions at a
-    /// time, and moves the feed's event position to `through`. Runs inside the caller's transaction on the same
-    /// connection; the feed's head is locked from the start, as `calltrail_append_feed` would lock it.
+    /// time, each range moving the feed's event position to its end, the last to `through`. Runs inside the
+    /// caller's transaction on the same connection; the feed's head is locked from the start, as
+    /// `calltrail_append_feed` would lock it.
     func append(through: Int64) async throws {
-        var bounds: (fed: Int64, last: Int64?) = (0, nil)
-        for try await row in try await connection.query(
-            """
-            SELECT h.event_position, (SELECT max(event_position) FROM calltrail_rebuild_feed_tail)
-            FROM feed_head h FOR UPDATE
-            """, logger: logger
-        ).decode((Int64, Int64?).self) {
-            bounds = row
+        // Staged messages at or before the feed's head were sent by the live feed while the rebuild ran.
+        var after: Int64 = through
+        for try await fed in try await connection.query(
+            "SELECT event_position FROM feed_head FOR UPDATE", logger: logger
+        ).decode(Int64.self) {
+            after = fed
         }
-        if let last = bounds.last {
-            // Staged messages at or before the feed's head were sent by the live feed while the rebuild ran.
-            var after = bounds.fed
-            while after < last {
-                let upTo = min(after + eventsPerAppend, last)
-                for try await _ in try await connection.query(
-                    """
-                    SELECT calltrail_append_feed(\(upTo), array_agg(event_position ORDER BY n), array_agg(kind ORDER BY n),
-                        array_agg(device ORDER BY n), array_agg(ucid ORDER BY n), array_agg(journey_id ORDER BY n),
-                        array_agg(time ORDER BY n), array_agg(body ORDER BY n))
-                    FROM calltrail_rebuild_feed_tail WHERE event_position > \(after) AND event_position <= \(upTo)
-                    """, logger: logger)
-                {}
-                after = upTo
-            }
+        while after < through {
+            let upTo = min(after + eventsPerAppend, through)
+            for try await _ in try await connection.query(
+                """
+                SELECT calltrail_append_feed(\(upTo), array_agg(event_position ORDER BY n), array_agg(kind ORDER BY n),
+                    array_agg(device ORDER BY n), array_agg(ucid ORDER BY n), array_agg(journey_id ORDER BY n),
+                    array_agg(time ORDER BY n), array_agg(body ORDER BY n))
+                FROM calltrail_rebuild_feed_tail WHERE event_position > \(after) AND event_position <= \(upTo)
+                """, logger: logger)
+            {}
+            after = upTo
         }
-        try await PostgresFeedStore.append([], through: through, on: connection, logger: logger)
     }
 
     /// Removes the stage, so the connection goes back to the pool as it came.
