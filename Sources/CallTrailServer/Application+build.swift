@@ -30,6 +30,8 @@ public protocol AppArguments: Sendable {
     var userData: UserDataPolicy { get }
     /// Heartbeats and the per-subscriber queue of `/v1/feed`.
     var feed: FeedPolicy { get }
+    /// The longest a read asking for `minPosition` (and user data set on a call) waits for the projections, in seconds.
+    var readWaitSeconds: Double { get }
 }
 
 extension AppArguments {
@@ -43,13 +45,17 @@ extension AppArguments {
     }
     public var userData: UserDataPolicy { UserDataPolicy() }
     public var feed: FeedPolicy { FeedPolicy() }
+    public var readWaitSeconds: Double { Double(ProcessInfo.processInfo.environment["CALLTRAIL_READ_WAIT"] ?? "").map { max($0, 0) } ?? 5 }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
 ///
-/// Services start in order (embedded PostgreSQL, the pool, the appender, the projector, then the HTTP server)
-/// and stop in reverse, so the server stops taking requests before the appender commits its last batches, and
-/// the database goes last.
+/// Services start in order (embedded PostgreSQL, the pool, the database monitor, the appender, the projector, then
+/// the HTTP server) and stop in reverse, so the server stops taking requests before the appender commits its last
+/// batches, and the database goes last. None of them ends the group over a database outage: each retries, and
+/// `DatabaseAvailability` makes the routes answer `503` with `Retry-After` meanwhile. The process ends only on a
+/// signal, or with an error (non-zero exit) when it cannot start: an unreachable database or a failed migration at
+/// start-up, where a supervisor's restart is the right cure.
 /// `onServerRunning` gets the port actually bound (useful with port 0).
 public func buildApplication(
     _ arguments: some AppArguments, metrics: PrometheusCollectorRegistry? = nil,
@@ -74,6 +80,7 @@ public func buildApplication(
     }
 
     let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
+    let availability = DatabaseAvailability(logger: logger)
     let store = PostgresEventStore(client: client, logger: logger)
     let userData = PostgresUserDataStore(client: client, logger: logger)
     let userDataWriter = UserDataWriter(store: userData, logger: logger)
@@ -86,28 +93,33 @@ public func buildApplication(
     // projector runs on a thread of its own behind the request handlers, and steps aside while a burst saturates
     // the appender.
     let journeys = PostgresJourneyStore(client: client, logger: logger)
+    let progress = ProjectionProgress { try await journeys.checkpoint().position }
     let saturation = AppendSaturation()
     let projector = JourneyProjector(
         store: journeys, logger: logger,
         executor: BackgroundThreadExecutor(name: "projector", niceness: arguments.projectorNiceness),
         ingest: saturation, longestPauseForIngest: .seconds(arguments.projectorLongestPause),
-        onFeedMessages: { hub.messagesStored() })
+        progress: progress, availability: availability, onFeedMessages: { hub.messagesStored() })
     let appender = EventAppender(
         store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes,
-        saturation: saturation, onCommit: { projector.eventsAppended() })
-    services += [client, appender, userDataWriter, projector, hub]
+        saturation: saturation, availability: availability, onCommit: { projector.eventsAppended() })
+    services += [client, DatabaseMonitor(client: client, availability: availability, logger: logger), appender, userDataWriter, projector, hub]
     if arguments.feed.retentionDays > 0 {
         services.append(FeedRetention(
             store: feed, keep: .seconds(arguments.feed.retentionDays * 86_400), interval: .seconds(600), logger: logger))
     }
 
     let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: ErrorMiddleware())
+    let readWait = Duration.milliseconds(Int64(arguments.readWaitSeconds * 1000))
+    router.add(middleware: ErrorMiddleware(availability: availability))
+    router.add(middleware: DatabaseGateMiddleware(availability: availability))
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
-    JourneyRoutes(journeys: journeys, userData: userData, feed: feed).register(on: router)
-    let userDataService = UserDataService(store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData)
+    JourneyRoutes(journeys: journeys, userData: userData, feed: feed)
+        .register(on: router.group().add(middleware: ProjectionPositionMiddleware(progress: progress, wait: readWait)))
+    let userDataService = UserDataService(
+        store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData, progress: progress, originWait: readWait)
     UserDataRoutes(service: userDataService).register(on: router)
-    HealthRoutes(client: client, migrations: migrations, metrics: metrics).register(on: router)
+    HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics).register(on: router)
     FeedRoutes.registerPlainHTTP(on: router)
 
     let feedRoutes = FeedRoutes(

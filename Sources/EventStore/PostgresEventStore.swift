@@ -100,7 +100,7 @@ public struct PostgresEventStore: EventStore {
                 fresh += batch
                 batchOfFresh += batch.map { _ in batchIndex }
             }
-            refs = try await copyBodies(fresh.map(BodyRow.init), on: connection)
+            refs = try await insertBodies(fresh.map(BodyRow.init), on: connection)
             state = try await lockAndLoad(for: fresh, on: connection)
         }
 
@@ -237,33 +237,30 @@ public struct PostgresEventStore: EventStore {
         var body: String
     }
 
-    static let bodyColumns = ["ref", "id", "source", "switch", "seq", "monitor", "type", "known_type", "time", "call_id", "body"]
-
-    /// Stores bodies with COPY under refs from this process's blocks (`RefBlocks`); returns the refs, in order.
-    private func copyBodies(_ bodies: [BodyRow], on connection: PostgresConnection) async throws -> [Int64] {
+    /// Stores bodies under refs from this process's blocks (`RefBlocks`); returns the refs, in order.
+    ///
+    /// One INSERT of unnested arrays rather than COPY, though COPY loaded the table about 1.6 times faster:
+    /// PostgresNIO 1.33 traps (a precondition in its connection state machine) when the server ends a connection in
+    /// the middle of a COPY, and a PostgreSQL restart ends every open connection. A restart must not take CallTrail
+    /// down with it.
+    private func insertBodies(_ bodies: [BodyRow], on connection: PostgresConnection) async throws -> [Int64] {
         // In the batch's order, unsorted: sorting costs more than it saves. Two appends that store some of the
         // same new ids in opposite orders can deadlock; PostgreSQL breaks the cycle and the loser is retried on
         // the careful path, which inserts in id order.
         let refs = try await refBlocks.take(bodies.count, on: connection, logger: logger)
-        var copy = CopyRowWriter(capacity: bodies.reduce(bodies.count * 120) { $0 + $1.body.utf8.count })
-        for (ref, body) in zip(refs, bodies) {
-            copy.integer(ref)
-            copy.text(body.id)
-            copy.text(body.source)
-            copy.text(body.switchName)
-            copy.integer(body.seq)
-            copy.integer(body.monitor)
-            copy.text(body.type)
-            copy.bool(body.isKnownType)
-            copy.timestamp(body.time)
-            copy.integer(body.callID)
-            copy.text(body.body)
-            copy.endRow()
-        }
-        let data = copy.buffer
-        try await connection.copyFrom(table: "event_bodies", columns: Self.bodyColumns, logger: logger) { writer in
-            try await writer.write(data)
-        }
+        let null = Self.nullInteger
+        try await connection.query(
+            """
+            INSERT INTO event_bodies (ref, id, source, switch, seq, monitor, type, known_type, time, call_id, body)
+            SELECT r, i, src, sw, NULLIF(sq, \(null)), NULLIF(m, \(null)), t, k, tm, NULLIF(c, \(null)), b::json
+            FROM unnest(\(refs)::bigint[], \(bodies.map(\.id))::text[], \(bodies.map(\.source))::text[],
+                        \(bodies.map(\.switchName))::text[], \(bodies.map { $0.seq ?? null })::bigint[],
+                        \(bodies.map { $0.monitor ?? null })::bigint[], \(bodies.map(\.type))::text[],
+                        \(bodies.map(\.isKnownType))::bool[], \(bodies.map(\.time))::timestamptz[],
+                        \(bodies.map { $0.callID ?? null })::bigint[], \(bodies.map(\.body))::text[])
+              AS x(r, i, src, sw, sq, m, t, k, tm, c, b)
+            """, logger: logger
+        ).consume()
         return refs
     }
 
@@ -323,7 +320,7 @@ public struct PostgresEventStore: EventStore {
                 }
             }
         }
-        let linkRefs = linkBodies.isEmpty ? [] : try await copyBodies(linkBodies, on: connection)
+        let linkRefs = linkBodies.isEmpty ? [] : try await insertBodies(linkBodies, on: connection)
         var nextLink = 0
         log.positions.reserveCapacity(rows.count)
         log.refs.reserveCapacity(rows.count)
@@ -495,6 +492,13 @@ public struct PostgresEventStore: EventStore {
             ORDER BY position
             """, logger: logger)
         return try await Self.decode(rows)
+    }
+
+    /// The position of the last event in `ucid`'s stream (links included), nil when the stream has none.
+    public func lastPosition(of ucid: UCID) async throws -> Int64? {
+        let rows = try await client.query("SELECT last_position FROM streams WHERE ucid = \(ucid.rawValue)", logger: logger)
+        for try await position in rows.decode(Int64.self) { return position }
+        return nil
     }
 
     public func headPosition() async throws -> Int64 {

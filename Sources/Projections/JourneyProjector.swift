@@ -38,6 +38,11 @@ public struct JourneyProjector: Service {
     /// batch and may wait again, so journeys and the feed still move, if slowly, under an overload that lasts.
     /// `.zero` never waits.
     let longestPauseForIngest: Duration
+    /// Told of every commit, so that reads waiting for a position (read-your-writes) see it at once; while any
+    /// read waits, the projector does not step aside for ingest.
+    let progress: ProjectionProgress?
+    /// Told when a failure says the database is away.
+    let availability: DatabaseAvailability?
     /// How long every append lane must have been busy before it counts as a burst: a moment's queue at the usual
     /// rate must never hold up an offer.
     public static let burst = Duration.milliseconds(500)
@@ -45,8 +50,11 @@ public struct JourneyProjector: Service {
     public init(
         store: PostgresJourneyStore, logger: Logger, batchSize: Int = 5_000, idleWait: Duration = .milliseconds(500),
         executor: (any TaskExecutor)? = nil, ingest: AppendSaturation? = nil, longestPauseForIngest: Duration = .seconds(2),
+        progress: ProjectionProgress? = nil, availability: DatabaseAvailability? = nil,
         onFeedMessages: @escaping @Sendable () -> Void = {}
     ) {
+        self.progress = progress
+        self.availability = availability
         self.executor = executor
         self.ingest = ingest
         self.longestPauseForIngest = longestPauseForIngest
@@ -61,46 +69,64 @@ public struct JourneyProjector: Service {
     public func eventsAppended() { newEvents.ring() }
 
     public func run() async throws {
-        do {
-            try await projectUntilShutdown()
-        } catch where Task.isShuttingDownGracefully || Task.isCancelled {
-            // Stopping: whichever part noticed first (the listener, a query) ends with an error. A service that
-            // throws during graceful shutdown makes the service group cancel the others instead of letting them
-            // finish, so this one returns.
-            logger.debug("projector stopped", metadata: ["error": "\(String(reflecting: error))"])
+        // Returns, never throws: a service that ends the service group over a recoverable error would take the
+        // HTTP server down with it. Only graceful shutdown (or cancellation) ends this loop.
+        await cancelWhenGracefulShutdown {
+            var failures = 0
+            while !Task.isCancelled {
+                do {
+                    try await projectWhileOwner()
+                    failures = 0
+                } catch where Task.isCancelled || Task.isShuttingDownGracefully {
+                    logger.debug("projector stopped", metadata: ["error": "\(String(reflecting: error))"])
+                    return
+                } catch {
+                    // The database went away (or the lock's connection with it): wait, take the lock again, and carry
+                    // on from the checkpoint, which the failed batch did not move.
+                    failures += 1
+                    availability?.record(error)
+                    let wait = Self.backoff(afterFailures: failures)
+                    logger.error("projector lost the database; retrying", metadata: [
+                        "error": "\(String(reflecting: error))", "retry_in": "\(wait)",
+                    ])
+                    try? await Task.sleep(for: wait)
+                }
+            }
         }
     }
 
-    private func projectUntilShutdown() async throws {
-        try await cancelWhenGracefulShutdown {
-            // One projector per database (architecture §7): the others wait on the advisory lock, which the
-            // server frees when its holder's connection ends, so one of them takes over if this process dies.
-            try await store.client.withConnection { lockConnection in
-                while !(try await store.tryLock(.projector, on: lockConnection)) {
-                    logger.debug("another process projects; waiting")
-                    try await Task.sleep(for: .seconds(2))
-                }
-                try await prepareTables()
-                // The lock's connection has nothing else to do: it listens for appends, which ring `newEvents`.
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        do {
-                            try await lockConnection.listen(on: "calltrail_events") { notifications in
-                                // The payload is the log's last position (migration 0006).
-                                for try await notification in notifications
-                                where Int64(notification.payload).map({ $0 > projected.value }) ?? true {
-                                    newEvents.ring()
-                                }
-                            }
-                        } catch where !Task.isCancelled {
-                            // Without notifications the projector still looks every `idleWait`.
-                            logger.warning("not listening for appends", metadata: ["error": "\(String(reflecting: error))"])
+    /// 0.25 s after the first failure, doubling to at most 5 s: short outages end quickly, long ones are not hammered.
+    static func backoff(afterFailures failures: Int) -> Duration {
+        .milliseconds(min(5_000, 250 << min(max(failures - 1, 0), 5)))
+    }
+
+    /// Takes the projector's lock and projects until the lock's connection or the listener fails (throws) or the
+    /// task is cancelled.
+    private func projectWhileOwner() async throws {
+        // One projector per database: the others wait on the advisory lock, which the server frees when its holder's
+        // connection ends, so one of them takes over if this process dies.
+        try await store.client.withConnection { lockConnection in
+            while !(try await store.tryLock(.projector, on: lockConnection)) {
+                logger.debug("another process projects; waiting")
+                try await Task.sleep(for: .seconds(1))
+            }
+            try await prepareTables()
+            // The lock's connection has nothing else to do: it listens for appends, which ring `newEvents`. Should it
+            // fail, the lock went with it, so the projecting stops too and the outer loop takes the lock again.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await lockConnection.listen(on: "calltrail_events") { notifications in
+                        // The payload is the log's last position.
+                        for try await notification in notifications
+                        where Int64(notification.payload).map({ $0 > projected.value }) ?? true {
+                            newEvents.ring()
                         }
                     }
-                    group.addTask(executorPreference: executor) { try await project() }
-                    try await group.next()
-                    group.cancelAll()
+                    throw ProjectorLockLost()
                 }
+                group.addTask(executorPreference: executor) { try await project() }
+                try await group.next()
+                group.cancelAll()
             }
         }
     }
@@ -121,34 +147,47 @@ public struct JourneyProjector: Service {
         logger.notice("journey tables rebuilt", metadata: ["events": "\(report.events)", "seconds": "\(report.seconds)"])
     }
 
+    /// The longest one batch (or a reload of the open journeys) may take: far above any real one, it only ends a
+    /// query that a restart of PostgreSQL left waiting for ever (see `withDatabaseTimeout`).
+    static let stepLimit = Duration.seconds(60)
+
     private func project() async throws {
-        var state = try await restore()
+        var state = try await withDatabaseTimeout(Self.stepLimit) { try await self.restore() }
         var lastStep = ContinuousClock.now
         while !Task.isCancelled {
             await pauseForIngest(since: lastStep)
             do {
-                let count = try await step(&state)
+                let (count, next) = try await withDatabaseTimeout(Self.stepLimit) { [state] in
+                    var state = state
+                    let count = try await self.step(&state)
+                    return (count, state)
+                }
+                state = next
                 lastStep = .now
                 if count == 0 { await newEvents.wait(timeout: idleWait) }
             } catch ProjectionError.checkpointMoved(let expected, let found) {
                 logger.notice("projection checkpoint moved; reloading", metadata: ["expected": "\(expected)", "found": "\(found)"])
-                state = try await restore()
+                state = try await withDatabaseTimeout(Self.stepLimit) { try await self.restore() }
             } catch is CancellationError {
                 return
             } catch where !Task.isCancelled {
-                // A database outage or a bug must not take the HTTP service down: log, wait, reload, retry.
+                // A database outage or a bug must not take the HTTP service down: log, wait, reload, retry. A reload
+                // that fails too ends this loop, and `run` takes the lock again once the database is back.
+                availability?.record(error)
                 logger.error("projection batch failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
                 try await Task.sleep(for: retryWait)
-                state = try await restore()
+                state = try await withDatabaseTimeout(Self.stepLimit) { try await self.restore() }
             }
         }
     }
 
     /// Waits while this process's appender is saturated, until `longestPauseForIngest` has passed since `lastStep`.
     private func pauseForIngest(since lastStep: ContinuousClock.Instant) async {
-        guard let ingest, longestPauseForIngest > .zero, ingest.hasLasted(Self.burst) else { return }
+        guard let ingest, longestPauseForIngest > .zero, ingest.hasLasted(Self.burst), progress?.hasWaiters != true else { return }
         let started = ContinuousClock.now
-        while ingest.hasLasted(Self.burst), ContinuousClock.now - lastStep < longestPauseForIngest, !Task.isCancelled {
+        while ingest.hasLasted(Self.burst), ContinuousClock.now - lastStep < longestPauseForIngest, progress?.hasWaiters != true,
+            !Task.isCancelled
+        {
             try? await Task.sleep(for: .milliseconds(20))
         }
         FloatingPointCounter(label: "calltrail_projection_paused_seconds_total")
@@ -206,6 +245,7 @@ public struct JourneyProjector: Service {
         state.checkpoint.position = state.tracker.position
         state.checkpoint.clock = state.tracker.clock
         projected.value = state.tracker.position
+        progress?.advanced(to: state.tracker.position)
         if !feed.isEmpty { onFeedMessages() }
         state.tracker.evictExpired()
         state.prefetched = try await following
@@ -222,9 +262,15 @@ public struct JourneyProjector: Service {
         let tracker = JourneyTracker(
             restoring: journeys, position: checkpoint.position, clock: checkpoint.clock ?? .distantPast)
         projected.value = checkpoint.position
+        progress?.advanced(to: checkpoint.position)
         logger.info("projector starts", metadata: ["position": "\(checkpoint.position)", "journeys": "\(journeys.count)"])
         return State(tracker: tracker, checkpoint: checkpoint, prefetched: nil)
     }
+}
+
+/// The projector's lock connection stopped delivering notifications: the lock may be gone with it.
+struct ProjectorLockLost: Error, CustomStringConvertible {
+    var description: String { "the projector's lock connection stopped listening" }
 }
 
 /// A position shared between the projecting task and the one listening for notifications.

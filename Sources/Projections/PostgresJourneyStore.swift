@@ -136,6 +136,11 @@ public struct PostgresJourneyStore: Sendable {
         try await PostgresEventStore(client: client, logger: logger).headPosition()
     }
 
+    /// The position of the last event of the call `ucid`, nil when none is stored.
+    public func lastPosition(of ucid: UCID) async throws -> Int64? {
+        try await PostgresEventStore(client: client, logger: logger).lastPosition(of: ucid)
+    }
+
     /// Journeys from rows of one column, their stored state.
     private static func journeys(_ rows: PostgresRowSequence) async throws -> [Journey] {
         let decoder = JSONDecoder()

@@ -1,21 +1,35 @@
+import EventStore
 import Foundation
 import Hummingbird
 import TSAPI
 
-/// An error as clients see it: `{"error": {"message", "index"?, "field"?}}` with its status (architecture §5).
+/// An error as clients see it: `{"error": {"message", "index"?, "field"?}}` with its status.
 ///
-/// The message says what was wrong in the client's terms; it never carries SQL or a stack.
+/// The message says what was wrong in the client's terms; it never carries SQL or a stack. `503` always comes
+/// with `Retry-After`: the request was not carried out and may be sent again as it is.
 public struct APIError: HTTPResponseError, CustomStringConvertible {
     public var status: HTTPResponse.Status
     public var message: String
     public var index: Int?
     public var field: String?
+    /// Seconds after which the client may retry (`Retry-After`); set for every 503.
+    public var retryAfter: Int?
+    /// More headers for the answer (the projections' position on a read model's 404).
+    public var headers: HTTPFields = [:]
 
-    public init(_ status: HTTPResponse.Status, _ message: String, index: Int? = nil, field: String? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, _ message: String, index: Int? = nil, field: String? = nil, retryAfter: Int? = nil
+    ) {
         self.status = status
         self.message = message
         self.index = index
         self.field = field
+        self.retryAfter = retryAfter ?? (status == .serviceUnavailable ? 1 : nil)
+    }
+
+    /// The database is away: nothing was done, and the same request may be sent again.
+    static func unavailable(_ error: DatabaseUnavailable) -> APIError {
+        APIError(.serviceUnavailable, error.description, retryAfter: 2)
     }
 
     public init(_ error: IngestError) {
@@ -29,15 +43,19 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         if let index { body += ",\"index\":\(index)" }
         if let field { body += ",\"field\":\(JSONText.quote(field))" }
         body += "}}"
-        return Response.json(body, status: status)
+        var response = Response.json(body, status: status, retryAfter: retryAfter)
+        response.headers.append(contentsOf: headers)
+        return response
     }
 }
 
 extension Response {
     /// A response whose body is JSON text CallTrail already wrote.
-    static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(
+    static func json(_ text: String, status: HTTPResponse.Status = .ok, retryAfter: Int? = nil) -> Response {
+        var response = Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
+        return response
     }
 }

@@ -3,10 +3,12 @@ import Hummingbird
 import Logging
 import PostgresNIO
 import Prometheus
+import TSAPI
 
 /// Liveness, readiness and metrics, for load balancers and operators.
 struct HealthRoutes<Context: RequestContext>: Sendable {
     let client: PostgresClient
+    let availability: DatabaseAvailability
     let migrations: [Migration]
     let metrics: PrometheusCollectorRegistry?
 
@@ -16,19 +18,31 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
         router.get("/metrics", use: emitMetrics)
     }
 
-    /// Ready when the database answers and its schema is the one this build expects.
+    /// Ready when the database answers and its schema is the one this build expects. While the database is away
+    /// the answer is `503` at once, naming it, since when and why; the process stays up and recovers by itself.
     @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
+        if let outage = availability.outage {
+            return .json(
+                "{\"status\":\"not ready\",\"database\":\"unavailable\",\"since\":\"\(Timestamp.format(outage.since))\","
+                    + "\"reason\":\(JSONText.quote(outage.reason))}",
+                status: .serviceUnavailable, retryAfter: 2)
+        }
         do {
-            let pending = try await MigrationRunner(client: client, migrations: migrations, logger: context.logger).pending()
+            let runner = MigrationRunner(client: client, migrations: migrations, logger: context.logger)
+            let pending = try await withDatabaseTimeout(.seconds(3)) { try await runner.pending() }
             guard pending.isEmpty else {
                 let names = pending.map(\.name).joined(separator: ", ")
                 return .json(
-                    "{\"status\":\"not ready\",\"database\":\"ok\",\"migrations\":\"pending: \(names)\"}", status: .serviceUnavailable)
+                    "{\"status\":\"not ready\",\"database\":\"ok\",\"migrations\":\"pending: \(names)\"}", status: .serviceUnavailable,
+                    retryAfter: 10)
             }
             return .json("{\"status\":\"ready\",\"database\":\"ok\",\"migrations\":\"current\"}")
         } catch {
             context.logger.warning("readiness check failed", metadata: ["error": "\(String(reflecting: error))"])
-            return .json("{\"status\":\"not ready\",\"database\":\"unreachable\"}", status: .serviceUnavailable)
+            if !availability.record(error) { availability.markUnavailable(reason: "\(error)") }
+            return .json(
+                "{\"status\":\"not ready\",\"database\":\"unavailable\",\"reason\":\(JSONText.quote("\(error)"))}",
+                status: .serviceUnavailable, retryAfter: 2)
         }
     }
 

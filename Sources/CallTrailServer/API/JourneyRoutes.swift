@@ -5,7 +5,7 @@ import NIOCore
 import Projections
 import TSAPI
 
-/// Call contexts and journeys (architecture §5): what CRMs pop and analysts search.
+/// Call contexts and journeys: what CRMs pop and analysts search.
 struct JourneyRoutes<Context: RequestContext>: Sendable {
     let journeys: PostgresJourneyStore
     let userData: PostgresUserDataStore
@@ -13,7 +13,7 @@ struct JourneyRoutes<Context: RequestContext>: Sendable {
     /// Largest page a search returns; a CSV export without `limit` walks every page.
     static var maxLimit: Int64 { 1_000 }
 
-    func register(on router: Router<Context>) {
+    func register(on router: some RouterMethods<Context>) {
         router.get("/v1/calls/{ucid}", use: callContext)
         router.get("/v1/calls", use: callsAtDevice)
         router.get("/v1/journeys/{id}", use: journey)

@@ -9,7 +9,7 @@ import ServiceLifecycle
 import Synchronization
 import TSAPI
 
-/// The feed of this process (architecture §6): it follows `feed_messages` and hands each new message to the live
+/// The feed of this process: it follows `feed_messages` and hands each new message to the live
 /// subscribers whose filter takes it.
 ///
 /// Any process serves the feed, whichever holds the projector: the table is the truth and a `calltrail_feed`
@@ -97,11 +97,14 @@ final class FeedHub: Service, Sendable {
     private func follow() async {
         while !Task.isCancelled {
             do {
-                if state.withLock({ $0.dispatched }) == nil {
-                    let head = try await store.head().position
-                    state.withLock { $0.dispatched = head }
+                // Bounded: a query that a restart of PostgreSQL left waiting for ever must not stop the feed.
+                try await withDatabaseTimeout(.seconds(30)) {
+                    if self.state.withLock({ $0.dispatched }) == nil {
+                        let head = try await self.store.head().position
+                        self.state.withLock { $0.dispatched = head }
+                    }
+                    try await self.pump()
                 }
-                try await pump()
             } catch where !Task.isCancelled {
                 logger.error("feed read failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
                 try? await Task.sleep(for: .seconds(1))

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 import Logging
 import Metrics
@@ -32,7 +33,8 @@ struct FeedRetention: Service {
     func trimOnce(now: Date = Date()) async {
         let cutoff = now.addingTimeInterval(-Double(keep.components.seconds))
         do {
-            let removed = try await store.trim(olderThan: cutoff)
+            let store = self.store
+            let removed = try await withDatabaseTimeout(.seconds(300)) { try await store.trim(olderThan: cutoff) }
             Counter(label: "calltrail_feed_trimmed_total").increment(by: Int(removed))
             if removed > 0 {
                 logger.info("feed messages removed by retention", metadata: ["removed": "\(removed)", "before": "\(cutoff)"])

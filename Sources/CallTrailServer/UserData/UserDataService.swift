@@ -12,13 +12,21 @@ struct UserDataService: Sendable {
     let writer: UserDataWriter
     let journeys: PostgresJourneyStore
     let policy: UserDataPolicy
+    /// How far the projections are. Data set on a call takes the call's origin (original ANI/DNIS, journey, VDN)
+    /// from them, so it first waits until they have reached the call's last stored event (the log's head, for a
+    /// device): an IVR that posts a call's events and at once sets data on it gets the whole origin, even while
+    /// the projector steps aside for an ingest burst.
+    let progress: ProjectionProgress
+    /// The longest that wait may take; past it the request gets `503` with `Retry-After` and nothing is stored.
+    let originWait: Duration
 
     /// New data under a new key, set on the call `ucid` or the call now at `device` (or on no call).
     func create(data: JSONTree, ucid: UCID?, device: String?, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
         var origin: UserDataOrigin?
         if let ucid {
-            origin = UserDataOrigin(ucid: ucid, journey: try await journeys.journey(id: ucid.rawValue))
+            origin = try await self.origin(of: ucid)
         } else if let device {
+            try await projectionsReached(try await journeys.headPosition(), for: "the log's head")
             origin = try await callNow(at: device)
         }
         let key = UserDataKey.random()
@@ -75,7 +83,7 @@ struct UserDataService: Sendable {
 
     /// Data attached to the call itself: its context, and its journey's, show it.
     func attach(_ ucid: UCID, data: JSONTree, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
-        let origin = UserDataOrigin(ucid: ucid, journey: try await journeys.journey(id: ucid.rawValue))
+        let origin = try await self.origin(of: ucid)
         let now = Date()
         let change = UserDataChange(
             operation: .attach, key: nil, ucid: ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
@@ -95,6 +103,23 @@ struct UserDataService: Sendable {
         let changes = try await store.history(id: key.rawValue)
         guard !changes.isEmpty else { throw APIError(.notFound, "no user data under key \(key)") }
         return changes.map { UserDataHistoryItem(position: $0.position, change: $0.change) }
+    }
+
+    /// The origin of the call `ucid`, read once the projections have reached its last stored event.
+    func origin(of ucid: UCID) async throws -> UserDataOrigin {
+        try await projectionsReached(try await journeys.lastPosition(of: ucid), for: "call \(ucid)")
+        return UserDataOrigin(ucid: ucid, journey: try await journeys.journey(id: ucid.rawValue))
+    }
+
+    /// Waits until the projections have reached `target` (nil: nothing to wait for).
+    private func projectionsReached(_ target: Int64?, for what: String) async throws {
+        guard let target, target > 0 else { return }
+        guard try await progress.wait(until: target, timeout: originWait) != nil else {
+            throw APIError(
+                .serviceUnavailable,
+                "the projections have not reached \(what) yet (position \(target)), so its origin is not known; nothing was stored: retry",
+                retryAfter: 1)
+        }
     }
 
     /// The call now at a device, for data set by `device`: the one it is talking on, else ringing, else held.

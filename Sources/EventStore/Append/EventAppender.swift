@@ -29,6 +29,9 @@ public final class EventAppender: Service, Sendable {
     let maxEventsPerTransaction: Int
     /// Transactions in flight at once.
     let lanes: Int
+    /// The longest one append transaction may take before its requests get `503` and the lane moves on: far above
+    /// any real append, it only ends one that PostgreSQL's restart left waiting for ever.
+    static let appendLimit = Duration.seconds(10)
     private let state = Mutex(State())
     /// One doorbell per lane: a new request wakes every idle lane, and whichever takes it first writes it.
     private let doorbells: [(stream: AsyncStream<Void>, ring: AsyncStream<Void>.Continuation)]
@@ -37,12 +40,17 @@ public final class EventAppender: Service, Sendable {
     let onCommit: @Sendable () -> Void
     /// Told whenever a lane starts or stops writing, so the projector can tell a burst from the usual traffic.
     let saturation: AppendSaturation
+    /// While the database is away, groups fail at once (the clients get 503 and resend) instead of each waiting
+    /// for the pool to connect again.
+    let availability: DatabaseAvailability?
 
     public init(
         store: any EventStore, logger: Logger, maxEventsPerTransaction: Int = 2_000, lanes: Int = 2,
-        saturation: AppendSaturation = AppendSaturation(), onCommit: @escaping @Sendable () -> Void = {}
+        saturation: AppendSaturation = AppendSaturation(), availability: DatabaseAvailability? = nil,
+        onCommit: @escaping @Sendable () -> Void = {}
     ) {
         self.store = store
+        self.availability = availability
         self.saturation = saturation
         self.logger = logger
         self.onCommit = onCommit
@@ -119,11 +127,26 @@ public final class EventAppender: Service, Sendable {
     }
 
     private func write(_ group: [Request]) async {
+        if let unavailable = availability?.unavailableError() {
+            for request in group { request.continuation.resume(throwing: unavailable) }
+            return
+        }
         do {
-            let results = try await store.append(group.map(\.events))
+            let store = self.store
+            let batches = group.map(\.events)
+            let results = try await withDatabaseTimeout(Self.appendLimit) { try await store.append(batches) }
             onCommit()
             for (request, result) in zip(group, results) { request.continuation.resume(returning: result) }
         } catch {
+            // The database is away: nothing of the group was committed, and no request is at fault. Whether a
+            // commit that lost its connection took effect is unknown to the client, which resends: the events'
+            // ids make the resend a duplicate if it did.
+            if DatabaseAvailability.isOutage(error) {
+                availability?.record(error)
+                logger.warning("append failed: the database is away", metadata: ["error": "\(String(reflecting: error))"])
+                for request in group { request.continuation.resume(throwing: error) }
+                return
+            }
             guard group.count > 1 else {
                 logger.error("append failed", metadata: ["error": "\(String(reflecting: error))"])
                 group[0].continuation.resume(throwing: error)

@@ -85,10 +85,12 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         // deadlines keep that to a few thousand; 5 s is still far shorter than any firewall's idle cut.
         // Even so, arming and cancelling them took about a quarter of the server's CPU at 2,000 user-data GETs a
         // second (`bench userdata`). A Unix socket has no firewall or NAT in between to drop an idle connection,
-        // so there the pings are pure cost and are left out; and the first few connections, always open, never
-        // arm an idle timer.
+        // so there the pings are pure cost and are left out.
+        // No connections are kept open as a minimum, though those would never arm an idle timer: PostgresNIO 1.33's
+        // pool traps (a precondition in its state machine) when a request comes while fewer than the minimum are
+        // open, which is just what a database restart leaves behind. A restart must not take CallTrail down.
         configuration.options.keepAliveBehavior = socketDirectory == nil ? .init(frequency: .seconds(5)) : nil
-        configuration.options.minimumConnections = min(4, maximumConnections)
+        configuration.options.minimumConnections = 0
         configuration.options.connectionIdleTimeout = .seconds(10)
         return configuration
     }

@@ -1,4 +1,5 @@
 import CallModel
+import EventStore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -88,9 +89,18 @@ public final class UserDataWriter: Service, Sendable {
 
     private func write(_ group: [Request]) async {
         do {
-            let outcomes = try await store.change(group.map { ($0.id, $0.decide) }, new: group.allSatisfy(\.isNew))
+            let store = self.store
+            let changes = group.map { ($0.id, $0.decide) }
+            let new = group.allSatisfy(\.isNew)
+            // Bounded like the event appender's transactions, for the same reason.
+            let outcomes = try await withDatabaseTimeout(.seconds(10)) { try await store.change(changes, new: new) }
             for (request, outcome) in zip(group, outcomes) { request.continuation.resume(with: outcome) }
         } catch {
+            // The database is away: no change is at fault, and none was committed.
+            if DatabaseAvailability.isOutage(error) {
+                for request in group { request.continuation.resume(throwing: error) }
+                return
+            }
             guard group.count > 1 else {
                 logger.error("user-data change failed", metadata: ["error": "\(String(reflecting: error))"])
                 group[0].continuation.resume(throwing: error)

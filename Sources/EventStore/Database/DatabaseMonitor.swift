@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Probes the database so that `DatabaseAvailability` says the truth even when nothing else is querying.
+///
+/// While the database answers it asks every `interval` (an idle process notices an outage and `/ready` says so);
+/// during an outage it asks every `retryInterval`, through the same pool the service uses, so the outage ends
+/// when the service itself can work again, not merely when the server accepts a connection. PostgresNIO's pool
+/// reconnects by itself, backing off from 100 ms towards a minute while connecting fails.
+public struct DatabaseMonitor: Service {
+    let client: PostgresClient
+    let availability: DatabaseAvailability
+    let logger: Logger
+    let interval: Duration
+    let retryInterval: Duration
+    /// How long one probe may wait for an answer before the database counts as away.
+    let probeTimeout: Duration
+
+    public init(
+        client: PostgresClient, availability: DatabaseAvailability, logger: Logger, interval: Duration = .seconds(2),
+        retryInterval: Duration = .milliseconds(250), probeTimeout: Duration = .seconds(3)
+    ) {
+        self.client = client
+        self.availability = availability
+        self.logger = logger
+        self.interval = interval
+        self.retryInterval = retryInterval
+        self.probeTimeout = probeTimeout
+    }
+
+    public func run() async throws {
+        // Returns rather than throws when stopped: a service that throws during graceful shutdown makes the service
+        // group cancel the others instead of letting them finish.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await probe()
+                try? await Task.sleep(for: availability.isAvailable ? interval : retryInterval)
+            }
+        }
+    }
+
+    /// One probe: a query that succeeds ends an outage; one that fails or times out starts one.
+    func probe() async {
+        let client = self.client
+        do {
+            try await withDatabaseTimeout(probeTimeout) {
+                try await client.query("SELECT 1").consume()
+            }
+            availability.restored()
+        } catch where Task.isCancelled {
+            return
+        } catch {
+            logger.debug("database probe failed", metadata: ["error": "\(String(reflecting: error))"])
+            if !availability.record(error) { availability.markUnavailable(reason: "\(error)") }
+        }
+    }
+}
+
+extension PostgresRowSequence {
+    /// Reads and drops every row, so the statement runs to completion.
+    func consume() async throws {
+        for try await _ in self {}
+    }
+}
