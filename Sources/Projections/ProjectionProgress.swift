@@ -16,7 +16,7 @@ import Synchronization
 public final class ProjectionProgress: Sendable {
     private let known = Atomic<Int64>(0)
     /// When `known` was last brought up to date, in nanoseconds of `ContinuousClock` since `origin`.
-    private let updatedAt = Atomic<Int64>(Int64.min)
+    private let updatedAt = Atomic<Int64>(-(1 << 62))
     private let waiting = Atomic<Int>(0)
     private let origin = ContinuousClock.now
     /// Reads the projections' checkpoint from the database.

@@ -39,10 +39,6 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public var description: String { "\(status.code) \(message)" }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var body = "{\"error\":{\"message\":\(JSONText.quote(message))"
-        if let index { body += ",\"index\":\(index)" }
-        if let field { body += ",\"field\":\(JSONText.quote(field))" }
-        body += "}}"
         var response = Response.json(body, status: status, retryAfter: retryAfter)
         response.headers.append(contentsOf: headers)
         return response

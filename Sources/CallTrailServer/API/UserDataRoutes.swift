@@ -21,7 +21,7 @@ public struct UserDataPolicy: Sendable {
     }
 }
 
-/// The UUI key service (architecture §5, issue 5): data of any size under a short key that fits in UUI, with
+/// The UUI key service: data of any size under a short key that fits in UUI, with
 /// the call's original ANI/DNIS, and data attached to a call without a key.
 struct UserDataRoutes<Context: RequestContext>: Sendable {
     let service: UserDataService
@@ -136,9 +136,15 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let buffer = try await request.body(
             limit: limit,
             else: APIError(.contentTooLarge, "the body is larger than the user-data limit of \(limit) bytes (--userdata-max-bytes)"))
-        do {
-            return try JSONTree(parsing: String(buffer: buffer))
-        } catch {
+        let parsed = buffer.withUnsafeReadableBytes { bytes in
+            Result { () throws(JSONTreeError) -> JSONTree in try JSONTree(validating: bytes) }
+        }
+        switch parsed {
+        case .success(let tree): return tree
+        case .failure(let error) where error.isUnstorableText:
+            // Text PostgreSQL cannot store: name where it is, and store nothing.
+            throw APIError(.unprocessableContent, "\(error.field ?? "the body") \(error.message)", field: error.field)
+        case .failure(let error):
             throw APIError(.badRequest, "the body is not JSON: \(error)")
         }
     }

@@ -41,6 +41,7 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
         /// How long a client may take to answer the feed's close frame.
         var closeTimeout: Duration = .seconds(15)
         var initialReceiveBytes = 512
+        var limits = RequestLimits()
     }
 
     static let feedPath = "/v1/feed"
@@ -50,7 +51,7 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
     let feed: FeedHandler
 
     init(responder: @escaping HTTPChannelHandler.Responder, configuration: Configuration, feed: @escaping FeedHandler) {
-        self.responder = Self.refusingLateUpgrades(responder)
+        self.responder = configuration.limits.enforcing(Self.refusingLateUpgrades(responder))
         self.configuration = configuration
         self.feed = feed
     }
@@ -61,13 +62,17 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.syncOptions?.setOption(
                 ChannelOptions.recvAllocator,
                 value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: configuration.initialReceiveBytes, maximum: 65_536))
+            try channel.pipeline.syncOperations.addHandler(LingeringCloseHandler(limit: configuration.limits.lingeringBytes))
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
                 maxFrameSize: configuration.maxFrameBytes,
                 shouldUpgrade: { channel, head in
                     upgradeAttempted.value = true
                     let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-                    return channel.eventLoop.makeSucceededFuture(path == Self.feedPath ? HTTPHeaders() : nil)
+                    // An oversized request is not upgraded: the HTTP path answers it with 414 or 431.
+                    let fits = head.uri.utf8.count <= configuration.limits.maxTargetBytes
+                        && head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } <= configuration.limits.maxHeaderBytes
+                    return channel.eventLoop.makeSucceededFuture(path == Self.feedPath && fits ? HTTPHeaders() : nil)
                 },
                 upgradePipelineHandler: { channel, head in
                     channel.eventLoop.makeCompletedFuture {
@@ -94,8 +99,8 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
             pipeline.enablePipelining = false  // NIOAsyncChannel pipelines HTTP
             pipeline.enableErrorHandling = false  // Hummingbird answers errors
             pipeline.enableResponseHeaderValidation = false  // HTTPTypes validates them
-            pipeline.decoderConfiguration.maxHeaderFieldSize = configuration.http1.httpDecoder.maxHeaderFieldSize
-            pipeline.decoderConfiguration.maxHeaderListSize = configuration.http1.httpDecoder.maxHeaderListSize
+            pipeline.decoderConfiguration.maxHeaderFieldSize = configuration.limits.parserHeadBytes
+            pipeline.decoderConfiguration.maxHeaderListSize = configuration.limits.parserHeadBytes
             pipeline.decoderConfiguration.maxHeaderFieldCount = configuration.http1.httpDecoder.maxHeaderFieldCount
             let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
             return Value(negotiated: negotiated, channel: channel)
@@ -120,7 +125,10 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
         } catch let error as ChannelError where error == .inputClosed {
             logger.trace("the connection closed before its first request")
         } catch {
+            // A request NIO could not parse (its head over `RequestLimits.parserHeadBytes`, or malformed) before the
+            // HTTP handling began: nobody else will close the connection.
             logger.debug("connection ended", metadata: ["error": "\(String(reflecting: error))"])
+            try? await value.channel.close()
         }
     }
 

@@ -70,33 +70,52 @@ final class FeedSession: Sendable {
         hub.remove(subscriber)
         if let filter { subscriber.resubscribe(filter, cursor: nil) }
         let task = Task {
-            do {
-                let devices = self.subscriber.filter.devices ?? []
-                if snapshot, !devices.isEmpty {
-                    // The feed carries on from the position the snapshot stands at: what changed after it comes
-                    // from the table, once. Once the hub has started, that position is at or past what it handed
-                    // out, so the subscriber goes live at once and skips what it already has.
-                    _ = try await self.now()
-                    let (position, current) = try await self.journeys.currentCalls(devices: devices)
-                    self.subscriber.resubscribe(self.subscriber.filter, cursor: position)
-                    for text in try await self.currentCallTexts(position: position, devices: devices, journeys: current) {
-                        self.subscriber.send(text)
+            // Positioned: the cursor says where to carry on, so a retry after a database outage only catches up.
+            var positioned = false
+            while true {
+                do {
+                    if !positioned {
+                        try await self.position(after: after, snapshot: snapshot)
+                        positioned = true
                     }
-                } else {
-                    var cursor = after ?? 0
-                    if after == nil { cursor = try await self.now() }
-                    self.subscriber.resubscribe(self.subscriber.filter, cursor: cursor)
+                    try await self.catchUp()
+                    // Live: the task is done, and its memory need not stay with the subscriber.
+                    self.replay.withLock { $0 = nil }
+                    return
+                } catch is CancellationError {
+                    return
+                } catch where DatabaseAvailability.isOutage(error) && !Task.isCancelled {
+                    // The subscriber stays connected and is served once the database is back.
+                    self.logger.warning("feed replay waits for the database", metadata: ["error": "\(String(reflecting: error))"])
+                    guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
+                } catch {
+                    self.logger.error("feed replay failed", metadata: ["error": "\(String(reflecting: error))"])
+                    self.subscriber.close(.failed)
+                    return
                 }
-                try await self.catchUp()
-                // Live: the task is done, and its memory need not stay with the subscriber.
-                self.replay.withLock { $0 = nil }
-            } catch is CancellationError {
-            } catch {
-                self.logger.error("feed replay failed", metadata: ["error": "\(String(reflecting: error))"])
-                self.subscriber.close(.failed)
             }
         }
         replay.withLock { $0 = task }
+    }
+
+    /// Sets the subscriber's cursor: at the snapshot of its devices' current calls (sent first), at `after`, or at
+    /// the hub's position.
+    private func position(after: Int64?, snapshot: Bool) async throws {
+        let devices = subscriber.filter.devices ?? []
+        if snapshot, !devices.isEmpty {
+            // The feed carries on from the position the snapshot stands at: what changed after it comes from the
+            // table, once. Once the hub has started, that position is at or past what it handed out, so the
+            // subscriber goes live at once and skips what it already has.
+            _ = try await now()
+            let (position, current) = try await journeys.currentCalls(devices: devices)
+            let texts = try await currentCallTexts(position: position, devices: devices, journeys: current)
+            subscriber.resubscribe(subscriber.filter, cursor: position)
+            for text in texts { subscriber.send(text) }
+        } else {
+            let cursor: Int64
+            if let after { cursor = after } else { cursor = try await now() }
+            subscriber.resubscribe(subscriber.filter, cursor: cursor)
+        }
     }
 
     /// The hub's position, once it has one.

@@ -18,6 +18,24 @@ extension JSONTree: Equatable {
         }
     }
 
+    /// Parses a client's document for storing: text that is not UTF-8, or holds `\u0000`, is an error whose
+    /// `field` names where (`data.customer.name`, `items[2]`), as PostgreSQL could store neither.
+    public init(validating bytes: UnsafeRawBufferPointer) throws(JSONTreeError) {
+        do throws(JSONScanner.SyntaxError) {
+            self = try JSONTree.parse(bytes, strings: .reject)
+        } catch {
+            guard error.isUnstorableText else { throw JSONTreeError(message: error.message, offset: error.offset) }
+            let field = error.path.reduce(into: "") { path, part in
+                path += part.hasPrefix("[") || path.isEmpty ? part : "." + part
+            }
+            throw JSONTreeError(message: error.message, offset: error.offset, field: field.isEmpty ? nil : field, isUnstorableText: true)
+        }
+        // Bytes that are not UTF-8 in a member name: the strings were all valid.
+        if String(validating: bytes, as: UTF8.self) == nil {
+            throw JSONTreeError(message: "is not valid UTF-8", offset: 0, field: nil, isUnstorableText: true)
+        }
+    }
+
     /// Compact JSON text, members in their order.
     public var text: String {
         var out = ""
@@ -77,6 +95,10 @@ public struct JSONTreeError: Error, Equatable, Sendable, CustomStringConvertible
     public var message: String
     /// The byte offset of the problem.
     public var offset: Int
+    /// Where the problem is, for text that cannot be stored (`JSONTree(validating:)`).
+    public var field: String?
+    /// The JSON is well formed, but some text in it cannot be stored.
+    public var isUnstorableText = false
 
     public var description: String { "\(message) at byte \(offset)" }
 }

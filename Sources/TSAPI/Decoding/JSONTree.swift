@@ -13,22 +13,44 @@ public enum JSONTree: Sendable {
     case bool(Bool)
     case null
 
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONScanner.SyntaxError) -> JSONTree {
+    /// What a parse does with text PostgreSQL cannot store as it is: bytes that are not UTF-8 and `\u0000`.
+    enum StringPolicy {
+        /// Stored events, read for the read models: U+FFFD in their place, as the event is never refused.
+        case repair
+        /// Data a client sends to be stored: an error naming where it is.
+        case reject
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer, strings: StringPolicy = .repair) throws(JSONScanner.SyntaxError) -> JSONTree {
         var scanner = JSONScanner(bytes)
-        let tree = try parse(&scanner, depth: 0)
+        scanner.replacesNUL = strings == .repair
+        let tree = try parse(&scanner, depth: 0, strings: strings)
         scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.error("unexpected text after the value") }
         return tree
     }
 
-    private static func parse(_ scanner: inout JSONScanner, depth: Int) throws(JSONScanner.SyntaxError) -> JSONTree {
+    private static func parse(
+        _ scanner: inout JSONScanner, depth: Int, strings: StringPolicy
+    ) throws(JSONScanner.SyntaxError) -> JSONTree {
         guard depth < 64 else { throw scanner.error("nested too deeply") }
         switch scanner.kindOfNext() {
         case .object:
             scanner.advance(by: 1)
             var members: [(key: String, value: JSONTree)] = []
             try scanner.forEachMember { (scanner: inout JSONScanner, key: JSONKey) throws(JSONScanner.SyntaxError) in
-                members.append((key.string, try parse(&scanner, depth: depth + 1)))
+                let name = key.string
+                if strings == .reject, name.utf8.contains(0) {
+                    throw JSONScanner.SyntaxError(
+                        message: "a member name \(JSONScanner.StringProblem.nul.message)", offset: scanner.offset, isUnstorableText: true)
+                }
+                do throws(JSONScanner.SyntaxError) {
+                    members.append((name, try parse(&scanner, depth: depth + 1, strings: strings)))
+                } catch {
+                    var error = error
+                    error.path.insert(name, at: 0)
+                    throw error
+                }
             }
             return .object(members)
         case .array:
@@ -40,7 +62,13 @@ public enum JSONTree: Sendable {
                 return .array(items)
             }
             while true {
-                items.append(try parse(&scanner, depth: depth + 1))
+                do throws(JSONScanner.SyntaxError) {
+                    items.append(try parse(&scanner, depth: depth + 1, strings: strings))
+                } catch {
+                    var error = error
+                    error.path.insert("[\(items.count)]", at: 0)
+                    throw error
+                }
                 scanner.skipWhitespace()
                 switch scanner.peek {
                 case UInt8(ascii: ","): scanner.advance(by: 1)
@@ -51,7 +79,12 @@ public enum JSONTree: Sendable {
                 }
             }
         case .string:
-            return .string(try scanner.readString())
+            guard strings == .reject else { return .string(try scanner.readString()) }
+            switch try scanner.readCheckedString() {
+            case .success(let text): return .string(text)
+            case .failure(let problem):
+                throw JSONScanner.SyntaxError(message: problem.message, offset: scanner.offset, isUnstorableText: true)
+            }
         case .number:
             return .number(String(try scanner.readNumberText()))
         case .bool:

@@ -3,7 +3,7 @@ import Foundation
 /// Turns a `POST /v1/events` body into events: one JSON object, a JSON array of objects, or NDJSON (any run of
 /// objects separated by white space, which covers `application/x-ndjson`).
 ///
-/// It validates the envelope (architecture §2) and stops at the first invalid event, because a batch is all
+/// It validates the envelope and stops at the first invalid event, because a batch is all
 /// or nothing. Inside `csta` and `att` it only reads what routes the event and never rejects a shape it did
 /// not expect.
 public enum IngestBatchParser {
@@ -12,6 +12,8 @@ public enum IngestBatchParser {
     /// Ids of the user-data service's events.
     public static let userDataIDPrefix = "calltrail-userdata-"
     static let reservedIDPrefixes = [reservedIDPrefix, userDataIDPrefix]
+    /// The longest `id`, `source`, `switch` or `type`, in bytes: names and keys, never payloads.
+    public static let maxFieldBytes = 256
 
     public static func parse(_ body: UnsafeRawBufferPointer) throws(IngestError) -> [IncomingEvent] {
         var scanner = JSONScanner(body)
@@ -84,28 +86,51 @@ public enum IngestBatchParser {
         func note(_ field: String, _ message: String) {
             if badField == nil { badField = (field, message) }
         }
+        /// A string of the envelope, stored in a column of its own: valid UTF-8, no NUL, at most `limit` bytes.
+        func text(_ field: String, _ scanner: inout JSONScanner, limit: Int = Self.maxFieldBytes) throws(JSONScanner.SyntaxError) -> String? {
+            guard scanner.kindOfNext() == .string else {
+                try scanner.skipValue()
+                note(field, "\(field) must be a string")
+                return nil
+            }
+            switch try scanner.readCheckedString() {
+            case .failure(let problem):
+                note(field, "\(field) \(problem.message)")
+                return nil
+            case .success(let value) where value.utf8.count > limit:
+                note(field, "\(field) is longer than \(limit) bytes (\(value.utf8.count))")
+                return nil
+            case .success(let value):
+                return value
+            }
+        }
         do {
             try scanner.forEachMember { (scanner: inout JSONScanner, key: JSONKey) throws(JSONScanner.SyntaxError) in
                 switch key {
                 case "id":
-                    if scanner.kindOfNext() == .string { id = try scanner.readString() } else { try scanner.skipValue(); note("id", "id must be a string") }
+                    id = try text("id", &scanner)
                 case "source":
-                    if scanner.kindOfNext() == .string { source = try scanner.readString() } else { try scanner.skipValue(); note("source", "source must be a string") }
+                    source = try text("source", &scanner)
                 case "switch":
-                    if scanner.kindOfNext() == .string { switchName = try scanner.readString() } else { try scanner.skipValue(); note("switch", "switch must be a string") }
+                    switchName = try text("switch", &scanner)
                 case "seq":
                     if scanner.kindOfNext() == .null { try scanner.skipValue(); break }
                     seqPresent = true
                     seq = try scanner.readLenientInteger()
-                    if seq == nil { note("seq", "seq must be an integer") }
+                    if seq == nil || seq! < 0 { note("seq", "seq must be a whole number from 0") }
                 case "time":
-                    if scanner.kindOfNext() == .string { timeText = try scanner.readString() } else { try scanner.skipValue(); note("time", "time must be an RFC 3339 string") }
+                    if scanner.kindOfNext() == .string {
+                        timeText = try text("time", &scanner, limit: 64)
+                    } else {
+                        try scanner.skipValue()
+                        note("time", "time must be an RFC 3339 string")
+                    }
                 case "monitor":
                     if scanner.kindOfNext() == .null { try scanner.skipValue(); break }
                     monitor = try scanner.readLenientInteger()
                     if monitor == nil { note("monitor", "monitor must be an integer monitorCrossRefID") }
                 case "type":
-                    if scanner.kindOfNext() == .string { type = try scanner.readString() } else { try scanner.skipValue(); note("type", "type must be a string") }
+                    type = try text("type", &scanner)
                 case "att":
                     if scanner.kindOfNext() == .object {
                         ucid = try readATT(&scanner, uninterpreted: &uninterpreted)
@@ -127,7 +152,12 @@ public enum IngestBatchParser {
         } catch {
             throw IngestError(message: "event \(index) is not valid JSON: \(error.message) at byte \(error.offset)", index: index, field: nil)
         }
-        let raw = String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[start..<scanner.offset]), as: UTF8.self)
+        let rawBytes = UnsafeRawBufferPointer(rebasing: scanner.bytes[start..<scanner.offset])
+        // Inside `csta` and `att` (and any member CallTrail does not read) text is never a reason to refuse an event:
+        // bytes that are not UTF-8 are kept as the characters they would be in Latin-1 (`\u00e9` for 0xE9), the
+        // usual cause, so the stored JSON is valid and no byte's value is lost; a `\u0000` escape is kept as written
+        // (the stored JSON holds it; the read models show U+FFFD in its place).
+        let raw = String(validating: rawBytes, as: UTF8.self) ?? JSONText.escapingInvalidUTF8(rawBytes)
 
         if let badField { throw IngestError(message: "event \(index): \(badField.message)", index: index, field: badField.field) }
         guard let source, !source.isEmpty else {

@@ -7,6 +7,9 @@
 struct JSONScanner {
     let bytes: UnsafeRawBufferPointer
     private(set) var offset: Int
+    /// `readString` gives U+FFFD for a `\u0000` escape: for text bound for read models, which PostgreSQL's text
+    /// columns cannot hold with a NUL in it.
+    var replacesNUL = false
 
     init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
         self.bytes = bytes
@@ -17,6 +20,11 @@ struct JSONScanner {
     struct SyntaxError: Error, Equatable {
         var message: String
         var offset: Int
+        /// Where in the document, when the parse was asked to say (`JSONTree(validating:)`): member names and
+        /// array indexes from the top.
+        var path: [String] = []
+        /// The text of a string cannot be stored (`StringProblem`), rather than the JSON being malformed.
+        var isUnstorableText = false
     }
 
     var isAtEnd: Bool { offset >= bytes.count }
@@ -153,6 +161,32 @@ struct JSONScanner {
         return JSONKey(raw: UnsafeRawBufferPointer(start: nil, count: 0), decoded: try readString())
     }
 
+    /// What makes a string unfit for a column of CallTrail's own: PostgreSQL's text holds neither.
+    enum StringProblem: Error, Equatable {
+        case invalidUTF8
+        case nul
+
+        /// Said after the field's name.
+        var message: String {
+            switch self {
+            case .invalidUTF8: "is not valid UTF-8"
+            case .nul: "contains a NUL character (\\u0000), which CallTrail cannot store"
+            }
+        }
+    }
+
+    /// Reads a string value and says what is wrong with its text, if anything: bytes that are not UTF-8, or a
+    /// `\u0000` escape. (`readString` repairs the first and keeps the second.)
+    mutating func readCheckedString() throws(SyntaxError) -> Result<String, StringProblem> {
+        skipWhitespace()
+        let start = offset
+        let value = try readString()
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<(offset - 1)])
+        guard String(validating: raw, as: UTF8.self) != nil || raw.isEmpty else { return .failure(.invalidUTF8) }
+        if value.utf8.contains(0) { return .failure(.nul) }
+        return .success(value)
+    }
+
     /// Reads a string value (the scanner must be at its opening quote), decoding escapes.
     mutating func readString() throws(SyntaxError) -> String {
         skipWhitespace()
@@ -213,7 +247,7 @@ struct JSONScanner {
                     index += 6
                 }
                 flush()
-                scalars.append(Unicode.Scalar(value) ?? "\u{FFFD}")
+                scalars.append(value == 0 && replacesNUL ? "\u{FFFD}" : Unicode.Scalar(value) ?? "\u{FFFD}")
             default:
                 throw SyntaxError(message: "bad escape", offset: start + index)
             }

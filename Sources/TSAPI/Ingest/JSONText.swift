@@ -30,6 +30,30 @@ public enum JSONText {
 
     /// A number, or `null`.
     public static func number(_ value: (some BinaryInteger)?) -> String { value.map { "\($0)" } ?? "null" }
+
+    /// JSON text whose strings hold bytes that are not UTF-8, with each such byte written as the escape of the
+    /// Latin-1 character it would be (0xE9 becomes `\u00e9`). Only bytes inside strings can be invalid in JSON that
+    /// parsed, so the result is valid JSON, and every byte's value can be read back.
+    public static func escapingInvalidUTF8(_ bytes: UnsafeRawBufferPointer) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 32)
+        var index = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            let length = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0
+            if length > 0, index + length <= bytes.count,
+                length == 1 || String(validating: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)]), as: UTF8.self) != nil
+            {
+                out.append(contentsOf: bytes[index..<(index + length)])
+                index += length
+            } else {
+                let hex = Array(String(lead, radix: 16).utf8)
+                out.append(contentsOf: Array("\\u00".utf8) + (hex.count == 1 ? [UInt8(ascii: "0")] : []) + hex)
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }
 
 /// One JSON object written member by member, for documents written by hand at event speed (feed messages,
