@@ -221,9 +221,9 @@ struct IngestBatchParserTests {
     }
 
     @Test func controlEscapesAreDecoded() throws {
-        let text = #"{"id":"\b\f\n\r\t\u0000\u001F","source":"s","time":"\#(Envelope.time)","type":"CSTA_HELD"}"#
+        let text = #"{"id":"\b\f\n\r\t\u0001\u001F","source":"s","time":"\#(Envelope.time)","type":"CSTA_HELD"}"#
         let event = try parseSingle(text)
-        #expect(event.id == "\u{08}\u{0C}\n\r\t\u{00}\u{1F}")
+        #expect(event.id == "\u{08}\u{0C}\n\r\t\u{01}\u{1F}")
     }
 
     @Test func escapesMixWithRawUTF8() throws {

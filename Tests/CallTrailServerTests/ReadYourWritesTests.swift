@@ -1,0 +1,145 @@
+import CallTrailServer
+import EventStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import HummingbirdTesting
+import NIOCore
+import Projections
+import Synchronization
+import Testing
+import TestSupport
+
+/// A client reads its own writes: the `lastPosition` of its POST as `minPosition` (or `CallTrail-Min-Position`)
+/// makes a read wait until the projections have it; every read-model answer says where the projections were.
+struct ReadYourWritesTests {
+    static let customer = "00001000011795168800"
+
+    struct Arguments: AppArguments {
+        var hostname = "127.0.0.1"
+        var port = 0
+        var databaseURL: String?
+        var dataDirectory = "unused"
+        var maxBodyBytes = 1 << 20
+        var logLevel = Logger.Level.warning
+        var migrationsDirectory: String?
+        var readWaitSeconds: Double = 5
+    }
+
+    func withApp(readWait: Double = 5, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let database = try await TestDatabase.create()
+        let app = try await buildApplication(Arguments(databaseURL: database.url.urlString, readWaitSeconds: readWait))
+        try await app.test(.live, body)
+        await database.drop()
+    }
+
+    /// Posts NDJSON lines; returns the batch's `lastPosition`.
+    static func post(_ client: some TestClientProtocol, _ lines: some Collection<String>) async throws -> Int {
+        let response = try await client.execute(
+            uri: "/v1/events", method: .post, headers: [.contentType: "application/x-ndjson"],
+            body: ByteBuffer(string: lines.joined(separator: "\n")))
+        #expect(response.status == .ok)
+        return try #require(try JourneyAPITests.json(response)["lastPosition"] as? Int)
+    }
+
+    static var positionHeader: HTTPField.Name { HTTPField.Name("CallTrail-Position")! }
+
+    @Test func aReadWithMinPositionSeesThePost() async throws {
+        try await withApp { client in
+            let lines = try ScenarioFixtures.lines("a-inbound-answered")
+            let last = try await Self.post(client, lines)
+            let started = ContinuousClock.now
+            let journey = try await client.execute(uri: "/v1/journeys/\(Self.customer)?minPosition=\(last)", method: .get)
+            let waited = ContinuousClock.now - started
+            #expect(journey.status == .ok, "\(String(buffer: journey.body))")
+            #expect(try #require(journey.headers[Self.positionHeader].flatMap { Int($0) }) >= last)
+            print("read-your-writes: GET /v1/journeys with minPosition right after the POST answered in \(waited)")
+
+            let call = try await client.execute(
+                uri: "/v1/calls/\(Self.customer)", method: .get, headers: [HTTPField.Name("CallTrail-Min-Position")!: "\(last)"])
+            #expect(call.status == .ok)
+            #expect(String(buffer: call.body).contains("\"originalAni\":\"6135555493\""))
+        }
+    }
+
+    @Test func everyReadModelAnswerCarriesThePosition() async throws {
+        try await withApp { client in
+            let last = try await Self.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
+            try await JourneyAPITests.waitForProjection(client)
+            for uri in ["/v1/journeys/\(Self.customer)", "/v1/calls/\(Self.customer)", "/v1/calls?device=5001", "/v1/journeys?limit=5",
+                "/v1/projections", "/v1/journeys/00001000011795169999"]
+            {
+                let response = try await client.execute(uri: uri, method: .get)
+                #expect(response.headers[Self.positionHeader] == "\(last)", "\(uri): \(response.status)")
+            }
+        }
+    }
+
+    @Test func aPositionNotReachedInTimeIs503WithRetryAfter() async throws {
+        try await withApp(readWait: 0.3) { client in
+            let last = try await Self.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
+            let started = ContinuousClock.now
+            let response = try await client.execute(uri: "/v1/journeys/\(Self.customer)?minPosition=\(last + 1_000)", method: .get)
+            #expect(ContinuousClock.now - started >= .milliseconds(300))
+            #expect(response.status == .serviceUnavailable)
+            #expect(response.headers[.retryAfter] == "1")
+            let error = try #require(try JourneyAPITests.json(response)["error"] as? [String: Any])
+            #expect(error["field"] as? String == "minPosition")
+            #expect((error["message"] as? String)?.contains("have not reached minPosition \(last + 1_000)") == true)
+        }
+    }
+
+    /// An IVR posts a call's first events and at once sets data on it: the key's origin is the whole call's, never
+    /// an empty one read from projections that had not reached the call yet. Three times, as the drill did.
+    @Test(arguments: 1...3)
+    func userDataSetRightAfterThePostTakesTheCallsOrigin(_ attempt: Int) async throws {
+        try await withApp { client in
+            let lines = try ScenarioFixtures.lines("i-transfer-to-site")
+            let answered = try #require(lines.firstIndex { $0.contains("CSTA_ESTABLISHED") })
+            _ = try await Self.post(client, lines[..<answered])
+            let set = try await client.execute(
+                uri: "/v1/userdata", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"data": {"account": "998877"}, "ucid": "\#(Self.customer)"}"#))
+            #expect(set.status == .created, "\(String(buffer: set.body))")
+            let key = try #require(try JourneyAPITests.json(set)["key"] as? String)
+            let origin = try JourneyAPITests.json(try await client.execute(uri: "/v1/userdata/\(key)", method: .get))
+            #expect(origin["originalAni"] as? String == "6135555493", "attempt \(attempt): \(origin)")
+            #expect(origin["journeyId"] as? String == Self.customer)
+            #expect(origin["vdn"] as? String == "7001")
+        }
+    }
+}
+
+/// `ProjectionProgress` on its own (pure logic: the checkpoint reader is a stand-in).
+struct ProjectionProgressTests {
+    final class Checkpoint: Sendable {
+        let value = Mutex<Int64>(0)
+    }
+
+    @Test func aWaitEndsWhenTheProjectorAdvances() async throws {
+        let checkpoint = Checkpoint()
+        let progress = ProjectionProgress { checkpoint.value.withLock { $0 } }
+        async let reached = progress.wait(until: 10, timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(progress.hasWaiters)
+        progress.advanced(to: 12)
+        #expect(try await reached == 12)
+        #expect(!progress.hasWaiters)
+    }
+
+    @Test func aWaitSeesAnotherProcessThroughTheCheckpoint() async throws {
+        let checkpoint = Checkpoint()
+        let progress = ProjectionProgress(freshness: .milliseconds(10)) { checkpoint.value.withLock { $0 } }
+        async let reached = progress.wait(until: 5, timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(50))
+        checkpoint.value.withLock { $0 = 7 }
+        #expect(try await reached == 7)
+    }
+
+    @Test func aWaitThatRunsOutReturnsNil() async throws {
+        let progress = ProjectionProgress { 3 }
+        #expect(try await progress.wait(until: 4, timeout: .milliseconds(50)) == nil)
+        #expect(try await progress.current() == 3)
+    }
+}
