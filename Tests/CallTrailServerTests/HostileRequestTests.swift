@@ -1,0 +1,103 @@
+import CallTrailServer
+import EventStore
+import Foundation
+import HummingbirdTesting
+import PostgresNIO
+import TSAPI
+import Testing
+import TestSupport
+
+/// Every route against requests a hostile or careless client sends, over a real socket and the way the simplest
+/// clients send them (the whole body first, then read): each gets the JSON error object with the status and field
+/// that name what was wrong, at once, and nothing is stored.
+struct HostileRequestTests {
+    struct Case: Sendable, CustomStringConvertible {
+        var name: String
+        var method: String
+        var target: String
+        var body: [UInt8] = []
+        var headers: [String: String] = [:]
+        var status: Int
+        var field: String?
+
+        var description: String { name }
+    }
+
+    static let time = "2026-11-20T10:00:01.250Z"
+    static let ucid = "00001000011795168800"
+    static let key = UserDataKey.random().rawValue
+
+    static func event(_ members: String) -> [UInt8] {
+        Array(#"{"source":"aes1","time":"\#(time)","type":"CSTA_HELD",\#(members)}"#.utf8)
+    }
+
+    static let cases: [Case] = [
+        // POST /v1/events
+        Case(name: "NUL in source", method: "POST", target: "/v1/events", body: Array(#"{"id":"h1","source":"a\u0000b","time":"\#(time)","type":"CSTA_HELD"}"#.utf8), status: 422, field: "source"),
+        Case(name: "invalid UTF-8 in id", method: "POST", target: "/v1/events", body: Array(#"{"id":"h"#.utf8) + [0xFF] + Array(#"","source":"aes1","time":"\#(time)","type":"CSTA_HELD"}"#.utf8), status: 422, field: "id"),
+        Case(name: "source of 100,000 characters", method: "POST", target: "/v1/events", body: Array(#"{"id":"h2","source":"\#(String(repeating: "s", count: 100_000))","time":"\#(time)","type":"CSTA_HELD"}"#.utf8), status: 422, field: "source"),
+        Case(name: "negative seq", method: "POST", target: "/v1/events", body: event(#""seq":-1"#), status: 422, field: "seq"),
+        Case(name: "a good event then a bad one", method: "POST", target: "/v1/events", body: Array("[".utf8) + event(#""id":"h3""#) + Array(",".utf8) + event(#""id":"h4","switch":7"#) + Array("]".utf8), status: 422, field: "switch"),
+        Case(name: "not JSON", method: "POST", target: "/v1/events", body: Array("{\"source\":".utf8), status: 422),
+        Case(name: "a body over the limit", method: "POST", target: "/v1/events", body: Array(repeating: UInt8(ascii: " "), count: 3 << 20), status: 413),
+        // Reading the log
+        Case(name: "after below 0", method: "GET", target: "/v1/events?after=-1", status: 400, field: "after"),
+        Case(name: "limit 0", method: "GET", target: "/v1/events?limit=0", status: 400, field: "limit"),
+        Case(name: "a call's events by a bad UCID", method: "GET", target: "/v1/calls/12/events", status: 400, field: "ucid"),
+        // Read models
+        Case(name: "a call by a bad UCID", method: "GET", target: "/v1/calls/abc", status: 400, field: "ucid"),
+        Case(name: "calls with no device", method: "GET", target: "/v1/calls", status: 400, field: "device"),
+        Case(name: "a URL of 100,000 commas", method: "GET", target: "/v1/calls?device=" + String(repeating: ",", count: 100_000), status: 414),
+        Case(name: "a journey by a bad id", method: "GET", target: "/v1/journeys/xyz", status: 400, field: "id"),
+        Case(name: "a search from yesterday", method: "GET", target: "/v1/journeys?from=yesterday", status: 400, field: "from"),
+        Case(name: "an unknown outcome", method: "GET", target: "/v1/journeys?outcome=bogus", status: 400, field: "outcome"),
+        Case(name: "minPosition below 0", method: "GET", target: "/v1/journeys/\(ucid)?minPosition=-1", status: 400, field: "minPosition"),
+        Case(name: "a min-position header that is no number", method: "GET", target: "/v1/calls/\(ucid)", headers: ["CallTrail-Min-Position": "soon"], status: 400, field: "CallTrail-Min-Position"),
+        // User data
+        Case(name: "NUL deep in user data", method: "POST", target: "/v1/userdata", body: Array(#"{"data": {"a": {"b": ["x", "y\u0000"]}}}"#.utf8), status: 422, field: "data.a.b[1]"),
+        Case(name: "invalid UTF-8 in user data", method: "POST", target: "/v1/userdata", body: Array(#"{"data": {"name": ""#.utf8) + [0xC3, 0x28] + Array(#""}}"#.utf8), status: 422, field: "data.name"),
+        Case(name: "user data that is not JSON", method: "POST", target: "/v1/userdata", body: Array("{data}".utf8), status: 400),
+        Case(name: "user data without data", method: "POST", target: "/v1/userdata", body: Array(#"{"ucid": "\#(ucid)"}"#.utf8), status: 422, field: "data"),
+        Case(name: "a TTL of 0", method: "POST", target: "/v1/userdata", body: Array(#"{"data": 1, "ttlSeconds": 0}"#.utf8), status: 422, field: "ttlSeconds"),
+        Case(name: "user data on a bad UCID", method: "POST", target: "/v1/userdata", body: Array(#"{"data": 1, "ucid": "42"}"#.utf8), status: 422, field: "ucid"),
+        Case(name: "8 MB of user data", method: "POST", target: "/v1/userdata", body: Array(#"{"data": ""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 8_000_000) + Array(#""}"#.utf8), status: 413),
+        Case(name: "a bad key", method: "GET", target: "/v1/userdata/not-a-key!", status: 400, field: "key"),
+        Case(name: "NUL in a replacement", method: "PUT", target: "/v1/userdata/\(key)", body: Array(#"{"data": "a\u0000"}"#.utf8), status: 422, field: "data"),
+        Case(name: "NUL in a merge patch", method: "PATCH", target: "/v1/userdata/\(key)", body: Array(#"{"n\u0000": 1}"#.utf8), status: 422),
+        Case(name: "NUL in data attached to a call", method: "PUT", target: "/v1/calls/\(ucid)/userdata", body: Array(#"{"data": ["\u0000"]}"#.utf8), status: 422, field: "data[0]"),
+        // The feed without an upgrade, and the HTTP layer itself
+        Case(name: "a feed format nobody knows", method: "GET", target: "/v1/feed?format=bogus", status: 400, field: "format"),
+        Case(name: "40 KB of headers", method: "GET", target: "/v1/calls?device=5001", headers: ["X-Padding": String(repeating: "p", count: 40_000)], status: 431),
+        Case(name: "an unknown route", method: "GET", target: "/v2/nothing", status: 404),
+        Case(name: "a method the path does not take", method: "DELETE", target: "/v1/events", status: 404),
+    ]
+
+    @Test func everyHostileRequestGetsAClearAnswerAndStoresNothing() async throws {
+        let database = try await TestDatabase.create()
+        let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString, maxBodyBytes: 2 << 20))
+        try await app.test(.live) { client in
+            let http = RawHTTP(port: try #require(client.port))
+            for test in Self.cases {
+                let started = ContinuousClock.now
+                let answer = try http.exchange(test.method, test.target, body: test.body, headers: test.headers)
+                #expect(ContinuousClock.now - started < .seconds(5), "\(test): answered at once")
+                #expect(answer.status == test.status, "\(test): \(answer.status) \(answer.body.prefix(300))")
+                #expect(answer.headers["content-type"]?.hasPrefix("application/json") == true, "\(test)")
+                let object = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+                let error = object?["error"] as? [String: Any]
+                #expect((error?["message"] as? String)?.isEmpty == false, "\(test): \(answer.body.prefix(300))")
+                #expect(error?["field"] as? String == test.field, "\(test): \(answer.body.prefix(300))")
+            }
+            // Nothing of any of it was stored: no event, no user data.
+            let log = try http.exchange("GET", "/v1/events?after=0&limit=10")
+            #expect(log.body.hasPrefix(#"{"events":[],"#), "\(log.body.prefix(300))")
+        }
+        let rows = try await database.withClient(asOwner: true) { client in
+            var count = 0
+            for try await value in try await client.query("SELECT count(*)::int FROM userdata").decode(Int.self) { count = value }
+            return count
+        }
+        #expect(rows == 0)
+        await database.drop()
+    }
+}
