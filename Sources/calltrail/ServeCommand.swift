@@ -41,6 +41,9 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     @Option(name: .customLong("feed-retention-days"), help: "Days feed messages are kept for subscribers resuming with after; 0 keeps them for ever (env CALLTRAIL_FEED_RETENTION_DAYS).")
     var feedRetentionDays: Double = Double(environment["CALLTRAIL_FEED_RETENTION_DAYS"] ?? "") ?? 7
 
+    @Option(name: .customLong("read-wait"), help: "Longest a read with minPosition (and user data set on a call) waits for the projections, in seconds; then 503 (env CALLTRAIL_READ_WAIT).")
+    var readWaitSeconds: Double = Double(environment["CALLTRAIL_READ_WAIT"] ?? "") ?? 5
+
     var feed: FeedPolicy { FeedPolicy(heartbeatSeconds: feedHeartbeat, queueCapacity: feedQueue, retentionDays: feedRetentionDays) }
     var userData: UserDataPolicy { UserDataPolicy(defaultTTL: userDataTTL, maxTTL: userDataMaxTTL, maxBodyBytes: userDataMaxBytes) }
     var databaseURL: String? { database.databaseURL }
@@ -57,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
         guard userDataMaxBytes > 0 else { throw ValidationError("--userdata-max-bytes must be positive") }
         guard feedHeartbeat >= 0.1 else { throw ValidationError("--feed-heartbeat must be at least 0.1 seconds") }
         guard feedQueue >= 2 else { throw ValidationError("--feed-queue must be at least 2") }
+        guard readWaitSeconds >= 0 else { throw ValidationError("--read-wait must be 0 or more seconds") }
         guard feedRetentionDays >= 0 else { throw ValidationError("--feed-retention-days must be 0 (keep for ever) or more") }
     }
 
