@@ -68,7 +68,7 @@ public func buildApplication(
     let (url, embedded) = try EmbeddedPostgres.locate(
         databaseURL: arguments.databaseURL, dataDirectory: arguments.dataDirectory, logger: logger)
     if let embedded {
-        services.append(EmbeddedPostgresService(postgres: embedded))
+        services.append(EmbeddedPostgresService(postgres: embedded, logger: logger))
         logger.info("using the private PostgreSQL", metadata: ["psql": "psql \(url.psqlArguments.joined(separator: " "))"])
     }
 
@@ -138,12 +138,24 @@ public func buildApplication(
         logger: logger)
 }
 
-/// Keeps the embedded PostgreSQL for as long as the service runs, and stops it last on shutdown.
+/// Keeps the embedded PostgreSQL for as long as the service runs, starting it again should it die, and stops it
+/// last on shutdown.
 struct EmbeddedPostgresService: Service {
     let postgres: EmbeddedPostgres
+    let logger: Logger
 
     func run() async throws {
-        try? await gracefulShutdown()
+        await cancelWhenGracefulShutdown {
+            while (try? await Task.sleep(for: .seconds(5))) != nil {
+                do {
+                    if try postgres.restartIfStopped() {
+                        logger.error("the private PostgreSQL had stopped; started it again")
+                    }
+                } catch {
+                    logger.error("the private PostgreSQL is down and did not start", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         postgres.stop()
     }
 }

@@ -43,4 +43,22 @@ struct EmbeddedPostgresTests {
         }
         #expect(count == 1)
     }
+
+    @Test func aPrivateServerThatStoppedIsStartedAgain() async throws {
+        let folder = URL(fileURLWithPath: "/tmp/calltrail-embedded-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let logger = Logger(label: "test")
+        let postgres = EmbeddedPostgres(dataDirectory: folder, logger: logger)
+        let url = try postgres.start()
+        defer { postgres.stop() }
+        #expect(try postgres.restartIfStopped() == false, "running: nothing to do")
+        postgres.stop()
+        #expect(try postgres.restartIfStopped() == true)
+        let answer = try await DatabaseBootstrap.withTemporaryClient(url, logger: logger) { client in
+            var value = 0
+            for try await one in try await client.query("SELECT 1").decode(Int.self) { value = one }
+            return value
+        }
+        #expect(answer == 1)
+    }
 }

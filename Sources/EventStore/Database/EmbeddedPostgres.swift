@@ -108,6 +108,16 @@ public final class EmbeddedPostgres: Sendable {
         return url
     }
 
+    /// Starts the server again if it is no longer running (it crashed, or someone stopped it); returns whether it
+    /// had to. `calltrail serve` asks every few seconds, so a private PostgreSQL that dies comes back by itself.
+    public func restartIfStopped() throws -> Bool {
+        let binaries = try PostgresBinaries.find()
+        let runAs = try Self.unprivilegedUser()
+        if (try? Self.run(binaries.pgCtl, ["status", "-D", clusterDirectory.path], as: runAs)) != nil { return false }
+        _ = try start()
+        return true
+    }
+
     /// Stops the server if this object started it.
     public func stop() {
         guard startedHere.withLock({ $0 }), let binaries = try? PostgresBinaries.find() else { return }
