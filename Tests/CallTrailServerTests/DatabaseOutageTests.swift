@@ -106,7 +106,9 @@ struct DatabaseOutageTests {
 
             let entries = log.all
             let refused = entries.filter { $0.at > stoppedAt && $0.at < restartedAt }
-            #expect(!refused.isEmpty && refused.allSatisfy { $0.status == 503 && $0.retryAfter != nil }, "while away: 503 with Retry-After")
+            // While away: 503 with Retry-After (a 200 for a commit made just before the stop may still arrive).
+            #expect(refused.contains { $0.status == 503 }, "\(refused.map(\.status))")
+            #expect(refused.allSatisfy { $0.status == 200 || ($0.status == 503 && $0.retryAfter != nil) }, "\(refused.map(\.status))")
             let firstPostAfter = try #require(entries.first { $0.at > restartedAt && $0.status == 200 }).at - restartedAt
             #expect(firstPostAfter < .seconds(15), "ingest is back within seconds of the database")
             print("outage drill: first POST acknowledged \(firstPostAfter) after PostgreSQL was back; first feed message after \(firstMessageAfter.map { "\($0)" } ?? "none")")
