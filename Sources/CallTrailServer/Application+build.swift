@@ -115,7 +115,8 @@ public func buildApplication(
     router.add(middleware: DatabaseGateMiddleware(availability: availability))
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
     JourneyRoutes(journeys: journeys, userData: userData, feed: feed)
-        .register(on: router.group().add(middleware: ProjectionPositionMiddleware(progress: progress, wait: readWait)))
+        .register(on: router.group().add(middleware: ProjectionPositionMiddleware(
+            progress: progress, wait: readWait, logHead: { try await store.headPosition() })))
     let userDataService = UserDataService(
         store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData, progress: progress, originWait: readWait)
     UserDataRoutes(service: userDataService).register(on: router)

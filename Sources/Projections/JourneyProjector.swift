@@ -74,6 +74,7 @@ public struct JourneyProjector: Service {
         await cancelWhenGracefulShutdown {
             var failures = 0
             while !Task.isCancelled {
+                let attempt = ContinuousClock.now
                 do {
                     try await projectWhileOwner()
                     failures = 0
@@ -82,8 +83,9 @@ public struct JourneyProjector: Service {
                     return
                 } catch {
                     // The database went away (or the lock's connection with it): wait, take the lock again, and carry
-                    // on from the checkpoint, which the failed batch did not move.
-                    failures += 1
+                    // on from the checkpoint, which the failed batch did not move. An attempt that lasted starts the
+                    // back-off afresh.
+                    failures = ContinuousClock.now - attempt > .seconds(30) ? 1 : failures + 1
                     availability?.record(error)
                     let wait = Self.backoff(afterFailures: failures)
                     logger.error("projector lost the database; retrying", metadata: [
@@ -110,24 +112,42 @@ public struct JourneyProjector: Service {
                 logger.debug("another process projects; waiting")
                 try await Task.sleep(for: .seconds(1))
             }
-            try await prepareTables()
-            // The lock's connection has nothing else to do: it listens for appends, which ring `newEvents`. Should it
-            // fail, the lock went with it, so the projecting stops too and the outer loop takes the lock again.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await lockConnection.listen(on: "calltrail_events") { notifications in
-                        // The payload is the log's last position.
-                        for try await notification in notifications
-                        where Int64(notification.payload).map({ $0 > projected.value }) ?? true {
-                            newEvents.ring()
-                        }
-                    }
-                    throw ProjectorLockLost()
-                }
-                group.addTask(executorPreference: executor) { try await project() }
-                try await group.next()
-                group.cancelAll()
+            // The lock is the connection's, not the task's: should this attempt end while the connection lives, the
+            // lock must not go back to the pool with it, where no one would free it.
+            do {
+                try await projectHolding(lockConnection)
+            } catch {
+                await release(lockConnection)
+                throw error
             }
+            await release(lockConnection)
+        }
+    }
+
+    private func release(_ lockConnection: PostgresConnection) async {
+        let store = self.store
+        _ = try? await withDatabaseTimeout(.seconds(5)) { try await store.unlock(.projector, on: lockConnection) }
+    }
+
+    /// Projects while this process holds the lock on `lockConnection`.
+    private func projectHolding(_ lockConnection: PostgresConnection) async throws {
+        try await prepareTables()
+        // The lock's connection has nothing else to do: it listens for appends, which ring `newEvents`. Should it
+        // fail, the lock went with it, so the projecting stops too and the outer loop takes the lock again.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await lockConnection.listen(on: "calltrail_events") { notifications in
+                    // The payload is the log's last position.
+                    for try await notification in notifications
+                    where Int64(notification.payload).map({ $0 > projected.value }) ?? true {
+                        newEvents.ring()
+                    }
+                }
+                throw ProjectorLockLost()
+            }
+            group.addTask(executorPreference: executor) { try await project() }
+            try await group.next()
+            group.cancelAll()
         }
     }
 
@@ -152,22 +172,20 @@ public struct JourneyProjector: Service {
     static let stepLimit = Duration.seconds(60)
 
     private func project() async throws {
-        var state = try await withDatabaseTimeout(Self.stepLimit) { try await self.restore() }
+        var box = StateBox(try await withDatabaseTimeout(Self.stepLimit, on: executor) { try await self.restore() })
+        progress?.projecting(true)
+        defer { progress?.projecting(false) }
         var lastStep = ContinuousClock.now
         while !Task.isCancelled {
             await pauseForIngest(since: lastStep)
             do {
-                let (count, next) = try await withDatabaseTimeout(Self.stepLimit) { [state] in
-                    var state = state
-                    let count = try await self.step(&state)
-                    return (count, state)
-                }
-                state = next
+                let current = box
+                let count = try await withDatabaseTimeout(Self.stepLimit, on: executor) { try await self.step(&current.state) }
                 lastStep = .now
                 if count == 0 { await newEvents.wait(timeout: idleWait) }
             } catch ProjectionError.checkpointMoved(let expected, let found) {
                 logger.notice("projection checkpoint moved; reloading", metadata: ["expected": "\(expected)", "found": "\(found)"])
-                state = try await withDatabaseTimeout(Self.stepLimit) { try await self.restore() }
+                box = StateBox(try await withDatabaseTimeout(Self.stepLimit, on: executor) { try await self.restore() })
             } catch is CancellationError {
                 return
             } catch where !Task.isCancelled {
@@ -176,7 +194,7 @@ public struct JourneyProjector: Service {
                 availability?.record(error)
                 logger.error("projection batch failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
                 try await Task.sleep(for: retryWait)
-                state = try await withDatabaseTimeout(Self.stepLimit) { try await self.restore() }
+                box = StateBox(try await withDatabaseTimeout(Self.stepLimit, on: executor) { try await self.restore() })
             }
         }
     }
@@ -265,6 +283,19 @@ public struct JourneyProjector: Service {
         progress?.advanced(to: checkpoint.position)
         logger.info("projector starts", metadata: ["position": "\(checkpoint.position)", "journeys": "\(journeys.count)"])
         return State(tracker: tracker, checkpoint: checkpoint, prefetched: nil)
+    }
+}
+
+/// The projector's state, handed to a step that runs under a deadline (`withDatabaseTimeout`) without copying it:
+/// a copy of the tracker's tables on every batch would cost as much as the batch.
+///
+/// Unchecked: one task at a time uses it. The loop waits for each step; a step abandoned at its deadline keeps its
+/// box, and the loop goes on with a new one, restored from the database.
+private final class StateBox: @unchecked Sendable {
+    var state: JourneyProjector.State
+
+    init(_ state: JourneyProjector.State) {
+        self.state = state
     }
 }
 

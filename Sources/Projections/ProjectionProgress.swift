@@ -18,6 +18,8 @@ public final class ProjectionProgress: Sendable {
     /// When `known` was last brought up to date, in nanoseconds of `ContinuousClock` since `origin`.
     private let updatedAt = Atomic<Int64>(-(1 << 62))
     private let waiting = Atomic<Int>(0)
+    /// This process's projector holds the lock: nobody else moves the checkpoint, so `known` is the truth.
+    private let projectingHere = Atomic<Bool>(false)
     private let origin = ContinuousClock.now
     /// Reads the projections' checkpoint from the database.
     private let readCheckpoint: @Sendable () async throws -> Int64
@@ -41,12 +43,20 @@ public final class ProjectionProgress: Sendable {
         updatedAt.store(now, ordering: .releasing)
     }
 
+    /// This process's projector took the lock (true) or gave it up (false).
+    public func projecting(_ active: Bool) {
+        projectingHere.store(active, ordering: .releasing)
+    }
+
     /// Whether some request is waiting for the projections: then the projector does not step aside for ingest.
     public var hasWaiters: Bool { waiting.load(ordering: .relaxed) > 0 }
 
-    /// A position the read models have reached: the one known here while it is fresh, else the checkpoint read now.
+    /// A position the read models have reached: the one known here while this process projects or while it is fresh,
+    /// else the checkpoint read now.
     public func current() async throws -> Int64 {
-        if now - updatedAt.load(ordering: .acquiring) <= freshness.totalNanoseconds { return known.load(ordering: .acquiring) }
+        if projectingHere.load(ordering: .acquiring) || now - updatedAt.load(ordering: .acquiring) <= freshness.totalNanoseconds {
+            return known.load(ordering: .acquiring)
+        }
         return try await refresh()
     }
 

@@ -69,7 +69,8 @@ struct FeedSocketTests {
     /// not at the next heartbeat or never.
     @Test func aClientThatClosesItsSideEndsTheConnection() async throws {
         try await FeedTests().withApp { _, port in
-            try await RawWebSocket.with(port: port, path: "/v1/feed?devices=5001", timeout: .seconds(10)) { socket in
+            // The deadline covers the handshake and the first message too, which take seconds when the whole suite runs.
+            try await RawWebSocket.with(port: port, path: "/v1/feed?devices=5001", timeout: .seconds(30)) { socket in
                 _ = try await socket.handshake()
                 #expect(try await socket.nextFrame(skippingHeartbeats: true).opcode == 0x1)  // the "live" message
                 try await socket.closeOutput()

@@ -19,6 +19,7 @@ struct IngestAPITests {
         var logLevel = Logger.Level.warning
         var migrationsDirectory: String?
         var feed = FeedPolicy()
+        var readWaitSeconds: Double = 5
     }
 
     func withApp(maxBodyBytes: Int = 1 << 20, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {

@@ -39,7 +39,7 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
             return .json("{\"status\":\"ready\",\"database\":\"ok\",\"migrations\":\"current\"}")
         } catch {
             context.logger.warning("readiness check failed", metadata: ["error": "\(String(reflecting: error))"])
-            if !availability.record(error) { availability.markUnavailable(reason: "\(error)") }
+            availability.record(error)
             return .json(
                 "{\"status\":\"not ready\",\"database\":\"unavailable\",\"reason\":\(JSONText.quote("\(error)"))}",
                 status: .serviceUnavailable, retryAfter: 2)

@@ -13,6 +13,8 @@ import Projections
 struct ProjectionPositionMiddleware<Context: RequestContext>: RouterMiddleware {
     let progress: ProjectionProgress
     let wait: Duration
+    /// The log's last position: a `minPosition` past it names nothing that was written, and is refused at once.
+    let logHead: @Sendable () async throws -> Int64
 
     static var positionHeader: HTTPField.Name { HTTPField.Name("CallTrail-Position")! }
     static var minPositionHeader: HTTPField.Name { HTTPField.Name("CallTrail-Min-Position")! }
@@ -20,6 +22,11 @@ struct ProjectionPositionMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let position: Int64
         if let minimum = try Self.minimumPosition(request) {
+            if try await progress.current() < minimum, case let head = try await logHead(), minimum > head {
+                throw APIError(
+                    .badRequest, "minPosition \(minimum) is past the log's last position, \(head): use the lastPosition a POST returned",
+                    field: "minPosition")
+            }
             guard let reached = try await progress.wait(until: minimum, timeout: wait) else {
                 let now = try await progress.current()
                 var error = APIError(

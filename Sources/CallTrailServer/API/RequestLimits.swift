@@ -35,16 +35,15 @@ struct RequestLimits: Sendable {
         return nil
     }
 
-    /// Answers a request over the bounds with its error and closes the connection; passes the others on.
+    /// Answers a request over the bounds with its error and `Connection: close`; passes the others on. The server then
+    /// reads what is left of the request, as after any answer, so the client can read the refusal before it closes.
     func enforcing(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
-        struct ClosedAfterRefusal: Error {}
-        return { request, writer, channel in
+        { request, writer, channel in
             guard let refusal = refusal(request) else { return try await responder(request, writer, channel) }
             let body = ByteBuffer(string: refusal.body)
             var head = HTTPResponse(status: refusal.status)
             head.headerFields = [.contentType: "application/json; charset=utf-8", .contentLength: "\(body.readableBytes)", .connection: "close"]
             try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
-            throw ClosedAfterRefusal()
         }
     }
 }

@@ -97,14 +97,11 @@ final class FeedHub: Service, Sendable {
     private func follow() async {
         while !Task.isCancelled {
             do {
-                // Bounded: a query that a restart of PostgreSQL left waiting for ever must not stop the feed.
-                try await withDatabaseTimeout(.seconds(30)) {
-                    if self.state.withLock({ $0.dispatched }) == nil {
-                        let head = try await self.store.head().position
-                        self.state.withLock { $0.dispatched = head }
-                    }
-                    try await self.pump()
+                if state.withLock({ $0.dispatched }) == nil {
+                    let head = try await bounded { try await self.store.head().position }
+                    state.withLock { $0.dispatched = head }
                 }
+                try await pump()
             } catch where !Task.isCancelled {
                 logger.error("feed read failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
                 try? await Task.sleep(for: .seconds(1))
@@ -143,13 +140,13 @@ final class FeedHub: Service, Sendable {
         // With nobody live, there is nobody to read for: move to the head (a subscriber that goes live meanwhile
         // holds the lock first, and the usual path hands it what follows).
         if state.withLock({ $0.live.isEmpty }) {
-            let head = try await store.head().position
+            let head = try await bounded { try await self.store.head().position }
             state.withLock { state in
                 if state.live.isEmpty, let dispatched = state.dispatched { state.dispatched = max(dispatched, head) }
             }
         }
         while let from = state.withLock({ $0.dispatched }) {
-            let read = try await store.page(after: from, limit: pageSize)
+            let read = try await bounded { try await self.store.page(after: from, limit: self.pageSize) }
             if read.trimmedThrough > from {
                 // Retention passed the hub itself (it stood still for longer than the feed keeps messages): the
                 // live subscribers missed messages, and are closed with where to resume.
@@ -167,10 +164,10 @@ final class FeedHub: Service, Sendable {
             let (wanted, generation) = state.withLock { state in
                 (page.filter { !state.anyDevice.isEmpty || state.byDevice[$0.message.device] != nil }, state.generation)
             }
-            var deliveries = try await prepare(wanted)
+            var deliveries = try await bounded { try await self.prepare(wanted) }
             let now = ContinuousClock.now
             if !state.withLock({ deliver(deliveries, through: last, ifStill: generation, in: &$0) }) {
-                deliveries = try await prepare(page)
+                deliveries = try await bounded { try await self.prepare(page) }
                 _ = state.withLock { deliver(deliveries, through: last, ifStill: nil, in: &$0) }
             }
             Counter(label: "calltrail_feed_messages_total").increment(by: page.count)
@@ -189,6 +186,12 @@ final class FeedHub: Service, Sendable {
         }
         state.dispatched = last
         return true
+    }
+
+    /// One of the hub's queries, bounded: one that a restart of PostgreSQL left waiting for ever must not stop the
+    /// feed. Each is a read, so one abandoned at its deadline changes nothing.
+    private func bounded<Result: Sendable>(_ query: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        try await withDatabaseTimeout(.seconds(30), query)
     }
 
     /// Stored messages with the user data their contacts have now, read once for the whole page.

@@ -80,13 +80,15 @@ public final class DatabaseAvailability: Sendable {
         outage.map { DatabaseUnavailable(since: $0.since, reason: $0.reason) }
     }
 
-    /// Whether `error` means "the database cannot be reached or cannot work now", as opposed to a bad query or bad
-    /// data: connection failures and closes, the pool unable to connect, and the server states that a restart or a
+    /// Whether `error` means "the database cannot be reached or cannot work now", as opposed to a bad query, bad
+    /// data or a client's broken connection: connection failures and closes, the pool unable to connect, and the server states that a restart or a
     /// failover produce (SQLSTATE class 08 connection exceptions; 57P01–57P03 shutting down or starting;
     /// 53300 too many connections; 53100 disk full; 25006 a read-only standby after a failover).
     public static func isOutage(_ error: any Error) -> Bool {
         switch error {
-        case is DatabaseUnavailable, is DatabaseTimeout, is ConnectionPoolError, is IOError, is ChannelError:
+        // Not a bare IOError or ChannelError: a client's own socket raises those too (a reset in the middle of a
+        // body), and one client must not switch the API off. The driver wraps its socket errors in PSQLError.
+        case is DatabaseUnavailable, is DatabaseTimeout, is ConnectionPoolError:
             return true
         case let error as PostgresTransactionError:
             return [error.beginError, error.closureError, error.commitError].contains { $0.map(isOutage) ?? false }
@@ -148,13 +150,14 @@ public struct DatabaseTimeout: Error, CustomStringConvertible {
 /// task group would wait for that child too. Here the caller is answered at the deadline, the operation is cancelled
 /// (which frees it whenever it is merely waiting) and, in that one case, left waiting with the dead connection it
 /// leased. Each long-lived worker bounds its database steps with this, so a restart of PostgreSQL cannot freeze it.
+/// The operation runs on `executor` when one is given (the projector's own thread), else on the global pool.
 public func withDatabaseTimeout<Result: Sendable>(
-    _ limit: Duration, _ operation: @escaping @Sendable () async throws -> Result
+    _ limit: Duration, on executor: (any TaskExecutor)? = nil, _ operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
     let race = DeadlineRace<Result>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
-            race.start(continuation, limit: limit, operation)
+            race.start(continuation, limit: limit, on: executor, operation)
         }
     } onCancel: {
         race.cancel()
@@ -167,37 +170,44 @@ private final class DeadlineRace<Result: Sendable>: Sendable {
         var answer: CheckedContinuation<Result, any Error>?
         var work: Task<Void, Never>?
         var timer: Task<Void, Never>?
+        /// The caller was cancelled, perhaps before the work started.
+        var cancelled = false
     }
 
     private let state = Mutex(State())
 
     func start(
-        _ continuation: CheckedContinuation<Result, any Error>, limit: Duration,
+        _ continuation: CheckedContinuation<Result, any Error>, limit: Duration, on executor: (any TaskExecutor)?,
         _ operation: @escaping @Sendable () async throws -> Result
     ) {
         state.withLock { $0.answer = continuation }
         let timer = Task {
             guard (try? await Task.sleep(for: limit)) != nil else { return }
-            self.state.withLock { $0.work }?.cancel()
+            // The answer first: cancelled work that ends at once must not answer CancellationError in its place.
             self.finish(.failure(DatabaseTimeout(after: limit)))
+            self.state.withLock { $0.work }?.cancel()
         }
-        let work = Task {
+        let work = Task(executorPreference: executor) {
             let result: Swift.Result<Result, any Error>
             do { result = .success(try await operation()) } catch { result = .failure(error) }
             self.state.withLock { $0.timer }?.cancel()
             self.finish(result)
         }
-        let finished = state.withLock { state in
+        let (finished, cancelled) = state.withLock { state in
             state.work = work
             state.timer = timer
-            return state.answer == nil
+            return (state.answer == nil, state.cancelled)
         }
         // The work may have finished before the timer could be found: then nothing else stops the timer.
         if finished { timer.cancel() }
+        if cancelled { cancel() }
     }
 
     func cancel() {
-        let (work, timer) = state.withLock { ($0.work, $0.timer) }
+        let (work, timer) = state.withLock { state in
+            state.cancelled = true
+            return (state.work, state.timer)
+        }
         work?.cancel()
         timer?.cancel()
         finish(.failure(CancellationError()))

@@ -15,12 +15,13 @@ public struct DatabaseMonitor: Service {
     let logger: Logger
     let interval: Duration
     let retryInterval: Duration
-    /// How long one probe may wait for an answer before the database counts as away.
+    /// How long one probe may wait for an answer. A database that answers slowly is busy, not away: it counts as
+    /// away after two probes in a row got no answer (an error that says it is away counts at once).
     let probeTimeout: Duration
 
     public init(
         client: PostgresClient, availability: DatabaseAvailability, logger: Logger, interval: Duration = .seconds(2),
-        retryInterval: Duration = .milliseconds(250), probeTimeout: Duration = .seconds(3)
+        retryInterval: Duration = .milliseconds(250), probeTimeout: Duration = .seconds(5)
     ) {
         self.client = client
         self.availability = availability
@@ -34,23 +35,32 @@ public struct DatabaseMonitor: Service {
         // Returns rather than throws when stopped: a service that throws during graceful shutdown makes the service
         // group cancel the others instead of letting them finish.
         await cancelWhenGracefulShutdown {
+            var silentProbes = 0
             while !Task.isCancelled {
-                await probe()
+                await probe(&silentProbes)
                 try? await Task.sleep(for: availability.isAvailable ? interval : retryInterval)
             }
         }
     }
 
-    /// One probe: a query that succeeds ends an outage; one that fails or times out starts one.
-    func probe() async {
+    /// One probe: a query that succeeds ends an outage; one that fails starts one, as does the second in a row to get no
+    /// answer (`silentProbes` counts them).
+    func probe(_ silentProbes: inout Int) async {
         let client = self.client
         do {
             try await withDatabaseTimeout(probeTimeout) {
                 try await client.query("SELECT 1").consume()
             }
+            silentProbes = 0
             availability.restored()
         } catch where Task.isCancelled {
             return
+        } catch let timeout as DatabaseTimeout {
+            silentProbes += 1
+            logger.warning("the database did not answer a probe", metadata: ["in_a_row": "\(silentProbes)"])
+            if silentProbes >= 2 {
+                availability.markUnavailable(reason: "no answer to \(silentProbes) probes in a row, \(timeout.after) each")
+            }
         } catch {
             logger.debug("database probe failed", metadata: ["error": "\(String(reflecting: error))"])
             if !availability.record(error) { availability.markUnavailable(reason: "\(error)") }
