@@ -4,6 +4,8 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
+import UnixSignals
 
 /// `calltrail serve`: the whole service in one process.
 struct ServeCommand: AsyncParsableCommand, AppArguments {
@@ -68,6 +70,11 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let app = try await buildApplication(self, metrics: registry)
-        try await app.runService()
+        // A graceful shutdown finishes the batches in flight; it is bounded all the same: a database call that a
+        // PostgreSQL restart left waiting for ever holds a pooled connection, and the pool would wait for it.
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger)
+        group.maximumGracefulShutdownDuration = .seconds(20)
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
     }
 }
