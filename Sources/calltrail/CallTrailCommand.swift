@@ -13,7 +13,6 @@ struct CallTrailCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ServeCommand.self, MigrateCommand.self, ProjectionsCommand.self, SimulateCommand.self, FeedCommand.self,
-            BenchCommand.self,
         ]
     )
 }

@@ -3,27 +3,30 @@ import EventStore
 import Foundation
 import Logging
 
-let environment = ProcessInfo.processInfo.environment
+/// The process environment: every option of the commands falls back to a variable of it.
+package let environment = ProcessInfo.processInfo.environment
 
 /// Where the database is, shared by every command that needs one.
-struct DatabaseOptions: ParsableArguments {
+package struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .customLong("database-url"),
         help: "PostgreSQL URL, e.g. postgres://user:pass@host:5432/calltrail (env DATABASE_URL). Without it, a private PostgreSQL runs under --data-dir.")
-    var databaseURL: String? = environment["DATABASE_URL"]
+    package var databaseURL: String? = environment["DATABASE_URL"]
 
     @Option(name: .customLong("data-dir"), help: "Folder of the private PostgreSQL (env CALLTRAIL_DATA_DIR).")
-    var dataDirectory: String = environment["CALLTRAIL_DATA_DIR"] ?? "calltrail-data"
+    package var dataDirectory: String = environment["CALLTRAIL_DATA_DIR"] ?? "calltrail-data"
 
     @Option(name: .customLong("migrations"), help: "Folder of the NNNN_name.sql migrations (env CALLTRAIL_MIGRATIONS; default ./migrations).")
-    var migrationsDirectory: String? = environment["CALLTRAIL_MIGRATIONS"]
+    package var migrationsDirectory: String? = environment["CALLTRAIL_MIGRATIONS"]
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env LOG_LEVEL).")
-    var logLevelName: String = environment["LOG_LEVEL"] ?? "info"
+    package var logLevelName: String = environment["LOG_LEVEL"] ?? "info"
 
-    var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .info }
+    package var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .info }
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard Logger.Level(rawValue: logLevelName) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -36,7 +39,7 @@ struct DatabaseOptions: ParsableArguments {
 extension DatabaseOptions {
     /// The database a one-shot command works on: found (or the private one started), migrated, with the role to
     /// work as. The caller stops `embedded` when done.
-    func prepare(logger: Logger) async throws -> (url: DatabaseURL, embedded: EmbeddedPostgres?, role: String?, migrations: [Migration]) {
+    package func prepare(logger: Logger) async throws -> (url: DatabaseURL, embedded: EmbeddedPostgres?, role: String?, migrations: [Migration]) {
         let (url, embedded) = try EmbeddedPostgres.locate(databaseURL: databaseURL, dataDirectory: dataDirectory, logger: logger)
         do {
             let migrations = try Migration.load(

@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import AsyncHTTPClient
 import CallTrailServer
@@ -9,12 +10,13 @@ import NIOCore
 import NIOHTTP1
 import PostgresNIO
 import ServiceLifecycle
+import Simulator
 import Synchronization
 import TSAPI
 
-/// `calltrail bench ingest`: HTTP ingest throughput against plain batched INSERTs of the same rows.
+/// `calltrail-bench ingest`: HTTP ingest throughput against plain batched INSERTs of the same rows.
 ///
-/// It serves CallTrail in this process on a scratch database, posts synthetic calls from several concurrent
+/// It serves CallTrail in this process on a scratch database, posts the simulator's traffic from several concurrent
 /// clients, then inserts the same rows with the same number of connections into an equivalent table (same
 /// columns, constraints and indexes, no appender logic). The ratio says how much of the database's raw insert
 /// speed the full path (HTTP, parsing, idempotency, UCID resolution, gapless positions) keeps.
@@ -25,7 +27,7 @@ struct IngestBenchCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Calls to send (10 events each).")
+    @Option(help: "Calls to send: the simulator's default mix, about 13 events a call with their monitor copies.")
     var calls: Int = 20_000
 
     @Option(help: "Concurrent HTTP clients (and raw INSERT connections).")
@@ -53,8 +55,12 @@ struct IngestBenchCommand: AsyncParsableCommand {
         defer { embedded?.stop() }
 
         // The traffic, built before any clock starts.
-        var generator = SyntheticCalls()
-        let events = (0..<calls).flatMap { _ in generator.nextCall() }
+        // The simulator's contact center: every scenario in its default mix, monitor copies and reused callIDs.
+        var traffic = Traffic.Options()
+        traffic.calls = calls
+        traffic.rate = 20
+        traffic.agents = 200
+        let events = Array(Traffic(traffic))
         let bodies = stride(from: 0, to: events.count, by: batch).map {
             ByteBuffer(string: "[" + events[$0..<min($0 + batch, events.count)].joined(separator: ",") + "]")
         }
@@ -140,7 +146,7 @@ struct IngestBenchCommand: AsyncParsableCommand {
 
             let stored = try await DatabaseBootstrap.withTemporaryClient(scratch, logger: logger) { client in
                 var count: Int64 = 0
-                for try await value in try await client.query("SELECT count(*) FROM events WHERE source = 'aes1'").decode(Int64.self) {
+                for try await value in try await client.query("SELECT count(*) FROM events WHERE source <> 'calltrail'").decode(Int64.self) {
                     count = value
                 }
                 return count

@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import AsyncHTTPClient
 import CallModel
@@ -13,7 +14,7 @@ import ServiceLifecycle
 import Simulator
 import TSAPI
 
-/// `calltrail bench projections`: how fast the journeys are projected, live and on rebuild, and how fast a CRM's
+/// `calltrail-bench projections`: how fast the journeys are projected, live and on rebuild, and how fast a CRM's
 /// lookups are answered once the store holds millions of events.
 ///
 /// Phases, on a database of its own (`calltrail_bench_projections`, kept for the next run):

@@ -125,7 +125,9 @@ func withServerChild(
     _ body: @Sendable (_ http: HTTPClient, _ child: BenchServerChild) async throws -> Void
 ) async throws {
     let server = Process()
-    server.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    // The `calltrail` the same build made, beside this benchmark's executable.
+    server.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        .appendingPathComponent("calltrail")
     server.arguments = ["serve", "--database-url", databaseURL, "--port", String(port), "--log-level", "warning"]
         + (migrationsDirectory.map { ["--migrations", $0] } ?? [])
     try server.run()

@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import AsyncHTTPClient
 import EventStore
@@ -16,7 +17,7 @@ import WSClient
 import Glibc
 #endif
 
-/// `calltrail bench feed`: how soon an agent's desktop hears of a call, and what idle desktops cost the server.
+/// `calltrail-bench feed`: how soon an agent's desktop hears of a call, and what idle desktops cost the server.
 ///
 /// Phase 1 (issue's target: p99 under 20 ms on 2 cores): one subscriber follows a probe station; while simulated
 /// contact-center traffic is posted at `--rate` events a second, probes post a Delivered to that station on a
