@@ -2,7 +2,8 @@
 """Writes Tests/Fixtures/scenarios/<scenario>.expected.json: what a correct journey of each fixture must contain.
 
 The facts per scenario (outcome, which agents answer in which order, which UCIDs are linked) are written below
-from the reference (../shared/reference/tsapi-call-model.md §4, §7), not from CallTrail's projections. The
+from the TSAPI call model (how CM reports each scenario, and the journey rules in docs/architecture.md), not
+from CallTrail's projections. The
 script only reads identifiers and times out of the fixture: the UCIDs and callIDs the simulator drew, and the
 moments the durations are measured between (definitions in Tests/Fixtures/scenarios/README.md).
 

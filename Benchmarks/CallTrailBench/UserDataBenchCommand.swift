@@ -8,7 +8,7 @@ import NIOHTTP1
 import PostgresNIO
 import Synchronization
 
-/// `calltrail-bench userdata`: the UUI key service's latency at a steady request rate (issue 5's targets: get
+/// `calltrail-bench userdata`: the UUI key service's latency at a steady request rate (targets: get
 /// p99 under 2 ms at 2,000 requests/s, set p99 under 10 ms at 500 requests/s).
 ///
 /// Open loop: requests are sent on a fixed schedule whether or not earlier ones have answered, and each

@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 
 /// A call's identity on one switch while it lives: Communication Manager reuses callIDs once a call clears,
-/// so a callID names a call only together with its switch and only until CallCleared (reference §0.3).
+/// so a callID names a call only together with its switch and only until CallCleared.
 public struct CallKey: Hashable, Sendable, Codable, CustomStringConvertible {
     public var switchID: String
     public var callID: Int64
@@ -59,7 +59,7 @@ public struct CallEvent: Sendable {
         return CallKey(switchID: switchID, callID: callID)
     }
 
-    /// Monitor copies of one switch event share link, time, type and connection (reference §0.7): this key
+    /// Monitor copies of one switch event share link, time, type and connection: this key
     /// is what makes them one journey step, not several. A 53-bit FNV-1a hash of those fields: stable across
     /// processes (it is stored with the journey) and exact as a JSON number.
     var switchEventKey: UInt64 {

@@ -8,7 +8,7 @@ public struct CallLeg: Sendable, Codable, Equatable {
         case original
         /// A call an agent made while holding the customer, to consult, transfer or conference.
         case consultation
-        /// The same contact as another switch reports it, found by the consultation's UCID (reference §0.2).
+        /// The same contact as another switch reports it, found by the consultation's UCID.
         case farSite
     }
 

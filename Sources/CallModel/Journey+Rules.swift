@@ -1,7 +1,7 @@
 import Foundation
 import TSAPI
 
-/// The journey rules, one case per TSAPI event (architecture §4, reference §1.4 and §7). Durations follow the
+/// The journey rules, one case per TSAPI event (listed in docs/architecture.md). Durations follow the
 /// definitions in Tests/Fixtures/scenarios/README.md; each scenario there has a test that feeds its events.
 extension Journey {
     init(starting event: CallEvent, key: CallKey) {
@@ -166,7 +166,7 @@ extension Journey {
         refreshDurations()
     }
 
-    /// Transferred and Conferenced (reference §0.1, §1.4, §7.2): the call goes on under the callID of the
+    /// Transferred and Conferenced: the call goes on under the callID of the
     /// connection list, as the original UCID; both old callIDs alias to it; the consultation leg is merged.
     /// Returns the leg the call goes on as.
     @discardableResult
@@ -244,14 +244,14 @@ extension Journey {
         }
     }
 
-    /// Records the user-data keys a UUI carries (issue 5: the data follows the call).
+    /// Records the user-data keys a UUI carries: the data follows the call.
     private mutating func noteKeys(in uui: UserToUserInfo, ucid: UCID?, at time: Date) {
         for key in UserDataKey.find(in: uui) where !userDataKeys.contains(where: { $0.key == key }) {
             userDataKeys.append(CarriedKey(key: key, ucid: ucid, time: time))
         }
     }
 
-    /// The customer's data (reference §7.3, §7.4): from `originalCallInfo` when the switch restored it,
+    /// The customer's data: from `originalCallInfo` when the switch restored it,
     /// otherwise from the original call's own first offer. A consultation's own calling party is the agent,
     /// so only its `originalCallInfo` counts.
     private mutating func enrich(from event: CallEvent, leg index: Int, calling: DeviceID?, called: DeviceID?) {
@@ -271,7 +271,7 @@ extension Journey {
         if own, let split = att.split, !split.isEmpty { self.split = self.split ?? split }
     }
 
-    /// An offer to a station: what its desktop should pop (architecture §4).
+    /// An offer to a station: what its desktop should pop (the journey rules, docs/architecture.md).
     private mutating func offer(at device: String, event: CallEvent, leg index: Int) {
         let time = event.time
         legs[index].setParty(device, .alerting, callID: event.connection?.callID ?? 0, at: time)

@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 
 /// One customer contact from its first event to its last, across consultations, transfers, conferences,
-/// redirects and sites (architecture §4, reference §7).
+/// redirects and sites (the journey rules, docs/architecture.md).
 ///
 /// A journey is also the whole reducer state of its calls: `JourneyTracker` keeps the open ones in memory and
 /// stores each one as a row, so that after a restart the tracker is rebuilt from the rows alone.
@@ -19,14 +19,14 @@ public struct Journey: Sendable, Codable, Equatable {
     public var direction: Direction
 
     /// The customer's number and the number they dialled, as the first offer of the original call reported
-    /// them, or as `originalCallInfo` restored them (reference §7.3).
+    /// them, or as `originalCallInfo` restored them.
     public var originalAni: String?
     public var originalDnis: String?
     public var vdn: String?
     public var split: String?
     public var trunkGroup: String?
     public var trunkMember: String?
-    /// The caller's UUI as it arrived, before any transfer could replace it (reference §7.4).
+    /// The caller's UUI as it arrived, before any transfer could replace it.
     public var uui: String?
     public var userEnteredCode: String?
 
@@ -55,7 +55,7 @@ public struct Journey: Sendable, Codable, Equatable {
     public var timedOut = false
     var timers = Timers()
     public var durations = Durations()
-    /// Keys of the last switch events applied, so monitor copies are dropped (reference §0.7).
+    /// Keys of the last switch events applied, so monitor copies are dropped.
     var recentEventKeys: [UInt64] = []
     /// Every user-data key the journey's calls have carried in their UUI, in the order first seen. Only the
     /// keys: their data lives in the `userdata` table and is read when a context is asked for, so a later
@@ -88,7 +88,7 @@ public struct Journey: Sendable, Codable, Equatable {
         return legs.compactMap(\.ucid).filter { seen.insert($0).inserted }
     }
 
-    /// Consultation UCIDs, in order (the linked legs of reference §7.2).
+    /// Consultation UCIDs, in order: the journey's linked legs.
     public var linkedUcids: [UCID] {
         var seen = Set<UCID>()
         return legs.filter { $0.role == .consultation }.compactMap(\.ucid).filter { seen.insert($0).inserted }
@@ -106,7 +106,7 @@ public struct Journey: Sendable, Codable, Equatable {
     }
 }
 
-/// How a contact ended (architecture §4).
+/// How a contact ended (the journey rules, docs/architecture.md).
 /// A user-data key found in a call's UUI: which call carried it first, and when.
 public struct CarriedKey: Sendable, Codable, Equatable {
     public var key: UserDataKey

@@ -3,9 +3,9 @@ import TSAPI
 
 /// The projection's reducer: feeds each stored event to the journey it belongs to.
 ///
-/// It finds the journey the way reference §7 says: by `(switch, callID)` while the call lives, by UCID when a
-/// call appears under a new callID or on another switch, and by the station's held call when an agent starts
-/// a consultation. Everything it knows is inside the journeys it holds, so `init(restoring:)` with the rows of
+/// It finds the journey by the rules in docs/architecture.md: by `(switch, callID)` while the call lives, by UCID
+/// when a call appears under a new callID or on another switch, and by the station's held call when an agent
+/// starts a consultation. Everything it knows is inside the journeys it holds, so `init(restoring:)` with the rows of
 /// the open journeys gives back the same tracker after a restart.
 ///
 /// Ended journeys stay findable for `linkGrace` of event time, because late monitor copies and far-site legs
@@ -245,7 +245,7 @@ public struct JourneyTracker: Sendable {
         }
 
         if let ucid, let id = visible(byUCID[ucid]) {
-            // The same call under a new callID (single-step transfer), or on another switch (reference §0.2).
+            // The same call under a new callID (single-step transfer), or on another switch.
             var journey = take(id)
             let leg = journey.legIndex(ucid: ucid, switchID: key.switchID) ?? journey.addLeg(
                 CallLeg(ucid: ucid, switchID: key.switchID, role: .farSite, consultOf: nil, at: event))

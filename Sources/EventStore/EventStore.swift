@@ -16,7 +16,7 @@ public protocol EventStore: Sendable {
     func headPosition() async throws -> Int64
 }
 
-/// What an append reports to the client (architecture §2).
+/// What an append reports to the client (the ingest envelope, docs/api.md).
 public struct AppendResult: Sendable, Equatable, Codable {
     public var accepted: Int
     public var duplicates: Int

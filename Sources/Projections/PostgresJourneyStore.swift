@@ -266,7 +266,7 @@ public struct PostgresJourneyStore: Sendable {
     }
 }
 
-/// A journey search (architecture §5): every filter optional, pages in start order.
+/// A journey search (docs/api.md): every filter optional, pages in start order.
 public struct JourneyQuery: Sendable {
     public var from: Date?
     public var to: Date?

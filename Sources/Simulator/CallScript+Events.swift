@@ -31,7 +31,7 @@ extension CallScript {
         ], att: .object([("deviceHistory", .array([]))]))
     }
 
-    /// The private data of Delivered/Established at a station (reference §4 (a)#3).
+    /// The private data of Delivered/Established at a station (scenario (a), the answered call).
     func stationPrivateData(
         _ call: CallData, ucid: UCID? = nil, original: String = "OR_NONE", history: [JSONValue] = [], split: String? = nil,
         vdn: String? = nil
@@ -126,7 +126,7 @@ extension CallScript {
         ], cause: "EC_REDIRECTED", att: .object([("deviceHistory", .array([]))]))
     }
 
-    /// Transferred or Conferenced: the connection list names the surviving call (reference §1.4).
+    /// Transferred or Conferenced: the connection list names the surviving call.
     mutating func merged(
         _ type: EventType, primary: JSONValue, secondary: JSONValue, controller: String, added: String,
         connections: [(party: JSONValue, staticDevice: JSONValue)], att: JSONValue, views: Views

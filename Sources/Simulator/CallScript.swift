@@ -33,7 +33,7 @@ public struct CallScript {
     // MARK: Values
 
     static func connection(_ callID: Int64, _ device: String) -> JSONValue {
-        // Trunk parties are dynamic devices (`T<callID>#<n>`, reference §1.4); stations, VDNs and splits are static.
+        // Trunk parties are dynamic devices (`T<callID>#<n>`); stations, VDNs and splits are static.
         let dynamic = device.hasPrefix("T")
         return .object([
             ("callID", .int(callID)), ("deviceID", .string(device)), ("devIDType", .string(dynamic ? "DYNAMIC_ID" : "STATIC_ID")),
@@ -74,7 +74,7 @@ public struct CallData: Sendable {
         ])
     }
 
-    /// `originalCallInfo` as CM fills it after a consultation, transfer or conference (reference §0.4).
+    /// `originalCallInfo` as CM fills it after a consultation, transfer or conference.
     func originalCallInfo(_ reason: String) -> JSONValue {
         .object([
             ("reason", .string(reason)), ("callingDevice", CallScript.party(ani)), ("calledDevice", .string(dnis)),

@@ -133,7 +133,7 @@ extension Scenario {
             s.wait(c.random.duration(mean: 120, minimum: 10))
             callerHangsUp(&s, &c, current, stations: parties, vdns: [call.vdn])
         case .callerHangsUp:
-            // The held caller gives up: the original call ends; the two UCIDs are never associated (reference §3).
+            // The held caller gives up: the original call ends; the two UCIDs are never associated.
             s.connectionCleared(
                 call.callID, device: CallScript.trunk(call.callID), releasing: CallScript.party(c.caller),
                 views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD")])

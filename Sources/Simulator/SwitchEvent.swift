@@ -3,7 +3,7 @@ import TSAPI
 
 /// One switch event before AES reports it: when, what, and which monitors see it. A switch event reaches every
 /// monitor that matches it as a separate envelope, each with that monitor's own view of its connection
-/// (`localConnectionInfo`, reference §4.0).
+/// (`localConnectionInfo`).
 public struct SwitchEvent: Sendable {
     public var time: Date
     /// Index of the site (AES link) that reports it.
@@ -17,7 +17,7 @@ public struct SwitchEvent: Sendable {
     public var att: JSONValue?
 }
 
-/// Turns switch events into ingest envelopes (architecture §2): one per monitor copy, numbered by a per-link
+/// Turns switch events into ingest envelopes (the ingest envelope, docs/api.md): one per monitor copy, numbered by a per-link
 /// sequence in the order the link delivers them.
 public struct LinkReporter: Sendable {
     public let sites: [SwitchSite]

@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 
 /// What a Communication Manager numbers: callIDs, unique only among live calls and reused once a call clears,
-/// and UCIDs from its node's per-node sequence and the origination time (reference §0.3, §3).
+/// and UCIDs from its node's per-node sequence and the origination time.
 public struct SwitchState: Sendable {
     public let node: Int
     /// For each callID ever used: when it is free again (nil while its call is being scripted).

@@ -4,7 +4,7 @@ import TSAPI
 import Testing
 import TestSupport
 
-/// The feed messages the journey reducer makes from the scenario library (architecture §6).
+/// The feed messages the journey reducer makes from the scenario library (docs/feed.md).
 struct FeedMessageTests {
     static func feed(_ events: [CallEvent]) -> (JourneyTracker, [FeedMessage]) {
         var tracker = JourneyTracker()

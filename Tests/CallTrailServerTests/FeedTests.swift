@@ -13,7 +13,7 @@ import Testing
 import TestSupport
 import WSClient
 
-/// The WebSocket feed (architecture §6) over real sockets, with a real PostgreSQL and the projector as in
+/// The WebSocket feed (docs/feed.md) over real sockets, with a real PostgreSQL and the projector as in
 /// production.
 struct FeedTests {
     typealias Arguments = IngestAPITests.Arguments

@@ -277,7 +277,7 @@ struct JourneyAPITests {
     }
 }
 
-/// Several CallTrail processes on one database: each serves, one projects (architecture §7).
+/// Several CallTrail processes on one database: each serves, one projects (docs/operations.md).
 struct SharedDatabaseTests {
     @Test func twoServersShareOneProjector() async throws {
         let database = try await TestDatabase.create()

@@ -8,7 +8,7 @@ import TSAPI
 import Testing
 import TestSupport
 
-/// The UUI key service over real sockets and a real PostgreSQL (issue 5): each verb and error, expiry, a key
+/// The UUI key service over real sockets and a real PostgreSQL: each verb and error, expiry, a key
 /// in every UUI encoding, data that follows a call to another site and into a consultation, and a rebuild
 /// that gives the same answers.
 struct UserDataAPITests {

@@ -3,7 +3,7 @@ import TSAPI
 import Testing
 import TestSupport
 
-/// The identity rules of architecture §3, as given-events-expect-streams cases (no database).
+/// The identity rules (docs/architecture.md, "How events find their call"), as given-events-expect-streams cases (no database).
 struct StreamResolverTests {
     let u1 = UCID(EventFixtures.u1)!
     let u2 = UCID(EventFixtures.u2)!

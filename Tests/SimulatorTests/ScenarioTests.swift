@@ -3,7 +3,7 @@ import Simulator
 import TSAPI
 import Testing
 
-/// Each scenario against the reference's ordered tables (tsapi-call-model §4): event types, which monitors get
+/// Each scenario against its ordered table of events: event types, which monitors get
 /// a copy, callIDs and UCIDs. The expected lists are written from the reference, one line per switch event.
 struct ScenarioTests {
     /// One call of `scenario` with agents A = 5001, B = 5002, C = 5003, reported by the links.
@@ -154,7 +154,7 @@ struct ScenarioTests {
             "aes2 DELIVERED 1001 101,201", "aes2 ESTABLISHED 1001 101,201", "CONNECTION_CLEARED 1002 101",
             "CALL_CLEARED 1002 101", "aes2 CONNECTION_CLEARED 1001 101,201", "aes2 CALL_CLEARED 1001 101,201",
         ])
-        // Only the consultation's UCID reaches site 2 (reference §0.2).
+        // Only the consultation's UCID reaches site 2.
         let initiated = try #require(envelopes.first { $0["type"] as? String == "CSTA_SERVICE_INITIATED" })
         let site2 = try #require(envelopes.first { $0["source"] as? String == "aes2" })
         #expect(Self.ucid(site2) == Self.ucid(initiated))

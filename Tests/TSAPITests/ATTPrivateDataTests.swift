@@ -11,7 +11,7 @@ private let history1 = #"{"olddeviceID":"5001","cause":"EC_TRANSFER","#
 private let history2 = #"{"olddeviceID":{"deviceID":"7001"},"cause":"EC_REDIRECTED","#
     + #""oldconnectionID":{"callID":"1000","deviceID":"7001"}}"#
 
-/// Avaya private data (`att`, reference §2.2) decoded leniently.
+/// Avaya private data (`att`) decoded leniently.
 @Suite("ATTPrivateData")
 struct ATTPrivateDataTests {
     static func decode(_ json: String) throws -> ATTPrivateData {

@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 import Testing
 
-/// DeviceID, ConnectionID, Connection and FlexibleList: the shapes adapters disagree on (architecture §2).
+/// DeviceID, ConnectionID, Connection and FlexibleList: the shapes adapters disagree on (the ingest envelope, docs/api.md).
 @Suite("Devices")
 struct DevicesTests {
     static func decode<T: Decodable>(_ type: T.Type, _ json: String) throws -> T {

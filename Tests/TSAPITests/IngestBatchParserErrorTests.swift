@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 import Testing
 
-/// A batch is all or nothing: the first invalid event is reported by index and field (architecture §2).
+/// A batch is all or nothing: the first invalid event is reported by index and field (the ingest envelope, docs/api.md).
 @Suite("IngestBatchParser: errors")
 struct IngestBatchParserErrorTests {
     static let time = Envelope.time

@@ -68,7 +68,7 @@ struct IngestBatchParserRoutingTests {
 
     // MARK: csta: the event's own connection
 
-    /// Each event type routes by its own connection field (reference §1.3); a decoy field must be ignored.
+    /// Each event type routes by its own connection field; a decoy field must be ignored.
     @Test(arguments: [
         (EventType.delivered, "connection"),
         (.established, "establishedConnection"),
@@ -201,7 +201,7 @@ struct IngestBatchParserRoutingTests {
         return Envelope.event(type.rawValue, csta: "{" + members.joined(separator: ",") + "}")
     }
 
-    /// The connection list names the surviving call (reference §1.4); 1003 differs from both old calls so the
+    /// The connection list names the surviving call; 1003 differs from both old calls so the
     /// test shows where resultingCallID came from.
     @Test(arguments: [
         #"[{"party":{"callID":1003,"deviceID":"5002","devIDType":"STATIC_ID"},"staticDevice":"5002"},"#

@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 import Testing
 
-/// Body framing and the envelope fields (architecture §2).
+/// Body framing and the envelope fields (the ingest envelope, docs/api.md).
 @Suite("IngestBatchParser: framing and envelope")
 struct IngestBatchParserTests {
     // MARK: Framing
@@ -202,7 +202,7 @@ struct IngestBatchParserTests {
         #expect(event.callID == nil)
     }
 
-    /// Only CallTrail itself writes CALLTRAIL_UCID_LINKED (architecture §3); a client sending it is not trusted.
+    /// Only CallTrail itself writes CALLTRAIL_UCID_LINKED (docs/architecture.md); a client sending it is not trusted.
     @Test func clientSentUCIDLinkedIsUnknown() throws {
         let event = try parseSingle(Envelope.event("CALLTRAIL_UCID_LINKED", att: #"{"ucid":"00025000160955721139"}"#))
         #expect(event.type == "CALLTRAIL_UCID_LINKED")

@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 import Testing
 
-/// Envelope JSON for the ingest parser tests (architecture §2), built by hand so each test shows exactly the
+/// Envelope JSON for the ingest parser tests (the ingest envelope, docs/api.md), built by hand so each test shows exactly the
 /// bytes it sends.
 enum Envelope {
     static let time = "2026-11-20T10:00:01.250Z"

@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 import Testing
 
-/// Full decode of stored events with `JSONDecoder`, as projections and tools do (architecture §2).
+/// Full decode of stored events with `JSONDecoder`, as projections and tools do (the ingest envelope, docs/api.md).
 @Suite("TSAPIEvent decoding")
 struct TSAPIEventDecodingTests {
     static func decode(_ json: String) throws -> TSAPIEvent {
@@ -14,7 +14,7 @@ struct TSAPIEventDecodingTests {
         Envelope.event(type, csta: csta, att: att)
     }
 
-    /// The architecture §2 example, verbatim.
+    /// The envelope's own example (docs/api.md), verbatim.
     static let contractExample = """
         {
           "id": "aes1-000000042",
@@ -216,7 +216,7 @@ struct TSAPIEventDecodingTests {
         #expect(cleared.cause == "32")
     }
 
-    /// The event's own connection for every modelled type, read from the field reference §1.3 names.
+    /// The event's own connection for every modelled type, read from the field the CSTA event type names.
     @Test(arguments: [
         ("CSTA_DELIVERED", "connection"),
         ("CSTA_ESTABLISHED", "establishedConnection"),
@@ -361,7 +361,7 @@ struct TSAPIEventDecodingTests {
         #expect(event.csta.transferred == nil)
     }
 
-    // MARK: Unexpected shapes never throw (architecture §2)
+    // MARK: Unexpected shapes never throw
 
     @Test func cstaFieldOfUnexpectedShapeIsNil() throws {
         let csta = """

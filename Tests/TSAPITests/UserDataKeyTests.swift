@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 import Testing
 
-/// The key format (issue 5): short, unguessable, and found wherever a UUI can carry it, and nowhere else.
+/// The key format: short, unguessable, and found wherever a UUI can carry it, and nowhere else.
 struct UserDataKeyTests {
     /// A generator with a fixed sequence, so a failure names the key it made.
     struct Counter: RandomNumberGenerator {

@@ -1,7 +1,7 @@
 import Foundation
 import TSAPI
 
-/// Builds TSAPI events in the ingest envelope (architecture §2), with the fields the reference's sequences
+/// Builds TSAPI events in the ingest envelope (the ingest envelope, docs/api.md), with the fields the reference's sequences
 /// use, so tests read as the scenario they play.
 public struct EventFixtures: Sendable {
     public var source: String

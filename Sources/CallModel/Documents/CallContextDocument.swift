@@ -1,7 +1,7 @@
 import Foundation
 import TSAPI
 
-/// The call context of one UCID as `GET /v1/calls/{ucid}` returns it (architecture §5): the call itself, and
+/// The call context of one UCID as `GET /v1/calls/{ucid}` returns it (docs/api.md): the call itself, and
 /// the customer data of its journey, so a consulted or transferred-to agent's CRM pops the customer.
 public struct CallContextDocument: Encodable, Sendable {
     public var ucid: UCID

@@ -1,7 +1,7 @@
 import Foundation
 import TSAPI
 
-/// A journey as `GET /v1/journeys/{id}` returns it (architecture §5): every key present, null when unknown.
+/// A journey as `GET /v1/journeys/{id}` returns it (docs/api.md): every key present, null when unknown.
 public struct JourneyDocument: Encodable, Sendable {
     public var journey: Journey
     /// The journey's user data; a single journey shows it, search pages do not look it up.

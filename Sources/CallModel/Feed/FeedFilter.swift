@@ -1,7 +1,7 @@
 import Foundation
 import TSAPI
 
-/// What one subscriber wants from the feed (architecture §6): each kind of filter left out matches everything;
+/// What one subscriber wants from the feed (docs/feed.md): each kind of filter left out matches everything;
 /// a message must match every kind given, and any one value of each.
 public struct FeedFilter: Sendable, Equatable {
     /// The device the message is for.

@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 
 extension FeedMessage {
-    /// The message as the feed sends it (architecture §6), with its feed `position` and the user data it has now.
+    /// The message as the feed sends it (docs/feed.md), with its feed `position` and the user data it has now.
     /// `snapshot` marks the current state of a call sent when a subscriber connects, not an event.
     ///
     /// Written by hand: the feed writes one per message for every subscriber format, at event speed.

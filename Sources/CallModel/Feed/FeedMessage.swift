@@ -1,7 +1,7 @@
 import Foundation
 import TSAPI
 
-/// One message of the feed (architecture §6): a switch event as one device's desktop should see it, with the
+/// One message of the feed (docs/feed.md): a switch event as one device's desktop should see it, with the
 /// customer's data from the journey at that moment, so a consulted or transferred-to agent pops the customer and
 /// not the agent who called them.
 ///

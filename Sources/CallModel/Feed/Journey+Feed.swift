@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 
 extension Journey {
-    /// The feed messages one applied event gives (architecture §6), read from the journey after the event: one per
+    /// The feed messages one applied event gives (docs/feed.md), read from the journey after the event: one per
     /// device the event concerns, each with the customer's data as the journey knows it by then.
     ///
     /// - an offer goes to the station alerting, or to the VDN the call was delivered to;

@@ -76,7 +76,7 @@ public struct UserDataChange: Sendable, Equatable {
         key?.rawValue ?? "call:\(ucid?.rawValue ?? "")"
     }
 
-    /// The stored event: CallTrail's envelope (architecture §2) with the change under `userdata`. It goes into
+    /// The stored event: the ingest envelope (docs/api.md) with the change under `userdata`. It goes into
     /// the stream of the UCID it names, so `GET /v1/calls/{ucid}/events` shows it beside the call's events.
     public func eventJSON(id: String) -> String {
         var members: [String] = []

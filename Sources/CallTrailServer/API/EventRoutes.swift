@@ -3,7 +3,7 @@ import Hummingbird
 import NIOCore
 import TSAPI
 
-/// `/v1/events` and `/v1/calls/{ucid}/events`: ingest and the raw log (architecture §2, §5).
+/// `/v1/events` and `/v1/calls/{ucid}/events`: ingest and the raw log (the ingest envelope, docs/api.md).
 struct EventRoutes<Context: RequestContext>: Sendable {
     let store: any EventStore
     let appender: EventAppender

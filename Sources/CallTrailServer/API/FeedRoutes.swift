@@ -26,7 +26,7 @@ public struct FeedPolicy: Sendable {
     }
 }
 
-/// `GET /v1/feed` (architecture §6): a WebSocket of enriched call events.
+/// `GET /v1/feed` (docs/feed.md): a WebSocket of enriched call events.
 ///
 /// Query: `devices`, `agents`, `vdns`, `splits`, `events` (comma-separated), `after` (a feed position) and
 /// `format` (`native` or `ctisvr`). A bad parameter gets an error message naming it, and the socket is closed:

@@ -4,7 +4,7 @@ import Synchronization
 /// finished the last, since some instant.
 ///
 /// The projector reads it to step aside during a burst (`JourneyProjector.longestPauseForIngest`). On 2 cores,
-/// projecting beside a burst took about 40% of the machine from the appends (issue 2's `bench ingest`), and
+/// projecting beside a burst took about 40% of the machine from the appends (`calltrail-bench ingest`), and
 /// the niced thread alone did not give it back: its database work and WAL are not niced. An event the
 /// switch's connector cannot hand over is worse than a pop that comes a second late. At a contact center's
 /// usual rate the lanes idle most of the time, so this never holds and the projector never waits.

@@ -8,7 +8,7 @@ import TSAPI
 /// a few such transactions at once (`lanes`): each stores its bodies while another holds the log-head lock.
 ///
 /// A `Service`: on graceful shutdown it stops taking work, writes what was already queued, and returns, so the
-/// batches in flight when the process is told to stop are committed (architecture §7).
+/// batches in flight when the process is told to stop are committed (docs/operations.md).
 public final class EventAppender: Service, Sendable {
     struct Request {
         var events: [IncomingEvent]

@@ -27,7 +27,7 @@ public struct CallBinding: Hashable, Sendable {
     }
 }
 
-/// The record written when a UCID becomes known for events already stored without one (architecture §3).
+/// The record written when a UCID becomes known for events already stored without one (docs/architecture.md).
 public struct UCIDLink: Hashable, Sendable {
     public var ucid: UCID
     public var call: CallKey
@@ -40,7 +40,7 @@ public struct UCIDLink: Hashable, Sendable {
 /// Pure: the appender loads the current bindings and pending events of the batch's callIDs, runs this, and
 /// writes the result in the same transaction, under the log-head lock, so no other append sees a half state.
 ///
-/// The rules (architecture §3, reference §0.3, §3, §7):
+/// The rules (docs/architecture.md, "How events find their call"):
 /// 1. An event that carries a UCID belongs to that stream, and binds its callID to it from then on.
 /// 2. An event without one takes the UCID bound to its `(switch, callID)` while that call is live.
 /// 3. CallCleared closes the binding; monitor copies of that CallCleared still resolve through it, but any
@@ -113,7 +113,7 @@ public struct StreamResolver: Sendable {
             for candidate in ([resultingKey] + oldKeys.map { Optional($0) }).compactMap({ $0 }) where !newlyBound.contains(candidate) {
                 if bind(candidate, to: ucid, at: position) { newlyBound.append(candidate) }
             }
-            // The old calls that did not survive the merge end here (reference §0.1); a CallCleared for them
+            // The old calls that did not survive the merge end here; a CallCleared for them
             // may still follow and resolves through the closed binding.
             for old in oldKeys where old != resultingKey { close(old, at: position) }
             return (ucid, newlyBound)

@@ -9,7 +9,7 @@ import Darwin
 #endif
 
 /// A private PostgreSQL server under a local data folder, run from the system's binaries, for the default
-/// `calltrail serve` with no `DATABASE_URL` (architecture §7).
+/// `calltrail serve` with no `DATABASE_URL` (docs/operations.md).
 ///
 /// It listens only on a Unix socket inside its own folder, so it never clashes with another server's port.
 /// PostgreSQL refuses to run as root, so when CallTrail runs as root the server runs as the `postgres` user

@@ -21,10 +21,10 @@ public struct IncomingEvent: Sendable, Equatable {
     public var callID: Int64?
     /// For Transferred/Conferenced: the old calls merged away (primary, secondary), callID 0 dropped.
     public var oldCallIDs: [Int64]
-    /// For Transferred/Conferenced: the surviving callID, read from the connection list (reference §1.4).
+    /// For Transferred/Conferenced: the surviving callID, read from the connection list.
     public var resultingCallID: Int64?
     /// Fields inside `csta`/`att` that were present but of a shape CallTrail could not read; counted, never
-    /// rejected (architecture §2).
+    /// rejected (the ingest envelope, docs/api.md).
     public var uninterpretedFields: [String]
     /// The event object's JSON text, byte for byte as received.
     public var rawJSON: String

@@ -1,4 +1,4 @@
-/// Avaya private data (`att`) of V7–V9+ events (reference §2.2), one union of every field the event types carry.
+/// Avaya private data (`att`) of V7–V9+ events, one union of every field the event types carry.
 ///
 /// A union rather than one struct per ATT event type: the projections ask "does this event carry a UCID, UUI,
 /// originalCallInfo?" regardless of type, and a field that appears on a type where the header does not list it
@@ -57,7 +57,7 @@ public struct ATTPrivateData: Sendable, Hashable, Codable {
     }
 }
 
-/// `ATTUserToUserInfo_t`: text for `UUI_IA5_ASCII`, hex for `UUI_USER_SPECIFIC` (architecture §2).
+/// `ATTUserToUserInfo_t`: text for `UUI_IA5_ASCII`, hex for `UUI_USER_SPECIFIC` (the ingest envelope, docs/api.md).
 public struct UserToUserInfo: Sendable, Hashable, Codable {
     public var type: String?
     public var data: String

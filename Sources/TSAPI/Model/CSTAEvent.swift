@@ -1,7 +1,7 @@
-/// The CSTA Phase I part of an event (reference §1.3), decoded by event type.
+/// The CSTA Phase I part of an event, decoded by event type.
 ///
 /// Every field is optional and read leniently: real links differ by private-data version and serialiser, and a
-/// field of an unexpected shape must never make the event unreadable (architecture §2). Enumerations stay as
+/// field of an unexpected shape must never make the event unreadable (the ingest envelope, docs/api.md). Enumerations stay as
 /// their TSAPI names (`CS_ALERTING`, `EC_TRANSFER`) so an unknown name is kept, not lost.
 public enum CSTAEvent: Sendable, Hashable {
     case delivered(Delivered)
@@ -82,7 +82,7 @@ public enum CSTAEvent: Sendable, Hashable {
         public var localConnectionInfo: String?
         public var cause: String?
 
-        /// The surviving callID: the connection list is the source of truth, not the old-call fields (reference §1.4).
+        /// The surviving callID: the connection list is the source of truth, not the old-call fields.
         public var resultingCallID: Int64? {
             connections.first(where: { $0.party.callID != 0 })?.party.callID
                 ?? secondaryOldCall.flatMap { $0.callID == 0 ? nil : $0.callID }

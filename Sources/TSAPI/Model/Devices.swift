@@ -1,7 +1,7 @@
 /// A CSTA device: `ExtendedDeviceID_t` (also Calling/Called/Subject/RedirectionDeviceID_t).
 ///
 /// Adapters serialise it either as a bare string (`"5001"`) or as `{deviceID, deviceIDType, deviceIDStatus}`;
-/// both must decode everywhere (architecture §2). It re-encodes in the object form.
+/// both must decode everywhere (the ingest envelope, docs/api.md). It re-encodes in the object form.
 public struct DeviceID: Codable, Hashable, Sendable, ExpressibleByStringLiteral {
     public var deviceID: String
     public var deviceIDType: String?
@@ -36,7 +36,7 @@ public struct DeviceID: Codable, Hashable, Sendable, ExpressibleByStringLiteral 
     public var isKnown: Bool { !deviceID.isEmpty && deviceIDStatus != "ID_NOT_KNOWN" }
 }
 
-/// `ConnectionID_t`: one device's leg of one call. callID 0 means "absent" (old Lucent V5 quirk, reference §1.4).
+/// `ConnectionID_t`: one device's leg of one call. callID 0 means "absent" (old Lucent V5 quirk).
 public struct ConnectionID: Codable, Hashable, Sendable {
     public var callID: Int64
     public var deviceID: String

@@ -1,4 +1,4 @@
-/// The TSAPI event names the ingest contract knows (architecture §2).
+/// The TSAPI event names the ingest contract knows (the ingest envelope, docs/api.md).
 ///
 /// Any other name is still stored, raw and flagged, so a new AES release or adapter never loses data; the
 /// projections simply ignore what they cannot interpret.
@@ -20,7 +20,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case monitorEnded = "CSTA_MONITOR_ENDED"
     case linkUp = "LINK_UP"
     case linkDown = "LINK_DOWN"
-    /// Written by CallTrail itself when a UCID becomes known for events stored before it was (architecture §3).
+    /// Written by CallTrail itself when a UCID becomes known for events stored before it was (docs/architecture.md).
     case ucidLinked = "CALLTRAIL_UCID_LINKED"
     /// Written by CallTrail's user-data service (`/v1/userdata`): a key created, its data replaced, merged or
     /// deleted, and data attached to a call without a key. The events are the truth; the `userdata` table
@@ -42,7 +42,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     /// The user-data service's events.
     public var isUserData: Bool { isCallTrailOwn && self != .ucidLinked }
 
-    /// The CSTA field that holds the event's own connection (reference §1.3), whose callID routes the event.
+    /// The CSTA field that holds the event's own connection, whose callID routes the event.
     /// Transferred and Conferenced name two old calls and a connection list instead.
     public var connectionField: String? {
         switch self {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// One TSAPI event as the ingest envelope carries it (architecture §2), decoded for the projections.
+/// One TSAPI event as the ingest envelope carries it (the ingest envelope, docs/api.md), decoded for the projections.
 ///
 /// Ingest itself never needs this full decode (it reads the envelope with `IngestBatchParser` and stores the
 /// bytes); projections and tools decode stored events with `JSONDecoder` into this type.

@@ -2,7 +2,7 @@
 /// every CallTrail stream.
 ///
 /// The ASCII form is 20 digits `NNNNNSSSSSTTTTTTTTTT`: the switch's UCID network node id (1–32767), a per-node
-/// sequence (1–65535) and the call's origination time in epoch seconds (reference §3). In shared UUI over
+/// sequence (1–65535) and the call's origination time in epoch seconds. In shared UUI over
 /// ISDN/SIP it travels as the 8-byte item `FA 08 <node:2><seq:2><time:4>`, big-endian.
 public struct UCID: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The 20 digits.

@@ -3,7 +3,7 @@
 /// Twenty printable ASCII characters: `CT`, sixteen symbols of randomness (80 bits) and two check symbols, in
 /// Crockford's base-32 alphabet (`0-9 A-Z` without `I L O U`), for example `CT6Q9ZP4M2XK7RB1TDTP`. Twenty
 /// bytes fit the 32-byte UUI of older private-data versions and H.323 stations with room for other items,
-/// and the shared-UUI item that carries them costs two bytes more (reference §0.5).
+/// and the shared-UUI item that carries them costs two bytes more.
 ///
 /// Why this shape: the key must be found inside UUI that holds other text (`ACCT=1;CT6Q9…`), inside hex UUI,
 /// and inside Avaya's shared-UUI items, without a delimiter anyone agreed on. The prefix finds candidates, and
