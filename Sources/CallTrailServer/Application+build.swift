@@ -34,18 +34,16 @@ public protocol AppArguments: Sendable {
     var readWaitSeconds: Double { get }
 }
 
+/// The defaults, for tests and tools; `calltrail serve` gives each an option (and an environment variable), so the
+/// library itself reads no environment.
 extension AppArguments {
-    public var appendMaxEvents: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_MAX_EVENTS"] ?? "") ?? 2_000 }
-    public var appendLanes: Int { Int(ProcessInfo.processInfo.environment["CALLTRAIL_APPEND_LANES"] ?? "") ?? 2 }
-    public var projectorNiceness: Int32 {
-        Int32(ProcessInfo.processInfo.environment["CALLTRAIL_PROJECTOR_NICE"] ?? "").map { min(max($0, 0), 19) } ?? 10
-    }
-    public var projectorLongestPause: Double {
-        Double(ProcessInfo.processInfo.environment["CALLTRAIL_PROJECTOR_MAX_PAUSE"] ?? "").map { max($0, 0) } ?? 2
-    }
+    public var appendMaxEvents: Int { 2_000 }
+    public var appendLanes: Int { 2 }
+    public var projectorNiceness: Int32 { 10 }
+    public var projectorLongestPause: Double { 2 }
     public var userData: UserDataPolicy { UserDataPolicy() }
     public var feed: FeedPolicy { FeedPolicy() }
-    public var readWaitSeconds: Double { Double(ProcessInfo.processInfo.environment["CALLTRAIL_READ_WAIT"] ?? "").map { max($0, 0) } ?? 5 }
+    public var readWaitSeconds: Double { 5 }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
@@ -72,9 +70,17 @@ public func buildApplication(
         logger.info("using the private PostgreSQL", metadata: ["psql": "psql \(url.psqlArguments.joined(separator: " "))"])
     }
 
-    let migrations = try Migration.load(
-        from: arguments.migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())
-    let role = try await DatabaseBootstrap.migrate(url, migrations: migrations, logger: logger)
+    let migrations: [Migration]
+    let role: String?
+    do {
+        migrations = try Migration.load(
+            from: arguments.migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())
+        role = try await DatabaseBootstrap.migrate(url, migrations: migrations, logger: logger)
+    } catch {
+        // The service group that would stop the private PostgreSQL never runs: stop it here.
+        embedded?.stop()
+        throw error
+    }
     if role == nil {
         logger.notice("working as the database user itself: it may not create the calltrail_app role")
     }

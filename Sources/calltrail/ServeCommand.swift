@@ -44,6 +44,18 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     @Option(name: .customLong("feed-retention-days"), help: "Days feed messages are kept for subscribers resuming with after; 0 keeps them for ever (env CALLTRAIL_FEED_RETENTION_DAYS).")
     var feedRetentionDays: Double = Double(environment["CALLTRAIL_FEED_RETENTION_DAYS"] ?? "") ?? 7
 
+    @Option(name: .customLong("append-max-events"), help: "Most events one append transaction takes; requests waiting together are grouped up to it (env CALLTRAIL_APPEND_MAX_EVENTS).")
+    var appendMaxEvents: Int = Int(environment["CALLTRAIL_APPEND_MAX_EVENTS"] ?? "") ?? 2_000
+
+    @Option(name: .customLong("append-lanes"), help: "Append transactions in flight at once (env CALLTRAIL_APPEND_LANES).")
+    var appendLanes: Int = Int(environment["CALLTRAIL_APPEND_LANES"] ?? "") ?? 2
+
+    @Option(name: .customLong("projector-nice"), help: "Niceness (0-19) of the projector's thread: when the CPUs are busy, accepting events goes first (env CALLTRAIL_PROJECTOR_NICE).")
+    var projectorNiceness: Int32 = Int32(environment["CALLTRAIL_PROJECTOR_NICE"] ?? "") ?? 10
+
+    @Option(name: .customLong("projector-max-pause"), help: "Longest the projector steps aside, in seconds, while a burst saturates the appender; 0 never (env CALLTRAIL_PROJECTOR_MAX_PAUSE).")
+    var projectorLongestPause: Double = Double(environment["CALLTRAIL_PROJECTOR_MAX_PAUSE"] ?? "") ?? 2
+
     @Option(name: .customLong("read-wait"), help: "Longest a read with minPosition (and user data set on a call) waits for the projections, in seconds; then 503 (env CALLTRAIL_READ_WAIT).")
     var readWaitSeconds: Double = Double(environment["CALLTRAIL_READ_WAIT"] ?? "") ?? 5
 
@@ -63,6 +75,9 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
         guard userDataMaxBytes > 0 else { throw ValidationError("--userdata-max-bytes must be positive") }
         guard feedHeartbeat >= 0.1 else { throw ValidationError("--feed-heartbeat must be at least 0.1 seconds") }
         guard feedQueue >= 2 else { throw ValidationError("--feed-queue must be at least 2") }
+        guard appendMaxEvents > 0, appendLanes > 0 else { throw ValidationError("--append-max-events and --append-lanes must be positive") }
+        guard (0...19).contains(projectorNiceness) else { throw ValidationError("--projector-nice must be from 0 to 19") }
+        guard projectorLongestPause >= 0 else { throw ValidationError("--projector-max-pause must be 0 or more seconds") }
         guard readWaitSeconds >= 0 else { throw ValidationError("--read-wait must be 0 or more seconds") }
         guard feedRetentionDays >= 0 else { throw ValidationError("--feed-retention-days must be 0 (keep for ever) or more") }
     }
