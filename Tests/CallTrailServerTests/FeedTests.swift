@@ -21,10 +21,10 @@ struct FeedTests {
     func withApp(
         feed: FeedPolicy = FeedPolicy(), _ body: @Sendable (any TestClientProtocol, Int) async throws -> Void
     ) async throws {
-        let database = try await TestDatabase.create()
-        let app = try await buildApplication(Arguments(databaseURL: database.url.urlString, feed: feed))
-        try await app.test(.live) { client in try await body(client, try #require(client.port)) }
-        await database.drop()
+        try await TestDatabase.with { database in
+            let app = try await buildApplication(Arguments(databaseURL: database.url.urlString, feed: feed))
+            try await app.test(.live) { client in try await body(client, try #require(client.port)) }
+        }
     }
 
     static func lines(_ name: String) throws -> [String] { try ScenarioFixtures.lines(name) }

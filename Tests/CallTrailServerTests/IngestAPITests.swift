@@ -23,10 +23,10 @@ struct IngestAPITests {
     }
 
     func withApp(maxBodyBytes: Int = 1 << 20, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let database = try await TestDatabase.create()
-        let app = try await buildApplication(Arguments(databaseURL: database.url.urlString, maxBodyBytes: maxBodyBytes))
-        try await app.test(.live, body)
-        await database.drop()
+        try await TestDatabase.with { database in
+            let app = try await buildApplication(Arguments(databaseURL: database.url.urlString, maxBodyBytes: maxBodyBytes))
+            try await app.test(.live, body)
+        }
     }
 
     func json(_ response: TestResponse) throws -> [String: Any] {

@@ -16,15 +16,19 @@ import TestSupport
 struct JourneyAPITests {
     static let scenarios = (try? ScenarioFixtures.names) ?? []
 
+    /// The scenario cases below run once per fixture: an empty library would run none, silently.
+    @Test func theScenarioLibraryIsThere() throws {
+        #expect(try ScenarioFixtures.names.count == 14)
+    }
+
     @discardableResult
     func withApp<Result: Sendable>(
         _ body: @Sendable (any TestClientProtocol, TestDatabase) async throws -> Result
     ) async throws -> Result {
-        let database = try await TestDatabase.create()
-        let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString))
-        let result = try await app.test(.live) { client in try await body(client, database) }
-        await database.drop()
-        return result
+        try await TestDatabase.with { database in
+            let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString))
+            return try await app.test(.live) { client in try await body(client, database) }
+        }
     }
 
     static func json(_ response: TestResponse) throws -> [String: Any] {

@@ -18,10 +18,10 @@ struct ReadYourWritesTests {
     static let customer = "00001000011795168800"
 
     func withApp(readWait: Double = 5, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let database = try await TestDatabase.create()
-        let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString, readWaitSeconds: readWait))
-        try await app.test(.live, body)
-        await database.drop()
+        try await TestDatabase.with { database in
+            let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString, readWaitSeconds: readWait))
+            try await app.test(.live, body)
+        }
     }
 
     /// Posts NDJSON lines; returns the batch's `lastPosition`.

@@ -13,11 +13,11 @@ struct PostgresEventStoreTests {
 
     /// Runs `body` with a store working as the app role, on a fresh database.
     func withStore(_ body: @Sendable (PostgresEventStore, TestDatabase) async throws -> Void) async throws {
-        let database = try await TestDatabase.create()
-        try await database.withClient { client in
-            try await body(PostgresEventStore(client: client, logger: database.logger), database)
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                try await body(PostgresEventStore(client: client, logger: database.logger), database)
+            }
         }
-        await database.drop()
     }
 
     @Test func appendsAndReadsBackExactly() async throws {

@@ -44,6 +44,21 @@ public struct TestDatabase: Sendable {
         return TestDatabase(url: url, role: role, logger: logger)
     }
 
+    /// Runs `body` with a new, migrated database and drops it afterwards, whether `body` succeeded or threw.
+    public static func with<Result: Sendable>(
+        migrate: Bool = true, _ body: (TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        let database = try await create(migrate: migrate)
+        do {
+            let result = try await body(database)
+            await database.drop()
+            return result
+        } catch {
+            await database.drop()
+            throw error
+        }
+    }
+
     /// Runs `body` with a pool working as the app role, like the service.
     public func withClient<Result: Sendable>(
         asOwner: Bool = false, _ body: @Sendable (PostgresClient) async throws -> Result
