@@ -7,6 +7,23 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// What the two executables, `calltrail` and `calltrail-bench`, both use.
+let commandDependencies: [Target.Dependency] = [
+    "CallTrailServer", "CommandSupport", "EventStore", "TSAPI", "Simulator", "Projections", "CallModel",
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    .product(name: "Hummingbird", package: "hummingbird"),
+    .product(name: "Logging", package: "swift-log"),
+    .product(name: "Metrics", package: "swift-metrics"),
+    .product(name: "Prometheus", package: "swift-prometheus"),
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOHTTP1", package: "swift-nio"),
+    .product(name: "PostgresNIO", package: "postgres-nio"),
+    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    .product(name: "AsyncHTTPClient", package: "async-http-client"),
+    .product(name: "WSClient", package: "swift-websocket"),
+]
+
 let package = Package(
     name: "calltrail",
     platforms: [.macOS(.v14)],
@@ -94,43 +111,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "calltrail",
-            dependencies: [
-                "CallTrailServer", "CommandSupport", "EventStore", "TSAPI", "Simulator", "Projections", "CallModel",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "WSClient", package: "swift-websocket"),
-            ],
+            dependencies: commandDependencies + [.product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
         // The benchmarks: a separate executable, so the shipped `calltrail` links none of their code.
         .executableTarget(
             name: "calltrail-bench",
-            dependencies: [
-                "CallTrailServer", "CommandSupport", "EventStore", "TSAPI", "Simulator", "Projections", "CallModel",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "WSClient", package: "swift-websocket"),
-            ],
+            dependencies: commandDependencies + [.product(name: "NIOWebSocket", package: "swift-nio")],
             path: "Benchmarks/CallTrailBench",
             swiftSettings: swiftSettings
         ),
