@@ -34,7 +34,8 @@ func benchCheckpoint(_ server: DatabaseURL, logger: Logger) async throws {
 /// seconds (one such run of `bench feed` had an offer p99 of 36 ms and a max of 188 ms; the next, 16 and 32 ms).
 func benchFlushPageCache() -> Int {
     let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
-    let dirtyKB = meminfo.split(separator: "\n").first { $0.hasPrefix("Dirty:") }
+    let dirtyKB =
+        meminfo.split(separator: "\n").first { $0.hasPrefix("Dirty:") }
         .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first }
         .flatMap { Int($0) } ?? 0
     sync()  // blocks one of the shared threads until the disk is done: fine between a benchmark's phases
@@ -93,10 +94,14 @@ struct Latencies {
 
     init(_ values: [Double]) { self.values = values.sorted() }
 
-    func percentile(_ p: Int) -> Double { values.isEmpty ? .nan : values[min(values.count - 1, values.count * p / 100)] }
+    func percentile(_ p: Int) -> Double {
+        values.isEmpty ? .nan : values[min(values.count - 1, values.count * p / 100)]
+    }
 
     var summary: String {
-        String(format: "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d requests", percentile(50), percentile(99), values.last ?? .nan, values.count)
+        String(
+            format: "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d requests", percentile(50), percentile(99),
+            values.last ?? .nan, values.count)
             + (failures > 0 ? ", \(failures) FAILED)" : ")")
     }
 }
@@ -107,7 +112,9 @@ func withServerProcess(
     databaseURL: String, migrationsDirectory: String?, port: Int, logger: Logger,
     _ body: @Sendable (_ http: HTTPClient, _ base: String) async throws -> Void
 ) async throws {
-    try await withServerChild(databaseURL: databaseURL, migrationsDirectory: migrationsDirectory, port: port, logger: logger) {
+    try await withServerChild(
+        databaseURL: databaseURL, migrationsDirectory: migrationsDirectory, port: port, logger: logger
+    ) {
         http, child in try await body(http, child.base)
     }
 }
@@ -128,7 +135,8 @@ func withServerChild(
     // The `calltrail` the same build made, beside this benchmark's executable.
     server.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         .appendingPathComponent("calltrail")
-    server.arguments = ["serve", "--database-url", databaseURL, "--port", String(port), "--log-level", "warning"]
+    server.arguments =
+        ["serve", "--database-url", databaseURL, "--port", String(port), "--log-level", "warning"]
         + (migrationsDirectory.map { ["--migrations", $0] } ?? [])
     try server.run()
     defer {

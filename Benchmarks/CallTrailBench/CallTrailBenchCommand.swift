@@ -6,6 +6,9 @@ import ArgumentParser
 struct CallTrailBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calltrail-bench",
-        abstract: "CallTrail's benchmarks: build them in release mode (swift build -c release), then run .build/release/calltrail-bench ...",
-        subcommands: [IngestBenchCommand.self, ProjectionsBenchCommand.self, UserDataBenchCommand.self, FeedBenchCommand.self])
+        abstract:
+            "CallTrail's benchmarks: build them in release mode (swift build -c release), then run .build/release/calltrail-bench ...",
+        subcommands: [
+            IngestBenchCommand.self, ProjectionsBenchCommand.self, UserDataBenchCommand.self, FeedBenchCommand.self,
+        ])
 }

@@ -1,6 +1,6 @@
-import CommandSupport
 import ArgumentParser
 import AsyncHTTPClient
+import CommandSupport
 import EventStore
 import Foundation
 import Logging
@@ -57,15 +57,22 @@ struct FeedBenchCommand: AsyncParsableCommand {
     @Option(help: "Port of the `calltrail serve` process the benchmark starts.")
     var port = 18_092
 
-    @Flag(name: .customLong("no-analyze"), help: "Do not ANALYZE the fresh database during the warm-up (see the report's note).")
+    @Flag(
+        name: .customLong("no-analyze"),
+        help: "Do not ANALYZE the fresh database during the warm-up (see the report's note).")
     var noAnalyze = false
 
-    @Option(help: "CSV file to write every probe to (when it was posted, its commit and offer milliseconds), to look for a pattern.")
+    @Option(
+        help:
+            "CSV file to write every probe to (when it was posted, its commit and offer milliseconds), to look for a pattern."
+    )
     var samples: String?
 
     func validate() throws {
         guard rate > 0, probesPerSecond > 0, seconds > 0, warmup >= 0, idle >= 0, idleSeconds >= 0 else {
-            throw ValidationError("--rate, --probes-per-second and --seconds must be positive; --warmup, --idle and --idle-seconds not negative")
+            throw ValidationError(
+                "--rate, --probes-per-second and --seconds must be positive; --warmup, --idle and --idle-seconds not negative"
+            )
         }
     }
 
@@ -87,32 +94,44 @@ struct FeedBenchCommand: AsyncParsableCommand {
         defer { embedded?.stop() }
         let scratch = server.with(database: "calltrail_bench_feed")
         let postgres = try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(scratch.database) WITH (FORCE)"), logger: logger)
+            try await client.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(scratch.database) WITH (FORCE)"), logger: logger)
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
             var version = "?"
-            for try await value in try await client.query("SHOW server_version", logger: logger).decode(String.self) { version = value }
+            for try await value in try await client.query("SHOW server_version", logger: logger).decode(String.self) {
+                version = value
+            }
             return version
         }
         let files = OpenFileLimit.raise(toFit: idle + 512)
 
         // The traffic, made before any clock starts, one lane per AES link as each link posts its own in order.
         let made = ContinuousClock.now
-        let (lines, callRate, simulated) = Self.backgroundTraffic(count: rate * (warmup + seconds + 1), eventsPerSecond: rate)
+        let (lines, callRate, simulated) = Self.backgroundTraffic(
+            count: rate * (warmup + seconds + 1), eventsPerSecond: rate)
         let lanes = Self.lanes(lines)
         let bytes = lines.reduce(0) { $0 + $1.utf8.count }
-        print("bench feed: \(rate) background events/s and \(probesPerSecond) probes/s for \(warmup) s warm-up + \(seconds) s, "
-            + "then \(idle) idle subscribers; server in a calltrail serve process; \(benchMachine())")
-        print("PostgreSQL \(postgres), " + (embedded.map { "private under \($0.dataDirectory.path)" } ?? "at \(server.host ?? server.socketDirectory ?? "?"):\(server.port)")
-            + "; open files \(files.description)")
-        print(String(format: "traffic: %d simulated events (%d bytes/event, links %@), %.0f calls/s over %.0f s of event time, "
-            + "made in %.1f s", lines.count, bytes / max(lines.count, 1),
-            lanes.map { "\($0.source) \($0.lines.count)" }.joined(separator: ", "), callRate, simulated,
-            (ContinuousClock.now - made).seconds))
+        print(
+            "bench feed: \(rate) background events/s and \(probesPerSecond) probes/s for \(warmup) s warm-up + \(seconds) s, "
+                + "then \(idle) idle subscribers; server in a calltrail serve process; \(benchMachine())")
+        print(
+            "PostgreSQL \(postgres), "
+                + (embedded.map { "private under \($0.dataDirectory.path)" }
+                    ?? "at \(server.host ?? server.socketDirectory ?? "?"):\(server.port)")
+                + "; open files \(files.description)")
+        print(
+            String(
+                format:
+                    "traffic: %d simulated events (%d bytes/event, links %@), %.0f calls/s over %.0f s of event time, "
+                    + "made in %.1f s", lines.count, bytes / max(lines.count, 1),
+                lanes.map { "\($0.source) \($0.lines.count)" }.joined(separator: ", "), callRate, simulated,
+                (ContinuousClock.now - made).seconds))
 
         print("page cache: \(benchFlushPageCache()) MB of dirty data written out before the server starts")
         let options = self
         try await withServerChild(
-            databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, port: port, logger: logger
+            databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, port: port,
+            logger: logger
         ) { http, child in
             let atStart = ResidentMemory.megabytes(pid: child.pid)
             let latency = try await options.measureLatency(
@@ -121,8 +140,11 @@ struct FeedBenchCommand: AsyncParsableCommand {
 
             let caughtUp = ContinuousClock.now
             let lag = try await Self.waitForProjection(http, child.base)
-            print(String(format: "projector caught up %.1f s after the traffic stopped%@", (ContinuousClock.now - caughtUp).seconds,
-                lag > 0 ? " (still \(lag) behind)" : ""))
+            print(
+                String(
+                    format: "projector caught up %.1f s after the traffic stopped%@",
+                    (ContinuousClock.now - caughtUp).seconds,
+                    lag > 0 ? " (still \(lag) behind)" : ""))
 
             let memory = try await options.measureMemory(child, logger: logger)
             memory.report(atStart: atStart, subscribers: options.idle, idleSeconds: options.idleSeconds)
@@ -143,7 +165,9 @@ struct FeedBenchCommand: AsyncParsableCommand {
         let subscriber = try await FeedConnection.open(
             url: "\(ws)/v1/feed?devices=\(Self.probeStation)&events=offer", logger: logger
         ) { text, arrived in
-            guard FeedText.string("eventtype", in: text) == "offer", let ucid = FeedText.string("ucid", in: text) else { return }
+            guard FeedText.string("eventtype", in: text) == "offer", let ucid = FeedText.string("ucid", in: text) else {
+                return
+            }
             book.arrived(String(ucid), at: arrived)
         }
 
@@ -158,7 +182,8 @@ struct FeedBenchCommand: AsyncParsableCommand {
 
         async let cpu = CPUSample.between(countedFrom, end, server: child.pid)
         async let timers = ServerTimers.between(countedFrom, end, http, child.base)
-        async let analyzed: Duration? = Self.analyze(analyze, at: max(start + .seconds(1), countedFrom - .seconds(2)), logger: logger)
+        async let analyzed: Duration? = Self.analyze(
+            analyze, at: max(start + .seconds(1), countedFrom - .seconds(2)), logger: logger)
         await withDiscardingTaskGroup { group in
             for lane in lanes {
                 group.addTask {
@@ -169,7 +194,8 @@ struct FeedBenchCommand: AsyncParsableCommand {
             for index in 0..<probes {
                 try? await Task.sleep(until: start + interval * index, clock: .continuous)
                 group.addTask {
-                    let ucid = UCID(node: 99, sequence: index % 65_535 + 1, time: epoch + Int64(index / 65_535)).rawValue
+                    let ucid = UCID(node: 99, sequence: index % 65_535 + 1, time: epoch + Int64(index / 65_535))
+                        .rawValue
                     let body = Self.probeEvent(index: index, ucid: ucid)
                     let counted = index >= firstCounted
                     var request = HTTPClientRequest(url: "\(child.base)/v1/events")
@@ -189,7 +215,9 @@ struct FeedBenchCommand: AsyncParsableCommand {
                 }
             }
         }
-        let (cpuUsage, timerUsage, analyzeTime, afterLast) = (await cpu, await timers, await analyzed, ContinuousClock.now)
+        let (cpuUsage, timerUsage, analyzeTime, afterLast) = (
+            await cpu, await timers, await analyzed, ContinuousClock.now
+        )
         // The last offers: up to the timeout after the last probe was posted.
         while book.outstanding > 0, ContinuousClock.now < afterLast + Self.probeTimeout {
             try await Task.sleep(for: .milliseconds(20))
@@ -199,9 +227,13 @@ struct FeedBenchCommand: AsyncParsableCommand {
         if let samples {
             var csv = "probe,posted_ms,counted,commit_ms,offer_ms,failure\n"
             for probe in result.probes {
-                csv += String(format: "%d,%.1f,%d,", probe.index, (probe.posted - start).seconds * 1000, probe.counted ? 1 : 0)
-                csv += [probe.committed, probe.offered].map { $0.map { String(format: "%.2f", $0) } ?? "" }.joined(separator: ",")
-                csv += "," + (probe.failure.map { "\"" + $0.replacingOccurrences(of: "\"", with: "'") + "\"" } ?? "") + "\n"
+                csv += String(
+                    format: "%d,%.1f,%d,", probe.index, (probe.posted - start).seconds * 1000, probe.counted ? 1 : 0)
+                csv += [probe.committed, probe.offered].map { $0.map { String(format: "%.2f", $0) } ?? "" }.joined(
+                    separator: ",")
+                csv +=
+                    "," + (probe.failure.map { "\"" + $0.replacingOccurrences(of: "\"", with: "'") + "\"" } ?? "")
+                    + "\n"
             }
             try csv.write(toFile: samples, atomically: true, encoding: .utf8)
         }
@@ -226,7 +258,9 @@ struct FeedBenchCommand: AsyncParsableCommand {
     }
 
     /// ANALYZEs `database` at `instant`; how long it took, or nil if there was none.
-    static func analyze(_ database: DatabaseURL?, at instant: ContinuousClock.Instant, logger: Logger) async -> Duration? {
+    static func analyze(
+        _ database: DatabaseURL?, at instant: ContinuousClock.Instant, logger: Logger
+    ) async -> Duration? {
         guard let database else { return nil }
         try? await Task.sleep(until: instant, clock: .continuous)
         let started = ContinuousClock.now
@@ -245,7 +279,9 @@ struct FeedBenchCommand: AsyncParsableCommand {
     /// stations, in the order the AES links report it, stamped from now on at a call rate that gives
     /// `eventsPerSecond` once calls are under way. The probes carry the wall clock and the server's journeys run
     /// on event time: traffic stamped days earlier would have the first probe end every open call as silent.
-    static func backgroundTraffic(count: Int, eventsPerSecond: Int) -> (lines: [String], callsPerSecond: Double, seconds: Double) {
+    static func backgroundTraffic(
+        count: Int, eventsPerSecond: Int
+    ) -> (lines: [String], callsPerSecond: Double, seconds: Double) {
         var options = Traffic.Options()
         options.agents = trafficAgents
         options.seed = 7
@@ -306,7 +342,8 @@ struct FeedBenchCommand: AsyncParsableCommand {
                 var request = HTTPClientRequest(url: "\(base)/v1/events")
                 request.method = .POST
                 request.headers.add(name: "content-type", value: "application/x-ndjson")
-                request.body = .bytes(ByteBuffer(string: lane.lines[cursor..<stop].lazy.map(\.line).joined(separator: "\n")))
+                request.body = .bytes(
+                    ByteBuffer(string: lane.lines[cursor..<stop].lazy.map(\.line).joined(separator: "\n")))
                 do {
                     let response = try await http.execute(request, timeout: .seconds(30))
                     let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
@@ -326,7 +363,8 @@ struct FeedBenchCommand: AsyncParsableCommand {
     static func waitForProjection(_ http: HTTPClient, _ base: String) async throws -> Int {
         var lag = -1
         for _ in 0..<3_000 {
-            let response = try await http.execute(HTTPClientRequest(url: "\(base)/v1/projections"), timeout: .seconds(10))
+            let response = try await http.execute(
+                HTTPClientRequest(url: "\(base)/v1/projections"), timeout: .seconds(10))
             let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
             lag = FeedText.integer("lag", in: text) ?? -1
             if lag == 0 { return 0 }
@@ -348,24 +386,41 @@ struct FeedBenchCommand: AsyncParsableCommand {
 
         func report() {
             let offers = probes.latencies
-            let met = offers.failures == 0 && !offers.values.isEmpty
+            let met =
+                offers.failures == 0 && !offers.values.isEmpty
                 && offers.percentile(99) < FeedBenchCommand.latencyTargetMilliseconds
-            print(String(format: "offer latency (POST → offer at the subscriber): p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms "
-                + "(%d probes%@)", offers.percentile(50), offers.percentile(90), offers.percentile(99), offers.values.last ?? .nan,
-                offers.values.count, offers.failures > 0 ? ", \(offers.failures) FAILED" : ""))
-            print(String(format: "  of which the POST until committed: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
-                probes.commits.percentile(50), probes.commits.percentile(99), probes.commits.values.last ?? .nan))
+            print(
+                String(
+                    format:
+                        "offer latency (POST → offer at the subscriber): p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms "
+                        + "(%d probes%@)", offers.percentile(50), offers.percentile(90), offers.percentile(99),
+                    offers.values.last ?? .nan,
+                    offers.values.count, offers.failures > 0 ? ", \(offers.failures) FAILED" : ""))
+            print(
+                String(
+                    format: "  of which the POST until committed: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                    probes.commits.percentile(50), probes.commits.percentile(99), probes.commits.values.last ?? .nan))
             for error in probes.errors { print("  probe failed: \(error)") }
-            if probes.unexpected > 0 { print("  \(probes.unexpected) offers for no outstanding probe (sent twice, or after the timeout)") }
-            print(String(format: "background: %d events in %d POSTs, %.0f events/s of %d asked; %d POSTs (%d events) failed; "
-                + "lag behind schedule p99 %.0f ms, max %.0f ms", background.events, background.posts, Double(background.events) / window,
-                rate, background.failedPosts, background.failedEvents, background.lags.percentile(99), background.lags.values.last ?? .nan))
+            if probes.unexpected > 0 {
+                print("  \(probes.unexpected) offers for no outstanding probe (sent twice, or after the timeout)")
+            }
+            print(
+                String(
+                    format:
+                        "background: %d events in %d POSTs, %.0f events/s of %d asked; %d POSTs (%d events) failed; "
+                        + "lag behind schedule p99 %.0f ms, max %.0f ms", background.events, background.posts,
+                    Double(background.events) / window,
+                    rate, background.failedPosts, background.failedEvents, background.lags.percentile(99),
+                    background.lags.values.last ?? .nan))
             for error in background.errors { print("  background POST failed: \(error)") }
             print("CPU over the counted seconds: \(cpu)")
             print("server timers over the counted seconds: \(timers)")
-            print(analyzed.map { String(format: "database ANALYZEd during the warm-up (%.0f ms)", $0.seconds * 1000) }
-                ?? "database not ANALYZEd: planner statistics only from autovacuum (--no-analyze, or it failed)")
-            print("target p99 < \(Int(FeedBenchCommand.latencyTargetMilliseconds)) ms with no failure: \(met ? "met" : "NOT MET")")
+            print(
+                analyzed.map { String(format: "database ANALYZEd during the warm-up (%.0f ms)", $0.seconds * 1000) }
+                    ?? "database not ANALYZEd: planner statistics only from autovacuum (--no-analyze, or it failed)")
+            print(
+                "target p99 < \(Int(FeedBenchCommand.latencyTargetMilliseconds)) ms with no failure: \(met ? "met" : "NOT MET")"
+            )
         }
     }
 
@@ -381,7 +436,8 @@ struct FeedBenchCommand: AsyncParsableCommand {
         try await forEachJob(idle, workers: 100) { index in
             do {
                 let connection = try await FeedConnection.open(
-                    url: "\(ws)/v1/feed?devices=\(Self.firstIdleStation + index)", logger: logger) { _, _ in }
+                    url: "\(ws)/v1/feed?devices=\(Self.firstIdleStation + index)", logger: logger
+                ) { _, _ in }
                 connections.withLock { $0.append(connection) }
             } catch {
                 failures.failed(events: 1, error)
@@ -417,20 +473,24 @@ struct FeedBenchCommand: AsyncParsableCommand {
 
         func report(atStart: Double?, subscribers: Int, idleSeconds: Int) {
             func mb(_ value: Double?) -> String { value.map { String(format: "%.1f MB", $0) } ?? "unknown" }
-            print(String(format: "idle subscribers: %d of %d live in %.1f s", live, subscribers, connectSeconds)
-                + (failures.failedEvents > 0 ? ", \(failures.failedEvents) FAILED" : ""))
+            print(
+                String(format: "idle subscribers: %d of %d live in %.1f s", live, subscribers, connectSeconds)
+                    + (failures.failedEvents > 0 ? ", \(failures.failedEvents) FAILED" : ""))
             for error in failures.errors { print("  subscriber failed: \(error)") }
             var perSubscriber = ""
             if let baseline, let afterLive, live > 0 {
                 perSubscriber = String(format: " (%.1f KB a subscriber)", (afterLive - baseline) * 1024 / Double(live))
             }
-            print("server RSS: \(mb(atStart)) at start, \(mb(baseline)) after the traffic (baseline), \(mb(afterLive)) with \(live) live"
-                + "\(perSubscriber), \(mb(afterIdle)) after \(idleSeconds) s idle, \(mb(afterClose)) after closing them "
-                + String(format: "(closed in %.1f s)", closeSeconds))
+            print(
+                "server RSS: \(mb(atStart)) at start, \(mb(baseline)) after the traffic (baseline), \(mb(afterLive)) with \(live) live"
+                    + "\(perSubscriber), \(mb(afterIdle)) after \(idleSeconds) s idle, \(mb(afterClose)) after closing them "
+                    + String(format: "(closed in %.1f s)", closeSeconds))
             print("CPU while they sat idle: \(idleCPU)")
             let peak = [afterLive, afterIdle].compactMap { $0 }.max()
             let met = live == subscribers && peak.map { $0 < FeedBenchCommand.memoryTargetMegabytes } == true
-            print("target RSS < \(Int(FeedBenchCommand.memoryTargetMegabytes)) MB with \(subscribers) idle subscribers: \(met ? "met" : "NOT MET")")
+            print(
+                "target RSS < \(Int(FeedBenchCommand.memoryTargetMegabytes)) MB with \(subscribers) idle subscribers: \(met ? "met" : "NOT MET")"
+            )
         }
     }
 }
@@ -456,7 +516,8 @@ final class FeedConnection: Sendable {
         let (states, continuation) = AsyncStream.makeStream(of: Result<WebSocketOutboundWriter, any Error>.self)
         let task = Task {
             do {
-                try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) {
+                try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger)
+                {
                     inbound, outbound, _ in
                     var live = false
                     for try await message in inbound.messages(maxSize: 1 << 20) {
@@ -505,7 +566,8 @@ final class FeedConnection: Sendable {
 }
 
 /// Runs `body`, or throws once `timeout` has passed (cancelling it).
-func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T
+{
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {
@@ -655,7 +717,8 @@ final class BackgroundStats: Sendable {
     var snapshot: Snapshot {
         state.withLock { state in
             Snapshot(
-                posts: state.posts, events: state.events, failedPosts: state.failedPosts, failedEvents: state.failedEvents,
+                posts: state.posts, events: state.events, failedPosts: state.failedPosts,
+                failedEvents: state.failedEvents,
                 lags: Latencies(state.lags), errors: state.errors)
         }
     }
@@ -689,7 +752,9 @@ struct CPUSample {
         var cores = ProcessInfo.processInfo.activeProcessorCount
 
         var description: String {
-            String(format: "server %.0f%%, bench client %.0f%%, whole machine %.0f%% (all processes, PostgreSQL's too) of %d00%%",
+            String(
+                format:
+                    "server %.0f%%, bench client %.0f%%, whole machine %.0f%% (all processes, PostgreSQL's too) of %d00%%",
                 server, bench, machine, cores)
         }
     }
@@ -697,7 +762,8 @@ struct CPUSample {
     static func take(server pid: Int32) -> CPUSample {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         func process(_ path: String) -> Double {
-            guard let stat = try? String(contentsOfFile: path, encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+            guard let stat = try? String(contentsOfFile: path, encoding: .utf8), let close = stat.lastIndex(of: ")")
+            else { return 0 }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             // Fields 14 and 15 of stat(5), utime and stime; `fields` starts at field 3.
             guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
@@ -713,11 +779,14 @@ struct CPUSample {
             let idle = values.count > 4 ? values[3] + values[4] : 0  // idle and iowait
             busy = total - idle / ticks
         }
-        return CPUSample(server: process("/proc/\(pid)/stat"), bench: process("/proc/self/stat"), busy: busy, total: total, at: .now)
+        return CPUSample(
+            server: process("/proc/\(pid)/stat"), bench: process("/proc/self/stat"), busy: busy, total: total, at: .now)
     }
 
     /// The use between `from` and `to`, sleeping until each.
-    static func between(_ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant, server pid: Int32) async -> Usage {
+    static func between(
+        _ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant, server pid: Int32
+    ) async -> Usage {
         try? await Task.sleep(until: from, clock: .continuous)
         let first = take(server: pid)
         try? await Task.sleep(until: to, clock: .continuous)
@@ -742,7 +811,9 @@ enum ServerTimers {
         var values: [String: Double] = [:]
         for line in String(buffer: body).split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: " ")
-            if parts.count == 2, !parts[0].contains("{"), let value = Double(parts[1]) { values[String(parts[0])] = value }
+            if parts.count == 2, !parts[0].contains("{"), let value = Double(parts[1]) {
+                values[String(parts[0])] = value
+            }
         }
         return values
     }
@@ -765,9 +836,14 @@ enum ServerTimers {
         }
         return [
             timer("calltrail_append_duration_seconds", "appends"),
-            timer("calltrail_projection_batch_seconds", "projector batches", per: ("calltrail_projection_events_total", "events")),
-            timer("calltrail_feed_dispatch_seconds", "feed dispatches", per: ("calltrail_feed_messages_total", "messages")),
-            String(format: "projector paused for ingest bursts %.2f s", delta("calltrail_projection_paused_seconds_total")),
+            timer(
+                "calltrail_projection_batch_seconds", "projector batches",
+                per: ("calltrail_projection_events_total", "events")),
+            timer(
+                "calltrail_feed_dispatch_seconds", "feed dispatches", per: ("calltrail_feed_messages_total", "messages")
+            ),
+            String(
+                format: "projector paused for ingest bursts %.2f s", delta("calltrail_projection_paused_seconds_total")),
         ].joined(separator: "; ")
     }
 }
@@ -778,7 +854,9 @@ struct OpenFileLimit: CustomStringConvertible {
     var hard: Int
     var needed: Int
 
-    var description: String { soft >= needed ? "\(soft)" : "\(soft) (NOT ENOUGH for \(needed); the hard limit is \(hard))" }
+    var description: String {
+        soft >= needed ? "\(soft)" : "\(soft) (NOT ENOUGH for \(needed); the hard limit is \(hard))"
+    }
 
     /// Raises this process's soft limit (which the server child inherits) to the hard one when `needed` would not
     /// fit under it.

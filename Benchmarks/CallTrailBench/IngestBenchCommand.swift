@@ -1,7 +1,7 @@
-import CommandSupport
 import ArgumentParser
 import AsyncHTTPClient
 import CallTrailServer
+import CommandSupport
 import EventStore
 import Foundation
 import Hummingbird
@@ -65,9 +65,10 @@ struct IngestBenchCommand: AsyncParsableCommand {
             ByteBuffer(string: "[" + events[$0..<min($0 + batch, events.count)].joined(separator: ",") + "]")
         }
         let bytes = bodies.reduce(0) { $0 + $1.readableBytes }
-        print("bench ingest: \(events.count) events in \(bodies.count) batches of \(batch), \(clients) clients, "
-            + "\(bytes / max(events.count, 1)) bytes/event; "
-            + "\(benchMachine())")
+        print(
+            "bench ingest: \(events.count) events in \(bodies.count) batches of \(batch), \(clients) clients, "
+                + "\(bytes / max(events.count, 1)) bytes/event; "
+                + "\(benchMachine())")
 
         var ratios: [Double] = []
         for round in 1...rounds {
@@ -85,21 +86,30 @@ struct IngestBenchCommand: AsyncParsableCommand {
             print(String(format: "HTTP ingest:        %10.0f events/s", ingestRate))
             // The projector is derived work and runs behind the requests (`BackgroundThreadExecutor`): how long it
             // took to catch up after the last POST, and so the rate of the whole path from POST to journey and feed.
-            print(String(format: "projected:          %10.0f events/s from the first POST until projected, caught up %.1f s after the last%@",
-                http.projectedPerSecond, http.catchUp.seconds, http.lag > 0 ? " (still \(http.lag) behind)" : ""))
+            print(
+                String(
+                    format:
+                        "projected:          %10.0f events/s from the first POST until projected, caught up %.1f s after the last%@",
+                    http.projectedPerSecond, http.catchUp.seconds, http.lag > 0 ? " (still \(http.lag) behind)" : ""))
             print(String(format: "raw batched INSERT: %10.0f rows/s", rawRate))
             print(String(format: "ratio:              %10.2f", ingestRate / rawRate))
             ratios.append(ingestRate / rawRate)
             if !keep {
                 try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-                    try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(scratch.database) WITH (FORCE)"), logger: logger)
+                    try await client.query(
+                        PostgresQuery(unsafeSQL: "DROP DATABASE \(scratch.database) WITH (FORCE)"), logger: logger)
                 }
             }
         }
         if rounds > 1 {
             let sorted = ratios.sorted()
-            let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-            print(String(format: "median ratio over %d rounds: %.2f (%.2f–%.2f)", rounds, median, sorted.first!, sorted.last!))
+            let median =
+                sorted.count % 2 == 1
+                ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            print(
+                String(
+                    format: "median ratio over %d rounds: %.2f (%.2f–%.2f)", rounds, median, sorted.first!, sorted.last!
+                ))
         }
     }
 
@@ -112,9 +122,12 @@ struct IngestBenchCommand: AsyncParsableCommand {
         var lag: Int
     }
 
-    private func measureHTTP(bodies: [ByteBuffer], events: Int, scratch: DatabaseURL, logger: Logger) async throws -> HTTPResult {
+    private func measureHTTP(
+        bodies: [ByteBuffer], events: Int, scratch: DatabaseURL, logger: Logger
+    ) async throws -> HTTPResult {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let arguments = BenchAppArguments(databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory)
+        let arguments = BenchAppArguments(
+            databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory)
         let app = try await buildApplication(arguments) { port in portContinuation.yield(port) }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -146,14 +159,17 @@ struct IngestBenchCommand: AsyncParsableCommand {
 
             let stored = try await DatabaseBootstrap.withTemporaryClient(scratch, logger: logger) { client in
                 var count: Int64 = 0
-                for try await value in try await client.query("SELECT count(*) FROM events WHERE source <> 'calltrail'").decode(Int64.self) {
+                for try await value in try await client.query("SELECT count(*) FROM events WHERE source <> 'calltrail'")
+                    .decode(Int64.self)
+                {
                     count = value
                 }
                 return count
             }
             guard stored == events else { throw ValidationError("stored \(stored) events, sent \(events)") }
             return HTTPResult(
-                eventsPerSecond: Double(events) / elapsed.seconds, projectedPerSecond: Double(events) / projected.seconds,
+                eventsPerSecond: Double(events) / elapsed.seconds,
+                projectedPerSecond: Double(events) / projected.seconds,
                 catchUp: projected - elapsed, lag: lag)
         }
     }
@@ -164,7 +180,10 @@ struct IngestBenchCommand: AsyncParsableCommand {
         let body = Array(("[" + events.joined(separator: ",") + "]").utf8)
         let parseStarted = ContinuousClock.now
         let parsed = try IngestBatchParser.parse(body)
-        print(String(format: "parse alone:        %10.0f events/s", Double(parsed.count) / (ContinuousClock.now - parseStarted).seconds))
+        print(
+            String(
+                format: "parse alone:        %10.0f events/s",
+                Double(parsed.count) / (ContinuousClock.now - parseStarted).seconds))
         var versions: [String: Int64] = [:]
         let rows = parsed.enumerated().map { index, event -> RawRow in
             let version = event.ucid.map { ucid -> Int64 in

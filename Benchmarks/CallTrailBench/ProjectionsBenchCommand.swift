@@ -1,8 +1,8 @@
-import CommandSupport
 import ArgumentParser
 import AsyncHTTPClient
 import CallModel
 import CallTrailServer
+import CommandSupport
 import EventStore
 import Foundation
 import Logging
@@ -63,7 +63,9 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
         let mustLoad = reload || Double(stored) < Double(events) * 0.9
         if mustLoad {
             try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-                try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(scratch.database) WITH (FORCE)"), logger: logger)
+                try await client.query(
+                    PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(scratch.database) WITH (FORCE)"), logger: logger
+                )
                 try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
             }
         }
@@ -79,9 +81,10 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
             let store = PostgresJourneyStore(client: client, logger: logger)
             try await measureLive(store, logger: logger)
             let report = try await ProjectionRebuilder(store: store, logger: logger).run()
-            print(String(
-                format: "rebuild:  %10.0f events/s (%d events, %d journeys, %.1f s)",
-                report.eventsPerSecond, report.events, report.journeys, report.seconds))
+            print(
+                String(
+                    format: "rebuild:  %10.0f events/s (%d events, %d journeys, %.1f s)",
+                    report.eventsPerSecond, report.events, report.journeys, report.seconds))
             var unfinished: Int64 = 0
             for try await count in try await client.query(
                 "SELECT count(*) FROM projection.journeys WHERE outcome IS NULL", logger: logger
@@ -105,9 +108,10 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
             return found
         }
         guard exists else { return 0 }
-        return (try? await DatabaseBootstrap.withTemporaryClient(scratch, logger: logger) { client in
-            try await PostgresEventStore(client: client, logger: logger).headPosition()
-        }) ?? 0
+        return
+            (try? await DatabaseBootstrap.withTemporaryClient(scratch, logger: logger) { client in
+                try await PostgresEventStore(client: client, logger: logger).headPosition()
+            }) ?? 0
     }
 
     /// Appends simulated traffic in log order (one transaction at a time, so each call's events keep their
@@ -141,12 +145,17 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
                 _ = try await appended
                 batch = next
                 if loaded % 500_000 < batchSize {
-                    print(String(format: "  loaded %d events (%.0f events/s)", loaded, Double(loaded) / (ContinuousClock.now - started).seconds))
+                    print(
+                        String(
+                            format: "  loaded %d events (%.0f events/s)", loaded,
+                            Double(loaded) / (ContinuousClock.now - started).seconds))
                 }
             }
-            print(String(
-                format: "load:     %10.0f events/s (%d events, %d calls, in log order)", Double(loaded) / (ContinuousClock.now - started).seconds,
-                loaded, traffic.callsGenerated))
+            print(
+                String(
+                    format: "load:     %10.0f events/s (%d events, %d calls, in log order)",
+                    Double(loaded) / (ContinuousClock.now - started).seconds,
+                    loaded, traffic.callsGenerated))
         }
     }
 
@@ -163,8 +172,10 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
             projected += count
         }
         let seconds = (ContinuousClock.now - started).seconds
-        print(String(format: "live:     %10.0f events/s (%d events in batches of %d, one transaction each)",
-                     Double(projected) / seconds, projected, projector.batchSize))
+        print(
+            String(
+                format: "live:     %10.0f events/s (%d events in batches of %d, one transaction each)",
+                Double(projected) / seconds, projected, projector.batchSize))
     }
 
     /// Lookups over HTTP against the service in this process, one at a time, for random UCIDs of the store.
@@ -180,7 +191,9 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
         }
         guard !ucids.isEmpty else { throw ValidationError("no journeys to look up") }
         let agents = self.agents
-        try await withBenchServer(databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, logger: logger) { http, base in
+        try await withBenchServer(
+            databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, logger: logger
+        ) { http, base in
             for (name, path) in [("GET /v1/calls/{ucid}", "/v1/calls/"), ("GET /v1/journeys/{id}", "/v1/journeys/")] {
                 var latencies: [Double] = []
                 let warmUp = min(200, ucids.count / 5)
@@ -194,30 +207,40 @@ struct ProjectionsBenchCommand: AsyncParsableCommand {
                     if index >= warmUp { latencies.append((ContinuousClock.now - started).seconds * 1000) }
                 }
                 latencies.sort()
-                print(String(
-                    format: "%@: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d lookups)", name,
-                    latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
-                    latencies.last!, latencies.count))
+                print(
+                    String(
+                        format: "%@: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d lookups)", name,
+                        latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
+                        latencies.last!, latencies.count))
             }
             // A one-day search, page by page with the cursor, and filtered by agent.
             var latencies: [Double] = []
             var cursor: String?
             for index in 0..<(ucids.count / 10 + 20) {
                 var path = "/v1/journeys?from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z&limit=100"
-                if index % 2 == 1 { path += "&agent=\(5001 + index % agents)" } else if let cursor { path += "&cursor=\(cursor)" }
+                if index % 2 == 1 {
+                    path += "&agent=\(5001 + index % agents)"
+                } else if let cursor {
+                    path += "&cursor=\(cursor)"
+                }
                 let started = ContinuousClock.now
                 let response = try await http.execute(HTTPClientRequest(url: "\(base)\(path)"), timeout: .seconds(30))
                 let body = try await response.body.collect(upTo: 64 << 20)
                 guard response.status == .ok else { throw ValidationError("\(path): \(response.status)") }
                 if index >= 20 { latencies.append((ContinuousClock.now - started).seconds * 1000) }
                 if index % 2 == 0 {
-                    cursor = (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])?["nextCursor"] as? String
+                    cursor =
+                        (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])?[
+                            "nextCursor"] as? String
                 }
             }
             latencies.sort()
-            print(String(
-                format: "GET /v1/journeys?from=&to= (one day, 100 a page, by cursor or agent): p50 %.2f ms, p99 %.2f ms (%d searches)",
-                latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)], latencies.count))
+            print(
+                String(
+                    format:
+                        "GET /v1/journeys?from=&to= (one day, 100 a page, by cursor or agent): p50 %.2f ms, p99 %.2f ms (%d searches)",
+                    latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
+                    latencies.count))
         }
     }
 }

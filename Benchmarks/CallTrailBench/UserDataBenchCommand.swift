@@ -1,6 +1,6 @@
-import CommandSupport
 import ArgumentParser
 import AsyncHTTPClient
+import CommandSupport
 import EventStore
 import Foundation
 import NIOCore
@@ -38,7 +38,9 @@ struct UserDataBenchCommand: AsyncParsableCommand {
     @Option(help: "Port of the `calltrail serve` process the benchmark starts.")
     var port = 18_091
 
-    @Flag(name: .customLong("in-process"), help: "Serve from the benchmark's own process instead of a `calltrail serve` child.")
+    @Flag(
+        name: .customLong("in-process"),
+        help: "Serve from the benchmark's own process instead of a `calltrail serve` child.")
     var inProcess = false
 
     func run() async throws {
@@ -48,11 +50,13 @@ struct UserDataBenchCommand: AsyncParsableCommand {
         defer { embedded?.stop() }
         let scratch = server.with(database: "calltrail_bench_userdata")
         try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(scratch.database) WITH (FORCE)"), logger: logger)
+            try await client.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(scratch.database) WITH (FORCE)"), logger: logger)
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
         }
-        print("bench userdata: \(keys) keys, get \(getRate)/s and set \(setRate)/s for \(seconds) s each, "
-            + "server \(inProcess ? "in this process" : "in a calltrail serve process"); \(benchMachine())")
+        print(
+            "bench userdata: \(keys) keys, get \(getRate)/s and set \(setRate)/s for \(seconds) s each, "
+                + "server \(inProcess ? "in this process" : "in a calltrail serve process"); \(benchMachine())")
 
         let keyCount = keys
         let (getRate, setRate, seconds) = (self.getRate, self.setRate, self.seconds)
@@ -70,7 +74,8 @@ struct UserDataBenchCommand: AsyncParsableCommand {
 
             let gets = try await Self.openLoop(rate: getRate, seconds: seconds) { index in
                 let key = keys[(index &* 7919) % keys.count]
-                let response = try await http.execute(HTTPClientRequest(url: "\(base)/v1/userdata/\(key)"), timeout: .seconds(30))
+                let response = try await http.execute(
+                    HTTPClientRequest(url: "\(base)/v1/userdata/\(key)"), timeout: .seconds(30))
                 _ = try await response.body.collect(upTo: 1 << 20)
                 guard response.status == .ok else { throw BenchError("GET \(key): \(response.status)") }
             }
@@ -82,10 +87,12 @@ struct UserDataBenchCommand: AsyncParsableCommand {
             print("POST /v1/userdata at \(setRate)/s:       \(sets.summary)")
         }
         if inProcess {
-            try await withBenchServer(databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, logger: logger, load)
+            try await withBenchServer(
+                databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, logger: logger, load)
         } else {
             try await withServerProcess(
-                databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, port: port, logger: logger, load)
+                databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, port: port,
+                logger: logger, load)
         }
     }
 
@@ -98,16 +105,20 @@ struct UserDataBenchCommand: AsyncParsableCommand {
         func add(_ key: String) { keys.append(key) }
     }
 
-    static func set(_ http: HTTPClient, _ base: String, index: Int) async throws -> (key: String, status: HTTPResponseStatus) {
+    static func set(
+        _ http: HTTPClient, _ base: String, index: Int
+    ) async throws -> (key: String, status: HTTPResponseStatus) {
         var request = HTTPClientRequest(url: "\(base)/v1/userdata")
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.headers.add(name: "CallTrail-Actor", value: "bench-ivr")
-        request.body = .bytes(ByteBuffer(string: """
-            {"data":{"account":"\(1_000_000 + index)","intent":"billing","language":"fr","verified":true,\
-            "lastPayment":{"amount":"42.50","date":"2026-11-01"},"notes":"caller asked about the November invoice"},\
-            "ttlSeconds":3600}
-            """))
+        request.body = .bytes(
+            ByteBuffer(
+                string: """
+                    {"data":{"account":"\(1_000_000 + index)","intent":"billing","language":"fr","verified":true,\
+                    "lastPayment":{"amount":"42.50","date":"2026-11-01"},"notes":"caller asked about the November invoice"},\
+                    "ttlSeconds":3600}
+                    """))
         let response = try await http.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .created else { throw BenchError("POST /v1/userdata: \(response.status)") }
@@ -118,7 +129,9 @@ struct UserDataBenchCommand: AsyncParsableCommand {
     /// Sends `rate` requests a second for `seconds` on a fixed schedule; the first second warms up and is not
     /// counted. Returns the latency of each counted request, from when it was due to its last byte. A failed
     /// request is counted and its error kept for the report, not thrown, so one failure does not end the run.
-    static func openLoop(rate: Int, seconds: Int, _ request: @escaping @Sendable (Int) async throws -> Void) async throws -> Latencies {
+    static func openLoop(
+        rate: Int, seconds: Int, _ request: @escaping @Sendable (Int) async throws -> Void
+    ) async throws -> Latencies {
         let total = rate * (seconds + 1)
         let interval = Duration.nanoseconds(1_000_000_000 / Int64(rate))
         let start = ContinuousClock.now + .milliseconds(50)
@@ -140,7 +153,9 @@ struct UserDataBenchCommand: AsyncParsableCommand {
                             try await request(index)
                             if index >= rate { mine.append((ContinuousClock.now - due).seconds * 1000) }
                         } catch {
-                            if reported.value.add(1, ordering: .relaxed).oldValue < 3 { print("request \(index) failed: \(error)") }
+                            if reported.value.add(1, ordering: .relaxed).oldValue < 3 {
+                                print("request \(index) failed: \(error)")
+                            }
                             mine.append(-1)
                         }
                     }

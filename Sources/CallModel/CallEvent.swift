@@ -42,7 +42,8 @@ public struct CallEvent: Sendable {
         case .callCleared(let e): e.clearedCall
         case .held(let e): e.heldConnection
         case .retrieved(let e): e.retrievedConnection
-        case .transferred(let e), .conferenced(let e): e.connections.first?.party ?? e.secondaryOldCall ?? e.primaryOldCall
+        case .transferred(let e), .conferenced(let e):
+            e.connections.first?.party ?? e.secondaryOldCall ?? e.primaryOldCall
         case .diverted(let e): e.connection
         case .failed(let e): e.failedConnection
         case .queued(let e): e.queuedConnection

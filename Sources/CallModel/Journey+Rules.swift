@@ -12,7 +12,8 @@ extension Journey {
         default: outbound = false
         }
         self.init(
-            id: id, legs: [CallLeg(ucid: event.ucid, switchID: key.switchID, role: .original, consultOf: nil, at: event)],
+            id: id,
+            legs: [CallLeg(ucid: event.ucid, switchID: key.switchID, role: .original, consultOf: nil, at: event)],
             calls: [], homeSwitch: key.switchID, direction: outbound ? .outbound : .inbound, offers: [], agents: [],
             devices: [], segments: [], startedAt: event.time, lastEventAt: event.time, lastPosition: event.position,
             eventCount: 0)
@@ -56,7 +57,8 @@ extension Journey {
                 if legs[index].role != .consultation || vdn == nil { vdn = vdn ?? device }
                 legs[index].state = .offered
                 openSegment(.vdn, device: device, ucid: legs[index].ucid, at: time)
-            case "DELIVERED_TO_STATION", nil where !(event.connection?.isTrunk ?? false):
+            case "DELIVERED_TO_STATION",
+                nil where !(event.connection?.isTrunk ?? false):
                 offer(at: device, event: event, leg: index)
             default:
                 // The far party of an outbound call, or a device CallTrail does not model.
@@ -82,7 +84,8 @@ extension Journey {
             legs[index].dnis = established.calledDevice?.known ?? legs[index].dnis
             enrich(from: event, leg: index, calling: established.callingDevice, called: established.calledDevice)
             let isTrunk = event.connection?.isTrunk ?? false
-            let device = isTrunk
+            let device =
+                isTrunk
                 ? (established.answeringDevice?.known ?? event.connection?.deviceID ?? "")
                 : (event.connection?.deviceID ?? established.answeringDevice?.known ?? "")
             legs[index].setParty(device, .connected, callID: callID, at: time)
@@ -176,7 +179,8 @@ extension Journey {
         let switchID = event.switchID
         // The surviving call is the original call's UCID (ATT `ucid`); without one, the leg of the held call.
         let primaryKey = merged.primaryOldCall.map { CallKey(switchID: switchID, callID: $0.callID) }
-        let target = event.ucid.flatMap { legIndex(ucid: $0, switchID: switchID) }
+        let target =
+            event.ucid.flatMap { legIndex(ucid: $0, switchID: switchID) }
             ?? calls.first(where: { $0.key == primaryKey })?.leg
             ?? boundLeg
         enrich(from: event, leg: target, calling: nil, called: nil)
@@ -191,18 +195,24 @@ extension Journey {
             let state: Party.State = known?.state == .held || known == nil ? .connected : known!.state
             parties.append(Party(device: device, state: state, callID: survivor, since: known?.since ?? time))
         }
-        for other in legs.indices where other != target && legs[other].switchID == switchID && !legs[other].isEnded
-            && calls.contains(where: { $0.leg == other && $0.state == .live && [survivor, primaryKey?.callID].contains($0.key.callID) })
+        for other in legs.indices
+        where other != target && legs[other].switchID == switchID && !legs[other].isEnded
+            && calls.contains(where: {
+                $0.leg == other && $0.state == .live && [survivor, primaryKey?.callID].contains($0.key.callID)
+            })
         {
             legs[other].mergedInto = legs[target].ucid
             endLeg(other, as: .merged, at: time)
         }
         legs[target].parties = parties
-        legs[target].state = parties.contains { $0.state == .connected } ? .connected
+        legs[target].state =
+            parties.contains { $0.state == .connected }
+            ? .connected
             : parties.contains { $0.state == .alerting } ? .alerting : parties.isEmpty ? legs[target].state : .queued
         legs[target].updatedAt = time
 
-        for old in [merged.primaryOldCall, merged.secondaryOldCall].compactMap({ $0?.callID }) where old != 0 && old != survivor {
+        for old in [merged.primaryOldCall, merged.secondaryOldCall].compactMap({ $0?.callID })
+        where old != 0 && old != survivor {
             bind(CallKey(switchID: switchID, callID: old), to: target, state: .merged)
         }
         bind(CallKey(switchID: switchID, callID: survivor), to: target)
@@ -263,7 +273,8 @@ extension Journey {
         originalAni = originalAni ?? original?.callingDevice?.known ?? (own ? calling?.known : nil)
         originalDnis = originalDnis ?? original?.calledDevice?.known ?? (own ? called?.known : nil)
         uui = uui ?? original?.userInfo.flatMap(Self.text) ?? (own ? att.userInfo.flatMap(Self.text) : nil)
-        userEnteredCode = userEnteredCode ?? original?.userEnteredCode.flatMap(Self.digits)
+        userEnteredCode =
+            userEnteredCode ?? original?.userEnteredCode.flatMap(Self.digits)
             ?? (own ? att.userEnteredCode.flatMap(Self.digits) : nil)
         trunkGroup = trunkGroup ?? original?.trunkGroup ?? (own ? att.trunkGroup : nil)
         trunkMember = trunkMember ?? original?.trunkMember ?? (own ? att.trunkMember : nil)
@@ -285,10 +296,11 @@ extension Journey {
         closeSegments(.vdn, at: time)
         timers.ringingSince[device] = time
         openSegment(.ringing, device: device, ucid: legs[index].ucid, at: time)
-        offers.append(Offer(
-            device: device, switchID: legs[index].switchID, ucid: legs[index].ucid ?? event.ucid,
-            callID: event.connection?.callID ?? 0, time: time, position: event.position, originalAni: originalAni,
-            originalDnis: originalDnis, vdn: vdn, split: split, uui: uui, userEnteredCode: userEnteredCode))
+        offers.append(
+            Offer(
+                device: device, switchID: legs[index].switchID, ucid: legs[index].ucid ?? event.ucid,
+                callID: event.connection?.callID ?? 0, time: time, position: event.position, originalAni: originalAni,
+                originalDnis: originalDnis, vdn: vdn, split: split, uui: uui, userEnteredCode: userEnteredCode))
     }
 
     private mutating func stopRinging(_ device: String, at time: Date) {
@@ -327,7 +339,8 @@ extension Journey {
         legs[index].endedAt = legs[index].endedAt ?? time
         if state == .cleared { legs[index].parties = [] }
         if let ucid = legs[index].ucid {
-            for segment in segments.indices where segments[segment].end == nil && segments[segment].ucid == ucid
+            for segment in segments.indices
+            where segments[segment].end == nil && segments[segment].ucid == ucid
                 && (state == .cleared || segments[segment].kind == .consult)
             {
                 segments[segment].end = time
@@ -363,7 +376,8 @@ extension Journey {
     }
 
     private mutating func closeSegments(_ kind: Segment.Kind?, device: String? = nil, at time: Date) {
-        for index in segments.indices where segments[index].end == nil
+        for index in segments.indices
+        where segments[index].end == nil
             && (kind == nil || segments[index].kind == kind) && (device == nil || segments[index].device == device)
             && (kind != nil || ![.consult, .conference].contains(segments[index].kind))
         {

@@ -77,7 +77,9 @@ extension Journey {
             o.object("timers") { t in
                 t.field("queuedSince", timers.queuedSince)
                 t.object("ringingSince") { r in
-                    for (device, since) in timers.ringingSince.sorted(by: { $0.key < $1.key }) { r.field(device, since) }
+                    for (device, since) in timers.ringingSince.sorted(by: { $0.key < $1.key }) {
+                        r.field(device, since)
+                    }
                 }
                 t.field("holdSince", timers.holdSince)
             }

@@ -57,7 +57,9 @@ public struct JourneyTracker: Sendable {
     }
 
     /// A tracker that carries on from stored journeys: the open ones and those ended within `linkGrace`.
-    public init(restoring stored: [Journey], position: Int64, clock: Date, linkGrace: TimeInterval = Self.defaultLinkGrace) {
+    public init(
+        restoring stored: [Journey], position: Int64, clock: Date, linkGrace: TimeInterval = Self.defaultLinkGrace
+    ) {
         self.init(linkGrace: linkGrace)
         self.position = position
         self.clock = clock
@@ -157,7 +159,9 @@ public struct JourneyTracker: Sendable {
             if journey.recentEventKeys.count > 24 { journey.recentEventKeys.removeFirst() }
             // Only a CallCleared's messages need the devices on the call before it (it empties the leg).
             var partiesBefore: [String] = []
-            if emitsFeed, case .callCleared = event.event.csta { partiesBefore = journey.legs[leg].parties.map(\.device) }
+            if emitsFeed, case .callCleared = event.event.csta {
+                partiesBefore = journey.legs[leg].parties.map(\.device)
+            }
             var applied = leg
             if case .transferred(let merged) = event.event.csta {
                 applied = journey.merge(merged, event, into: leg, conference: false)
@@ -247,8 +251,10 @@ public struct JourneyTracker: Sendable {
         if let ucid, let id = visible(byUCID[ucid]) {
             // The same call under a new callID (single-step transfer), or on another switch.
             var journey = take(id)
-            let leg = journey.legIndex(ucid: ucid, switchID: key.switchID) ?? journey.addLeg(
-                CallLeg(ucid: ucid, switchID: key.switchID, role: .farSite, consultOf: nil, at: event))
+            let leg =
+                journey.legIndex(ucid: ucid, switchID: key.switchID)
+                ?? journey.addLeg(
+                    CallLeg(ucid: ucid, switchID: key.switchID, role: .farSite, consultOf: nil, at: event))
             journey.bind(key, to: leg)
             return .found(park(journey), leg: leg)
         }
@@ -264,9 +270,10 @@ public struct JourneyTracker: Sendable {
                     && leg.parties.contains { $0.device == station && $0.state == .held }
             }!
             // A consultation, linked to the held call as soon as it starts, so its offer carries the customer's data.
-            let leg = journey.addLeg(CallLeg(
-                ucid: ucid, switchID: key.switchID, role: .consultation, consultOf: journey.legs[heldLeg].ucid,
-                at: event))
+            let leg = journey.addLeg(
+                CallLeg(
+                    ucid: ucid, switchID: key.switchID, role: .consultation, consultOf: journey.legs[heldLeg].ucid,
+                    at: event))
             journey.segments.append(Segment(kind: .consult, device: station, ucid: ucid, start: event.time))
             journey.bind(key, to: leg)
             return .found(park(journey), leg: leg)
@@ -284,8 +291,10 @@ public struct JourneyTracker: Sendable {
         var best: (id: String, since: Date, position: Int64)?
         for id in holding[HeldDevice(switchID: switchID, device: station)] ?? [] {
             guard let journey = table[id]?.journey else { continue }
-            let since = journey.legs.lazy.filter { $0.switchID == switchID && !$0.isEnded }
-                .flatMap(\.parties).filter { $0.device == station && $0.state == .held }.map(\.since).max() ?? .distantPast
+            let since =
+                journey.legs.lazy.filter { $0.switchID == switchID && !$0.isEnded }
+                .flatMap(\.parties).filter { $0.device == station && $0.state == .held }.map(\.since).max()
+                ?? .distantPast
             if best.map({ (since, journey.lastPosition) > ($0.since, $0.position) }) ?? true {
                 best = (id, since, journey.lastPosition)
             }

@@ -67,7 +67,8 @@ public func buildApplication(
         databaseURL: arguments.databaseURL, dataDirectory: arguments.dataDirectory, logger: logger)
     if let embedded {
         services.append(EmbeddedPostgresService(postgres: embedded, logger: logger))
-        logger.info("using the private PostgreSQL", metadata: ["psql": "psql \(url.psqlArguments.joined(separator: " "))"])
+        logger.info(
+            "using the private PostgreSQL", metadata: ["psql": "psql \(url.psqlArguments.joined(separator: " "))"])
     }
 
     let migrations: [Migration]
@@ -109,10 +110,15 @@ public func buildApplication(
     let appender = EventAppender(
         store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes,
         saturation: saturation, availability: availability, onCommit: { projector.eventsAppended() })
-    services += [client, DatabaseMonitor(client: client, availability: availability, logger: logger), appender, userDataWriter, projector, hub]
+    services += [
+        client, DatabaseMonitor(client: client, availability: availability, logger: logger), appender, userDataWriter,
+        projector, hub,
+    ]
     if arguments.feed.retentionDays > 0 {
-        services.append(FeedRetention(
-            store: feed, keep: .seconds(arguments.feed.retentionDays * 86_400), interval: .seconds(600), logger: logger))
+        services.append(
+            FeedRetention(
+                store: feed, keep: .seconds(arguments.feed.retentionDays * 86_400), interval: .seconds(600),
+                logger: logger))
     }
 
     let router = Router(context: BasicRequestContext.self)
@@ -121,12 +127,16 @@ public func buildApplication(
     router.add(middleware: DatabaseGateMiddleware(availability: availability))
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
     JourneyRoutes(journeys: journeys, userData: userData, feed: feed)
-        .register(on: router.group().add(middleware: ProjectionPositionMiddleware(
-            progress: progress, wait: readWait, logHead: { try await store.headPosition() })))
+        .register(
+            on: router.group().add(
+                middleware: ProjectionPositionMiddleware(
+                    progress: progress, wait: readWait, logHead: { try await store.headPosition() })))
     let userDataService = UserDataService(
-        store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData, progress: progress, originWait: readWait)
+        store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData, progress: progress,
+        originWait: readWait)
     UserDataRoutes(service: userDataService).register(on: router)
-    HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics).register(on: router)
+    HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics).register(
+        on: router)
     FeedRoutes.registerPlainHTTP(on: router)
 
     let feedRoutes = FeedRoutes(

@@ -10,16 +10,21 @@ package let environment = ProcessInfo.processInfo.environment
 package struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .customLong("database-url"),
-        help: "PostgreSQL URL, e.g. postgres://user:pass@host:5432/calltrail (env DATABASE_URL). Without it, a private PostgreSQL runs under --data-dir.")
+        help:
+            "PostgreSQL URL, e.g. postgres://user:pass@host:5432/calltrail (env DATABASE_URL). Without it, a private PostgreSQL runs under --data-dir."
+    )
     package var databaseURL: String? = environment["DATABASE_URL"]
 
     @Option(name: .customLong("data-dir"), help: "Folder of the private PostgreSQL (env CALLTRAIL_DATA_DIR).")
     package var dataDirectory: String = environment["CALLTRAIL_DATA_DIR"] ?? "calltrail-data"
 
-    @Option(name: .customLong("migrations"), help: "Folder of the NNNN_name.sql migrations (env CALLTRAIL_MIGRATIONS; default ./migrations).")
+    @Option(
+        name: .customLong("migrations"),
+        help: "Folder of the NNNN_name.sql migrations (env CALLTRAIL_MIGRATIONS; default ./migrations).")
     package var migrationsDirectory: String? = environment["CALLTRAIL_MIGRATIONS"]
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env LOG_LEVEL).")
+    @Option(
+        name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env LOG_LEVEL).")
     package var logLevelName: String = environment["LOG_LEVEL"] ?? "info"
 
     package var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .info }
@@ -39,8 +44,11 @@ package struct DatabaseOptions: ParsableArguments {
 extension DatabaseOptions {
     /// The database a one-shot command works on: found (or the private one started), migrated, with the role to
     /// work as. The caller stops `embedded` when done.
-    package func prepare(logger: Logger) async throws -> (url: DatabaseURL, embedded: EmbeddedPostgres?, role: String?, migrations: [Migration]) {
-        let (url, embedded) = try EmbeddedPostgres.locate(databaseURL: databaseURL, dataDirectory: dataDirectory, logger: logger)
+    package func prepare(
+        logger: Logger
+    ) async throws -> (url: DatabaseURL, embedded: EmbeddedPostgres?, role: String?, migrations: [Migration]) {
+        let (url, embedded) = try EmbeddedPostgres.locate(
+            databaseURL: databaseURL, dataDirectory: dataDirectory, logger: logger)
         do {
             let migrations = try Migration.load(
                 from: migrationsDirectory.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory())

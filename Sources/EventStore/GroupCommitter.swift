@@ -153,7 +153,8 @@ public final class GroupCommitter<Item: Sendable, Output: Sendable>: Service, Se
             // commit that lost its connection took effect is unknown to the client, which sends it again.
             if DatabaseAvailability.isOutage(error) {
                 availability?.record(error)
-                logger.warning("\(name) failed: the database is away", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning(
+                    "\(name) failed: the database is away", metadata: ["error": "\(String(reflecting: error))"])
                 for request in group { request.continuation.resume(throwing: error) }
                 return
             }

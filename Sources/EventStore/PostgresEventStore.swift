@@ -28,7 +28,8 @@ public struct PostgresEventStore: EventStore {
     public func append(_ batches: [[IncomingEvent]]) async throws -> [AppendResult] {
         let started = ContinuousClock.now
         defer {
-            Timer(label: "calltrail_append_duration_seconds").recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
+            Timer(label: "calltrail_append_duration_seconds").recordNanoseconds(
+                (ContinuousClock.now - started).totalNanoseconds)
         }
         // Resends are the exception: first try without looking ids up, and let the unique index object. A
         // duplicate, a deadlock or a serialization failure is retried on the careful path.
@@ -49,7 +50,9 @@ public struct PostgresEventStore: EventStore {
     /// A unique violation on the event id (the batch holds an event stored before), a deadlock, or a
     /// serialization failure: the same append is worth trying again.
     static func isRetryable(_ error: PostgresTransactionError) -> Bool {
-        guard let cause = (error.closureError ?? error.commitError) as? PSQLError, let state = cause.serverInfo?[.sqlState] else {
+        guard let cause = (error.closureError ?? error.commitError) as? PSQLError,
+            let state = cause.serverInfo?[.sqlState]
+        else {
             return false
         }
         if state == "23505" { return cause.serverInfo?[.constraintName] == "events_id_unique" }
@@ -59,7 +62,8 @@ public struct PostgresEventStore: EventStore {
     private func append(
         _ batches: [[IncomingEvent]], carefully: Bool, on connection: PostgresConnection
     ) async throws -> [AppendResult] {
-        var results = batches.map { _ in AppendResult(accepted: 0, duplicates: 0, firstPosition: nil, lastPosition: nil) }
+        var results = batches.map { _ in AppendResult(accepted: 0, duplicates: 0, firstPosition: nil, lastPosition: nil)
+        }
         var fresh: [IncomingEvent] = []
         var batchOfFresh: [Int] = []
         let state: CallState
@@ -79,7 +83,8 @@ public struct PostgresEventStore: EventStore {
                     }
                 }
             }
-            let inserted = try await insertBodiesSkippingDuplicates(candidates.map { BodyRow($0.event) }, on: connection)
+            let inserted = try await insertBodiesSkippingDuplicates(
+                candidates.map { BodyRow($0.event) }, on: connection)
             var insertedRefs: [Int64] = []
             for candidate in candidates {
                 if let ref = inserted[candidate.event.id] {
@@ -129,7 +134,8 @@ public struct PostgresEventStore: EventStore {
         if unknown > 0 { Counter(label: "calltrail_events_unknown_type_total").increment(by: unknown) }
         for event in fresh {
             for field in event.uninterpretedFields {
-                Counter(label: "calltrail_events_uninterpreted_fields_total", dimensions: [("field", field)]).increment()
+                Counter(label: "calltrail_events_uninterpreted_fields_total", dimensions: [("field", field)])
+                    .increment()
             }
         }
     }
@@ -157,7 +163,8 @@ public struct PostgresEventStore: EventStore {
             if let ucid = event.ucid { ucids.insert(ucid.rawValue) }
         }
         let switches = keys.map(\.switchName), callIDs = keys.map(\.callID), carried = Array(ucids)
-        let rows = try await connection.execute(LockAndLoad(switches: switches, callIDs: callIDs, ucids: carried), logger: logger)
+        let rows = try await connection.execute(
+            LockAndLoad(switches: switches, callIDs: callIDs, ucids: carried), logger: logger)
         var state = CallState()
         var sawHead = false
         for try await (kind, switchName, callID, ucidText, isOpen, number, closedAt) in rows {
@@ -166,7 +173,9 @@ public struct PostgresEventStore: EventStore {
                 state.head = number
                 sawHead = true
             case "b":
-                guard let switchName, let callID, let ucid = ucidText.flatMap({ UCID($0) }), let isOpen else { continue }
+                guard let switchName, let callID, let ucid = ucidText.flatMap({ UCID($0) }), let isOpen else {
+                    continue
+                }
                 state.bindings[CallKey(switchName: switchName, callID: callID)] = CallBinding(
                     ucid: ucid, isOpen: isOpen, boundAt: number, closedAt: closedAt)
             case "p":
@@ -265,7 +274,9 @@ public struct PostgresEventStore: EventStore {
     }
 
     /// Stores the bodies whose id is new, in id order; returns their refs by id.
-    private func insertBodiesSkippingDuplicates(_ bodies: [BodyRow], on connection: PostgresConnection) async throws -> [String: Int64] {
+    private func insertBodiesSkippingDuplicates(
+        _ bodies: [BodyRow], on connection: PostgresConnection
+    ) async throws -> [String: Int64] {
         let sorted = bodies.sorted { $0.id < $1.id }
         let null = Self.nullInteger
         var refs: [String: Int64] = [:]
@@ -384,7 +395,8 @@ public struct PostgresEventStore: EventStore {
             SaveAppend(
                 positions: log.positions, refs: log.refs, ucids: log.ucids, versions: log.versions,
                 streamUCIDs: streamUCIDs, streamVersions: streamUCIDs.map { Int64(streams.updated[$0]!.version) },
-                streamFirst: streamUCIDs.map { streams.updated[$0]!.first }, streamLast: streamUCIDs.map { streams.updated[$0]!.last },
+                streamFirst: streamUCIDs.map { streams.updated[$0]!.first },
+                streamLast: streamUCIDs.map { streams.updated[$0]!.last },
                 bound: bound, left: left, joined: joined,
                 linkedUCIDs: log.linkedUCIDs, linkedPositions: log.linkedPositions, linkPositions: log.linkPositions,
                 head: log.positions.last!),
@@ -468,7 +480,8 @@ public struct PostgresEventStore: EventStore {
 
     // MARK: Reads
 
-    static let columns = "position, id, source, switch, seq, monitor, type, known_type, time, ucid, stream_version, call_id, body::text, stored_at"
+    static let columns =
+        "position, id, source, switch, seq, monitor, type, known_type, time, ucid, stream_version, call_id, body::text, stored_at"
     static let linkedColumns = """
         e.position, e.id, e.source, e.switch, e.seq, e.monitor, e.type, e.known_type, e.time, e.ucid, e.stream_version,
         e.call_id, e.body::text, e.stored_at
@@ -496,14 +509,17 @@ public struct PostgresEventStore: EventStore {
 
     /// The position of the last event in `ucid`'s stream (links included), nil when the stream has none.
     public func lastPosition(of ucid: UCID) async throws -> Int64? {
-        let rows = try await client.query("SELECT last_position FROM streams WHERE ucid = \(ucid.rawValue)", logger: logger)
+        let rows = try await client.query(
+            "SELECT last_position FROM streams WHERE ucid = \(ucid.rawValue)", logger: logger)
         for try await position in rows.decode(Int64.self) { return position }
         return nil
     }
 
     public func headPosition() async throws -> Int64 {
         var head: Int64 = 0
-        for try await value in try await client.query("SELECT last_position FROM event_log_head", logger: logger).decode(Int64.self) {
+        for try await value in try await client.query("SELECT last_position FROM event_log_head", logger: logger)
+            .decode(Int64.self)
+        {
             head = value
         }
         return head
@@ -512,12 +528,21 @@ public struct PostgresEventStore: EventStore {
     static func decode(_ rows: PostgresRowSequence) async throws -> [StoredEvent] {
         var events: [StoredEvent] = []
         for try await row in rows {
-            let (position, id, source, switchName, seq, monitor, type, known, time, ucid, version, callID, body, storedAt) =
-                try row.decode((Int64, String, String, String, Int64?, Int64?, String, Bool, Date, String?, Int?, Int64?, String, Date).self)
-            events.append(StoredEvent(
-                position: position, id: id, source: source, switchName: switchName, seq: seq, monitor: monitor, type: type,
-                isKnownType: known, time: time, ucid: ucid.flatMap { UCID($0) }, streamVersion: version, callID: callID,
-                body: body, storedAt: storedAt))
+            let (
+                position, id, source, switchName, seq, monitor, type, known, time, ucid, version, callID, body, storedAt
+            ) =
+                try row.decode(
+                    (
+                        Int64, String, String, String, Int64?, Int64?, String, Bool, Date, String?, Int?, Int64?,
+                        String, Date
+                    ).self)
+            events.append(
+                StoredEvent(
+                    position: position, id: id, source: source, switchName: switchName, seq: seq, monitor: monitor,
+                    type: type,
+                    isKnownType: known, time: time, ucid: ucid.flatMap { UCID($0) }, streamVersion: version,
+                    callID: callID,
+                    body: body, storedAt: storedAt))
         }
         return events
     }
@@ -540,8 +565,10 @@ extension PostgresEventStore.BodyRow {
     /// A link record: an event CallTrail writes itself, in the stream it links to.
     init(link: UCIDLink, position: Int64, time: Date) {
         self.init(
-            id: "\(IngestBatchParser.reservedIDPrefix)\(link.call.switchName)-\(link.call.callID)-\(position)", source: "calltrail",
+            id: "\(IngestBatchParser.reservedIDPrefix)\(link.call.switchName)-\(link.call.callID)-\(position)",
+            source: "calltrail",
             switchName: link.call.switchName, seq: nil, monitor: nil, type: EventType.ucidLinked.rawValue,
-            isKnownType: true, time: time, callID: link.call.callID, body: PostgresEventStore.linkBody(link, time: time))
+            isKnownType: true, time: time, callID: link.call.callID, body: PostgresEventStore.linkBody(link, time: time)
+        )
     }
 }

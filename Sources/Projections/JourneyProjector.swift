@@ -49,7 +49,8 @@ public struct JourneyProjector: Service {
 
     public init(
         store: PostgresJourneyStore, logger: Logger, batchSize: Int = 5_000, idleWait: Duration = .milliseconds(500),
-        executor: (any TaskExecutor)? = nil, ingest: AppendSaturation? = nil, longestPauseForIngest: Duration = .seconds(2),
+        executor: (any TaskExecutor)? = nil, ingest: AppendSaturation? = nil,
+        longestPauseForIngest: Duration = .seconds(2),
         progress: ProjectionProgress? = nil, availability: DatabaseAvailability? = nil,
         onFeedMessages: @escaping @Sendable () -> Void = {}
     ) {
@@ -78,7 +79,7 @@ public struct JourneyProjector: Service {
                 do {
                     try await projectWhileOwner()
                     failures = 0
-                } catch where Task.isCancelled || Task.isShuttingDownGracefully {
+                } catch  where Task.isCancelled || Task.isShuttingDownGracefully {
                     logger.debug("projector stopped", metadata: ["error": "\(String(reflecting: error))"])
                     return
                 } catch {
@@ -88,9 +89,11 @@ public struct JourneyProjector: Service {
                     failures = ContinuousClock.now - attempt > .seconds(30) ? 1 : failures + 1
                     availability?.record(error)
                     let wait = Self.backoff(afterFailures: failures)
-                    logger.error("projector lost the database; retrying", metadata: [
-                        "error": "\(String(reflecting: error))", "retry_in": "\(wait)",
-                    ])
+                    logger.error(
+                        "projector lost the database; retrying",
+                        metadata: [
+                            "error": "\(String(reflecting: error))", "retry_in": "\(wait)",
+                        ])
                     try? await Task.sleep(for: wait)
                 }
             }
@@ -160,11 +163,14 @@ public struct JourneyProjector: Service {
             try await store.resetLive()
             return
         }
-        logger.notice("the journey tables were written by another version; rebuilding them", metadata: [
-            "tables": "\(checkpoint.stateVersion)", "build": "\(Journey.stateVersion)",
-        ])
+        logger.notice(
+            "the journey tables were written by another version; rebuilding them",
+            metadata: [
+                "tables": "\(checkpoint.stateVersion)", "build": "\(Journey.stateVersion)",
+            ])
         let report = try await ProjectionRebuilder(store: store, logger: logger).run()
-        logger.notice("journey tables rebuilt", metadata: ["events": "\(report.events)", "seconds": "\(report.seconds)"])
+        logger.notice(
+            "journey tables rebuilt", metadata: ["events": "\(report.events)", "seconds": "\(report.seconds)"])
     }
 
     /// The longest one batch (or a reload of the open journeys) may take: far above any real one, it only ends a
@@ -180,15 +186,19 @@ public struct JourneyProjector: Service {
             await pauseForIngest(since: lastStep)
             do {
                 let current = box
-                let count = try await withDatabaseTimeout(Self.stepLimit, on: executor) { try await self.step(&current.state) }
+                let count = try await withDatabaseTimeout(Self.stepLimit, on: executor) {
+                    try await self.step(&current.state)
+                }
                 lastStep = .now
                 if count == 0 { await newEvents.wait(timeout: idleWait) }
             } catch ProjectionError.checkpointMoved(let expected, let found) {
-                logger.notice("projection checkpoint moved; reloading", metadata: ["expected": "\(expected)", "found": "\(found)"])
+                logger.notice(
+                    "projection checkpoint moved; reloading",
+                    metadata: ["expected": "\(expected)", "found": "\(found)"])
                 box = StateBox(try await withDatabaseTimeout(Self.stepLimit, on: executor) { try await self.restore() })
             } catch is CancellationError {
                 return
-            } catch where !Task.isCancelled {
+            } catch  where !Task.isCancelled {
                 // A database outage or a bug must not take the HTTP service down: log, wait, reload, retry. A reload
                 // that fails too ends this loop, and `run` takes the lock again once the database is back.
                 availability?.record(error)
@@ -201,9 +211,11 @@ public struct JourneyProjector: Service {
 
     /// Waits while this process's appender is saturated, until `longestPauseForIngest` has passed since `lastStep`.
     private func pauseForIngest(since lastStep: ContinuousClock.Instant) async {
-        guard let ingest, longestPauseForIngest > .zero, ingest.hasLasted(Self.burst), progress?.hasWaiters != true else { return }
+        guard let ingest, longestPauseForIngest > .zero, ingest.hasLasted(Self.burst), progress?.hasWaiters != true
+        else { return }
         let started = ContinuousClock.now
-        while ingest.hasLasted(Self.burst), ContinuousClock.now - lastStep < longestPauseForIngest, progress?.hasWaiters != true,
+        while ingest.hasLasted(Self.burst), ContinuousClock.now - lastStep < longestPauseForIngest,
+            progress?.hasWaiters != true,
             !Task.isCancelled
         {
             try? await Task.sleep(for: .milliseconds(20))
@@ -259,7 +271,8 @@ public struct JourneyProjector: Service {
         // The log after `last` never changes once visible, so the next batch is read while this one is written.
         async let following = self.batch(after: last)
         try await store.commit(
-            changes, feed: feed, through: state.tracker.position, clock: state.tracker.clock, expected: state.checkpoint)
+            changes, feed: feed, through: state.tracker.position, clock: state.tracker.clock, expected: state.checkpoint
+        )
         state.checkpoint.position = state.tracker.position
         state.checkpoint.clock = state.tracker.clock
         projected.value = state.tracker.position
@@ -268,7 +281,8 @@ public struct JourneyProjector: Service {
         state.tracker.evictExpired()
         state.prefetched = try await following
         Counter(label: "calltrail_projection_events_total").increment(by: batch.count)
-        Timer(label: "calltrail_projection_batch_seconds").recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
+        Timer(label: "calltrail_projection_batch_seconds").recordNanoseconds(
+            (ContinuousClock.now - started).totalNanoseconds)
         Gauge(label: "calltrail_projection_position").record(Double(last))
         return batch.count
     }
@@ -281,7 +295,8 @@ public struct JourneyProjector: Service {
             restoring: journeys, position: checkpoint.position, clock: checkpoint.clock ?? .distantPast)
         projected.value = checkpoint.position
         progress?.advanced(to: checkpoint.position)
-        logger.info("projector starts", metadata: ["position": "\(checkpoint.position)", "journeys": "\(journeys.count)"])
+        logger.info(
+            "projector starts", metadata: ["position": "\(checkpoint.position)", "journeys": "\(journeys.count)"])
         return State(tracker: tracker, checkpoint: checkpoint, prefetched: nil)
     }
 }

@@ -98,12 +98,16 @@ public struct PostgresJourneyStore: Sendable {
     }
 
     /// The stored events after `position` that a projection reads: their position and JSON.
-    public func events(after position: Int64, limit: Int, read: LogRead = .replay) async throws -> [(position: Int64, body: String)] {
+    public func events(
+        after position: Int64, limit: Int, read: LogRead = .replay
+    ) async throws -> [(position: Int64, body: String)] {
         var events: [(Int64, String)] = []
         events.reserveCapacity(limit)
         switch read {
         case .head:
-            for try await row in try await client.execute(HeadEvents(after: position, limit: Int64(limit)), logger: logger) {
+            for try await row in try await client.execute(
+                HeadEvents(after: position, limit: Int64(limit)), logger: logger)
+            {
                 events.append(row)
             }
         case .replay:
@@ -153,7 +157,9 @@ public struct PostgresJourneyStore: Sendable {
 
     /// The journeys a projector needs to carry on from `checkpoint`: open ones, and those ended within `grace`
     /// of its clock (still linkable).
-    public func restorableJourneys(_ schema: Schema, checkpoint: Checkpoint, grace: TimeInterval) async throws -> [Journey] {
+    public func restorableJourneys(
+        _ schema: Schema, checkpoint: Checkpoint, grace: TimeInterval
+    ) async throws -> [Journey] {
         let horizon = (checkpoint.clock ?? .distantPast).addingTimeInterval(-grace)
         let rows = try await client.query(
             """
@@ -173,7 +179,8 @@ public struct PostgresJourneyStore: Sendable {
     /// trips were most of the time between an event's commit and its feed message. It commits asynchronously,
     /// since all it writes can be projected again from the log; the migration says why that is safe.
     public func commit(
-        _ changes: (changed: [Journey], removed: [String]), feed: [FeedMessage] = [], through position: Int64, clock: Date,
+        _ changes: (changed: [Journey], removed: [String]), feed: [FeedMessage] = [], through position: Int64,
+        clock: Date,
         expected: Checkpoint, schema: Schema = .live
     ) async throws {
         let rows = JourneyRows(changes.changed)
@@ -228,7 +235,8 @@ public struct PostgresJourneyStore: Sendable {
                 try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
                 var position: Int64 = 0
                 for try await value in try await connection.query("SELECT position FROM feed_head", logger: logger)
-                    .decode(Int64.self) { position = value }
+                    .decode(Int64.self)
+                { position = value }
                 let rows = try await connection.query(
                     """
                     SELECT state::text FROM projection.journeys

@@ -54,7 +54,9 @@ public final class ProjectionProgress: Sendable {
     /// A position the read models have reached: the one known here while this process projects or while it is fresh,
     /// else the checkpoint read now.
     public func current() async throws -> Int64 {
-        if projectingHere.load(ordering: .acquiring) || now - updatedAt.load(ordering: .acquiring) <= freshness.totalNanoseconds {
+        if projectingHere.load(ordering: .acquiring)
+            || now - updatedAt.load(ordering: .acquiring) <= freshness.totalNanoseconds
+        {
             return known.load(ordering: .acquiring)
         }
         return try await refresh()

@@ -44,7 +44,8 @@ public struct ProjectionRebuilder: Sendable {
     public func run(progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
         try await store.client.withConnection { lockConnection in
             guard try await store.tryLock(.rebuild, on: lockConnection) else { throw ProjectionError.rebuildRunning }
-            let feedTail = RebuildFeedTail(connection: lockConnection, logger: logger, eventsPerAppend: feedEventsPerAppend)
+            let feedTail = RebuildFeedTail(
+                connection: lockConnection, logger: logger, eventsPerAppend: feedEventsPerAppend)
             do {
                 try await feedTail.create()
                 let report = try await replay(progress: progress, feedTail: feedTail)
@@ -62,9 +63,11 @@ public struct ProjectionRebuilder: Sendable {
     /// `feedTail`: staged on the rebuild's own connection, which holds its lock, and which the swap runs on.
     private func replay(progress: @Sendable (Int64, Int64) -> Void, feedTail: RebuildFeedTail) async throws -> Report {
         let started = ContinuousClock.now
-        try await store.client.query("SELECT calltrail_create_projection_tables('projection_next', false)", logger: logger)
         try await store.client.query(
-            "UPDATE projection_checkpoints SET position = 0, clock = NULL WHERE name = 'journeys_rebuild'", logger: logger)
+            "SELECT calltrail_create_projection_tables('projection_next', false)", logger: logger)
+        try await store.client.query(
+            "UPDATE projection_checkpoints SET position = 0, clock = NULL WHERE name = 'journeys_rebuild'",
+            logger: logger)
         let head = try await store.headPosition()
         var checkpoint = try await store.checkpoint(.rebuild)
         var tracker = JourneyTracker()
@@ -84,7 +87,8 @@ public struct ProjectionRebuilder: Sendable {
                 journeys.subtract(changes.removed)
                 let (expected, position, clock) = (checkpoint, tracker.position, tracker.clock)
                 writes.addTask {
-                    try await store.commit(changes, through: position, clock: clock, expected: expected, schema: .rebuild)
+                    try await store.commit(
+                        changes, through: position, clock: clock, expected: expected, schema: .rebuild)
                 }
                 checkpoint.position = position
                 checkpoint.clock = clock
@@ -143,7 +147,8 @@ public struct ProjectionRebuilder: Sendable {
             // would wait behind a long tail.
             try await feed.append(through: position)
             for try await _ in try await connection.query(
-                "SELECT calltrail_swap_projection_tables(\(position), \(clock), \(Int32(Journey.stateVersion)))", logger: logger)
+                "SELECT calltrail_swap_projection_tables(\(position), \(clock), \(Int32(Journey.stateVersion)))",
+                logger: logger)
             {}
         }
         logger.info("rebuilt projection swapped in", metadata: ["position": "\(position)"])

@@ -19,7 +19,8 @@ enum StoredEventDecoder {
                 }
                 decoded.append(CallEvent(position: position, event: event))
             } catch {
-                logger.error("stored event does not decode; skipped", metadata: ["position": "\(position)", "error": "\(error)"])
+                logger.error(
+                    "stored event does not decode; skipped", metadata: ["position": "\(position)", "error": "\(error)"])
                 Counter(label: "calltrail_projection_undecodable_events_total").increment()
             }
         }

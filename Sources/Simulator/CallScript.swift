@@ -25,8 +25,9 @@ public struct CallScript {
         let monitors = sites[site].monitors
         let recipients = views.compactMap { view in monitors[view.device].map { (monitor: $0, state: view.state) } }
         guard !recipients.isEmpty else { return }
-        events.append(SwitchEvent(
-            time: clock, site: site, type: type, recipients: recipients, csta: csta, cause: cause, att: att))
+        events.append(
+            SwitchEvent(
+                time: clock, site: site, type: type, recipients: recipients, csta: csta, cause: cause, att: att))
         clock += 0.05
     }
 
@@ -36,14 +37,16 @@ public struct CallScript {
         // Trunk parties are dynamic devices (`T<callID>#<n>`); stations, VDNs and splits are static.
         let dynamic = device.hasPrefix("T")
         return .object([
-            ("callID", .int(callID)), ("deviceID", .string(device)), ("devIDType", .string(dynamic ? "DYNAMIC_ID" : "STATIC_ID")),
+            ("callID", .int(callID)), ("deviceID", .string(device)),
+            ("devIDType", .string(dynamic ? "DYNAMIC_ID" : "STATIC_ID")),
         ])
     }
 
     /// An external party in TSAPI's struct form (the other form, a bare string, is used for extensions).
     static func party(_ number: String) -> JSONValue {
         .object([
-            ("deviceID", .string(number)), ("deviceIDType", "EXPLICIT_PUBLIC_UNKNOWN"), ("deviceIDStatus", "ID_PROVIDED"),
+            ("deviceID", .string(number)), ("deviceIDType", "EXPLICIT_PUBLIC_UNKNOWN"),
+            ("deviceIDStatus", "ID_PROVIDED"),
         ])
     }
 
@@ -64,13 +67,15 @@ public struct CallData: Sendable {
     public var digits: String?
 
     var userInfo: JSONValue {
-        uui.map { .object([("type", "UUI_IA5_ASCII"), ("data", .string($0))]) } ?? .object([("type", "UUI_NONE"), ("data", "")])
+        uui.map { .object([("type", "UUI_IA5_ASCII"), ("data", .string($0))]) }
+            ?? .object([("type", "UUI_NONE"), ("data", "")])
     }
 
     var userEnteredCode: JSONValue {
         guard let digits else { return .object([("type", "UE_NONE")]) }
         return .object([
-            ("type", "UE_CALL_PROMPTER"), ("indicator", "UE_COLLECT"), ("data", .string(digits)), ("collectVDN", .string(vdn)),
+            ("type", "UE_CALL_PROMPTER"), ("indicator", "UE_COLLECT"), ("data", .string(digits)),
+            ("collectVDN", .string(vdn)),
         ])
     }
 

@@ -11,7 +11,8 @@ extension Scenario {
         let site = s.sites[0]
         var call = CallData(
             callID: c.states[0].allocateCallID(at: s.clock), ucid: c.states[0].newUCID(at: s.clock), ani: c.caller,
-            dnis: c.dnis, vdn: "7001", skill: site.vdns["7001"] ?? "3001", trunk: site.incomingTrunk, uui: c.uui, digits: nil)
+            dnis: c.dnis, vdn: "7001", skill: site.vdns["7001"] ?? "3001", trunk: site.incomingTrunk, uui: c.uui,
+            digits: nil)
         s.deliveredToVDN(call, views: [(call.vdn, "CS_NONE")])
         s.wait(c.random.duration(mean: 6, minimum: 2))  // announcement and collect step: no CSTA event
         call.digits = c.digits
@@ -20,7 +21,9 @@ extension Scenario {
     }
 
     /// (a)#3–#4: delivered to and answered by an agent of the skill.
-    static func answer(_ s: inout CallScript, _ c: inout ScenarioContext, _ call: CallData, at station: String, vdns: [String]? = nil) {
+    static func answer(
+        _ s: inout CallScript, _ c: inout ScenarioContext, _ call: CallData, at station: String, vdns: [String]? = nil
+    ) {
         let vdnViews: Views = (vdns ?? [call.vdn]).map { ($0, "CS_NONE") }
         s.wait(c.random.duration(mean: 20, minimum: 1))
         s.delivered(call, at: station, att: s.stationPrivateData(call), views: vdnViews + [(station, "CS_ALERTING")])
@@ -38,7 +41,8 @@ extension Scenario {
 
     /// The caller hangs up: the trunk's connection clears, then the call (ASAI "Drop → Call Ended").
     static func callerHangsUp(
-        _ s: inout CallScript, _ c: inout ScenarioContext, _ callID: Int64, stations: [String], vdns: [String], site: Int = 0
+        _ s: inout CallScript, _ c: inout ScenarioContext, _ callID: Int64, stations: [String], vdns: [String],
+        site: Int = 0
     ) {
         let vdnViews: Views = vdns.map { ($0, "CS_NONE") }
         s.connectionCleared(
@@ -61,7 +65,9 @@ extension Scenario {
         var stations: [String] = []
         if whileRinging {
             s.wait(c.random.duration(mean: 15, minimum: 1))
-            s.delivered(call, at: c.agents.a, att: s.stationPrivateData(call), views: [(call.vdn, "CS_NONE"), (c.agents.a, "CS_ALERTING")])
+            s.delivered(
+                call, at: c.agents.a, att: s.stationPrivateData(call),
+                views: [(call.vdn, "CS_NONE"), (c.agents.a, "CS_ALERTING")])
             stations = [c.agents.a]
         }
         s.wait(c.random.duration(mean: whileRinging ? 4 : 40, minimum: 1))
@@ -92,7 +98,8 @@ extension Scenario {
             var merged = call
             merged.callID = consultID
             s.established(
-                merged, at: b, redirectedBy: a, att: s.stationPrivateData(merged, original: "OR_TRANSFERRED", split: "", vdn: call.vdn),
+                merged, at: b, redirectedBy: a,
+                att: s.stationPrivateData(merged, original: "OR_TRANSFERRED", split: "", vdn: call.vdn),
                 views: [(call.vdn, "CS_NONE"), (b, "CS_CONNECT")])
             s.wait(c.random.duration(mean: 150, minimum: 10))
             callerHangsUp(&s, &c, consultID, stations: [b], vdns: [call.vdn])
@@ -109,18 +116,23 @@ extension Scenario {
             s.wait(c.random.duration(mean: 150, minimum: 10))
             callerHangsUp(&s, &c, consultID, stations: [b], vdns: [call.vdn])
         case .conference, .threeWayConference:
-            conference(&s, call, callID: consultID, heldID: call.callID, controller: a, added: b, others: [], views: [a, b])
+            conference(
+                &s, call, callID: consultID, heldID: call.callID, controller: a, added: b, others: [], views: [a, b])
             mergedAwayClears(&s, &c, call.callID, vdn: call.vdn)
             var parties = [b]
             var current = consultID
             if outcome == .threeWayConference {
                 let third = c.agents.c
                 s.wait(c.random.duration(mean: 30, minimum: 3))
-                s.held(current, at: a, consultMode: mode, views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD"), (b, "CS_CONNECT")])
+                s.held(
+                    current, at: a, consultMode: mode,
+                    views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD"), (b, "CS_CONNECT")])
                 let leg = consultLeg(&s, &c, from: a, to: third, original: call, mode: mode)
                 consultAnswered(&s, &c, leg, original: call, from: a, at: third)
                 s.wait(c.random.duration(mean: 20, minimum: 3))
-                conference(&s, call, callID: leg.callID, heldID: current, controller: a, added: third, others: [b], views: [a, b, third])
+                conference(
+                    &s, call, callID: leg.callID, heldID: current, controller: a, added: third, others: [b],
+                    views: [a, b, third])
                 mergedAwayClears(&s, &c, current, vdn: call.vdn)
                 current = leg.callID
                 parties.append(third)
@@ -140,7 +152,8 @@ extension Scenario {
             s.callCleared(call.callID, views: [(call.vdn, "CS_NONE"), (a, "CS_NULL")])
             c.states[0].release(call.callID, at: s.clock)
             s.wait(c.random.duration(mean: 10, minimum: 2))
-            s.connectionCleared(consultID, device: a, releasing: .string(a), views: [(a, "CS_NULL"), (b, "CS_CONNECT")])
+            s.connectionCleared(
+                consultID, device: a, releasing: .string(a), views: [(a, "CS_NULL"), (b, "CS_CONNECT")])
             s.callCleared(consultID, views: [(b, "CS_NULL")])
             c.states[0].release(consultID, at: s.clock)
         case .blindTransfer:
@@ -150,7 +163,8 @@ extension Scenario {
 
     /// (c)#6–#8: ServiceInitiated with the consultation's own UCID, Originated, Delivered at the consulted agent.
     static func consultLeg(
-        _ s: inout CallScript, _ c: inout ScenarioContext, from a: String, to b: String, original: CallData, mode: String
+        _ s: inout CallScript, _ c: inout ScenarioContext, from a: String, to b: String, original: CallData,
+        mode: String
     ) -> CallData {
         var consult = original
         (consult.callID, consult.ucid) = dialConsultation(&s, &c, from: a, dialling: b, original: original, mode: mode)
@@ -170,13 +184,16 @@ extension Scenario {
         let ucid = c.states[0].newUCID(at: s.clock)
         s.serviceInitiated(callID, at: a, ucid: ucid, consultMode: mode, views: [(a, "CS_INITIATE")])
         s.wait(c.random.duration(mean: 3, minimum: 1))
-        s.originated(callID, at: a, agent: c.agentID(a), called: number, uui: original.userInfo, consultMode: mode, views: [(a, "CS_CONNECT")])
+        s.originated(
+            callID, at: a, agent: c.agentID(a), called: number, uui: original.userInfo, consultMode: mode,
+            views: [(a, "CS_CONNECT")])
         return (callID, ucid)
     }
 
     /// (c)#9: the consulted agent answers the consultation.
     static func consultAnswered(
-        _ s: inout CallScript, _ c: inout ScenarioContext, _ leg: CallData, original: CallData, from a: String, at b: String
+        _ s: inout CallScript, _ c: inout ScenarioContext, _ leg: CallData, original: CallData, from a: String,
+        at b: String
     ) {
         s.wait(c.random.duration(mean: 5, minimum: 1))
         s.established(
@@ -192,15 +209,20 @@ extension Scenario {
     }
 
     /// (c)#10: the transfer; the surviving callID is the consultation's, the UCID the original's.
-    static func transfer(_ s: inout CallScript, _ call: CallData, consultID: Int64, from a: String, to b: String, targetState: String) {
+    static func transfer(
+        _ s: inout CallScript, _ call: CallData, consultID: Int64, from a: String, to b: String, targetState: String
+    ) {
         s.merged(
-            .transferred, primary: CallScript.connection(call.callID, a), secondary: CallScript.connection(consultID, a),
+            .transferred, primary: CallScript.connection(call.callID, a),
+            secondary: CallScript.connection(consultID, a),
             controller: a, added: b,
             connections: [
                 (CallScript.connection(consultID, CallScript.trunk(consultID)), CallScript.party(call.ani)),
                 (CallScript.connection(consultID, b), .string(b)),
             ],
-            att: s.mergePrivateData(call, reason: "OR_TRANSFERRED", controller: a, trunks: [(consultID, CallScript.trunk(consultID), call.trunk)]),
+            att: s.mergePrivateData(
+                call, reason: "OR_TRANSFERRED", controller: a,
+                trunks: [(consultID, CallScript.trunk(consultID), call.trunk)]),
             views: [(call.vdn, "CS_NONE"), (a, "CS_NULL"), (b, targetState)])
     }
 
@@ -213,10 +235,13 @@ extension Scenario {
         s.merged(
             .conferenced, primary: CallScript.connection(heldID, a), secondary: CallScript.connection(callID, a),
             controller: a, added: added,
-            connections: [(CallScript.connection(callID, a), .string(a)),
-                          (CallScript.connection(callID, CallScript.trunk(callID)), CallScript.party(call.ani))]
+            connections: [
+                (CallScript.connection(callID, a), .string(a)),
+                (CallScript.connection(callID, CallScript.trunk(callID)), CallScript.party(call.ani)),
+            ]
                 + (others + [added]).map { (CallScript.connection(callID, $0), .string($0)) },
-            att: s.mergePrivateData(call, reason: "OR_CONFERENCED", controller: a, trunks: [(callID, CallScript.trunk(callID), call.trunk)]),
+            att: s.mergePrivateData(
+                call, reason: "OR_CONFERENCED", controller: a, trunks: [(callID, CallScript.trunk(callID), call.trunk)]),
             views: [(call.vdn, "CS_NONE")] + agents.filter(views.contains).map { ($0, "CS_CONNECT") })
     }
 
@@ -232,7 +257,8 @@ extension Scenario {
                 (CallScript.connection(newID, CallScript.trunk(newID)), CallScript.party(call.ani)),
                 (CallScript.connection(newID, b), .string(b)),
             ],
-            att: s.mergePrivateData(call, reason: "OR_TRANSFERRED", controller: a, trunks: [(newID, CallScript.trunk(newID), call.trunk)]),
+            att: s.mergePrivateData(
+                call, reason: "OR_TRANSFERRED", controller: a, trunks: [(newID, CallScript.trunk(newID), call.trunk)]),
             views: [(call.vdn, "CS_NONE"), (a, "CS_NULL"), (b, "CS_ALERTING")])
         c.states[0].release(call.callID, at: s.clock)
         var moved = call
@@ -255,9 +281,12 @@ extension Scenario {
         s.diverted(call.callID, from: a, to: call.skill, views: [(call.vdn, "CS_NONE"), (a, "CS_NULL")])
         s.queued(call, views: [(call.vdn, "CS_NONE")])
         s.wait(c.random.duration(mean: 10, minimum: 1))
-        let history: [JSONValue] = [.object([
-            ("olddeviceID", .string(a)), ("cause", "EC_REDIRECTED"), ("oldconnectionID", CallScript.connection(call.callID, a)),
-        ])]
+        let history: [JSONValue] = [
+            .object([
+                ("olddeviceID", .string(a)), ("cause", "EC_REDIRECTED"),
+                ("oldconnectionID", CallScript.connection(call.callID, a)),
+            ])
+        ]
         let att = s.stationPrivateData(call, history: history)
         s.delivered(call, at: b, att: att, views: [(call.vdn, "CS_NONE"), (b, "CS_ALERTING")])
         s.wait(c.random.duration(mean: 5, minimum: 1))
@@ -276,22 +305,28 @@ extension Scenario {
         let farEnd = CallScript.trunk(callID, 2)
         s.serviceInitiated(callID, at: a, ucid: ucid, consultMode: "ATT_CM_NONE", views: [(a, "CS_INITIATE")])
         s.wait(c.random.duration(mean: 4, minimum: 1))
-        s.originated(callID, at: a, agent: c.agentID(a), called: dialled, consultMode: "ATT_CM_NONE", views: [(a, "CS_CONNECT")])
+        s.originated(
+            callID, at: a, agent: c.agentID(a), called: dialled, consultMode: "ATT_CM_NONE", views: [(a, "CS_CONNECT")])
         s.networkReached(callID, trunk: farEnd, called: dialled, group: site.outgoingTrunk, views: [(a, "CS_CONNECT")])
         let farEndAtt: JSONValue = .object([
             ("deliveredType", "DELIVERED_OTHER"), ("trunkGroup", .string(site.outgoingTrunk.0)),
             ("trunkMember", .string(site.outgoingTrunk.1)), ("ucid", .string(ucid.rawValue)),
         ])
         s.wait(c.random.duration(mean: 2, minimum: 1))
-        s.add(.delivered, to: [(a, "CS_CONNECT")], csta: [
-            ("connection", CallScript.connection(callID, farEnd)), ("alertingDevice", CallScript.party(c.caller)),
-            ("callingDevice", .string(a)), ("calledDevice", .string(dialled)), ("lastRedirectionDevice", ""),
-        ], att: farEndAtt)
+        s.add(
+            .delivered, to: [(a, "CS_CONNECT")],
+            csta: [
+                ("connection", CallScript.connection(callID, farEnd)), ("alertingDevice", CallScript.party(c.caller)),
+                ("callingDevice", .string(a)), ("calledDevice", .string(dialled)), ("lastRedirectionDevice", ""),
+            ], att: farEndAtt)
         s.wait(c.random.duration(mean: 8, minimum: 1))
-        s.add(.established, to: [(a, "CS_CONNECT")], csta: [
-            ("establishedConnection", CallScript.connection(callID, farEnd)), ("answeringDevice", CallScript.party(c.caller)),
-            ("callingDevice", .string(a)), ("calledDevice", .string(dialled)), ("lastRedirectionDevice", ""),
-        ], att: farEndAtt)
+        s.add(
+            .established, to: [(a, "CS_CONNECT")],
+            csta: [
+                ("establishedConnection", CallScript.connection(callID, farEnd)),
+                ("answeringDevice", CallScript.party(c.caller)),
+                ("callingDevice", .string(a)), ("calledDevice", .string(dialled)), ("lastRedirectionDevice", ""),
+            ], att: farEndAtt)
         s.wait(c.random.duration(mean: 120, minimum: 10))
         s.connectionCleared(callID, device: farEnd, releasing: CallScript.party(c.caller), views: [(a, "CS_CONNECT")])
         s.callCleared(callID, views: [(a, "CS_NULL")])
@@ -304,7 +339,8 @@ extension Scenario {
         let call = answeredCall(&s, &c, at: a)
         s.held(call.callID, at: a, consultMode: "ATT_CM_TRANSFER", views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD")])
         var consult = call
-        (consult.callID, consult.ucid) = dialConsultation(&s, &c, from: a, dialling: "7002", original: call, mode: "ATT_CM_TRANSFER")
+        (consult.callID, consult.ucid) = dialConsultation(
+            &s, &c, from: a, dialling: "7002", original: call, mode: "ATT_CM_TRANSFER")
         consult.vdn = "7002"
         consult.skill = s.sites[0].vdns["7002"] ?? "3002"
         consult.dnis = "7002"
@@ -313,22 +349,29 @@ extension Scenario {
         s.queued(consult, views: [("7002", "CS_NONE"), (a, "CS_CONNECT")])
         s.wait(c.random.duration(mean: 2, minimum: 1))
         s.merged(
-            .transferred, primary: CallScript.connection(call.callID, a), secondary: CallScript.connection(consult.callID, a),
+            .transferred, primary: CallScript.connection(call.callID, a),
+            secondary: CallScript.connection(consult.callID, a),
             controller: a, added: consult.skill,
             connections: [
                 (CallScript.connection(consult.callID, CallScript.trunk(consult.callID)), CallScript.party(call.ani)),
                 (CallScript.connection(consult.callID, consult.skill), .string(consult.skill)),
             ],
-            att: s.mergePrivateData(call, reason: "OR_TRANSFERRED", controller: a, trunks: [(consult.callID, CallScript.trunk(consult.callID), call.trunk)]),
+            att: s.mergePrivateData(
+                call, reason: "OR_TRANSFERRED", controller: a,
+                trunks: [(consult.callID, CallScript.trunk(consult.callID), call.trunk)]),
             views: [(call.vdn, "CS_NONE"), ("7002", "CS_NONE"), (a, "CS_NULL")])
         mergedAwayClears(&s, &c, call.callID, vdn: call.vdn)
         var merged = call
         merged.callID = consult.callID
         let att = s.stationPrivateData(merged, original: "OR_TRANSFERRED", split: consult.skill, vdn: "7002")
         s.wait(c.random.duration(mean: 20, minimum: 1))
-        s.delivered(merged, at: third, redirectedBy: "7002", att: att, views: [(call.vdn, "CS_NONE"), ("7002", "CS_NONE"), (third, "CS_ALERTING")])
+        s.delivered(
+            merged, at: third, redirectedBy: "7002", att: att,
+            views: [(call.vdn, "CS_NONE"), ("7002", "CS_NONE"), (third, "CS_ALERTING")])
         s.wait(c.random.duration(mean: 5, minimum: 1))
-        s.established(merged, at: third, redirectedBy: "7002", att: att, views: [(call.vdn, "CS_NONE"), ("7002", "CS_NONE"), (third, "CS_CONNECT")])
+        s.established(
+            merged, at: third, redirectedBy: "7002", att: att,
+            views: [(call.vdn, "CS_NONE"), ("7002", "CS_NONE"), (third, "CS_CONNECT")])
         s.wait(c.random.duration(mean: 150, minimum: 10))
         callerHangsUp(&s, &c, consult.callID, stations: [third], vdns: [call.vdn, "7002"])
     }
@@ -338,9 +381,11 @@ extension Scenario {
         let a = c.agents.a
         let call = answeredCall(&s, &c, at: a)
         s.held(call.callID, at: a, consultMode: "ATT_CM_TRANSFER", views: [(call.vdn, "CS_NONE"), (a, "CS_HOLD")])
-        let (consultID, u2) = dialConsultation(&s, &c, from: a, dialling: "87001", original: call, mode: "ATT_CM_TRANSFER")
+        let (consultID, u2) = dialConsultation(
+            &s, &c, from: a, dialling: "87001", original: call, mode: "ATT_CM_TRANSFER")
         let tie = s.sites[0].tieTrunk
-        s.networkReached(consultID, trunk: CallScript.trunk(consultID, 2), called: "87001", group: tie, views: [(a, "CS_CONNECT")])
+        s.networkReached(
+            consultID, trunk: CallScript.trunk(consultID, 2), called: "87001", group: tie, views: [(a, "CS_CONNECT")])
 
         // Site 2 sees a new call from site 1 carrying U2 and the copied UUI; the calling number is agent A's.
         s.site = 1
@@ -354,15 +399,19 @@ extension Scenario {
         s.site = 0
         s.wait(c.random.duration(mean: 2, minimum: 1))
         s.merged(
-            .transferred, primary: CallScript.connection(call.callID, a), secondary: CallScript.connection(consultID, a),
+            .transferred, primary: CallScript.connection(call.callID, a),
+            secondary: CallScript.connection(consultID, a),
             controller: a, added: "87001",
             connections: [
                 (CallScript.connection(consultID, CallScript.trunk(consultID)), CallScript.party(call.ani)),
                 (CallScript.connection(consultID, CallScript.trunk(consultID, 2)), .string("87001")),
             ],
-            att: s.mergePrivateData(call, reason: "OR_TRANSFERRED", controller: a, trunks: [
-                (consultID, CallScript.trunk(consultID), call.trunk), (consultID, CallScript.trunk(consultID, 2), tie),
-            ]),
+            att: s.mergePrivateData(
+                call, reason: "OR_TRANSFERRED", controller: a,
+                trunks: [
+                    (consultID, CallScript.trunk(consultID), call.trunk),
+                    (consultID, CallScript.trunk(consultID, 2), tie),
+                ]),
             views: [(call.vdn, "CS_NONE"), (a, "CS_NULL")])
         s.callCleared(call.callID, views: [(call.vdn, "CS_NONE")])
         c.states[0].release(call.callID, at: s.clock)

@@ -33,7 +33,9 @@ public struct ScenarioContext {
     public var uui = "ACCT=998877;LANG=FR"
     public var digits = "4321"
 
-    public init(sites: [SwitchSite], states: [SwitchState], random: SeededRandom, agents: (a: String, b: String, c: String)) {
+    public init(
+        sites: [SwitchSite], states: [SwitchState], random: SeededRandom, agents: (a: String, b: String, c: String)
+    ) {
         self.sites = sites
         self.states = states
         self.random = random

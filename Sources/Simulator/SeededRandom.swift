@@ -25,4 +25,3 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         max(minimum, exponential(mean: mean))
     }
 }
-

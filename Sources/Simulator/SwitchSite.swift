@@ -32,7 +32,8 @@ public struct SwitchSite: Sendable {
     public static func site1(stations: Int = 3) -> SwitchSite {
         var monitors: [String: Int64] = ["7001": 101, "7002": 102]
         for index in 1...max(stations, 3) { monitors[station(index)] = 200 + Int64(index) }
-        return SwitchSite(name: "cm1", source: "aes1", node: 1, vdns: ["7001": "3001", "7002": "3002"], monitors: monitors)
+        return SwitchSite(
+            name: "cm1", source: "aes1", node: 1, vdns: ["7001": "3001", "7002": "3002"], monitors: monitors)
     }
 
     /// Site 2 of the reference's scenario (i): VDN 87001 → skill 83001, stations 6001….

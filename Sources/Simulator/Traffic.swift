@@ -56,7 +56,8 @@ public struct Traffic: Sequence, IteratorProtocol {
         reporter = LinkReporter(sites: sites)
         nextArrival = options.start
         clock = options.start
-        agentFreeAt = Dictionary(uniqueKeysWithValues: (1...Swift.max(3, options.agents)).map { (SwitchSite.station($0), options.start) })
+        agentFreeAt = Dictionary(
+            uniqueKeysWithValues: (1...Swift.max(3, options.agents)).map { (SwitchSite.station($0), options.start) })
         totalWeight = options.mix.reduce(0) { $0 + Swift.max(0, $1.1) }
     }
 

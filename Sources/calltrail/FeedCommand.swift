@@ -51,8 +51,10 @@ struct FeedCommand: AsyncParsableCommand {
         ] {
             if let value { query.append("\(name)=\(value)") }
         }
-        let base = url.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://")
-        let target = base.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/feed?" + query.joined(separator: "&")
+        let base = url.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(
+            of: "https://", with: "wss://")
+        let target =
+            base.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/feed?" + query.joined(separator: "&")
         let messages = send
         var logger = Logger(label: "calltrail-feed")
         logger.logLevel = .warning

@@ -1,5 +1,5 @@
-import CommandSupport
 import ArgumentParser
+import CommandSupport
 import EventStore
 import Foundation
 import Logging
@@ -34,7 +34,8 @@ struct ProjectionsCommand: AsyncParsableCommand {
             let report = try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 defer { group.cancelAll() }
-                let rebuilder = ProjectionRebuilder(store: PostgresJourneyStore(client: client, logger: logger), logger: logger)
+                let rebuilder = ProjectionRebuilder(
+                    store: PostgresJourneyStore(client: client, logger: logger), logger: logger)
                 let report = try await rebuilder.run { position, head in
                     print("  replayed to position \(position) of \(head)")
                 }
@@ -42,9 +43,10 @@ struct ProjectionsCommand: AsyncParsableCommand {
                 print("rebuilt the user data from \(changes) changes")
                 return report
             }
-            print(String(
-                format: "rebuilt %d journeys from %d events (to position %lld) in %.1f s: %.0f events/s",
-                report.journeys, report.events, report.position, report.seconds, report.eventsPerSecond))
+            print(
+                String(
+                    format: "rebuilt %d journeys from %d events (to position %lld) in %.1f s: %.0f events/s",
+                    report.journeys, report.events, report.position, report.seconds, report.eventsPerSecond))
         }
     }
 }

@@ -1,6 +1,6 @@
-import CommandSupport
 import ArgumentParser
 import CallTrailServer
+import CommandSupport
 import Hummingbird
 import Logging
 import Metrics
@@ -13,7 +13,8 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run CallTrail: migrate the database, then serve the HTTP API.",
-        discussion: "Stops gracefully on SIGINT/SIGTERM: in-flight batches are committed, then the private PostgreSQL stops.")
+        discussion:
+            "Stops gracefully on SIGINT/SIGTERM: in-flight batches are committed, then the private PostgreSQL stops.")
 
     @OptionGroup var database: DatabaseOptions
 
@@ -23,44 +24,83 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     @Option(help: "Port to listen on (env CALLTRAIL_PORT).")
     var port: Int = Int(environment["CALLTRAIL_PORT"] ?? "") ?? 8080
 
-    @Option(name: .customLong("max-body-bytes"), help: "Largest POST /v1/events body; larger ones get 413 (env CALLTRAIL_MAX_BODY_BYTES).")
+    @Option(
+        name: .customLong("max-body-bytes"),
+        help: "Largest POST /v1/events body; larger ones get 413 (env CALLTRAIL_MAX_BODY_BYTES).")
     var maxBodyBytes: Int = Int(environment["CALLTRAIL_MAX_BODY_BYTES"] ?? "") ?? 16 * 1024 * 1024
 
-    @Option(name: .customLong("userdata-ttl"), help: "Seconds user data lives when the client gives no ttlSeconds (env CALLTRAIL_USERDATA_TTL).")
+    @Option(
+        name: .customLong("userdata-ttl"),
+        help: "Seconds user data lives when the client gives no ttlSeconds (env CALLTRAIL_USERDATA_TTL).")
     var userDataTTL: Int = Int(environment["CALLTRAIL_USERDATA_TTL"] ?? "") ?? 7_200
 
-    @Option(name: .customLong("userdata-max-ttl"), help: "Longest ttlSeconds a client may ask for (env CALLTRAIL_USERDATA_MAX_TTL).")
+    @Option(
+        name: .customLong("userdata-max-ttl"),
+        help: "Longest ttlSeconds a client may ask for (env CALLTRAIL_USERDATA_MAX_TTL).")
     var userDataMaxTTL: Int = Int(environment["CALLTRAIL_USERDATA_MAX_TTL"] ?? "") ?? 86_400
 
-    @Option(name: .customLong("userdata-max-bytes"), help: "Largest /v1/userdata body; larger ones get 413 (env CALLTRAIL_USERDATA_MAX_BYTES).")
+    @Option(
+        name: .customLong("userdata-max-bytes"),
+        help: "Largest /v1/userdata body; larger ones get 413 (env CALLTRAIL_USERDATA_MAX_BYTES).")
     var userDataMaxBytes: Int = Int(environment["CALLTRAIL_USERDATA_MAX_BYTES"] ?? "") ?? 65_536
 
-    @Option(name: .customLong("feed-heartbeat"), help: "Seconds between heartbeats on an idle /v1/feed connection (env CALLTRAIL_FEED_HEARTBEAT).")
+    @Option(
+        name: .customLong("feed-heartbeat"),
+        help: "Seconds between heartbeats on an idle /v1/feed connection (env CALLTRAIL_FEED_HEARTBEAT).")
     var feedHeartbeat: Double = Double(environment["CALLTRAIL_FEED_HEARTBEAT"] ?? "") ?? 15
 
-    @Option(name: .customLong("feed-queue"), help: "Most messages waiting for one /v1/feed subscriber before it is closed as too slow (env CALLTRAIL_FEED_QUEUE).")
+    @Option(
+        name: .customLong("feed-queue"),
+        help:
+            "Most messages waiting for one /v1/feed subscriber before it is closed as too slow (env CALLTRAIL_FEED_QUEUE)."
+    )
     var feedQueue: Int = Int(environment["CALLTRAIL_FEED_QUEUE"] ?? "") ?? 1_000
 
-    @Option(name: .customLong("feed-retention-days"), help: "Days feed messages are kept for subscribers resuming with after; 0 keeps them for ever (env CALLTRAIL_FEED_RETENTION_DAYS).")
+    @Option(
+        name: .customLong("feed-retention-days"),
+        help:
+            "Days feed messages are kept for subscribers resuming with after; 0 keeps them for ever (env CALLTRAIL_FEED_RETENTION_DAYS)."
+    )
     var feedRetentionDays: Double = Double(environment["CALLTRAIL_FEED_RETENTION_DAYS"] ?? "") ?? 7
 
-    @Option(name: .customLong("append-max-events"), help: "Most events one append transaction takes; requests waiting together are grouped up to it (env CALLTRAIL_APPEND_MAX_EVENTS).")
+    @Option(
+        name: .customLong("append-max-events"),
+        help:
+            "Most events one append transaction takes; requests waiting together are grouped up to it (env CALLTRAIL_APPEND_MAX_EVENTS)."
+    )
     var appendMaxEvents: Int = Int(environment["CALLTRAIL_APPEND_MAX_EVENTS"] ?? "") ?? 2_000
 
-    @Option(name: .customLong("append-lanes"), help: "Append transactions in flight at once (env CALLTRAIL_APPEND_LANES).")
+    @Option(
+        name: .customLong("append-lanes"), help: "Append transactions in flight at once (env CALLTRAIL_APPEND_LANES).")
     var appendLanes: Int = Int(environment["CALLTRAIL_APPEND_LANES"] ?? "") ?? 2
 
-    @Option(name: .customLong("projector-nice"), help: "Niceness (0-19) of the projector's thread: when the CPUs are busy, accepting events goes first (env CALLTRAIL_PROJECTOR_NICE).")
+    @Option(
+        name: .customLong("projector-nice"),
+        help:
+            "Niceness (0-19) of the projector's thread: when the CPUs are busy, accepting events goes first (env CALLTRAIL_PROJECTOR_NICE)."
+    )
     var projectorNiceness: Int32 = Int32(environment["CALLTRAIL_PROJECTOR_NICE"] ?? "") ?? 10
 
-    @Option(name: .customLong("projector-max-pause"), help: "Longest the projector steps aside, in seconds, while a burst saturates the appender; 0 never (env CALLTRAIL_PROJECTOR_MAX_PAUSE).")
+    @Option(
+        name: .customLong("projector-max-pause"),
+        help:
+            "Longest the projector steps aside, in seconds, while a burst saturates the appender; 0 never (env CALLTRAIL_PROJECTOR_MAX_PAUSE)."
+    )
     var projectorLongestPause: Double = Double(environment["CALLTRAIL_PROJECTOR_MAX_PAUSE"] ?? "") ?? 2
 
-    @Option(name: .customLong("read-wait"), help: "Longest a read with minPosition (and user data set on a call) waits for the projections, in seconds; then 503 (env CALLTRAIL_READ_WAIT).")
+    @Option(
+        name: .customLong("read-wait"),
+        help:
+            "Longest a read with minPosition (and user data set on a call) waits for the projections, in seconds; then 503 (env CALLTRAIL_READ_WAIT)."
+    )
     var readWaitSeconds: Double = Double(environment["CALLTRAIL_READ_WAIT"] ?? "") ?? 5
 
-    var feed: FeedPolicy { FeedPolicy(heartbeatSeconds: feedHeartbeat, queueCapacity: feedQueue, retentionDays: feedRetentionDays) }
-    var userData: UserDataPolicy { UserDataPolicy(defaultTTL: userDataTTL, maxTTL: userDataMaxTTL, maxBodyBytes: userDataMaxBytes) }
+    var feed: FeedPolicy {
+        FeedPolicy(heartbeatSeconds: feedHeartbeat, queueCapacity: feedQueue, retentionDays: feedRetentionDays)
+    }
+    var userData: UserDataPolicy {
+        UserDataPolicy(defaultTTL: userDataTTL, maxTTL: userDataMaxTTL, maxBodyBytes: userDataMaxBytes)
+    }
     var databaseURL: String? { database.databaseURL }
     var dataDirectory: String { database.dataDirectory }
     var logLevel: Logger.Level { database.logLevel }
@@ -75,11 +115,19 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
         guard userDataMaxBytes > 0 else { throw ValidationError("--userdata-max-bytes must be positive") }
         guard feedHeartbeat >= 0.1 else { throw ValidationError("--feed-heartbeat must be at least 0.1 seconds") }
         guard feedQueue >= 2 else { throw ValidationError("--feed-queue must be at least 2") }
-        guard appendMaxEvents > 0, appendLanes > 0 else { throw ValidationError("--append-max-events and --append-lanes must be positive") }
-        guard (0...19).contains(projectorNiceness) else { throw ValidationError("--projector-nice must be from 0 to 19") }
-        guard projectorLongestPause >= 0 else { throw ValidationError("--projector-max-pause must be 0 or more seconds") }
+        guard appendMaxEvents > 0, appendLanes > 0 else {
+            throw ValidationError("--append-max-events and --append-lanes must be positive")
+        }
+        guard (0...19).contains(projectorNiceness) else {
+            throw ValidationError("--projector-nice must be from 0 to 19")
+        }
+        guard projectorLongestPause >= 0 else {
+            throw ValidationError("--projector-max-pause must be 0 or more seconds")
+        }
         guard readWaitSeconds >= 0 else { throw ValidationError("--read-wait must be 0 or more seconds") }
-        guard feedRetentionDays >= 0 else { throw ValidationError("--feed-retention-days must be 0 (keep for ever) or more") }
+        guard feedRetentionDays >= 0 else {
+            throw ValidationError("--feed-retention-days must be 0 (keep for ever) or more")
+        }
     }
 
     func run() async throws {
@@ -88,7 +136,8 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
         let app = try await buildApplication(self, metrics: registry)
         // A graceful shutdown finishes the batches in flight; it is bounded all the same: a database call that a
         // PostgreSQL restart left waiting for ever holds a pooled connection, and the pool would wait for it.
-        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger)
+        var group = ServiceGroupConfiguration(
+            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger)
         group.maximumGracefulShutdownDuration = .seconds(20)
         group.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: group).run()

@@ -49,7 +49,10 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "NDJSON file to write, or - for standard output.")
     var output: String?
 
-    @Option(help: "Simulated seconds per real second when posting: 1 is real time, 10 ten times faster; 0 (the default) posts as fast as CallTrail takes it.")
+    @Option(
+        help:
+            "Simulated seconds per real second when posting: 1 is real time, 10 ten times faster; 0 (the default) posts as fast as CallTrail takes it."
+    )
     var speed: Double = 0
 
     @Option(help: "Events per POST.")
@@ -59,20 +62,25 @@ struct SimulateCommand: AsyncParsableCommand {
         guard (url == nil) != (output == nil) else { throw ValidationError("give exactly one of --url and --output") }
         guard calls != nil || duration != nil else { throw ValidationError("give --calls or --duration") }
         guard rate > 0, agents >= 3, batch > 0, speed >= 0 else {
-            throw ValidationError("--rate must be positive, --agents at least 3, --batch positive, --speed not negative")
+            throw ValidationError(
+                "--rate must be positive, --agents at least 3, --batch positive, --speed not negative")
         }
         _ = try parsedMix()
     }
 
     func parsedMix() throws -> [(Scenario, Double)] {
         if let scenario {
-            guard let chosen = Scenario(rawValue: scenario) else { throw ValidationError("unknown scenario \(scenario)") }
+            guard let chosen = Scenario(rawValue: scenario) else {
+                throw ValidationError("unknown scenario \(scenario)")
+            }
             return [(chosen, 1)]
         }
         guard let mix else { return Traffic.defaultMix }
         return try mix.split(separator: ",").map { item in
             let parts = item.split(separator: "=")
-            guard parts.count == 2, let scenario = Scenario(rawValue: String(parts[0])), let weight = Double(parts[1]), weight >= 0 else {
+            guard parts.count == 2, let scenario = Scenario(rawValue: String(parts[0])), let weight = Double(parts[1]),
+                weight >= 0
+            else {
                 throw ValidationError("--mix entry \"\(item)\" is not NAME=WEIGHT with a known scenario name")
             }
             return (scenario, weight)
@@ -128,7 +136,9 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     private func post(_ traffic: inout Traffic, to base: String, progress: inout Progress) async throws {
-        let endpoint = base.hasSuffix("/v1/events") ? base : base.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/events"
+        let endpoint =
+            base.hasSuffix("/v1/events")
+            ? base : base.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/events"
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let started = ContinuousClock.now
         let simulatedStart = traffic.clock
@@ -179,11 +189,14 @@ struct Progress {
     mutating func tick(calls: Int, events: Int) {
         guard ContinuousClock.now - lastPrint > .seconds(1) else { return }
         lastPrint = ContinuousClock.now
-        FileHandle.standardError.write(Data("calls \(calls), events \(events), \(Int(Double(events) / max(seconds, 0.001))) events/s\n".utf8))
+        FileHandle.standardError.write(
+            Data("calls \(calls), events \(events), \(Int(Double(events) / max(seconds, 0.001))) events/s\n".utf8))
     }
 
     func finish(calls: Int, events: Int) {
-        FileHandle.standardError.write(Data(
-            "done: \(calls) calls, \(events) events in \(String(format: "%.1f", seconds)) s (\(Int(Double(events) / max(seconds, 0.001))) events/s)\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "done: \(calls) calls, \(events) events in \(String(format: "%.1f", seconds)) s (\(Int(Double(events) / max(seconds, 0.001))) events/s)\n"
+                    .utf8))
     }
 }

@@ -10,23 +10,33 @@ struct CtiSvrTests {
     /// callid; written out from the reference rather than from the code, so a dropped field fails here.
     static let referenceFields: [String: (strings: [String], numbers: [String])] = [
         "offer": (
-            ["origcalling", "origcalled", "calling", "called", "alerting", "ucid", "uui", "uec", "split", "custdata",
-             "trunkgroup", "trunkmember", "lastredirection"], []
+            [
+                "origcalling", "origcalled", "calling", "called", "alerting", "ucid", "uui", "uec", "split", "custdata",
+                "trunkgroup", "trunkmember", "lastredirection",
+            ], []
         ),
         "connect": (
-            ["origcalling", "origcalled", "calling", "called", "answering", "ucid", "uui", "uec", "split", "custdata",
-             "trunkgroup", "trunkmember", "lastredirection"], []
+            [
+                "origcalling", "origcalled", "calling", "called", "answering", "ucid", "uui", "uec", "split",
+                "custdata",
+                "trunkgroup", "trunkmember", "lastredirection",
+            ], []
         ),
         "disconnect": (["releasing", "uui", "custdata"], []),
         "hold": (["holding"], []),
         "retrieve": (["retrieving"], []),
         "transfer": (
-            ["transferring", "transferred", "ucid", "uui", "custdata", "trunkgroup", "trunkmember", "party1", "party2",
-             "party3", "party4", "party5", "party6"], ["primarycallid", "secondarycallid"]
+            [
+                "transferring", "transferred", "ucid", "uui", "custdata", "trunkgroup", "trunkmember", "party1",
+                "party2",
+                "party3", "party4", "party5", "party6",
+            ], ["primarycallid", "secondarycallid"]
         ),
         "conference": (
-            ["controller", "addedparty", "ucid", "uui", "custdata", "trunkgroup", "trunkmember", "party1", "party2",
-             "party3", "party4", "party5", "party6"], ["primarycallid", "secondarycallid"]
+            [
+                "controller", "addedparty", "ucid", "uui", "custdata", "trunkgroup", "trunkmember", "party1", "party2",
+                "party3", "party4", "party5", "party6",
+            ], ["primarycallid", "secondarycallid"]
         ),
     ]
 
@@ -36,7 +46,9 @@ struct CtiSvrTests {
         return tracker.takeFeed()
     }
 
-    static func message(_ scenario: String, _ kind: FeedMessage.Kind, device: String? = nil, index: Int = 0) throws -> FeedMessage {
+    static func message(
+        _ scenario: String, _ kind: FeedMessage.Kind, device: String? = nil, index: Int = 0
+    ) throws -> FeedMessage {
         let matching = try feed(scenario).filter { $0.kind == kind && (device == nil || $0.device == device) }
         try #require(matching.count > index, "\(scenario) has no \(kind) #\(index) for \(device ?? "any device")")
         return matching[index]
@@ -50,7 +62,9 @@ struct CtiSvrTests {
 
     /// User data of the journey of `message`: `data` attached to its call, and optionally a key carried in from
     /// another site whose origin names another caller.
-    static func userData(for message: FeedMessage, data: JSONTree, foreignCaller: String? = nil) throws -> JourneyUserData {
+    static func userData(
+        for message: FeedMessage, data: JSONTree, foreignCaller: String? = nil
+    ) throws -> JourneyUserData {
         let ucid = try #require(message.ucid)
         let now = message.time
         var records = [
@@ -63,11 +77,12 @@ struct CtiSvrTests {
         if let foreignCaller {
             let key = UserDataKey.random()
             let otherSite = try #require(UCID("00002000051795160000"))
-            records.append(UserDataRecord(
-                id: key.rawValue, key: key, ucid: otherSite, data: .object([("site", .string("OTT"))]),
-                origin: UserDataOrigin(ucid: otherSite, originalAni: foreignCaller, originalDnis: "8885550000"),
-                createdAt: now.addingTimeInterval(-300), updatedAt: now.addingTimeInterval(-300),
-                expiresAt: now.addingTimeInterval(3600), deletedAt: nil, version: 1))
+            records.append(
+                UserDataRecord(
+                    id: key.rawValue, key: key, ucid: otherSite, data: .object([("site", .string("OTT"))]),
+                    origin: UserDataOrigin(ucid: otherSite, originalAni: foreignCaller, originalDnis: "8885550000"),
+                    createdAt: now.addingTimeInterval(-300), updatedAt: now.addingTimeInterval(-300),
+                    expiresAt: now.addingTimeInterval(3600), deletedAt: nil, version: 1))
             carried.append(CarriedKey(key: key, ucid: ucid, time: now.addingTimeInterval(-120)))
         }
         return JourneyUserData(carried: carried, ucids: message.journeyUcids + [ucid], records: records, now: now)
@@ -199,7 +214,8 @@ struct CtiSvrTests {
 
     @Test func holdAndRetrieveNameTheStation() throws {
         let hold = try Self.parse(CtiSvr.event(try Self.message("hold-retrieve", .hold), referenceID: 1, userData: nil))
-        let retrieve = try Self.parse(CtiSvr.event(try Self.message("hold-retrieve", .retrieve), referenceID: 1, userData: nil))
+        let retrieve = try Self.parse(
+            CtiSvr.event(try Self.message("hold-retrieve", .retrieve), referenceID: 1, userData: nil))
         #expect(hold["eventtype"]?.string == "hold")
         #expect(hold["holding"]?.string == "5001")
         #expect(retrieve["eventtype"]?.string == "retrieve")
@@ -242,7 +258,9 @@ struct CtiSvrTests {
         #expect(tree["origcalling"]?.string == "4165551111")
         #expect(tree["origcalled"]?.string == "8885550000")
         #expect(tree["calling"]?.string == offer.calling, "calling stays what the switch reported")
-        #expect(tree["custdata"]?.string == #"{"site":"OTT","note":"VIP"}"#, "the key's data and the call's, merged in order")
+        #expect(
+            tree["custdata"]?.string == #"{"site":"OTT","note":"VIP"}"#,
+            "the key's data and the call's, merged in order")
     }
 
     // MARK: - Requests

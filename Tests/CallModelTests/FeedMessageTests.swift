@@ -1,8 +1,8 @@
 import CallModel
 import Foundation
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// The feed messages the journey reducer makes from the scenario library (docs/feed.md).
 struct FeedMessageTests {
@@ -31,7 +31,10 @@ struct FeedMessageTests {
         #expect(offer.journeyUcids.map(\.rawValue).contains("00001000011795168800"))
 
         // Both agents hear of the answer and of the transfer; the customer's trunk is nobody's desktop.
-        #expect(Set(feed.filter { $0.kind == .connect && $0.eventPosition == offer.eventPosition + 2 }.map(\.device)) == ["5001", "5002"])
+        #expect(
+            Set(feed.filter { $0.kind == .connect && $0.eventPosition == offer.eventPosition + 2 }.map(\.device)) == [
+                "5001", "5002",
+            ])
         #expect(Set(feed.filter { $0.kind == .transfer }.map(\.device)) == ["5001", "5002"])
         #expect(transfer.party == "5001")
         #expect(feed.allSatisfy { !$0.device.hasPrefix("T") })
@@ -49,7 +52,9 @@ struct FeedMessageTests {
         // Every offer to a station the journey records is in the feed, with the same customer data.
         for journey in tracker.journeys.values {
             for offer in journey.offers {
-                let message = feed.first { $0.kind == .offer && $0.eventPosition == offer.position && $0.device == offer.device }
+                let message = feed.first {
+                    $0.kind == .offer && $0.eventPosition == offer.position && $0.device == offer.device
+                }
                 #expect(message?.originalAni == offer.originalAni, "\(name): offer at \(offer.device)")
                 #expect(message?.originalDnis == offer.originalDnis)
                 #expect(message?.userEnteredCode == offer.userEnteredCode)
@@ -61,11 +66,17 @@ struct FeedMessageTests {
         var copies: [CallEvent] = []
         for (index, line) in try ScenarioFixtures.lines(name).enumerated() {
             let copy = line.replacingOccurrences(of: "\"seq\":", with: "\"seq\":9000")
-            copies.append(CallEvent(position: Int64(2 * index + 1), event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8))))
-            copies.append(CallEvent(position: Int64(2 * index + 2), event: try decoder.decode(TSAPIEvent.self, from: Data(copy.utf8))))
+            copies.append(
+                CallEvent(
+                    position: Int64(2 * index + 1), event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8))))
+            copies.append(
+                CallEvent(
+                    position: Int64(2 * index + 2), event: try decoder.decode(TSAPIEvent.self, from: Data(copy.utf8))))
         }
         let (_, doubled) = Self.feed(copies)
-        #expect(doubled.map { "\($0.kind)/\($0.device)/\($0.party ?? "")/\($0.time)" } == feed.map { "\($0.kind)/\($0.device)/\($0.party ?? "")/\($0.time)" })
+        #expect(
+            doubled.map { "\($0.kind)/\($0.device)/\($0.party ?? "")/\($0.time)" }
+                == feed.map { "\($0.kind)/\($0.device)/\($0.party ?? "")/\($0.time)" })
     }
 
     @Test(arguments: ScenarioJourneyTests.scenarios)

@@ -1,8 +1,8 @@
 import CallModel
 import Foundation
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// Given the events of each scenario in the library, expect the journey its expectation file describes.
 struct ScenarioJourneyTests {
@@ -46,7 +46,9 @@ struct SilentJourneyTests {
         let decoder = JSONDecoder()
         func events(_ lines: [String], from position: Int) throws -> [CallEvent] {
             try lines.enumerated().map { index, line in
-                CallEvent(position: Int64(position + index), event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8)))
+                CallEvent(
+                    position: Int64(position + index), event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8))
+                )
             }
         }
         // Answered, then nothing more: the last three events (the clearing) are lost.

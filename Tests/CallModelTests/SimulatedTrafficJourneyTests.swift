@@ -7,7 +7,9 @@ import Testing
 /// Simulated contact-center traffic through the reducer: each call the simulator places is one journey, and
 /// every journey ends with an outcome.
 struct SimulatedTrafficJourneyTests {
-    static func events(calls: Int, agents: Int, seed: UInt64, rate: Double = 0.5) throws -> (events: [CallEvent], calls: Int) {
+    static func events(
+        calls: Int, agents: Int, seed: UInt64, rate: Double = 0.5
+    ) throws -> (events: [CallEvent], calls: Int) {
         var options = Traffic.Options()
         options.calls = calls
         options.rate = rate
@@ -17,8 +19,10 @@ struct SimulatedTrafficJourneyTests {
         let decoder = JSONDecoder()
         var events: [CallEvent] = []
         while let line = traffic.next() {
-            events.append(CallEvent(
-                position: Int64(events.count + 1), event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8))))
+            events.append(
+                CallEvent(
+                    position: Int64(events.count + 1), event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8))
+                ))
         }
         return (events, traffic.callsGenerated)
     }

@@ -8,8 +8,8 @@ import NIOCore
 import Simulator
 import Synchronization
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// Drills: PostgreSQL stopped and started under ingest and under an open feed. CallTrail must answer `503` with
 /// `Retry-After` while the database is away, say so on `/ready`, come back by itself within seconds of the
@@ -51,7 +51,9 @@ struct DatabaseOutageTests {
         options.agents = 10
         options.seed = 17
         let lines = Array(Traffic(options))
-        let chunks = stride(from: 0, to: lines.count, by: 10).map { lines[$0..<min($0 + 10, lines.count)].joined(separator: "\n") }
+        let chunks = stride(from: 0, to: lines.count, by: 10).map {
+            lines[$0..<min($0 + 10, lines.count)].joined(separator: "\n")
+        }
 
         var feed = FeedPolicy()
         feed.heartbeatSeconds = 0.5
@@ -69,7 +71,9 @@ struct DatabaseOutageTests {
                         let response = try await client.execute(
                             uri: "/v1/events", method: .post, headers: [.contentType: "application/x-ndjson"],
                             body: ByteBuffer(string: chunk))
-                        log.record(.init(at: .now, status: Int(response.status.code), retryAfter: response.headers[.retryAfter]))
+                        log.record(
+                            .init(
+                                at: .now, status: Int(response.status.code), retryAfter: response.headers[.retryAfter]))
                         if response.status == .ok { break }
                         try await Task.sleep(for: .milliseconds(100))
                     }
@@ -99,7 +103,9 @@ struct DatabaseOutageTests {
             let messagesAtRestart = desk.received.filter { $0["eventtype"] != nil }.count
             var firstMessageAfter: Duration?
             while firstMessageAfter == nil, ContinuousClock.now - restartedAt < .seconds(30) {
-                if desk.received.filter({ $0["eventtype"] != nil }).count > messagesAtRestart { firstMessageAfter = .now - restartedAt }
+                if desk.received.filter({ $0["eventtype"] != nil }).count > messagesAtRestart {
+                    firstMessageAfter = .now - restartedAt
+                }
                 try await Task.sleep(for: .milliseconds(5))
             }
             try await connector.value
@@ -108,17 +114,23 @@ struct DatabaseOutageTests {
             let refused = entries.filter { $0.at > stoppedAt && $0.at < restartedAt }
             // While away: 503 with Retry-After (a 200 for a commit made just before the stop may still arrive).
             #expect(refused.contains { $0.status == 503 }, "\(refused.map(\.status))")
-            #expect(refused.allSatisfy { $0.status == 200 || ($0.status == 503 && $0.retryAfter != nil) }, "\(refused.map(\.status))")
-            let firstPostAfter = try #require(entries.first { $0.at > restartedAt && $0.status == 200 }).at - restartedAt
+            #expect(
+                refused.allSatisfy { $0.status == 200 || ($0.status == 503 && $0.retryAfter != nil) },
+                "\(refused.map(\.status))")
+            let firstPostAfter =
+                try #require(entries.first { $0.at > restartedAt && $0.status == 200 }).at - restartedAt
             #expect(firstPostAfter < .seconds(15), "ingest is back within seconds of the database")
-            print("outage drill: first POST acknowledged \(firstPostAfter) after PostgreSQL was back; first feed message after \(firstMessageAfter.map { "\($0)" } ?? "none")")
+            print(
+                "outage drill: first POST acknowledged \(firstPostAfter) after PostgreSQL was back; first feed message after \(firstMessageAfter.map { "\($0)" } ?? "none")"
+            )
 
             // Every event stored once, at gapless positions.
             let sent = try IngestBatchParser.parse(Array(lines.joined(separator: "\n").utf8))
             var positions: [Int] = []
             var after = 0
             while true {
-                let page = try JourneyAPITests.json(try await client.execute(uri: "/v1/events?after=\(after)&limit=1000", method: .get))
+                let page = try JourneyAPITests.json(
+                    try await client.execute(uri: "/v1/events?after=\(after)&limit=1000", method: .get))
                 let events = try #require(page["events"] as? [[String: Any]])
                 guard !events.isEmpty else { break }
                 positions += events.compactMap { $0["position"] as? Int }
@@ -129,7 +141,9 @@ struct DatabaseOutageTests {
 
             // The feed: what the subscriber got live is exactly what a replay from the start gets, in order.
             try await JourneyAPITests.waitForProjection(client)
-            let head = try #require((try JourneyAPITests.json(try await client.execute(uri: "/v1/projections", method: .get))["feed"] as? [String: Any])?["position"] as? Int)
+            let head = try #require(
+                (try JourneyAPITests.json(try await client.execute(uri: "/v1/projections", method: .get))["feed"]
+                    as? [String: Any])?["position"] as? Int)
             let live = try await desk.waitFor { $0.compactMap { $0["position"]?.integer }.last == Int64(head) }
                 .filter { $0["eventtype"] != nil }.compactMap { $0["position"]?.integer }
             let replay = try await FeedClient.connect(port: port, query: "after=0")

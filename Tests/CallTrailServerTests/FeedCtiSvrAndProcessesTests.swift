@@ -1,14 +1,14 @@
+import CallModel
 import CallTrailServer
 import EventStore
 import Foundation
-import CallModel
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Projections
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// `format=ctisvr` over a real socket: ctiSVR's event shapes with `custdata` from user data, and its requests
 /// answered on the same socket; and the feed served by a process that does not project.
@@ -17,7 +17,9 @@ struct FeedCtiSvrAndProcessesTests {
 
     /// Waits for the response to request `id`.
     static func response(_ client: FeedClient, id: Int) async throws -> JSONTree {
-        let messages = try await client.waitFor { $0.contains { $0["msgtype"]?.string == "response" && $0["id"]?.integer == Int64(id) } }
+        let messages = try await client.waitFor {
+            $0.contains { $0["msgtype"]?.string == "response" && $0["id"]?.integer == Int64(id) }
+        }
         return try #require(messages.last { $0["msgtype"]?.string == "response" && $0["id"]?.integer == Int64(id) })
     }
 
@@ -57,7 +59,8 @@ struct FeedCtiSvrAndProcessesTests {
 
             // alert: the call ringing at the extension now, with the customer and the data.
             try await desk.send(#"{"id": "a", "request": "userdata", "type": "alert", "extension": "5002"}"#)
-            let alerting = try #require(try await desk.waitFor { $0.contains { $0["id"]?.string == "a" } }.last { $0["id"]?.string == "a" })
+            let alerting = try #require(
+                try await desk.waitFor { $0.contains { $0["id"]?.string == "a" } }.last { $0["id"]?.string == "a" })
             #expect(alerting["result"]?.string == "success")
             #expect(alerting["alerting"]?.string == "5002")
             #expect(alerting["cli"]?.string == "6135555493")
@@ -66,14 +69,19 @@ struct FeedCtiSvrAndProcessesTests {
             #expect(alerting["callid"]?.integer == 1002)
 
             // set, get, update, get: the key service behind uuiSVR's requests.
-            try await desk.send(#"{"id": 2, "request": "userdata", "type": "set", "extension": "5002", "data": "case=42"}"#)
+            try await desk.send(
+                #"{"id": 2, "request": "userdata", "type": "set", "extension": "5002", "data": "case=42"}"#)
             let key = try #require(try await Self.response(desk, id: 2)["uui"]?.string)
             #expect((try? UserDataKey(validating: key)) != nil, "\(key) is a CallTrail key")
-            try await desk.send(#"{"id": 3, "request": "userdata", "type": "get", "extension": "5002", "uui": "\#(key)"}"#)
+            try await desk.send(
+                #"{"id": 3, "request": "userdata", "type": "get", "extension": "5002", "uui": "\#(key)"}"#)
             #expect(try await Self.response(desk, id: 3)["data"]?.string == "case=42")
-            try await desk.send(#"{"id": 4, "request": "userdata", "type": "update", "extension": "5002", "uui": "\#(key)", "data": "case=43"}"#)
+            try await desk.send(
+                #"{"id": 4, "request": "userdata", "type": "update", "extension": "5002", "uui": "\#(key)", "data": "case=43"}"#
+            )
             #expect(try await Self.response(desk, id: 4)["result"]?.string == "success")
-            try await desk.send(#"{"id": 5, "request": "userdata", "type": "get", "extension": "5002", "uui": "ACCT=1;CT=\#(key)"}"#)
+            try await desk.send(
+                #"{"id": 5, "request": "userdata", "type": "get", "extension": "5002", "uui": "ACCT=1;CT=\#(key)"}"#)
             #expect(try await Self.response(desk, id: 5)["data"]?.string == "case=43")
             // The key was set on the call at 5002: the REST API sees its origin.
             let record = try await client.execute(uri: "/v1/userdata/\(key)", method: .get)
@@ -88,7 +96,8 @@ struct FeedCtiSvrAndProcessesTests {
             #expect(transferred["transferring"]?.string == "5001")
             #expect(transferred["primarycallid"]?.integer == 1001)
             #expect(transferred["secondarycallid"]?.integer == 1002)
-            #expect(all.filter { $0["msgtype"]?.string == "event" }.allSatisfy { $0["referenceid"]?.integer == reference })
+            #expect(
+                all.filter { $0["msgtype"]?.string == "event" }.allSatisfy { $0["referenceid"]?.integer == reference })
             _ = transfer
 
             try await desk.send(#"{"id": 6, "request": "userdata", "type": "hangup", "extension": "5002"}"#)
@@ -103,7 +112,8 @@ struct FeedCtiSvrAndProcessesTests {
             let refused = try await Self.response(desk, id: 7)
             #expect(refused["result"]?.string == "fail")
             #expect(refused["error"]?.string?.contains("makecall") == true)
-            try await desk.send(#"{"id": 8, "request": "userdata", "type": "get", "extension": "5002", "uui": "nothing here"}"#)
+            try await desk.send(
+                #"{"id": 8, "request": "userdata", "type": "get", "extension": "5002", "uui": "nothing here"}"#)
             #expect(try await Self.response(desk, id: 8)["error"]?.string?.contains("no CallTrail key") == true)
             try await desk.send(#"{"id": 9, "request": "userdata", "type": "alert", "extension": "5002"}"#)
             #expect(try await Self.response(desk, id: 9)["error"]?.string?.contains("no call is alerting") == true)
@@ -112,7 +122,9 @@ struct FeedCtiSvrAndProcessesTests {
             try await desk.send(#"{"id": 11, "request": "stopmonitor", "extension": "5002"}"#)
             #expect(try await Self.response(desk, id: 11)["result"]?.string == "fail")
             try await desk.send(#"{"id": 12, "request": "#)
-            let malformed = try await desk.waitFor { $0.contains { $0["result"]?.string == "fail" && $0["error"]?.string?.contains("JSON") == true } }
+            let malformed = try await desk.waitFor {
+                $0.contains { $0["result"]?.string == "fail" && $0["error"]?.string?.contains("JSON") == true }
+            }
             #expect(!malformed.isEmpty)
             _ = try await desk.close()
         }
@@ -135,7 +147,8 @@ struct FeedCtiSvrAndProcessesTests {
                 #expect(kinds == ["offer", "connect"])
                 #expect(messages.allSatisfy { $0["eventtype"] == nil || $0["device"]?.string == "5001" })
                 // And the other way round, on the first process's feed.
-                let other = try await FeedClient.connect(port: try #require(one.port), query: "after=0&devices=5001&events=offer,connect")
+                let other = try await FeedClient.connect(
+                    port: try #require(one.port), query: "after=0&devices=5001&events=offer,connect")
                 let replayed = try await other.waitFor { $0.contains { $0["type"]?.string == "live" } }
                 #expect(FeedTests.positions(replayed) == FeedTests.positions(messages))
                 _ = try await other.close()
@@ -163,7 +176,8 @@ struct FeedAcrossRebuildTests {
             _ = try await database.withClient { pool in
                 // Ranges of 7 event positions at the swap: the live feed, going on meanwhile, may stand inside one.
                 try await ProjectionRebuilder(
-                    store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger, readSize: 50,
+                    store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger,
+                    readSize: 50,
                     feedEventsPerAppend: 7
                 ).run()
             }
@@ -189,7 +203,8 @@ struct FeedAcrossRebuildTests {
             var tracker = JourneyTracker()
             let decoder = JSONDecoder()
             for (position, body) in stored {
-                tracker.apply(CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8))))
+                tracker.apply(
+                    CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8))))
             }
             func key(_ kind: String?, _ device: String?, _ party: String?, _ ucid: String?, _ time: String?) -> String {
                 [kind, device, party, ucid, time].map { $0 ?? "-" }.joined(separator: "|")
@@ -198,7 +213,9 @@ struct FeedAcrossRebuildTests {
                 key($0.kind.rawValue, $0.device, $0.party, $0.ucid?.rawValue, Timestamp.format($0.time))
             }
             let got = feed.map {
-                key($0["eventtype"]?.string, $0["device"]?.string, $0["party"]?.string, $0["ucid"]?.string, $0["time"]?.string)
+                key(
+                    $0["eventtype"]?.string, $0["device"]?.string, $0["party"]?.string, $0["ucid"]?.string,
+                    $0["time"]?.string)
             }
             #expect(got.count == expected.count)
             #expect(got == expected, "the feed is the reducer's output over the whole log, in order")
@@ -225,7 +242,8 @@ struct FeedAcrossRebuildTests {
             var tracker = JourneyTracker()
             let decoder = JSONDecoder()
             for (position, body) in try await journeys.events(after: 0, limit: 100_000) {
-                tracker.apply(CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8))))
+                tracker.apply(
+                    CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8))))
             }
             let expected = tracker.takeFeed()
             let feed = PostgresFeedStore(client: pool, logger: database.logger)
@@ -238,7 +256,9 @@ struct FeedAcrossRebuildTests {
             let got = page.messages.map { key($0.message) }, want = expected.map(key)
             #expect(got.count == want.count, "every message once")
             if let index = zip(got, want).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
-                Issue.record("in the reducer's order: message \(index + 1) is\n\(got[index])\nwhere the reducer made\n\(want[index])")
+                Issue.record(
+                    "in the reducer's order: message \(index + 1) is\n\(got[index])\nwhere the reducer made\n\(want[index])"
+                )
             }
             #expect(try await feed.head().eventPosition == report.position)
         }

@@ -1,5 +1,4 @@
 import CallModel
-@testable import CallTrailServer
 import EventStore
 import Foundation
 import Hummingbird
@@ -8,8 +7,10 @@ import Logging
 import PostgresNIO
 import Projections
 import TSAPI
-import Testing
 import TestSupport
+import Testing
+
+@testable import CallTrailServer
 
 /// Feed retention (migration 0007) on a real PostgreSQL, as the app role: the oldest messages go as a prefix of
 /// positions, and a subscriber asking for what went is told so instead of silently missing it.
@@ -22,7 +23,8 @@ struct FeedRetentionTests {
             var (tracker, through) = try ProjectionCommitTests.batch("c-consultative-transfer", from: 1)
             let messages = tracker.takeFeed()
             try await store.commit(
-                tracker.takeChanges(), feed: messages, through: through, clock: tracker.clock, expected: try await store.checkpoint())
+                tracker.takeChanges(), feed: messages, through: through, clock: tracker.clock,
+                expected: try await store.checkpoint())
             let all = try await feed.page(after: 0, limit: 1_000)
             #expect(all.trimmedThrough == 0)
             #expect(all.messages.map(\.position) == Array(1...Int64(messages.count)))
@@ -49,7 +51,8 @@ struct FeedRetentionTests {
             #expect(try await feed.trim(olderThan: middle.message.time) == 0, "trimming again removes nothing")
 
             // The service's pass with a week's retention, a year later: all of it goes.
-            let retention = FeedRetention(store: feed, keep: .seconds(7 * 86_400), interval: .seconds(600), logger: database.logger)
+            let retention = FeedRetention(
+                store: feed, keep: .seconds(7 * 86_400), interval: .seconds(600), logger: database.logger)
             await retention.trimOnce(now: middle.message.time.addingTimeInterval(365 * 86_400))
             #expect(try await feed.head().trimmedThrough == Int64(messages.count))
             #expect(try await feed.page(after: 0, limit: 1_000).messages.isEmpty)
@@ -75,7 +78,9 @@ struct FeedRetentionTests {
             let (error, closeCode) = try await FeedTests.rawWebSocket(port: port, query: "after=1")
             #expect(error?["type"]?.string == "error")
             #expect(error?["field"]?.string == "after")
-            #expect(error?["message"]?.string?.contains("resume with after=\(trimmed)") == true, "\(String(describing: error))")
+            #expect(
+                error?["message"]?.string?.contains("resume with after=\(trimmed)") == true,
+                "\(String(describing: error))")
             #expect(closeCode == 1008)
 
             let rest = try await FeedTests.replay(port: port, query: "after=\(trimmed)", head: head)

@@ -3,8 +3,8 @@ import Foundation
 import NIOCore
 import NIOPosix
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// `FeedServerChannel` and `FeedSocket` on the wire: the WebSocket protocol the feed speaks itself (RFC 6455),
 /// checked byte for byte with a raw client over a real socket.
@@ -142,9 +142,11 @@ struct RawWebSocket {
 
     /// Sends the upgrade request; returns the response's status line and headers.
     func handshake() async throws -> (status: String, head: String) {
-        try await outbound.write(ByteBuffer(string:
-            "GET \(path) HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+        try await outbound.write(
+            ByteBuffer(
+                string:
+                    "GET \(path) HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
         while true {
             if let end = pending.bytes.firstRange(of: Array("\r\n\r\n".utf8))?.upperBound {
                 let head = String(decoding: pending.bytes[..<end], as: UTF8.self)
@@ -175,7 +177,9 @@ struct RawWebSocket {
     /// The next frame from the server, passing over heartbeats (and, if asked, any text message).
     func nextFrame(skippingHeartbeats: Bool, skippingText: Bool = false) async throws -> Frame {
         while true {
-            guard let frame = try await readFrame() else { throw RawWebSocketError("the connection ended before a frame") }
+            guard let frame = try await readFrame() else {
+                throw RawWebSocketError("the connection ended before a frame")
+            }
             if frame.opcode == 0x1 {
                 let text = String(decoding: frame.payload, as: UTF8.self)
                 if skippingText || (skippingHeartbeats && text.contains("\"type\":\"heartbeat\"")) { continue }
@@ -204,7 +208,9 @@ struct RawWebSocket {
                 }
                 if length < 126 || start > 2, start + length <= bytes.count {
                     pending.bytes.removeFirst(start + length)
-                    return Frame(fin: bytes[0] & 0x80 != 0, opcode: bytes[0] & 0x0F, payload: Array(bytes[start..<start + length]))
+                    return Frame(
+                        fin: bytes[0] & 0x80 != 0, opcode: bytes[0] & 0x0F,
+                        payload: Array(bytes[start..<start + length]))
                 }
             }
             guard try await readMore() else {

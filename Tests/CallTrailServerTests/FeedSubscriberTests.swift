@@ -8,10 +8,11 @@ import Testing
 /// `FeedSubscriber`'s bookkeeping, which is pure logic: what it queues, in what order, and what it passes over.
 struct FeedSubscriberTests {
     static func delivery(_ position: Int64, device: String, kind: FeedMessage.Kind = .connect) -> FeedDelivery {
-        let message = FeedMessage(storedJSON: """
-            {"kind":"\(kind.rawValue)","eventPosition":\(position * 10),"device":"\(device)","switch":"cm1","callID":1001,\
-            "party":"\(device)","journeyId":"j\(position)","parties":["\(device)"],"time":"2026-11-20T10:00:0\(position % 10).000Z"}
-            """)!
+        let message = FeedMessage(
+            storedJSON: """
+                {"kind":"\(kind.rawValue)","eventPosition":\(position * 10),"device":"\(device)","switch":"cm1","callID":1001,\
+                "party":"\(device)","journeyId":"j\(position)","parties":["\(device)"],"time":"2026-11-20T10:00:0\(position % 10).000Z"}
+                """)!
         return FeedDelivery(position: position, message: message, userData: nil, json: "{\"position\":\(position)}")
     }
 
@@ -24,7 +25,8 @@ struct FeedSubscriberTests {
     /// and must not go out again, whether it reaches the subscriber while the snapshot is read or later (a
     /// subscriber still catching up); a change at 7 goes out after the snapshot, once.
     @Test func aSnapshotAndTheMessagesAroundItGiveEachChangeOnce() {
-        let subscriber = FeedSubscriber(id: 1, format: .ctisvr, filter: FeedFilter(devices: []), cursor: 0, capacity: 100)
+        let subscriber = FeedSubscriber(
+            id: 1, format: .ctisvr, filter: FeedFilter(devices: []), cursor: 0, capacity: 100)
         subscriber.startWriting {}
         #expect(subscriber.startMonitor("5001") == (1, true))
         subscriber.deliver(Self.delivery(1, device: "5001"))
@@ -39,7 +41,11 @@ struct FeedSubscriberTests {
 
         subscriber.finishSnapshot(of: "5002", at: 5, texts: ["snapshot of 5002"])
         let items = subscriber.take().items
-        #expect(items.map(\.text) == ["snapshot of 5002", CtiSvr.event(Self.delivery(6, device: "5002").message, referenceID: 2, userData: nil)])
+        #expect(
+            items.map(\.text) == [
+                "snapshot of 5002",
+                CtiSvr.event(Self.delivery(6, device: "5002").message, referenceID: 2, userData: nil),
+            ])
         #expect(items.map(\.position) == [nil, 6], "2 is in the snapshot; 6 comes after it")
 
         // A subscriber catching up (its cursor moved back by a new subscription) gets 5002's messages after the
@@ -63,7 +69,8 @@ struct FeedSubscriberTests {
 
     /// When the snapshot cannot be read, the messages that waited go out all the same.
     @Test func aFailedSnapshotReleasesWhatWaited() {
-        let subscriber = FeedSubscriber(id: 1, format: .ctisvr, filter: FeedFilter(devices: []), cursor: 0, capacity: 100)
+        let subscriber = FeedSubscriber(
+            id: 1, format: .ctisvr, filter: FeedFilter(devices: []), cursor: 0, capacity: 100)
         subscriber.startWriting {}
         _ = subscriber.startMonitor("5002", holding: true)
         subscriber.deliver(Self.delivery(2, device: "5002"))

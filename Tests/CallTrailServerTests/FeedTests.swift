@@ -9,8 +9,8 @@ import NIOPosix
 import NIOWebSocket
 import Synchronization
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 import WSClient
 
 /// The WebSocket feed (docs/feed.md) over real sockets, with a real PostgreSQL and the projector as in
@@ -40,7 +40,9 @@ struct FeedTests {
             let lines = try Self.lines("c-consultative-transfer")
             let transfer = try #require(lines.firstIndex { $0.contains("CSTA_TRANSFERRED") })
             try await JourneyAPITests.post(client, lines[..<transfer])
-            let events = try await desk.waitFor { $0.contains { $0["eventtype"]?.string == "offer" } }.filter { $0["eventtype"] != nil }
+            let events = try await desk.waitFor { $0.contains { $0["eventtype"]?.string == "offer" } }.filter {
+                $0["eventtype"] != nil
+            }
             let offer = try #require(events.first)
             #expect(offer["eventtype"]?.string == "offer")
             #expect(offer["device"]?.string == "5002")
@@ -95,12 +97,14 @@ struct FeedTests {
     @Test func filtersPickMessagesByDeviceAgentVDNSplitAndType() async throws {
         try await withApp { client, port in
             try await JourneyAPITests.post(client, try Self.lines("c-consultative-transfer"))
-            try await JourneyAPITests.post(client, try Self.lines("b-abandon-in-queue").map {
-                $0.replacingOccurrences(of: "00001000011795168800", with: "00001000091795168800")
-                    .replacingOccurrences(of: "\"callID\":1001", with: "\"callID\":1091")
-                    .replacingOccurrences(of: "\"seq\":", with: "\"seq\":50")
-                    .replacingOccurrences(of: "\"7001\"", with: "\"7002\"")
-            })
+            try await JourneyAPITests.post(
+                client,
+                try Self.lines("b-abandon-in-queue").map {
+                    $0.replacingOccurrences(of: "00001000011795168800", with: "00001000091795168800")
+                        .replacingOccurrences(of: "\"callID\":1001", with: "\"callID\":1091")
+                        .replacingOccurrences(of: "\"seq\":", with: "\"seq\":50")
+                        .replacingOccurrences(of: "\"7001\"", with: "\"7002\"")
+                })
             try await JourneyAPITests.waitForProjection(client)
             let head = try await Self.feedHead(client, port: port)
             let all = try await Self.replay(port: port, query: "", head: head)
@@ -116,12 +120,17 @@ struct FeedTests {
             try await check("devices=5001,5002&events=offer") {
                 ["5001", "5002"].contains($0["device"]?.string ?? "") && $0["eventtype"]?.string == "offer"
             }
-            try await check("events=transfer,disconnect") { ["transfer", "disconnect"].contains($0["eventtype"]?.string ?? "") }
+            try await check("events=transfer,disconnect") {
+                ["transfer", "disconnect"].contains($0["eventtype"]?.string ?? "")
+            }
             try await check("vdns=7002") { $0["vdn"]?.string == "7002" }
-            try await check("splits=3001&events=offer") { $0["split"]?.string == "3001" && $0["eventtype"]?.string == "offer" }
+            try await check("splits=3001&events=offer") {
+                $0["split"]?.string == "3001" && $0["eventtype"]?.string == "offer"
+            }
             // Agent 5001 answered the customer: the consulted agent's messages follow it.
             try await check("agents=5001") { message in
-                message["device"]?.string == "5001" || message["previousAgents"].map { $0.text.contains("\"5001\"") } == true
+                message["device"]?.string == "5001"
+                    || message["previousAgents"].map { $0.text.contains("\"5001\"") } == true
                     || (message["eventtype"]?.string == "connect" && message["party"]?.string == "5001")
             }
 
@@ -129,11 +138,15 @@ struct FeedTests {
             let open = try await FeedClient.connect(port: port, query: "after=0&devices=nobody")
             _ = try await open.waitFor { $0.contains { $0["type"]?.string == "live" } }
             try await open.send(#"{"subscribe": {"devices": ["5002"], "events": "offer", "after": 0}}"#)
-            let resubscribed = try await open.waitFor { messages in messages.contains { $0["eventtype"]?.string == "offer" } }
+            let resubscribed = try await open.waitFor { messages in
+                messages.contains { $0["eventtype"]?.string == "offer" }
+            }
             let offers = resubscribed.filter { $0["eventtype"] != nil }
             #expect(offers.count == 1 && offers.first?["device"]?.string == "5002")
             try await open.send(#"{"subscribe": {"events": ["ring"]}}"#)
-            let error = try await open.waitFor { $0.contains { $0["type"]?.string == "error" } }.last { $0["type"]?.string == "error" }
+            let error = try await open.waitFor { $0.contains { $0["type"]?.string == "error" } }.last {
+                $0["type"]?.string == "error"
+            }
             #expect(error?["field"]?.string == "events")
             #expect(error?["message"]?.string?.contains("\"ring\"") == true)
             _ = try await open.close()
@@ -257,12 +270,16 @@ struct FeedTests {
     static func rawWebSocket(port: Int, query: String) async throws -> (JSONTree?, UInt16?) {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
             }
         return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(ByteBuffer(string:
-                "GET /v1/feed?\(query) HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+            try await outbound.write(
+                ByteBuffer(
+                    string:
+                        "GET /v1/feed?\(query) HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
             var bytes: [UInt8] = []
             var text: JSONTree?
             for try await chunk in inbound {
@@ -282,7 +299,9 @@ struct FeedTests {
                     guard start + length <= bytes.count else { break }
                     let payload = Array(bytes[start..<start + length])
                     if opcode == 1 { text = try? JSONTree(parsing: String(decoding: payload, as: UTF8.self)) }
-                    if opcode == 8 { return (text, payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil) }
+                    if opcode == 8 {
+                        return (text, payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil)
+                    }
                     offset = start + length
                 }
             }
@@ -340,7 +359,9 @@ final class FeedClient: Sendable {
     static func connect(port: Int, query: String, path: String = "/v1/feed") async throws -> FeedClient {
         let box = Box()
         let task = Task {
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)\(path)?\(query)", logger: Logger(label: "feed-client")) {
+            try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(port)\(path)?\(query)", logger: Logger(label: "feed-client")
+            ) {
                 inbound, outbound, _ in
                 box.outbound.withLock { $0 = outbound }
                 for try await message in inbound.messages(maxSize: 1 << 22) {
@@ -386,7 +407,13 @@ final class FeedClient: Sendable {
     func closed(within timeout: Duration) async throws -> WebSocketCloseFrame? {
         let task = self.task
         return try await withThrowingTaskGroup(of: WebSocketCloseFrame?.self) { group in
-            group.addTask { try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() } }
+            group.addTask {
+                try await withTaskCancellationHandler {
+                    try await task.value
+                } onCancel: {
+                    task.cancel()
+                }
+            }
             group.addTask {
                 try await Task.sleep(for: timeout)
                 Issue.record("the feed connection did not end within \(timeout)")

@@ -4,8 +4,8 @@ import Foundation
 import HummingbirdTesting
 import PostgresNIO
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// Every route against requests a hostile or careless client sends, over a real socket and the way the simplest
 /// clients send them (the whole body first, then read): each gets the JSON error object with the status and field
@@ -33,48 +33,104 @@ struct HostileRequestTests {
 
     static let cases: [Case] = [
         // POST /v1/events
-        Case(name: "NUL in source", method: "POST", target: "/v1/events", body: Array(#"{"id":"h1","source":"a\u0000b","time":"\#(time)","type":"CSTA_HELD"}"#.utf8), status: 422, field: "source"),
-        Case(name: "invalid UTF-8 in id", method: "POST", target: "/v1/events", body: Array(#"{"id":"h"#.utf8) + [0xFF] + Array(#"","source":"aes1","time":"\#(time)","type":"CSTA_HELD"}"#.utf8), status: 422, field: "id"),
-        Case(name: "source of 100,000 characters", method: "POST", target: "/v1/events", body: Array(#"{"id":"h2","source":"\#(String(repeating: "s", count: 100_000))","time":"\#(time)","type":"CSTA_HELD"}"#.utf8), status: 422, field: "source"),
-        Case(name: "negative seq", method: "POST", target: "/v1/events", body: event(#""seq":-1"#), status: 422, field: "seq"),
-        Case(name: "a good event then a bad one", method: "POST", target: "/v1/events", body: Array("[".utf8) + event(#""id":"h3""#) + Array(",".utf8) + event(#""id":"h4","switch":7"#) + Array("]".utf8), status: 422, field: "switch"),
+        Case(
+            name: "NUL in source", method: "POST", target: "/v1/events",
+            body: Array(#"{"id":"h1","source":"a\u0000b","time":"\#(time)","type":"CSTA_HELD"}"#.utf8), status: 422,
+            field: "source"),
+        Case(
+            name: "invalid UTF-8 in id", method: "POST", target: "/v1/events",
+            body: Array(#"{"id":"h"#.utf8) + [0xFF]
+                + Array(#"","source":"aes1","time":"\#(time)","type":"CSTA_HELD"}"#.utf8), status: 422, field: "id"),
+        Case(
+            name: "source of 100,000 characters", method: "POST", target: "/v1/events",
+            body: Array(
+                #"{"id":"h2","source":"\#(String(repeating: "s", count: 100_000))","time":"\#(time)","type":"CSTA_HELD"}"#
+                    .utf8), status: 422, field: "source"),
+        Case(
+            name: "negative seq", method: "POST", target: "/v1/events", body: event(#""seq":-1"#), status: 422,
+            field: "seq"),
+        Case(
+            name: "a good event then a bad one", method: "POST", target: "/v1/events",
+            body: Array("[".utf8) + event(#""id":"h3""#) + Array(",".utf8) + event(#""id":"h4","switch":7"#)
+                + Array("]".utf8), status: 422, field: "switch"),
         Case(name: "not JSON", method: "POST", target: "/v1/events", body: Array("{\"source\":".utf8), status: 422),
-        Case(name: "a body over the limit", method: "POST", target: "/v1/events", body: Array(repeating: UInt8(ascii: " "), count: 3 << 20), status: 413),
+        Case(
+            name: "a body over the limit", method: "POST", target: "/v1/events",
+            body: Array(repeating: UInt8(ascii: " "), count: 3 << 20), status: 413),
         // Reading the log
         Case(name: "after below 0", method: "GET", target: "/v1/events?after=-1", status: 400, field: "after"),
         Case(name: "limit 0", method: "GET", target: "/v1/events?limit=0", status: 400, field: "limit"),
-        Case(name: "a call's events by a bad UCID", method: "GET", target: "/v1/calls/12/events", status: 400, field: "ucid"),
+        Case(
+            name: "a call's events by a bad UCID", method: "GET", target: "/v1/calls/12/events", status: 400,
+            field: "ucid"),
         // Read models
         Case(name: "a call by a bad UCID", method: "GET", target: "/v1/calls/abc", status: 400, field: "ucid"),
         Case(name: "calls with no device", method: "GET", target: "/v1/calls", status: 400, field: "device"),
-        Case(name: "a URL of 100,000 commas", method: "GET", target: "/v1/calls?device=" + String(repeating: ",", count: 100_000), status: 414),
+        Case(
+            name: "a URL of 100,000 commas", method: "GET",
+            target: "/v1/calls?device=" + String(repeating: ",", count: 100_000), status: 414),
         Case(name: "a journey by a bad id", method: "GET", target: "/v1/journeys/xyz", status: 400, field: "id"),
-        Case(name: "a search from yesterday", method: "GET", target: "/v1/journeys?from=yesterday", status: 400, field: "from"),
-        Case(name: "an unknown outcome", method: "GET", target: "/v1/journeys?outcome=bogus", status: 400, field: "outcome"),
-        Case(name: "minPosition below 0", method: "GET", target: "/v1/journeys/\(ucid)?minPosition=-1", status: 400, field: "minPosition"),
-        Case(name: "a min-position header that is no number", method: "GET", target: "/v1/calls/\(ucid)", headers: ["CallTrail-Min-Position": "soon"], status: 400, field: "CallTrail-Min-Position"),
+        Case(
+            name: "a search from yesterday", method: "GET", target: "/v1/journeys?from=yesterday", status: 400,
+            field: "from"),
+        Case(
+            name: "an unknown outcome", method: "GET", target: "/v1/journeys?outcome=bogus", status: 400,
+            field: "outcome"),
+        Case(
+            name: "minPosition below 0", method: "GET", target: "/v1/journeys/\(ucid)?minPosition=-1", status: 400,
+            field: "minPosition"),
+        Case(
+            name: "a min-position header that is no number", method: "GET", target: "/v1/calls/\(ucid)",
+            headers: ["CallTrail-Min-Position": "soon"], status: 400, field: "CallTrail-Min-Position"),
         // User data
-        Case(name: "NUL deep in user data", method: "POST", target: "/v1/userdata", body: Array(#"{"data": {"a": {"b": ["x", "y\u0000"]}}}"#.utf8), status: 422, field: "data.a.b[1]"),
-        Case(name: "invalid UTF-8 in user data", method: "POST", target: "/v1/userdata", body: Array(#"{"data": {"name": ""#.utf8) + [0xC3, 0x28] + Array(#""}}"#.utf8), status: 422, field: "data.name"),
-        Case(name: "user data that is not JSON", method: "POST", target: "/v1/userdata", body: Array("{data}".utf8), status: 400),
-        Case(name: "user data without data", method: "POST", target: "/v1/userdata", body: Array(#"{"ucid": "\#(ucid)"}"#.utf8), status: 422, field: "data"),
-        Case(name: "a TTL of 0", method: "POST", target: "/v1/userdata", body: Array(#"{"data": 1, "ttlSeconds": 0}"#.utf8), status: 422, field: "ttlSeconds"),
-        Case(name: "user data on a bad UCID", method: "POST", target: "/v1/userdata", body: Array(#"{"data": 1, "ucid": "42"}"#.utf8), status: 422, field: "ucid"),
-        Case(name: "8 MB of user data", method: "POST", target: "/v1/userdata", body: Array(#"{"data": ""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 8_000_000) + Array(#""}"#.utf8), status: 413),
+        Case(
+            name: "NUL deep in user data", method: "POST", target: "/v1/userdata",
+            body: Array(#"{"data": {"a": {"b": ["x", "y\u0000"]}}}"#.utf8), status: 422, field: "data.a.b[1]"),
+        Case(
+            name: "invalid UTF-8 in user data", method: "POST", target: "/v1/userdata",
+            body: Array(#"{"data": {"name": ""#.utf8) + [0xC3, 0x28] + Array(#""}}"#.utf8), status: 422,
+            field: "data.name"),
+        Case(
+            name: "user data that is not JSON", method: "POST", target: "/v1/userdata", body: Array("{data}".utf8),
+            status: 400),
+        Case(
+            name: "user data without data", method: "POST", target: "/v1/userdata",
+            body: Array(#"{"ucid": "\#(ucid)"}"#.utf8), status: 422, field: "data"),
+        Case(
+            name: "a TTL of 0", method: "POST", target: "/v1/userdata",
+            body: Array(#"{"data": 1, "ttlSeconds": 0}"#.utf8), status: 422, field: "ttlSeconds"),
+        Case(
+            name: "user data on a bad UCID", method: "POST", target: "/v1/userdata",
+            body: Array(#"{"data": 1, "ucid": "42"}"#.utf8), status: 422, field: "ucid"),
+        Case(
+            name: "8 MB of user data", method: "POST", target: "/v1/userdata",
+            body: Array(#"{"data": ""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 8_000_000)
+                + Array(#""}"#.utf8), status: 413),
         Case(name: "a bad key", method: "GET", target: "/v1/userdata/not-a-key!", status: 400, field: "key"),
-        Case(name: "NUL in a replacement", method: "PUT", target: "/v1/userdata/\(key)", body: Array(#"{"data": "a\u0000"}"#.utf8), status: 422, field: "data"),
-        Case(name: "NUL in a merge patch", method: "PATCH", target: "/v1/userdata/\(key)", body: Array(#"{"n\u0000": 1}"#.utf8), status: 422),
-        Case(name: "NUL in data attached to a call", method: "PUT", target: "/v1/calls/\(ucid)/userdata", body: Array(#"{"data": ["\u0000"]}"#.utf8), status: 422, field: "data[0]"),
+        Case(
+            name: "NUL in a replacement", method: "PUT", target: "/v1/userdata/\(key)",
+            body: Array(#"{"data": "a\u0000"}"#.utf8), status: 422, field: "data"),
+        Case(
+            name: "NUL in a merge patch", method: "PATCH", target: "/v1/userdata/\(key)",
+            body: Array(#"{"n\u0000": 1}"#.utf8), status: 422),
+        Case(
+            name: "NUL in data attached to a call", method: "PUT", target: "/v1/calls/\(ucid)/userdata",
+            body: Array(#"{"data": ["\u0000"]}"#.utf8), status: 422, field: "data[0]"),
         // The feed without an upgrade, and the HTTP layer itself
-        Case(name: "a feed format nobody knows", method: "GET", target: "/v1/feed?format=bogus", status: 400, field: "format"),
-        Case(name: "40 KB of headers", method: "GET", target: "/v1/calls?device=5001", headers: ["X-Padding": String(repeating: "p", count: 40_000)], status: 431),
+        Case(
+            name: "a feed format nobody knows", method: "GET", target: "/v1/feed?format=bogus", status: 400,
+            field: "format"),
+        Case(
+            name: "40 KB of headers", method: "GET", target: "/v1/calls?device=5001",
+            headers: ["X-Padding": String(repeating: "p", count: 40_000)], status: 431),
         Case(name: "an unknown route", method: "GET", target: "/v2/nothing", status: 404),
         Case(name: "a method the path does not take", method: "DELETE", target: "/v1/events", status: 404),
     ]
 
     @Test func everyHostileRequestGetsAClearAnswerAndStoresNothing() async throws {
         let database = try await TestDatabase.create()
-        let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString, maxBodyBytes: 2 << 20))
+        let app = try await buildApplication(
+            IngestAPITests.Arguments(databaseURL: database.url.urlString, maxBodyBytes: 2 << 20))
         try await app.test(.live) { client in
             let http = RawHTTP(port: try #require(client.port))
             for test in Self.cases {
@@ -94,7 +150,9 @@ struct HostileRequestTests {
         }
         let rows = try await database.withClient(asOwner: true) { client in
             var count = 0
-            for try await value in try await client.query("SELECT count(*)::int FROM userdata").decode(Int.self) { count = value }
+            for try await value in try await client.query("SELECT count(*)::int FROM userdata").decode(Int.self) {
+                count = value
+            }
             return count
         }
         #expect(rows == 0)

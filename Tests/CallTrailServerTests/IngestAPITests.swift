@@ -5,8 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// The HTTP API over real sockets (`.live`), against a real PostgreSQL.
 struct IngestAPITests {
@@ -22,9 +22,12 @@ struct IngestAPITests {
         var readWaitSeconds: Double = 5
     }
 
-    func withApp(maxBodyBytes: Int = 1 << 20, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    func withApp(
+        maxBodyBytes: Int = 1 << 20, _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
         try await TestDatabase.with { database in
-            let app = try await buildApplication(Arguments(databaseURL: database.url.urlString, maxBodyBytes: maxBodyBytes))
+            let app = try await buildApplication(
+                Arguments(databaseURL: database.url.urlString, maxBodyBytes: maxBodyBytes))
             try await app.test(.live, body)
         }
     }
@@ -44,8 +47,13 @@ struct IngestAPITests {
         try await withApp { client in
             var f = EventFixtures()
             let one = f.delivered(1001, at: "7001", ucid: EventFixtures.u1, monitor: 101, toACD: true)
-            let two = [f.queued(1001, monitor: 101), f.delivered(1001, at: "5001", ucid: EventFixtures.u1, monitor: 201)]
-            let three = [f.established(1001, at: "5001", ucid: EventFixtures.u1, monitor: 201), f.callCleared(1001, monitor: 201)]
+            let two = [
+                f.queued(1001, monitor: 101), f.delivered(1001, at: "5001", ucid: EventFixtures.u1, monitor: 201),
+            ]
+            let three = [
+                f.established(1001, at: "5001", ucid: EventFixtures.u1, monitor: 201),
+                f.callCleared(1001, monitor: 201),
+            ]
 
             var response = try await post(client, one)
             #expect(response.status == .ok)
@@ -81,7 +89,10 @@ struct IngestAPITests {
     @Test func resendingReportsDuplicates() async throws {
         try await withApp { client in
             var f = EventFixtures()
-            let batch = "[" + [f.delivered(1001, at: "5001", ucid: EventFixtures.u1), f.held(1001, at: "5001")].joined(separator: ",") + "]"
+            let batch =
+                "["
+                + [f.delivered(1001, at: "5001", ucid: EventFixtures.u1), f.held(1001, at: "5001")].joined(
+                    separator: ",") + "]"
             _ = try await post(client, batch)
             let again = try json(try await post(client, batch))
             #expect(again["accepted"] as? Int == 0)
@@ -132,9 +143,13 @@ struct IngestAPITests {
 
     @Test func unknownTypesAreStoredAndFlagged() async throws {
         try await withApp { client in
-            let response = try await post(client, #"{"source":"aes1","seq":1,"time":"2026-11-20T10:00:00.5Z","type":"ATT_ROUTE_REQUEST","att":"v4 blob"}"#)
+            let response = try await post(
+                client,
+                #"{"source":"aes1","seq":1,"time":"2026-11-20T10:00:00.5Z","type":"ATT_ROUTE_REQUEST","att":"v4 blob"}"#
+            )
             #expect(response.status == .ok)
-            let events = try #require(try json(try await client.execute(uri: "/v1/events", method: .get))["events"] as? [[String: Any]])
+            let events = try #require(
+                try json(try await client.execute(uri: "/v1/events", method: .get))["events"] as? [[String: Any]])
             #expect(events.count == 1)
             #expect(events[0]["unknownType"] as? Bool == true)
             #expect(events[0]["att"] as? String == "v4 blob")

@@ -8,8 +8,8 @@ import PostgresNIO
 import Projections
 import Simulator
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// The projections end to end: events go in through `POST /v1/events` into a real PostgreSQL, the projector
 /// runs as in production, and the answers are read over real sockets.
@@ -71,7 +71,9 @@ struct JourneyAPITests {
             #expect(problems.isEmpty, "\(name) (live):\n\(problems.joined(separator: "\n"))")
 
             _ = try await database.withClient { pool in
-                try await ProjectionRebuilder(store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger).run()
+                try await ProjectionRebuilder(
+                    store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger
+                ).run()
             }
             let rebuilt = try await Self.get(client, "/v1/journeys/\(ucid)")
             let rebuiltProblems = ScenarioFixtures.mismatches(journey: rebuilt, expected: expected)
@@ -172,7 +174,8 @@ struct JourneyAPITests {
                 seen += try #require(page["journeys"] as? [[String: Any]])
                 cursor = page["nextCursor"] as? String
             } while cursor != nil
-            let all = try #require(try await Self.get(client, "/v1/journeys?limit=1000")["journeys"] as? [[String: Any]])
+            let all = try #require(
+                try await Self.get(client, "/v1/journeys?limit=1000")["journeys"] as? [[String: Any]])
             #expect(seen.count == all.count)
             #expect(seen.compactMap { $0["id"] as? String } == all.compactMap { $0["id"] as? String })
             #expect(all.count >= 80, "every call has a journey (consultations join theirs; far sites stitch in)")
@@ -181,17 +184,22 @@ struct JourneyAPITests {
             // Each filter returns exactly the journeys that match it.
             let sample = try #require(all.first { ($0["agents"] as? [String])?.isEmpty == false })
             let agent = try #require((sample["agents"] as? [String])?.first)
-            let byAgent = try #require(try await Self.get(client, "/v1/journeys?agent=\(agent)&limit=1000")["journeys"] as? [[String: Any]])
+            let byAgent = try #require(
+                try await Self.get(client, "/v1/journeys?agent=\(agent)&limit=1000")["journeys"] as? [[String: Any]])
             #expect(byAgent.count == all.filter { ($0["agents"] as? [String])?.contains(agent) == true }.count)
             let outcome = try #require(sample["outcome"] as? String)
-            let byOutcome = try #require(try await Self.get(client, "/v1/journeys?outcome=\(outcome)&limit=1000")["journeys"] as? [[String: Any]])
+            let byOutcome = try #require(
+                try await Self.get(client, "/v1/journeys?outcome=\(outcome)&limit=1000")["journeys"] as? [[String: Any]]
+            )
             #expect(byOutcome.count == all.filter { $0["outcome"] as? String == outcome }.count)
             let ani = try #require(sample["originalAni"] as? String)
-            let byANI = try #require(try await Self.get(client, "/v1/journeys?ani=\(ani)&limit=1000")["journeys"] as? [[String: Any]])
+            let byANI = try #require(
+                try await Self.get(client, "/v1/journeys?ani=\(ani)&limit=1000")["journeys"] as? [[String: Any]])
             #expect(byANI.count == all.filter { $0["originalAni"] as? String == ani }.count)
             let linked = all.first { ($0["linkedUcids"] as? [String])?.isEmpty == false }
             if let linked, let consult = (linked["linkedUcids"] as? [String])?.first {
-                let byUCID = try #require(try await Self.get(client, "/v1/journeys?ucid=\(consult)")["journeys"] as? [[String: Any]])
+                let byUCID = try #require(
+                    try await Self.get(client, "/v1/journeys?ucid=\(consult)")["journeys"] as? [[String: Any]])
                 #expect(byUCID.compactMap { $0["id"] as? String } == [linked["id"] as? String].compactMap { $0 })
             }
             struct Started: Decodable {
@@ -200,9 +208,11 @@ struct JourneyAPITests {
             }
             let page = try await client.execute(uri: "/v1/journeys?limit=1000", method: .get)
             struct Page: Decodable { var journeys: [Started] }
-            let starts = try JSONDecoder().decode(Page.self, from: Data(String(buffer: page.body).utf8)).journeys.map(\.times.offered)
+            let starts = try JSONDecoder().decode(Page.self, from: Data(String(buffer: page.body).utf8)).journeys.map(
+                \.times.offered)
             let middle = starts[starts.count / 2]
-            let later = try #require(try await Self.get(client, "/v1/journeys?from=\(middle)&limit=1000")["journeys"] as? [[String: Any]])
+            let later = try #require(
+                try await Self.get(client, "/v1/journeys?from=\(middle)&limit=1000")["journeys"] as? [[String: Any]])
             #expect(later.count == starts.filter { $0 >= middle }.count)
 
             // CSV: a header and one row per journey.
@@ -249,7 +259,11 @@ struct JourneyAPITests {
             #expect(generation == generationBefore.map { $0 + 1 }, "the swap is a new generation")
 
             // The service's projector carries on from the swapped-in tables.
-            try await Self.post(client, Self.traffic(calls: 10, seed: 12).map { $0.replacingOccurrences(of: "\"source\":\"aes", with: "\"source\":\"bes") })
+            try await Self.post(
+                client,
+                Self.traffic(calls: 10, seed: 12).map {
+                    $0.replacingOccurrences(of: "\"source\":\"aes", with: "\"source\":\"bes")
+                })
             try await Self.waitForProjection(client)
             #expect(try await Self.dump(database).count > live.count)
         }

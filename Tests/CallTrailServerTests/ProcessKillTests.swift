@@ -2,8 +2,8 @@ import EventStore
 import Foundation
 import PostgresNIO
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -61,7 +61,9 @@ struct ProcessKillTests {
     }
 
     @Test func killingAServingProcessMidIngestLosesNothingAcknowledged() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "no calltrail executable at \(Self.executable.path)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.executable.path),
+            "no calltrail executable at \(Self.executable.path)")
         let database = try await TestDatabase.create()
         let (first, http) = try await Self.serve(database)
         let size = 20
@@ -79,7 +81,8 @@ struct ProcessKillTests {
                         let name = "k\(client)-\(number)"
                         number += 1
                         sent.append(name)
-                        guard let answer = try? http.exchange("POST", "/v1/events", body: Self.batch(name, size: size)) else { break }
+                        guard let answer = try? http.exchange("POST", "/v1/events", body: Self.batch(name, size: size))
+                        else { break }
                         if answer.status == 200 { acknowledged.append(name) }
                     }
                     return (sent, acknowledged)
@@ -104,14 +107,17 @@ struct ProcessKillTests {
         let ids = acknowledged.flatMap { name in (0..<size).map { "\(name)-\($0)" } }
         let (found, events, last) = try await database.withClient(asOwner: true) { client in
             var found = 0
-            for try await count in try await client.query("SELECT count(*)::int FROM event_bodies WHERE id = ANY(\(ids))").decode(Int.self) {
+            for try await count in try await client.query(
+                "SELECT count(*)::int FROM event_bodies WHERE id = ANY(\(ids))"
+            ).decode(Int.self) {
                 found = count
             }
             var events = 0
             var last: Int64 = 0
-            for try await (count, head) in try await client.query("SELECT count(*)::int, coalesce(max(position), 0) FROM event_log")
-                .decode((Int, Int64).self)
-            {
+            for try await (count, head) in try await client.query(
+                "SELECT count(*)::int, coalesce(max(position), 0) FROM event_log"
+            )
+            .decode((Int, Int64).self) {
                 (events, last) = (count, head)
             }
             return (found, events, last)
@@ -122,14 +128,20 @@ struct ProcessKillTests {
         // Sending everything again, as the clients would: what was stored is a duplicate, the rest goes in once.
         let acknowledgedSet = Set(acknowledged)
         for name in sent {
-            let answer = try await Self.onThread { try? again.exchange("POST", "/v1/events", body: Self.batch(name, size: size)) }
+            let answer = try await Self.onThread {
+                try? again.exchange("POST", "/v1/events", body: Self.batch(name, size: size))
+            }
             let body = try #require(answer, "resending \(name)")
             #expect(body.status == 200, "\(body.body)")
-            if acknowledgedSet.contains(name) { #expect(body.body.contains(#""duplicates":\#(size)"#), "\(name): \(body.body)") }
+            if acknowledgedSet.contains(name) {
+                #expect(body.body.contains(#""duplicates":\#(size)"#), "\(name): \(body.body)")
+            }
         }
         let total = try await database.withClient(asOwner: true) { client in
             var total = 0
-            for try await count in try await client.query("SELECT count(*)::int FROM event_bodies WHERE source = 'drill'").decode(Int.self) {
+            for try await count in try await client.query(
+                "SELECT count(*)::int FROM event_bodies WHERE source = 'drill'"
+            ).decode(Int.self) {
                 total = count
             }
             return total

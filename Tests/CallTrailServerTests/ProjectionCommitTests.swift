@@ -2,8 +2,8 @@ import CallModel
 import Foundation
 import Projections
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// `calltrail_commit_projection` (migration 0006) on a real PostgreSQL, as the app role: a batch's journeys,
 /// feed messages and checkpoint go in together, and a batch whose checkpoint moved under it goes in not at all.
@@ -15,7 +15,8 @@ struct ProjectionCommitTests {
         var position = first - 1
         for line in try ScenarioFixtures.lines(scenario) {
             position += 1
-            tracker.apply(CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8))))
+            tracker.apply(
+                CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8))))
         }
         tracker.advance(to: position)
         return (tracker, position)

@@ -2,8 +2,8 @@ import EventStore
 import Foundation
 import Projections
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// The projector steps aside while this process's appender is saturated, for no longer than its longest pause,
 /// and not at all once the burst is over. A real PostgreSQL; the saturation is reported by hand, as the
@@ -41,7 +41,8 @@ struct ProjectorPauseTests {
             let first = try await Self.append("a-inbound-answered", to: events)
             projector.eventsAppended()
             try await Task.sleep(for: .milliseconds(500))
-            #expect(try await journeys.checkpoint().position == 0, "projected during the burst, before its longest pause")
+            #expect(
+                try await journeys.checkpoint().position == 0, "projected during the burst, before its longest pause")
             // The burst goes on, but the pause has a limit.
             try await Self.waitForCheckpoint(journeys, at: first)
 

@@ -35,13 +35,19 @@ struct RawHTTP {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
         var sent = 0
         while sent < request.count {
-            let written = request[sent...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard written > 0 else { throw Failure(description: "send stopped after \(sent) of \(request.count) bytes: errno \(errno)") }
+            let written = request[sent...].withUnsafeBytes {
+                send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            guard written > 0 else {
+                throw Failure(description: "send stopped after \(sent) of \(request.count) bytes: errno \(errno)")
+            }
             sent += written
         }
         var received: [UInt8] = []
@@ -63,7 +69,9 @@ struct RawHTTP {
     }
 
     /// A request with a JSON body.
-    func exchange(_ method: String, _ target: String, body: [UInt8] = [], headers: [String: String] = [:]) throws -> Answer {
+    func exchange(
+        _ method: String, _ target: String, body: [UInt8] = [], headers: [String: String] = [:]
+    ) throws -> Answer {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         if !body.isEmpty || method == "POST" || method == "PUT" {
             head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
@@ -76,11 +84,13 @@ struct RawHTTP {
     static func complete(_ bytes: [UInt8], closed: Bool = false) -> Answer? {
         guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
         let lines = String(decoding: bytes[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
-        guard let statusLine = lines.first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        guard let statusLine = lines.first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         let body = bytes[end.upperBound...]
         if let length = headers["content-length"].flatMap(Int.init) {

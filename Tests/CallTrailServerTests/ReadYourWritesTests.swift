@@ -3,14 +3,14 @@ import EventStore
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import HummingbirdTesting
+import Logging
 import NIOCore
 import PostgresNIO
 import Projections
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// A client reads its own writes: the `lastPosition` of its POST as `minPosition` (or `CallTrail-Min-Position`)
 /// makes a read wait until the projections have it; every read-model answer says where the projections were.
@@ -19,7 +19,8 @@ struct ReadYourWritesTests {
 
     func withApp(readWait: Double = 5, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         try await TestDatabase.with { database in
-            let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString, readWaitSeconds: readWait))
+            let app = try await buildApplication(
+                IngestAPITests.Arguments(databaseURL: database.url.urlString, readWaitSeconds: readWait))
             try await app.test(.live, body)
         }
     }
@@ -40,14 +41,16 @@ struct ReadYourWritesTests {
             let lines = try ScenarioFixtures.lines("a-inbound-answered")
             let last = try await Self.post(client, lines)
             let started = ContinuousClock.now
-            let journey = try await client.execute(uri: "/v1/journeys/\(Self.customer)?minPosition=\(last)", method: .get)
+            let journey = try await client.execute(
+                uri: "/v1/journeys/\(Self.customer)?minPosition=\(last)", method: .get)
             let waited = ContinuousClock.now - started
             #expect(journey.status == .ok, "\(String(buffer: journey.body))")
             #expect(try #require(journey.headers[Self.positionHeader].flatMap { Int($0) }) >= last)
             print("read-your-writes: GET /v1/journeys with minPosition right after the POST answered in \(waited)")
 
             let call = try await client.execute(
-                uri: "/v1/calls/\(Self.customer)", method: .get, headers: [HTTPField.Name("CallTrail-Min-Position")!: "\(last)"])
+                uri: "/v1/calls/\(Self.customer)", method: .get,
+                headers: [HTTPField.Name("CallTrail-Min-Position")!: "\(last)"])
             #expect(call.status == .ok)
             #expect(String(buffer: call.body).contains("\"originalAni\":\"6135555493\""))
         }
@@ -57,9 +60,11 @@ struct ReadYourWritesTests {
         try await withApp { client in
             let last = try await Self.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
             try await JourneyAPITests.waitForProjection(client)
-            for uri in ["/v1/journeys/\(Self.customer)", "/v1/calls/\(Self.customer)", "/v1/calls?device=5001", "/v1/journeys?limit=5",
-                "/v1/projections", "/v1/journeys/00001000011795169999"]
-            {
+            for uri in [
+                "/v1/journeys/\(Self.customer)", "/v1/calls/\(Self.customer)", "/v1/calls?device=5001",
+                "/v1/journeys?limit=5",
+                "/v1/projections", "/v1/journeys/00001000011795169999",
+            ] {
                 let response = try await client.execute(uri: uri, method: .get)
                 #expect(response.headers[Self.positionHeader] == "\(last)", "\(uri): \(response.status)")
             }
@@ -70,7 +75,8 @@ struct ReadYourWritesTests {
         try await withApp { client in
             let last = try await Self.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
             let started = ContinuousClock.now
-            let response = try await client.execute(uri: "/v1/journeys/\(Self.customer)?minPosition=\(last + 1_000)", method: .get)
+            let response = try await client.execute(
+                uri: "/v1/journeys/\(Self.customer)?minPosition=\(last + 1_000)", method: .get)
             #expect(ContinuousClock.now - started < .seconds(2))
             #expect(response.status == .badRequest)
             let error = try #require(try JourneyAPITests.json(response)["error"] as? [String: Any])
@@ -84,13 +90,16 @@ struct ReadYourWritesTests {
         let database = try await TestDatabase.create()
         try await database.withClient(asOwner: true) { other in
             try await other.withConnection { connection in
-                let locked = try await PostgresJourneyStore(client: other, logger: database.logger).tryLock(.projector, on: connection)
+                let locked = try await PostgresJourneyStore(client: other, logger: database.logger).tryLock(
+                    .projector, on: connection)
                 try #require(locked)
-                let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString, readWaitSeconds: 0.3))
+                let app = try await buildApplication(
+                    IngestAPITests.Arguments(databaseURL: database.url.urlString, readWaitSeconds: 0.3))
                 try await app.test(.live) { client in
                     let last = try await Self.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
                     let started = ContinuousClock.now
-                    let response = try await client.execute(uri: "/v1/journeys/\(Self.customer)?minPosition=\(last)", method: .get)
+                    let response = try await client.execute(
+                        uri: "/v1/journeys/\(Self.customer)?minPosition=\(last)", method: .get)
                     #expect(ContinuousClock.now - started >= .milliseconds(300))
                     #expect(response.status == .serviceUnavailable)
                     #expect(response.headers[.retryAfter] == "1")

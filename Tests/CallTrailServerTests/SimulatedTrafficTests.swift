@@ -5,8 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Simulator
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// Simulated contact-center traffic through the real HTTP API into a real PostgreSQL: everything sent is stored
 /// once, every event finds its call, and each call reads back by UCID.
@@ -41,7 +41,8 @@ struct SimulatedTrafficTests {
             var after = 0
             while true {
                 let page = try await client.execute(uri: "/v1/events?after=\(after)&limit=1000", method: .get)
-                let json = try #require(JSONSerialization.jsonObject(with: Data(String(buffer: page.body).utf8)) as? [String: Any])
+                let json = try #require(
+                    JSONSerialization.jsonObject(with: Data(String(buffer: page.body).utf8)) as? [String: Any])
                 let events = try #require(json["events"] as? [[String: Any]])
                 guard !events.isEmpty else { break }
                 stored += events
@@ -54,7 +55,8 @@ struct SimulatedTrafficTests {
             for ucid in ucids {
                 let response = try await client.execute(uri: "/v1/calls/\(ucid)/events", method: .get)
                 #expect(response.status == .ok)
-                let json = try #require(JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any])
+                let json = try #require(
+                    JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any])
                 let events = try #require(json["events"] as? [[String: Any]])
                 #expect(events.map { $0["streamVersion"] as? Int } == Array(1...events.count).map { $0 })
                 total += events.count

@@ -5,8 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Projections
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// The UUI key service over real sockets and a real PostgreSQL: each verb and error, expiry, a key
 /// in every UUI encoding, data that follows a call to another site and into a consultation, and a rebuild
@@ -25,7 +25,8 @@ struct UserDataAPITests {
         let response = try await client.execute(
             uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         let text = String(buffer: response.body)
-        let json = text.isEmpty ? [:] : (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:])
+        let json =
+            text.isEmpty ? [:] : (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:])
         return (response.status, json)
     }
 
@@ -46,14 +47,17 @@ struct UserDataAPITests {
 
     /// JSON text with sorted keys, to compare documents whatever the order of their members.
     static func canonical(_ value: Any) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
+        String(
+            decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]),
+            as: UTF8.self)
     }
 
     @Test func eachVerbAndItsHistory() async throws {
         try await withApp { client, _ in
             let actor: HTTPFields = [HTTPField.Name("CallTrail-Actor")!: "ivr-7"]
             let created = try await Self.send(
-                client, .post, "/v1/userdata", #"{"data":{"acct":12345678901234567890,"intent":"billing"}}"#, headers: actor)
+                client, .post, "/v1/userdata", #"{"data":{"acct":12345678901234567890,"intent":"billing"}}"#,
+                headers: actor)
             #expect(created.status == .created)
             let key = try #require(created.json["key"] as? String)
             #expect(UserDataKey(key) != nil)
@@ -71,7 +75,8 @@ struct UserDataAPITests {
             #expect(merged.status == .ok)
             #expect(try Self.canonical(merged.json["data"]!) == #"{"acct":12345678901234567890,"case":{"id":7}}"#)
 
-            let replaced = try await Self.send(client, .put, "/v1/userdata/\(key)", #"{"data":["a",2],"ttlSeconds":60}"#)
+            let replaced = try await Self.send(
+                client, .put, "/v1/userdata/\(key)", #"{"data":["a",2],"ttlSeconds":60}"#)
             #expect(replaced.status == .ok)
             #expect(try Self.canonical(replaced.json["data"]!) == #"["a",2]"#)
             #expect(replaced.json["version"] as? Int == 3)
@@ -99,7 +104,11 @@ struct UserDataAPITests {
             // The changes are events of the log, like the switch's.
             let log = try await Self.send(client, .get, "/v1/events?after=0&limit=100")
             let types = (log.json["events"] as? [[String: Any]] ?? []).compactMap { $0["type"] as? String }
-            #expect(types == ["CALLTRAIL_USERDATA_SET", "CALLTRAIL_USERDATA_MERGED", "CALLTRAIL_USERDATA_REPLACED", "CALLTRAIL_USERDATA_DELETED"])
+            #expect(
+                types == [
+                    "CALLTRAIL_USERDATA_SET", "CALLTRAIL_USERDATA_MERGED", "CALLTRAIL_USERDATA_REPLACED",
+                    "CALLTRAIL_USERDATA_DELETED",
+                ])
         }
     }
 
@@ -137,7 +146,10 @@ struct UserDataAPITests {
                 #expect(!Self.message(response.json).isEmpty)
             }
             // An explicit null is the same as leaving the member out.
-            #expect(try await Self.send(client, .post, "/v1/userdata", #"{"data":1,"ucid":null,"device":null,"ttlSeconds":null}"#).status == .created)
+            #expect(
+                try await Self.send(
+                    client, .post, "/v1/userdata", #"{"data":1,"ucid":null,"device":null,"ttlSeconds":null}"#
+                ).status == .created)
             let huge = "{\"data\":\"" + String(repeating: "x", count: 70_000) + "\"}"
             let tooLarge = try await Self.send(client, .post, "/v1/userdata", huge)
             #expect(tooLarge.status == .contentTooLarge)
@@ -150,18 +162,22 @@ struct UserDataAPITests {
             // A client cannot write the service's events: the id prefix is refused, the type is only stored.
             let forged = try await Self.send(
                 client, .post, "/v1/events",
-                #"{"id":"calltrail-userdata-x","source":"a","time":"2026-11-20T10:00:00Z","type":"CALLTRAIL_USERDATA_SET"}"#)
+                #"{"id":"calltrail-userdata-x","source":"a","time":"2026-11-20T10:00:00Z","type":"CALLTRAIL_USERDATA_SET"}"#
+            )
             #expect(forged.status == .unprocessableContent)
         }
     }
 
     @Test func expiredDataAnswers410() async throws {
         try await withApp { client, _ in
-            let created = try await Self.send(client, .post, "/v1/userdata", #"{"data":{"a":1},"ttlSeconds":3}"#)
+            // Renewed first, and both with a TTL that the whole suite's load cannot eat before the renewal lands.
+            let renewed = try await Self.set(client, #"{"data":{"a":1},"ttlSeconds":6}"#)
+            let created = try await Self.send(client, .post, "/v1/userdata", #"{"data":{"a":1},"ttlSeconds":6}"#)
             let short = try #require(created.json["key"] as? String)
             let expiresAt = try #require((created.json["expiresAt"] as? String).flatMap(Timestamp.parse))
-            let renewed = try await Self.set(client, #"{"data":{"a":1},"ttlSeconds":3}"#)
-            #expect(try await Self.send(client, .put, "/v1/userdata/\(renewed)", #"{"data":{"a":2},"ttlSeconds":120}"#).status == .ok)
+            #expect(
+                try await Self.send(client, .put, "/v1/userdata/\(renewed)", #"{"data":{"a":2},"ttlSeconds":120}"#)
+                    .status == .ok)
             try await Task.sleep(for: .seconds(max(0, expiresAt.timeIntervalSinceNow) + 0.3))
             let expired = try await Self.send(client, .get, "/v1/userdata/\(short)")
             #expect(expired.status == .gone)
@@ -199,12 +215,17 @@ struct UserDataAPITests {
             // originalCallInfo, as after a transfer: the call's own UUI has no key, the restored one does.
             let restored = String(format: "000010005%011d", 1_795_000_100)
             ucids.append(restored)
-            try await API.post(client, [
-                events.event(
-                    "CSTA_ESTABLISHED",
-                    csta: #"{"establishedConnection":{"callID":3100,"deviceID":"5002"},"answeringDevice":"5002","callingDevice":"5001","calledDevice":"5002"}"#,
-                    att: #"{"ucid":"\#(restored)","userInfo":{"type":"UUI_IA5_ASCII","data":"LANG=FR"},"originalCallInfo":{"reason":"OR_TRANSFERRED","userInfo":{"type":"UUI_IA5_ASCII","data":"\#(key)"}}}"#)
-            ])
+            try await API.post(
+                client,
+                [
+                    events.event(
+                        "CSTA_ESTABLISHED",
+                        csta:
+                            #"{"establishedConnection":{"callID":3100,"deviceID":"5002"},"answeringDevice":"5002","callingDevice":"5001","calledDevice":"5002"}"#,
+                        att:
+                            #"{"ucid":"\#(restored)","userInfo":{"type":"UUI_IA5_ASCII","data":"LANG=FR"},"originalCallInfo":{"reason":"OR_TRANSFERRED","userInfo":{"type":"UUI_IA5_ASCII","data":"\#(key)"}}}"#
+                    )
+                ])
             try await API.waitForProjection(client)
             for ucid in ucids {
                 let call = try await API.get(client, "/v1/calls/\(ucid)")
@@ -229,11 +250,13 @@ struct UserDataAPITests {
             let u1 = EventFixtures.u1
             let u2 = "00002000071795000300"
             var site1 = EventFixtures(source: "aes1", switchName: "cm1")
-            try await API.post(client, [
-                site1.delivered(1001, at: "7001", ucid: u1, toACD: true),
-                site1.delivered(1001, at: "5001", ucid: u1),
-                site1.established(1001, at: "5001", ucid: u1),
-            ])
+            try await API.post(
+                client,
+                [
+                    site1.delivered(1001, at: "7001", ucid: u1, toACD: true),
+                    site1.delivered(1001, at: "5001", ucid: u1),
+                    site1.established(1001, at: "5001", ucid: u1),
+                ])
             try await API.waitForProjection(client)
             let created = try await Self.send(
                 client, .post, "/v1/userdata", #"{"data":{"acct":"998877","verified":true},"ucid":"\#(u1)"}"#)
@@ -256,11 +279,13 @@ struct UserDataAPITests {
 
             var site2 = EventFixtures(source: "aes2", switchName: "cm2", clock: site1.clock + 5)
             let uui = ("UUI_IA5_ASCII", "ACCT=998877;\(key)")
-            try await API.post(client, [
-                site2.delivered(2001, at: "87001", ucid: u2, toACD: true, ani: "5001", uui: uui),
-                site2.delivered(2001, at: "6001", ucid: u2, ani: "5001", uui: uui),
-                site2.established(2001, at: "6001", ucid: u2),
-            ])
+            try await API.post(
+                client,
+                [
+                    site2.delivered(2001, at: "87001", ucid: u2, toACD: true, ani: "5001", uui: uui),
+                    site2.delivered(2001, at: "6001", ucid: u2, ani: "5001", uui: uui),
+                    site2.established(2001, at: "6001", ucid: u2),
+                ])
             try await API.waitForProjection(client)
             let call = try await API.get(client, "/v1/calls/\(u2)")
             #expect(call["journeyId"] as? String == u2, "site 2's call is its own journey here: only the key links it")
@@ -283,19 +308,23 @@ struct UserDataAPITests {
             let u1 = EventFixtures.u1
             let consult = EventFixtures.u2
             var events = EventFixtures()
-            try await API.post(client, [
-                events.delivered(1001, at: "5001", ucid: u1),
-                events.established(1001, at: "5001", ucid: u1),
-                events.held(1001, at: "5001"),
-                events.serviceInitiated(1002, at: "5001", ucid: consult),
-                events.originated(1002, at: "5001", called: "5002"),
-                events.delivered(1002, at: "5002", ucid: consult),
-            ])
+            try await API.post(
+                client,
+                [
+                    events.delivered(1001, at: "5001", ucid: u1),
+                    events.established(1001, at: "5001", ucid: u1),
+                    events.held(1001, at: "5001"),
+                    events.serviceInitiated(1002, at: "5001", ucid: consult),
+                    events.originated(1002, at: "5001", called: "5002"),
+                    events.delivered(1002, at: "5002", ucid: consult),
+                ])
             try await API.waitForProjection(client)
             let key = try await Self.set(client, #"{"data":{"reason":"refund"},"device":"5001"}"#)
             let attached = try await Self.send(client, .put, "/v1/calls/\(u1)/userdata", #"{"data":{"note":"angry"}}"#)
             #expect(attached.status == .ok, "\(attached.json)")
-            #expect(try Self.canonical(try await API.get(client, "/v1/calls/\(u1)/userdata")["data"] ?? NSNull()) == #"{"note":"angry"}"#)
+            #expect(
+                try Self.canonical(try await API.get(client, "/v1/calls/\(u1)/userdata")["data"] ?? NSNull())
+                    == #"{"note":"angry"}"#)
 
             let context = try await API.get(client, "/v1/calls/\(consult)")
             #expect(context["consultOf"] as? String == u1)
@@ -326,7 +355,9 @@ struct UserDataAPITests {
             let key = try await Self.set(client, #"{"data":{}}"#)
             try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for index in 0..<16 {
-                    group.addTask { try await Self.send(client, .patch, "/v1/userdata/\(key)", #"{"m\#(index)":\#(index)}"#).status }
+                    group.addTask {
+                        try await Self.send(client, .patch, "/v1/userdata/\(key)", #"{"m\#(index)":\#(index)}"#).status
+                    }
                 }
                 for try await status in group { #expect(status == .ok) }
             }
@@ -343,7 +374,8 @@ struct UserDataAPITests {
         try await withApp { client, database in
             let u1 = EventFixtures.u1
             var events = EventFixtures()
-            try await API.post(client, [events.delivered(1001, at: "5001", ucid: u1), events.established(1001, at: "5001", ucid: u1)])
+            try await API.post(
+                client, [events.delivered(1001, at: "5001", ucid: u1), events.established(1001, at: "5001", ucid: u1)])
             try await API.waitForProjection(client)
             let first = try await Self.set(client, #"{"data":{"a":1},"ucid":"\#(u1)"}"#)
             let second = try await Self.set(client, #"{"data":[1,2,3],"ttlSeconds":600}"#)
@@ -355,7 +387,8 @@ struct UserDataAPITests {
             _ = try await Self.send(client, .put, "/v1/calls/\(u1)/userdata", #"{"data":{"n":2}}"#)
 
             let reads = [
-                "/v1/userdata/\(first)", "/v1/userdata/\(second)", "/v1/userdata/\(third)", "/v1/userdata/\(first)/history",
+                "/v1/userdata/\(first)", "/v1/userdata/\(second)", "/v1/userdata/\(third)",
+                "/v1/userdata/\(first)/history",
                 "/v1/userdata/\(third)/history", "/v1/calls/\(u1)/userdata", "/v1/calls/\(u1)",
             ]
             func snapshot() async throws -> [String] {

@@ -2,8 +2,8 @@ import EventStore
 import Logging
 import Synchronization
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// The appender's saturation signal (pure logic: the store is a stand-in whose appends finish when the test says).
 /// It must hold only while every lane writes, and through a lane that finishes one group and at once takes the next.
@@ -21,7 +21,9 @@ struct AppendSaturationTests {
 
         func append(_ batches: [[IncomingEvent]]) async throws -> [AppendResult] {
             await withCheckedContinuation { continuation in waiting.withLock { $0.append(continuation) } }
-            return batches.map { AppendResult(accepted: $0.count, duplicates: 0, firstPosition: nil, lastPosition: nil) }
+            return batches.map {
+                AppendResult(accepted: $0.count, duplicates: 0, firstPosition: nil, lastPosition: nil)
+            }
         }
 
         func read(after position: Int64, limit: Int) async throws -> [StoredEvent] { [] }

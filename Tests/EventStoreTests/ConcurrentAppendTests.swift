@@ -3,8 +3,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// Gapless, commit-ordered positions under concurrent writers (event-store-lessons §2.1): a reader that polls
 /// while 8 clients write sees every position exactly once, in order, and nothing is lost or doubled.
@@ -17,13 +17,14 @@ struct ConcurrentAppendTests {
     static func batches(writer: Int) -> [[IncomingEvent]] {
         var f = EventFixtures(source: "aes\(writer)", switchName: "cm1")
         return (0..<batchesPerWriter).map { batch in
-            EventFixtures.incoming((0..<callsPerBatch).flatMap { call -> [String] in
-                let callID = Int64(1 + writer * 10_000 + batch * 10 + call)
-                let ucid = UCID(node: writer + 1, sequence: batch * 10 + call + 1, time: 1_795_000_000).rawValue
-                return [
-                    f.delivered(callID, at: "5001", ucid: ucid), f.held(callID, at: "5001"), f.callCleared(callID),
-                ]
-            })
+            EventFixtures.incoming(
+                (0..<callsPerBatch).flatMap { call -> [String] in
+                    let callID = Int64(1 + writer * 10_000 + batch * 10 + call)
+                    let ucid = UCID(node: writer + 1, sequence: batch * 10 + call + 1, time: 1_795_000_000).rawValue
+                    return [
+                        f.delivered(callID, at: "5001", ucid: ucid), f.held(callID, at: "5001"), f.callCleared(callID),
+                    ]
+                })
         }
     }
 
@@ -99,7 +100,9 @@ struct ConcurrentAppendTests {
                                 let result = try await appender.append(batch)
                                 #expect(result.accepted == batch.count)
                                 let first = try #require(result.firstPosition)
-                                #expect(result.lastPosition == first + Int64(batch.count) - 1, "a request's events are contiguous")
+                                #expect(
+                                    result.lastPosition == first + Int64(batch.count) - 1,
+                                    "a request's events are contiguous")
                             }
                             return nil
                         }
@@ -125,11 +128,12 @@ struct ConcurrentResendTests {
         try await database.withClient { client in
             let store = PostgresEventStore(client: client, logger: database.logger)
             var f = EventFixtures()
-            let events = EventFixtures.incoming((0..<40).flatMap { call -> [String] in
-                let callID = Int64(2000 + call)
-                let ucid = UCID(node: 9, sequence: call + 1, time: 1_795_000_000).rawValue
-                return [f.delivered(callID, at: "5001", ucid: ucid), f.held(callID, at: "5001")]
-            })
+            let events = EventFixtures.incoming(
+                (0..<40).flatMap { call -> [String] in
+                    let callID = Int64(2000 + call)
+                    let ucid = UCID(node: 9, sequence: call + 1, time: 1_795_000_000).rawValue
+                    return [f.delivered(callID, at: "5001", ucid: ucid), f.held(callID, at: "5001")]
+                })
             let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
                 for client in 0..<6 {
                     let batch = client % 2 == 0 ? events : events.reversed()

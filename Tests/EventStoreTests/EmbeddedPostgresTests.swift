@@ -38,7 +38,9 @@ struct EmbeddedPostgresTests {
         defer { again.stop() }
         let count = try await DatabaseBootstrap.withTemporaryClient(url2, logger: logger) { client in
             var count = 0
-            for try await value in try await client.query("SELECT count(*)::int FROM streams").decode(Int.self) { count = value }
+            for try await value in try await client.query("SELECT count(*)::int FROM streams").decode(Int.self) {
+                count = value
+            }
             return count
         }
         #expect(count == 1)

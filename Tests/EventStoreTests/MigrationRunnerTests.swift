@@ -2,8 +2,8 @@ import EventStore
 import Foundation
 import Logging
 import PostgresNIO
-import Testing
 import TestSupport
+import Testing
 
 struct MigrationRunnerTests {
     @Test func appliesEachMigrationOnceEvenWhenTwoProcessesStartTogether() async throws {
@@ -23,7 +23,9 @@ struct MigrationRunnerTests {
             #expect(try await runner.migrate() == [], "a third run has nothing to do")
             #expect(try await runner.pending() == [])
             var count = 0
-            for try await value in try await client.query("SELECT count(*)::int FROM calltrail_migrations").decode(Int.self) {
+            for try await value in try await client.query("SELECT count(*)::int FROM calltrail_migrations").decode(
+                Int.self)
+            {
                 count = value
             }
             #expect(count == migrations.count)
@@ -48,7 +50,10 @@ struct MigrationRunnerTests {
     @Test func aFailingMigrationLeavesNothingBehindAndNamesTheStatement() async throws {
         let database = try await TestDatabase.create()
         var migrations = try TestDatabase.migrations
-        migrations.append(Migration(version: 9999, name: "9999_broken.sql", sql: "CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;"))
+        migrations.append(
+            Migration(
+                version: 9999, name: "9999_broken.sql",
+                sql: "CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;"))
         let all = migrations
         try await database.withClient(asOwner: true) { client in
             let runner = MigrationRunner(client: client, migrations: all, logger: database.logger)
@@ -56,7 +61,9 @@ struct MigrationRunnerTests {
             #expect(error?.description.contains("9999_broken.sql, statement 2") == true)
             #expect(try await runner.pending().map(\.version) == [9999])
             var exists = true
-            for try await value in try await client.query("SELECT to_regclass('half_done') IS NOT NULL").decode(Bool.self) {
+            for try await value in try await client.query("SELECT to_regclass('half_done') IS NOT NULL").decode(
+                Bool.self)
+            {
                 exists = value
             }
             #expect(!exists, "the migration's transaction rolled back")

@@ -3,8 +3,8 @@ import Foundation
 import Logging
 import PostgresNIO
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// The event store against a real PostgreSQL: each test gets its own migrated database.
 struct PostgresEventStoreTests {
@@ -53,7 +53,8 @@ struct PostgresEventStoreTests {
         try await withStore { store, _ in
             var f = EventFixtures()
             let batch = EventFixtures.incoming([
-                f.delivered(1001, at: "5001", ucid: EventFixtures.u1), f.established(1001, at: "5001", ucid: EventFixtures.u1),
+                f.delivered(1001, at: "5001", ucid: EventFixtures.u1),
+                f.established(1001, at: "5001", ucid: EventFixtures.u1),
             ])
             _ = try await store.append([batch])
             let again = try await store.append([batch])
@@ -74,11 +75,12 @@ struct PostgresEventStoreTests {
             let first = EventFixtures.incoming([f.delivered(1001, at: "5001", ucid: EventFixtures.u1)])
             let second = EventFixtures.incoming([f.held(1001, at: "5001"), f.callCleared(1001)])
             let results = try await store.append([first, second, first])
-            #expect(results == [
-                AppendResult(accepted: 1, duplicates: 0, firstPosition: 1, lastPosition: 1),
-                AppendResult(accepted: 2, duplicates: 0, firstPosition: 2, lastPosition: 3),
-                AppendResult(accepted: 0, duplicates: 1, firstPosition: nil, lastPosition: nil),
-            ])
+            #expect(
+                results == [
+                    AppendResult(accepted: 1, duplicates: 0, firstPosition: 1, lastPosition: 1),
+                    AppendResult(accepted: 2, duplicates: 0, firstPosition: 2, lastPosition: 3),
+                    AppendResult(accepted: 0, duplicates: 1, firstPosition: nil, lastPosition: nil),
+                ])
         }
     }
 
@@ -91,7 +93,8 @@ struct PostgresEventStoreTests {
     @Test func theDatabaseRefusesUpdateAndDelete() async throws {
         try await withStore { store, database in
             var f = EventFixtures()
-            _ = try await store.append([EventFixtures.incoming([f.delivered(1001, at: "5001", ucid: EventFixtures.u1)])])
+            _ = try await store.append([EventFixtures.incoming([f.delivered(1001, at: "5001", ucid: EventFixtures.u1)])]
+            )
             #expect(database.role == "calltrail_app")
 
             // The app role lacks the privilege.
@@ -121,19 +124,27 @@ struct PostgresEventStoreTests {
     @Test func callIDReuseAfterCallClearedMapsToTheNewUCID() async throws {
         try await withStore { store, _ in
             var f = EventFixtures()
-            _ = try await store.append([EventFixtures.incoming([
-                f.delivered(1001, at: "5001", ucid: EventFixtures.u1), f.held(1001, at: "5001"), f.callCleared(1001),
-            ])])
+            _ = try await store.append([
+                EventFixtures.incoming([
+                    f.delivered(1001, at: "5001", ucid: EventFixtures.u1), f.held(1001, at: "5001"),
+                    f.callCleared(1001),
+                ])
+            ])
             // A new call reuses 1001, in a later request.
-            _ = try await store.append([EventFixtures.incoming([
-                f.delivered(1001, at: "5002", ucid: EventFixtures.u2), f.held(1001, at: "5002"),
-            ])])
-            _ = try await store.append([EventFixtures.incoming([f.connectionCleared(1001, device: "5002"), f.callCleared(1001)])])
+            _ = try await store.append([
+                EventFixtures.incoming([
+                    f.delivered(1001, at: "5002", ucid: EventFixtures.u2), f.held(1001, at: "5002"),
+                ])
+            ])
+            _ = try await store.append([
+                EventFixtures.incoming([f.connectionCleared(1001, device: "5002"), f.callCleared(1001)])
+            ])
             #expect(try await store.readStream(u1).map(\.position) == [1, 2, 3])
             #expect(try await store.readStream(u2).map(\.position) == [4, 5, 6, 7])
-            #expect(try await store.readStream(u2).map(\.type) == [
-                "CSTA_DELIVERED", "CSTA_HELD", "CSTA_CONNECTION_CLEARED", "CSTA_CALL_CLEARED",
-            ])
+            #expect(
+                try await store.readStream(u2).map(\.type) == [
+                    "CSTA_DELIVERED", "CSTA_HELD", "CSTA_CONNECTION_CLEARED", "CSTA_CALL_CLEARED",
+                ])
         }
     }
 
@@ -141,15 +152,21 @@ struct PostgresEventStoreTests {
         try await withStore { store, _ in
             var f = EventFixtures()
             // An outbound call seen first without a UCID (older private data), in its own request.
-            let early = EventFixtures.incoming([f.originated(1010, at: "5001", called: "916135550199"), f.held(1010, at: "5001")])
+            let early = EventFixtures.incoming([
+                f.originated(1010, at: "5001", called: "916135550199"), f.held(1010, at: "5001"),
+            ])
             let stored = try await store.append([early])
             #expect(stored[0].accepted == 2)
-            #expect(try await store.read(after: 0, limit: 10).map(\.ucid) == [nil, nil], "stored at once, without a stream")
+            #expect(
+                try await store.read(after: 0, limit: 10).map(\.ucid) == [nil, nil], "stored at once, without a stream")
 
-            _ = try await store.append([EventFixtures.incoming([f.established(1010, at: "5001", ucid: EventFixtures.u2)])])
+            _ = try await store.append([
+                EventFixtures.incoming([f.established(1010, at: "5001", ucid: EventFixtures.u2)])
+            ])
             let stream = try await store.readStream(u2)
             #expect(stream.map(\.position) == [1, 2, 3, 4])
-            #expect(stream.map(\.type) == ["CSTA_ORIGINATED", "CSTA_HELD", "CSTA_ESTABLISHED", "CALLTRAIL_UCID_LINKED"])
+            #expect(
+                stream.map(\.type) == ["CSTA_ORIGINATED", "CSTA_HELD", "CSTA_ESTABLISHED", "CALLTRAIL_UCID_LINKED"])
             let link = try #require(stream.last)
             #expect(link.ucid == u2)
             #expect(link.body.contains("\"positions\":[1,2]"))
@@ -178,7 +195,8 @@ struct PostgresEventStoreTests {
             let bodies = [
                 "{\"type\":\"X\",\"note\":\"a\\\\b\"}",
                 "{\r\n\t\"type\":\t\"X\",\n\"note\":\"tab\\tnew\\nline\\r\\\\\\\"\"\r\n}",
-                "\t{\"type\":\"X\",\"note\":\"" + String(repeating: "é-long run without escapes ", count: 4) + "\\\\\"}\n",
+                "\t{\"type\":\"X\",\"note\":\"" + String(repeating: "é-long run without escapes ", count: 4)
+                    + "\\\\\"}\n",
             ]
             let times = [
                 Date(timeIntervalSince1970: 1_795_000_000.123_456), Date(timeIntervalSince1970: -946_684_799.999_999),
@@ -192,8 +210,9 @@ struct PostgresEventStoreTests {
             #expect(try await store.append([events])[0].accepted == 3)
             let stored = try await store.read(after: 0, limit: 10)
             #expect(stored.map(\.body) == bodies)
-            #expect(stored.map { Int64(($0.time.timeIntervalSince1970 * 1_000_000).rounded()) }
-                == times.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) })
+            #expect(
+                stored.map { Int64(($0.time.timeIntervalSince1970 * 1_000_000).rounded()) }
+                    == times.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded()) })
             #expect(stored.map(\.seq) == [-1, 0, 1])
             #expect(stored.map(\.monitor) == [nil, nil, nil])
         }

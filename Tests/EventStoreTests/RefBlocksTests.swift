@@ -1,7 +1,8 @@
-@testable import EventStore
 import PostgresNIO
-import Testing
 import TestSupport
+import Testing
+
+@testable import EventStore
 
 /// Body refs drawn in blocks (migration 0006): unique across processes, across block boundaries, and next to
 /// the single draws of the careful path, which still call `nextval` once a ref.

@@ -1,14 +1,16 @@
 import EventStore
 import TSAPI
-import Testing
 import TestSupport
+import Testing
 
 /// The identity rules (docs/architecture.md, "How events find their call"), as given-events-expect-streams cases (no database).
 struct StreamResolverTests {
     let u1 = UCID(EventFixtures.u1)!
     let u2 = UCID(EventFixtures.u2)!
 
-    func resolve(_ events: [String], bindings: [CallKey: CallBinding] = [:], pending: [CallKey: [Int64]] = [:])
+    func resolve(
+        _ events: [String], bindings: [CallKey: CallBinding] = [:], pending: [CallKey: [Int64]] = [:]
+    )
         -> (rows: [StreamResolver.Row], resolver: StreamResolver)
     {
         var resolver = StreamResolver(bindings: bindings, pending: pending)
@@ -99,7 +101,8 @@ struct StreamResolverTests {
             f.serviceInitiated(1002, at: "5001", ucid: EventFixtures.u2, monitor: 201),
             f.originated(1002, at: "5001", called: "5002", monitor: 201),
             f.delivered(1002, at: "5002", ucid: EventFixtures.u2, monitor: 202),
-            f.transferred(primary: 1001, secondary: 1002, from: "5001", to: "5002", ucid: EventFixtures.u1, monitor: 202),
+            f.transferred(
+                primary: 1001, secondary: 1002, from: "5001", to: "5002", ucid: EventFixtures.u1, monitor: 202),
             f.callCleared(1001, monitor: 101),  // the merged-away old call, reported to the VDN monitor
             f.connectionCleared(1002, device: "T1002#1", monitor: 202),
             f.callCleared(1002, monitor: 202),
@@ -166,13 +169,14 @@ struct StreamResolverEdgeTests {
     @Test func aCallIDFreedByAMergeIsNotTheMergedCallAnyMore() {
         var f = EventFixtures()
         var resolver = StreamResolver(bindings: [:], pending: [:])
-        let rows = resolver.resolve(EventFixtures.incoming([
-            f.delivered(1001, at: "5001", ucid: EventFixtures.u1),
-            f.serviceInitiated(1002, at: "5001", ucid: EventFixtures.u2),
-            f.transferred(primary: 1001, secondary: 1002, from: "5001", to: "5002", ucid: EventFixtures.u1),
-            f.callCleared(1001),  // the merged-away call, reported late: still the merged call's
-            f.originated(1001, at: "5003", called: "916135550199"),  // CM reuses 1001 for a new call
-        ]), firstPosition: 1)
+        let rows = resolver.resolve(
+            EventFixtures.incoming([
+                f.delivered(1001, at: "5001", ucid: EventFixtures.u1),
+                f.serviceInitiated(1002, at: "5001", ucid: EventFixtures.u2),
+                f.transferred(primary: 1001, secondary: 1002, from: "5001", to: "5002", ucid: EventFixtures.u1),
+                f.callCleared(1001),  // the merged-away call, reported late: still the merged call's
+                f.originated(1001, at: "5003", called: "916135550199"),  // CM reuses 1001 for a new call
+            ]), firstPosition: 1)
         #expect(rows.map(\.ucid) == [u1, u2, u1, u1, nil])
         #expect(resolver.pending[CallKey(switchName: "cm1", callID: 1001)] == [5])
     }
@@ -180,10 +184,11 @@ struct StreamResolverEdgeTests {
     @Test func anUnresolvableMergeWaitsUnderTheSurvivingCall() {
         var f = EventFixtures()
         var resolver = StreamResolver(bindings: [:], pending: [:])
-        let rows = resolver.resolve(EventFixtures.incoming([
-            f.transferred(primary: 1001, secondary: 1002, from: "5001", to: "5002", ucid: nil),
-            f.established(1002, at: "5002", ucid: EventFixtures.u2),
-        ]), firstPosition: 1)
+        let rows = resolver.resolve(
+            EventFixtures.incoming([
+                f.transferred(primary: 1001, secondary: 1002, from: "5001", to: "5002", ucid: nil),
+                f.established(1002, at: "5002", ucid: EventFixtures.u2),
+            ]), firstPosition: 1)
         #expect(rows.count == 3)
         guard case .link(let link) = rows[2].kind else {
             Issue.record("expected the merge to be linked once the survivor's UCID shows")

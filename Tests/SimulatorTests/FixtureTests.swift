@@ -20,7 +20,8 @@ struct FixtureTests {
 
     @Test(arguments: Scenario.allCases)
     func fixtureIsWhatTheSimulatorProduces(_ scenario: Scenario) throws {
-        let committed = try String(contentsOf: Self.folder.appendingPathComponent("\(scenario.rawValue).ndjson"), encoding: .utf8)
+        let committed = try String(
+            contentsOf: Self.folder.appendingPathComponent("\(scenario.rawValue).ndjson"), encoding: .utf8)
         #expect(committed == Self.generate(scenario), "regenerate the fixture and its expectation together")
     }
 
@@ -37,19 +38,24 @@ struct FixtureTests {
         let outcomes = ["answered", "abandoned", "transferred", "conferenced", "redirected", "outbound"]
         #expect(outcomes.contains(journey["outcome"] as? String ?? ""))
         // Agents are those who answer, or, on an outbound call, the one who dials.
-        let talking = Set(events.compactMap { event -> String? in
-            let body = try? JSONSerialization.jsonObject(with: Data(event.rawJSON.utf8)) as? [String: Any]
-            let csta = body?["csta"] as? [String: Any]
-            switch event.eventType {
-            case .established: return csta?["answeringDevice"] as? String
-            case .originated where journey["outcome"] as? String == "outbound": return csta?["callingDevice"] as? String
-            default: return nil
-            }
-        })
+        let talking = Set(
+            events.compactMap { event -> String? in
+                let body = try? JSONSerialization.jsonObject(with: Data(event.rawJSON.utf8)) as? [String: Any]
+                let csta = body?["csta"] as? [String: Any]
+                switch event.eventType {
+                case .established: return csta?["answeringDevice"] as? String
+                case .originated where journey["outcome"] as? String == "outbound":
+                    return csta?["callingDevice"] as? String
+                default: return nil
+                }
+            })
         for agent in journey["agents"] as? [String] ?? [] { #expect(talking.contains(agent), "\(agent) talks") }
         for offer in journey["offers"] as? [[String: Any]] ?? [] {
             let device = try #require(offer["device"] as? String)
-            #expect(events.contains { $0.eventType == .delivered && $0.rawJSON.contains("\"alertingDevice\":\"\(device)\"") })
+            #expect(
+                events.contains {
+                    $0.eventType == .delivered && $0.rawJSON.contains("\"alertingDevice\":\"\(device)\"")
+                })
         }
     }
 }

@@ -2,13 +2,17 @@ import Foundation
 import TSAPI
 import Testing
 
-private let trunk1 = #"{"connection":{"callID":1001,"deviceID":"T1#1","devIDType":"DYNAMIC_ID"},"#
+private let trunk1 =
+    #"{"connection":{"callID":1001,"deviceID":"T1#1","devIDType":"DYNAMIC_ID"},"#
     + #""trunkGroup":"10","trunkMember":"5"}"#
-private let trunk2 = #"{"connection":{"callID":1002,"deviceID":"T2#1","devIDType":"DYNAMIC_ID"},"#
+private let trunk2 =
+    #"{"connection":{"callID":1002,"deviceID":"T2#1","devIDType":"DYNAMIC_ID"},"#
     + #""trunkGroup":11,"trunkMember":6}"#
-private let history1 = #"{"olddeviceID":"5001","cause":"EC_TRANSFER","#
+private let history1 =
+    #"{"olddeviceID":"5001","cause":"EC_TRANSFER","#
     + #""oldconnectionID":{"callID":1001,"deviceID":"5001","devIDType":"STATIC_ID"}}"#
-private let history2 = #"{"olddeviceID":{"deviceID":"7001"},"cause":"EC_REDIRECTED","#
+private let history2 =
+    #"{"olddeviceID":{"deviceID":"7001"},"cause":"EC_REDIRECTED","#
     + #""oldconnectionID":{"callID":"1000","deviceID":"7001"}}"#
 
 /// Avaya private data (`att`) decoded leniently.
@@ -113,8 +117,10 @@ struct ATTPrivateDataTests {
         #expect(lookahead.minutes == 1)
         #expect(lookahead.seconds == 30)
         #expect(lookahead.sourceVDN == "7001")
-        #expect(original.userEnteredCode == UserEnteredCode(
-            type: "UE_CALL_PROMPTER", indicator: "UE_COLLECT", data: "1234", collectVDN: "7001"))
+        #expect(
+            original.userEnteredCode
+                == UserEnteredCode(
+                    type: "UE_CALL_PROMPTER", indicator: "UE_COLLECT", data: "1234", collectVDN: "7001"))
     }
 
     @Test func readsNetworkReachedAndFailedPrivateData() throws {

@@ -42,7 +42,8 @@ struct IngestBatchParserErrorTests {
     }
 
     @Test func errorIndexIsThePositionInTheArray() throws {
-        let body = "[" + Envelope.event(seq: 1) + "," + Envelope.event(seq: 2) + ","
+        let body =
+            "[" + Envelope.event(seq: 1) + "," + Envelope.event(seq: 2) + ","
             + #"{"source":"aes1","seq":3,"type":"CSTA_HELD"}"# + "]"
         let error = try #require(ingestError(body))
         #expect(error.index == 2)
@@ -57,19 +58,22 @@ struct IngestBatchParserErrorTests {
     }
 
     @Test func theFirstInvalidEventIsReported() throws {
-        let body = "[" + [
-            Envelope.event(seq: 1),
-            #"{"source":"aes1","seq":2,"time":"\#(Self.time)"}"#,  // no type
-            #"{"seq":3,"time":"\#(Self.time)","type":"CSTA_HELD"}"#,  // no source
-            "42",
-        ].joined(separator: ",") + "]"
+        let body =
+            "["
+            + [
+                Envelope.event(seq: 1),
+                #"{"source":"aes1","seq":2,"time":"\#(Self.time)"}"#,  // no type
+                #"{"seq":3,"time":"\#(Self.time)","type":"CSTA_HELD"}"#,  // no source
+                "42",
+            ].joined(separator: ",") + "]"
         let error = try #require(ingestError(body))
         #expect(error.index == 1)
         #expect(error.field == "type")
     }
 
     @Test func anInvalidEventBeforeASyntaxErrorIsReportedFirst() throws {
-        let body = Envelope.event(seq: 1) + "\n" + #"{"source":"aes1","seq":2,"type":"CSTA_HELD"}"# + "\n"
+        let body =
+            Envelope.event(seq: 1) + "\n" + #"{"source":"aes1","seq":2,"type":"CSTA_HELD"}"# + "\n"
             + #"{"source":"aes1","seq":3,"#
         let error = try #require(ingestError(body))
         #expect(error.index == 1)

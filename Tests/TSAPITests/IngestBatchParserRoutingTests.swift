@@ -16,7 +16,8 @@ struct IngestBatchParserRoutingTests {
     }
 
     @Test func ucidAfterNestedPrivateData() throws {
-        let att = #"{"userInfo":{"type":"UUI_IA5_ASCII","data":"x"},"trunkList":[{"a":[1]}],"#
+        let att =
+            #"{"userInfo":{"type":"UUI_IA5_ASCII","data":"x"},"trunkList":[{"a":[1]}],"#
             + #""ucid":"00001000421700000000"}"#
         let event = try parseSingle(Envelope.event(att: att))
         #expect(event.ucid?.rawValue == "00001000421700000000")

@@ -26,7 +26,8 @@ struct IngestBatchParserTests {
     }
 
     @Test func ndjsonWithBlankLines() throws {
-        let body = "\n" + Envelope.event(seq: 1) + "\n\n" + Envelope.event(seq: 2) + "\r\n\r\n"
+        let body =
+            "\n" + Envelope.event(seq: 1) + "\n\n" + Envelope.event(seq: 2) + "\r\n\r\n"
             + Envelope.event(seq: 3) + "\n\n"
         let events = try parseBatch(body)
         #expect(events.map(\.seq) == [1, 2, 3])

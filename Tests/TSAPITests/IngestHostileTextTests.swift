@@ -16,18 +16,23 @@ struct IngestHostileTextTests {
         }
     }
 
-    static func event(id: String = "e1", source: String = "aes1", switchName: String = "cm1", type: String = "CSTA_HELD") -> [UInt8] {
-        Array(#"{"id":"\#(id)","source":"\#(source)","switch":"\#(switchName)","time":"\#(Envelope.time)","type":"\#(type)"}"#.utf8)
+    static func event(
+        id: String = "e1", source: String = "aes1", switchName: String = "cm1", type: String = "CSTA_HELD"
+    ) -> [UInt8] {
+        Array(
+            #"{"id":"\#(id)","source":"\#(source)","switch":"\#(switchName)","time":"\#(Envelope.time)","type":"\#(type)"}"#
+                .utf8)
     }
 
     @Test(arguments: ["id", "source", "switch", "type"])
     func aNULEscapeInAnEnvelopeStringNamesTheField(_ field: String) throws {
-        let bytes = switch field {
-        case "id": Self.event(id: #"a\u0000b"#)
-        case "source": Self.event(source: #"a\u0000b"#)
-        case "switch": Self.event(switchName: #"a\u0000b"#)
-        default: Self.event(type: #"CSTA\u0000HELD"#)
-        }
+        let bytes =
+            switch field {
+            case "id": Self.event(id: #"a\u0000b"#)
+            case "source": Self.event(source: #"a\u0000b"#)
+            case "switch": Self.event(switchName: #"a\u0000b"#)
+            default: Self.event(type: #"CSTA\u0000HELD"#)
+            }
         let error = try #require(Self.error(bytes))
         #expect(error.field == field)
         #expect(error.index == 0)
@@ -37,12 +42,13 @@ struct IngestHostileTextTests {
     @Test(arguments: ["id", "source", "switch", "type"])
     func invalidUTF8InAnEnvelopeStringNamesTheField(_ field: String) throws {
         var bytes = Self.event()
-        let value: [UInt8] = switch field {
-        case "id": Array("\"e1\"".utf8)
-        case "source": Array("\"aes1\"".utf8)
-        case "switch": Array("\"cm1\"".utf8)
-        default: Array("\"CSTA_HELD\"".utf8)
-        }
+        let value: [UInt8] =
+            switch field {
+            case "id": Array("\"e1\"".utf8)
+            case "source": Array("\"aes1\"".utf8)
+            case "switch": Array("\"cm1\"".utf8)
+            default: Array("\"CSTA_HELD\"".utf8)
+            }
         let at = try #require(bytes.firstRange(of: value))
         bytes.insert(0xFF, at: at.lowerBound + 2)
         let error = try #require(Self.error(bytes))
@@ -52,21 +58,26 @@ struct IngestHostileTextTests {
 
     @Test func envelopeStringsAreBounded() throws {
         #expect(Self.error(Self.event(source: String(repeating: "s", count: IngestBatchParser.maxFieldBytes))) == nil)
-        let error = try #require(Self.error(Self.event(source: String(repeating: "s", count: IngestBatchParser.maxFieldBytes + 1))))
+        let error = try #require(
+            Self.error(Self.event(source: String(repeating: "s", count: IngestBatchParser.maxFieldBytes + 1))))
         #expect(error.field == "source")
         #expect(error.message.contains("longer than 256 bytes"))
         #expect(Self.error(Self.event(id: String(repeating: "i", count: 100_000)))?.field == "id")
     }
 
     @Test func seqIsNotNegative() throws {
-        let error = try #require(ingestError(#"{"source":"aes1","seq":-1,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#))
+        let error = try #require(
+            ingestError(#"{"source":"aes1","seq":-1,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#))
         #expect(error.field == "seq")
         #expect(try parseSingle(#"{"source":"aes1","seq":0,"time":"\#(Envelope.time)","type":"CSTA_HELD"}"#).seq == 0)
     }
 
     @Test func invalidUTF8InsideCSTAIsKeptAsLatin1Escapes() throws {
         // "José" from a Latin-1 source: 0xE9 alone is not UTF-8.
-        let bytes = Array(#"{"id":"e1","source":"aes1","time":"\#(Envelope.time)","type":"CSTA_HELD","csta":{"callingDevice":"Jos"#.utf8)
+        let bytes =
+            Array(
+                #"{"id":"e1","source":"aes1","time":"\#(Envelope.time)","type":"CSTA_HELD","csta":{"callingDevice":"Jos"#
+                    .utf8)
             + [0xE9] + Array(#""}}"#.utf8)
         let event = try #require(try IngestBatchParser.parse(bytes).first)
         #expect(event.rawJSON.contains(#""callingDevice":"Jos\u00e9""#))
@@ -75,12 +86,14 @@ struct IngestHostileTextTests {
     }
 
     @Test func aNULEscapeInsideATTIsKeptAsWritten() throws {
-        let text = #"{"id":"e1","source":"aes1","time":"\#(Envelope.time)","type":"CSTA_HELD","att":{"userInfo":{"data":"A\u0000B"}}}"#
+        let text =
+            #"{"id":"e1","source":"aes1","time":"\#(Envelope.time)","type":"CSTA_HELD","att":{"userInfo":{"data":"A\u0000B"}}}"#
         #expect(try parseSingle(text).rawJSON == text)
     }
 
     @Test func theReadModelsGetAReplacementCharacterForNUL() throws {
-        let text = #"{"id":"e1","source":"aes1","time":"\#(Envelope.time)","type":"CSTA_DELIVERED","csta":{"connection":{"callID":7,"deviceID":"5001"},"callingDevice":"61\u0000"}}"#
+        let text =
+            #"{"id":"e1","source":"aes1","time":"\#(Envelope.time)","type":"CSTA_DELIVERED","csta":{"connection":{"callID":7,"deviceID":"5001"},"callingDevice":"61\u0000"}}"#
         let event = try Array(text.utf8).withUnsafeBytes { try TSAPIEvent(json: $0) }
         guard case .delivered(let delivered) = event.csta else {
             Issue.record("not decoded as Delivered: \(event.csta)")

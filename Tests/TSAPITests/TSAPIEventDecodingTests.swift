@@ -174,7 +174,8 @@ struct TSAPIEventDecodingTests {
     }
 
     @Test func connectionDeviceIDMayBeAnObject() throws {
-        let csta = #"{"establishedConnection":{"callID":"1001","deviceID":{"deviceID":"5001"},"#
+        let csta =
+            #"{"establishedConnection":{"callID":"1001","deviceID":{"deviceID":"5001"},"#
             + #""devIDType":"STATIC_ID"}}"#
         let established = try #require(try Self.decode(Self.event("CSTA_ESTABLISHED", csta: csta)).csta.established)
         #expect(
@@ -201,7 +202,8 @@ struct TSAPIEventDecodingTests {
     }
 
     @Test func callCleared() throws {
-        let csta = #"{"clearedCall":{"callID":1001,"deviceID":"","devIDType":"STATIC_ID"},"#
+        let csta =
+            #"{"clearedCall":{"callID":1001,"deviceID":"","devIDType":"STATIC_ID"},"#
             + #""localConnectionInfo":"CS_NULL","cause":"EC_CALL_CANCELLED"}"#
         let cleared = try #require(try Self.decode(Self.event("CSTA_CALL_CLEARED", csta: csta)).csta.callCleared)
         #expect(cleared.clearedCall == ConnectionID(callID: 1001, deviceID: "", devIDType: "STATIC_ID"))

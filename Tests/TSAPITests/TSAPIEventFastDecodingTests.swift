@@ -15,7 +15,9 @@ struct TSAPIEventFastDecodingTests {
     }
 
     @Test func everyFixtureEventDecodesTheSame() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path).filter { $0.hasSuffix(".ndjson") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path).filter {
+            $0.hasSuffix(".ndjson")
+        }
         var count = 0
         for file in files {
             let text = try String(contentsOf: Self.fixtures.appendingPathComponent(file), encoding: .utf8)

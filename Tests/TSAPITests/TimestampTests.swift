@@ -62,20 +62,21 @@ struct TimestampTests {
     }
 
     /// The fraction is kept to the microsecond (what PostgreSQL stores), rounding the 7th digit.
-    @Test(arguments: [
-        (".5", 500_000),
-        (".25", 250_000),
-        (".250", 250_000),
-        (".1234", 123_400),
-        (".12345", 123_450),
-        (".123456", 123_456),
-        (".1234564", 123_456),
-        (".1234567", 123_457),
-        (".12345678", 123_457),
-        (".123456789", 123_457),
-        (".000001", 1),
-        (".0000004", 0),
-    ] as [(String, Int64)])
+    @Test(
+        arguments: [
+            (".5", 500_000),
+            (".25", 250_000),
+            (".250", 250_000),
+            (".1234", 123_400),
+            (".12345", 123_450),
+            (".123456", 123_456),
+            (".1234564", 123_456),
+            (".1234567", 123_457),
+            (".12345678", 123_457),
+            (".123456789", 123_457),
+            (".000001", 1),
+            (".0000004", 0),
+        ] as [(String, Int64)])
     func parsesFractionsOfAnyLength(_ fraction: String, _ expectedMicros: Int64) throws {
         let date = try #require(Timestamp.parse("2026-11-20T10:00:01\(fraction)Z"))
         #expect(Self.micros(date) == Self.base * 1_000_000 + expectedMicros)

@@ -86,7 +86,10 @@ struct UserDataKeyTests {
 
     @Test func foundInsideOtherUUIText() {
         let key = UserDataKey.random()
-        for text in ["ACCT=1;CT=\(key)", "\(key)", "ACCT=998877;LANG=FR;\(key)", "\(key.rawValue.lowercased());X=1", "ACCT\(key)9"] {
+        for text in [
+            "ACCT=1;CT=\(key)", "\(key)", "ACCT=998877;LANG=FR;\(key)", "\(key.rawValue.lowercased());X=1",
+            "ACCT\(key)9",
+        ] {
             #expect(UserDataKey.find(in: UserToUserInfo(type: "UUI_IA5_ASCII", data: text)) == [key], "\(text)")
         }
     }
@@ -109,7 +112,8 @@ struct UserDataKeyTests {
         let items: [UInt8] = ucidItem + [0xC8, UInt8(asai.count)] + asai
         let hex = items.map { String(format: "%02X", $0) }.joined()
         #expect(UserDataKey.find(in: UserToUserInfo(type: "UUI_USER_SPECIFIC", data: "04" + hex)) == [key])
-        #expect(UserDataKey.find(in: UserToUserInfo(type: "UUI_IA5_ASCII", data: "00" + hex + ";encoding=hex")) == [key])
+        #expect(
+            UserDataKey.find(in: UserToUserInfo(type: "UUI_IA5_ASCII", data: "00" + hex + ";encoding=hex")) == [key])
     }
 
     @Test func twoKeysInOneUUIAreBothFoundOnce() {
@@ -129,7 +133,9 @@ struct UserDataKeyTests {
         }
         // The ten check bits let about one random candidate in 1,024 through.
         #expect(invented < 60)
-        for text in ["ACCT=998877;LANG=FR", "", "CT", "00FA080019001038F725B3;encoding=hex", String(repeating: "CT", count: 40)] {
+        for text in [
+            "ACCT=998877;LANG=FR", "", "CT", "00FA080019001038F725B3;encoding=hex", String(repeating: "CT", count: 40),
+        ] {
             #expect(UserDataKey.find(inText: text).isEmpty, "\(text)")
         }
     }

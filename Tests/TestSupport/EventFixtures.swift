@@ -9,7 +9,10 @@ public struct EventFixtures: Sendable {
     public private(set) var seq: Int64
     public var clock: Date
 
-    public init(source: String = "aes1", switchName: String? = "cm1", startSeq: Int64 = 1, clock: Date = Date(timeIntervalSince1970: 1_795_000_000)) {
+    public init(
+        source: String = "aes1", switchName: String? = "cm1", startSeq: Int64 = 1,
+        clock: Date = Date(timeIntervalSince1970: 1_795_000_000)
+    ) {
         self.source = source
         self.switchName = switchName
         self.seq = startSeq
@@ -25,7 +28,8 @@ public struct EventFixtures: Sendable {
     public mutating func event(_ type: String, monitor: Int? = nil, csta: String, att: String? = nil) -> String {
         defer { seq += 1; clock += 0.25 }
         var fields = [
-            "\"source\":\"\(source)\"", "\"seq\":\(seq)", "\"time\":\"\(Timestamp.format(clock))\"", "\"type\":\"\(type)\"",
+            "\"source\":\"\(source)\"", "\"seq\":\(seq)", "\"time\":\"\(Timestamp.format(clock))\"",
+            "\"type\":\"\(type)\"",
         ]
         if let switchName { fields.append("\"switch\":\"\(switchName)\"") }
         if let monitor { fields.append("\"monitor\":\(monitor)") }
@@ -39,7 +43,8 @@ public struct EventFixtures: Sendable {
     }
 
     public mutating func delivered(
-        _ callID: Int64, at device: String, ucid: String?, monitor: Int? = nil, toACD: Bool = false, ani: String = Self.ani,
+        _ callID: Int64, at device: String, ucid: String?, monitor: Int? = nil, toACD: Bool = false,
+        ani: String = Self.ani,
         uui: (type: String, data: String) = ("UUI_IA5_ASCII", "ACCT=998877;LANG=FR")
     ) -> String {
         event(
@@ -74,20 +79,27 @@ public struct EventFixtures: Sendable {
     }
 
     public mutating func held(_ callID: Int64, at device: String, monitor: Int? = nil) -> String {
-        event("CSTA_HELD", monitor: monitor, csta: "{\"heldConnection\":\(Self.connection(callID, device)),\"holdingDevice\":\"\(device)\"}")
+        event(
+            "CSTA_HELD", monitor: monitor,
+            csta: "{\"heldConnection\":\(Self.connection(callID, device)),\"holdingDevice\":\"\(device)\"}")
     }
 
-    public mutating func serviceInitiated(_ callID: Int64, at device: String, ucid: String?, monitor: Int? = nil) -> String {
+    public mutating func serviceInitiated(
+        _ callID: Int64, at device: String, ucid: String?, monitor: Int? = nil
+    ) -> String {
         event(
             "CSTA_SERVICE_INITIATED", monitor: monitor,
-            csta: "{\"initiatedConnection\":\(Self.connection(callID, device)),\"localConnectionInfo\":\"CS_INITIATE\"}",
+            csta:
+                "{\"initiatedConnection\":\(Self.connection(callID, device)),\"localConnectionInfo\":\"CS_INITIATE\"}",
             att: ucid.map { "{\"ucid\":\"\($0)\"}" })
     }
 
     public mutating func originated(_ callID: Int64, at device: String, called: String, monitor: Int? = nil) -> String {
         event(
             "CSTA_ORIGINATED", monitor: monitor,
-            csta: "{\"originatedConnection\":\(Self.connection(callID, device)),\"callingDevice\":\"\(device)\",\"calledDevice\":\"\(called)\"}")
+            csta:
+                "{\"originatedConnection\":\(Self.connection(callID, device)),\"callingDevice\":\"\(device)\",\"calledDevice\":\"\(called)\"}"
+        )
     }
 
     /// Transferred with the connection list in TSAPI's `{count, connection}` struct form.
@@ -103,17 +115,23 @@ public struct EventFixtures: Sendable {
                 {"party":\(Self.connection(secondary, "T\(secondary)#1", dynamic: true)),"staticDevice":"\(Self.ani)"},\
                 {"party":\(Self.connection(secondary, target)),"staticDevice":"\(target)"}]},"cause":"EC_TRANSFER"}
                 """,
-            att: ucid.map { "{\"ucid\":\"\($0)\",\"originalCallInfo\":{\"reason\":\"OR_TRANSFERRED\",\"callingDevice\":\"\(Self.ani)\"}}" })
+            att: ucid.map {
+                "{\"ucid\":\"\($0)\",\"originalCallInfo\":{\"reason\":\"OR_TRANSFERRED\",\"callingDevice\":\"\(Self.ani)\"}}"
+            })
     }
 
     public mutating func connectionCleared(_ callID: Int64, device: String, monitor: Int? = nil) -> String {
         event(
             "CSTA_CONNECTION_CLEARED", monitor: monitor,
-            csta: "{\"droppedConnection\":\(Self.connection(callID, device, dynamic: device.hasPrefix("T"))),\"releasingDevice\":\"\(device)\"}")
+            csta:
+                "{\"droppedConnection\":\(Self.connection(callID, device, dynamic: device.hasPrefix("T"))),\"releasingDevice\":\"\(device)\"}"
+        )
     }
 
     public mutating func callCleared(_ callID: Int64, monitor: Int? = nil) -> String {
-        event("CSTA_CALL_CLEARED", monitor: monitor, csta: "{\"clearedCall\":{\"callID\":\(callID),\"deviceID\":\"\"},\"cause\":\"EC_NONE\"}")
+        event(
+            "CSTA_CALL_CLEARED", monitor: monitor,
+            csta: "{\"clearedCall\":{\"callID\":\(callID),\"deviceID\":\"\"},\"cause\":\"EC_NONE\"}")
     }
 
     /// Parses events written by this builder (they are valid by construction).

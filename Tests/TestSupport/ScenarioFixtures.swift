@@ -44,7 +44,9 @@ public enum ScenarioFixtures {
         }
         check("id", journey["id"], expected["ucid"])
         check("ucid", journey["ucid"], expected["ucid"])
-        for key in ["linkedUcids", "outcome", "agents", "originalAni", "originalDnis", "vdn", "split", "uui", "userEnteredCode"]
+        for key in [
+            "linkedUcids", "outcome", "agents", "originalAni", "originalDnis", "vdn", "split", "uui", "userEnteredCode",
+        ]
         where expected[key] != nil {
             check(key, journey[key], expected[key])
         }
@@ -56,8 +58,12 @@ public enum ScenarioFixtures {
             check("farSiteUcids", journey["farSiteUcids"], [far])
         }
         let offerKeys = ["device", "ucid", "originalAni", "originalDnis", "uui", "userEnteredCode"]
-        let offers = (journey["offers"] as? [[String: Any]] ?? []).map { offer in offerKeys.map { offer[$0] ?? NSNull() } }
-        let wantedOffers = (expected["offers"] as? [[String: Any]] ?? []).map { offer in offerKeys.map { offer[$0] ?? NSNull() } }
+        let offers = (journey["offers"] as? [[String: Any]] ?? []).map { offer in
+            offerKeys.map { offer[$0] ?? NSNull() }
+        }
+        let wantedOffers = (expected["offers"] as? [[String: Any]] ?? []).map { offer in
+            offerKeys.map { offer[$0] ?? NSNull() }
+        }
         check("offers", offers, wantedOffers)
         let times = journey["times"] as? [String: Any] ?? [:]
         for (key, wanted) in expected["times"] as? [String: Any] ?? [:] {

@@ -17,7 +17,8 @@ public struct TestDatabase: Sendable {
         get throws {
             guard let text = ProcessInfo.processInfo.environment["CALLTRAIL_TEST_DATABASE_URL"], !text.isEmpty else {
                 throw TestDatabaseError(
-                    "CALLTRAIL_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a private PostgreSQL")
+                    "CALLTRAIL_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a private PostgreSQL"
+                )
             }
             return try DatabaseURL(text)
         }
@@ -71,7 +72,8 @@ public struct TestDatabase: Sendable {
         let name = url.database
         let logger = self.logger
         _ = try? await DatabaseBootstrap.withTemporaryClient(try TestDatabase.serverURL, logger: logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+            try await client.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
         }
     }
 }

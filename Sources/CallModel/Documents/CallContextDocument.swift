@@ -32,7 +32,8 @@ public struct CallContextDocument: Encodable, Sendable {
 
     private enum Keys: String, CodingKey {
         case ucid, journeyId, state, role, `switch`, ani, dnis, originalAni, originalDnis, vdn, split, trunkGroup
-        case trunkMember, uui, userEnteredCode, userData, userDataKeys, parties, agents, consultOf, mergedInto, linkedUcids, outcome
+        case trunkMember, uui, userEnteredCode, userData, userDataKeys, parties, agents, consultOf, mergedInto,
+            linkedUcids, outcome
         case startedAt, answeredAt, endedAt, updatedAt
     }
 

@@ -14,7 +14,8 @@ public struct JourneyDocument: Encodable, Sendable {
 
     private enum Keys: String, CodingKey {
         case id, ucid, state, endedBy, outcome, abandonedIn, direction, ucids, linkedUcids, farSiteUcids, sites, calls
-        case originalAni, originalDnis, vdn, split, trunkGroup, trunkMember, uui, userEnteredCode, userData, userDataKeys
+        case originalAni, originalDnis, vdn, split, trunkGroup, trunkMember, uui, userEnteredCode, userData,
+            userDataKeys
         case agents, devices, offers, segments, legs, times, durations, eventCount, lastPosition
     }
 
@@ -51,13 +52,17 @@ public struct JourneyDocument: Encodable, Sendable {
         try c.encode(j.segments.map(SegmentDocument.init), forKey: .segments)
         try c.encode(j.legs.map(LegDocument.init), forKey: .legs)
         try c.encode(
-            ["offered": Timestamp.format(j.startedAt), "answered": j.answeredAt.map { Timestamp.format($0) },
-             "cleared": j.endedAt.map { Timestamp.format($0) }, "lastEvent": Timestamp.format(j.lastEventAt)],
+            [
+                "offered": Timestamp.format(j.startedAt), "answered": j.answeredAt.map { Timestamp.format($0) },
+                "cleared": j.endedAt.map { Timestamp.format($0) }, "lastEvent": Timestamp.format(j.lastEventAt),
+            ],
             forKey: .times)
         try c.encode(
-            ["queue": Self.seconds(j.durations.queue), "ring": Self.seconds(j.durations.ring),
-             "talk": Self.seconds(j.durations.talk), "hold": Self.seconds(j.durations.hold),
-             "total": Self.seconds(j.durations.total)],
+            [
+                "queue": Self.seconds(j.durations.queue), "ring": Self.seconds(j.durations.ring),
+                "talk": Self.seconds(j.durations.talk), "hold": Self.seconds(j.durations.hold),
+                "total": Self.seconds(j.durations.total),
+            ],
             forKey: .durations)
         try c.encode(j.eventCount, forKey: .eventCount)
         try c.encode(j.lastPosition, forKey: .lastPosition)
@@ -110,14 +115,17 @@ public struct JourneyDocument: Encodable, Sendable {
             try c.encode(segment.ucid, forKey: .ucid)
             try c.encode(Timestamp.format(segment.start), forKey: .start)
             try c.encode(segment.end.map { Timestamp.format($0) }, forKey: .end)
-            try c.encode(segment.end.map { JourneyDocument.seconds($0.timeIntervalSince(segment.start)) }, forKey: .seconds)
+            try c.encode(
+                segment.end.map { JourneyDocument.seconds($0.timeIntervalSince(segment.start)) }, forKey: .seconds)
         }
     }
 
     struct LegDocument: Encodable {
         var leg: CallLeg
         init(_ leg: CallLeg) { self.leg = leg }
-        enum Keys: String, CodingKey { case ucid, `switch`, role, state, consultOf, mergedInto, agents, startedAt, endedAt }
+        enum Keys: String, CodingKey {
+            case ucid, `switch`, role, state, consultOf, mergedInto, agents, startedAt, endedAt
+        }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: Keys.self)
             try c.encode(leg.ucid, forKey: .ucid)

@@ -123,31 +123,35 @@ public enum CtiSvr {
     /// with `cli` and `dnis` the customer's numbers and `userdata` the call's data as `custdata` gives it.
     /// The route answers with `failure` when nothing alerts there.
     public static func alertResponse(id: String, message: FeedMessage, userData: JourneyUserData?) -> String {
-        response(id: id, fields: [
-            ("callid", String(message.callID)),
-            ("calling", quote(message.calling)),
-            ("called", quote(message.called)),
-            ("alerting", quote(message.party ?? message.device)),
-            ("cli", quote(originalCalling(message, userData))),
-            ("dnis", quote(originalCalled(message, userData))),
-            ("uec", quote(message.userEnteredCode)),
-            ("ucid", quote(message.ucid?.rawValue)),
-            ("split", quote(message.split)),
-            ("trunkgroup", quote(message.trunkGroup)),
-            ("trunkmember", quote(message.trunkMember)),
-            ("userdata", quote(custdata(userData))),
-        ])
+        response(
+            id: id,
+            fields: [
+                ("callid", String(message.callID)),
+                ("calling", quote(message.calling)),
+                ("called", quote(message.called)),
+                ("alerting", quote(message.party ?? message.device)),
+                ("cli", quote(originalCalling(message, userData))),
+                ("dnis", quote(originalCalled(message, userData))),
+                ("uec", quote(message.userEnteredCode)),
+                ("ucid", quote(message.ucid?.rawValue)),
+                ("split", quote(message.split)),
+                ("trunkgroup", quote(message.trunkGroup)),
+                ("trunkmember", quote(message.trunkMember)),
+                ("userdata", quote(custdata(userData))),
+            ])
     }
 
     /// The answer to `userdata` with `type: "hangup"`: the call that last left the extension (`message`, its
     /// disconnect), so an after-call screen still finds its data.
     public static func hangupResponse(id: String, message: FeedMessage, userData: JourneyUserData?) -> String {
-        response(id: id, fields: [
-            ("callid", String(message.callID)),
-            ("releasing", quote(message.party ?? message.device)),
-            ("ucid", quote(message.ucid?.rawValue)),
-            ("userdata", quote(custdata(userData))),
-        ])
+        response(
+            id: id,
+            fields: [
+                ("callid", String(message.callID)),
+                ("releasing", quote(message.party ?? message.device)),
+                ("ucid", quote(message.ucid?.rawValue)),
+                ("userdata", quote(custdata(userData))),
+            ])
     }
 
     // MARK: - Helpers
@@ -206,8 +210,10 @@ public struct CtiSvrRequest: Sendable, Equatable {
             throw CtiSvrRequestError(problem: .notJSON, id: nil, message: "the request is not JSON: \(error)")
         }
         guard tree.isObject else {
-            throw CtiSvrRequestError(problem: .notAnObject, id: nil, message: "the request must be a JSON object such as "
-                + "{\"id\":1,\"request\":\"startmonitor\",\"extension\":\"5001\"}; got \(Self.sample(tree))")
+            throw CtiSvrRequestError(
+                problem: .notAnObject, id: nil,
+                message: "the request must be a JSON object such as "
+                    + "{\"id\":1,\"request\":\"startmonitor\",\"extension\":\"5001\"}; got \(Self.sample(tree))")
         }
         func present(_ name: String) -> JSONTree? {
             guard let value = tree[name], value != .null else { return nil }

@@ -30,7 +30,9 @@ public struct FeedFilter: Sendable, Equatable {
         if let vdns, !(message.vdn.map(vdns.contains) ?? false) { return false }
         if let splits, !(message.split.map(splits.contains) ?? false) { return false }
         // The stations that answered the contact before this message, or the device itself.
-        if let agents, !agents.contains(message.device) && !message.previousAgents.contains(where: agents.contains) { return false }
+        if let agents, !agents.contains(message.device) && !message.previousAgents.contains(where: agents.contains) {
+            return false
+        }
         return true
     }
 
@@ -49,7 +51,9 @@ public struct FeedFilter: Sendable, Equatable {
                 guard let kind = FeedMessage.Kind(rawValue: name) else {
                     throw FeedFilterError(
                         field: "events",
-                        message: "unknown event type \"\(name)\"; the feed has \(FeedMessage.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                        message:
+                            "unknown event type \"\(name)\"; the feed has \(FeedMessage.Kind.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
                 }
                 kinds.insert(kind)
             }
@@ -59,7 +63,9 @@ public struct FeedFilter: Sendable, Equatable {
 
     /// From query parameters: `devices=5001,5002&events=offer,connect`.
     public init(query: (String) -> String?) throws(FeedFilterError) {
-        try self.init(values: { name in query(name).map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } })
+        try self.init(values: { name in
+            query(name).map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        })
     }
 
     /// From the object of a `{"subscribe": {...}}` message: each member an array of strings, or one string with
@@ -71,7 +77,8 @@ public struct FeedFilter: Sendable, Equatable {
             case .string: continue
             case .array(let items) where items.allSatisfy({ $0.string != nil }): continue
             default:
-                throw FeedFilterError(field: name, message: "\(name) must be an array of strings such as [\"5001\"]; got \(value.text)")
+                throw FeedFilterError(
+                    field: name, message: "\(name) must be an array of strings such as [\"5001\"]; got \(value.text)")
             }
         }
         try self.init(values: { name in
@@ -88,7 +95,8 @@ public struct FeedFilter: Sendable, Equatable {
         func list(_ values: Set<String>?) -> String {
             values.map { "[" + $0.sorted().map { JSONText.quote($0) }.joined(separator: ",") + "]" } ?? "null"
         }
-        return "{\"devices\":\(list(devices)),\"agents\":\(list(agents)),\"vdns\":\(list(vdns)),\"splits\":\(list(splits)),"
+        return
+            "{\"devices\":\(list(devices)),\"agents\":\(list(agents)),\"vdns\":\(list(vdns)),\"splits\":\(list(splits)),"
             + "\"events\":\(list(events.map { Set($0.map(\.rawValue)) }))}"
     }
 }

@@ -91,10 +91,13 @@ extension FeedMessage {
         object.add("secondaryCallID", number: secondaryCallID)
         object.add("addedParty", addedParty)
         object.add("time", Timestamp.format(time, fractionDigits: 6))
-        object.add("keys", json: "[" + userDataKeys.map { carried in
-            "[" + JSONText.quote(carried.key.rawValue) + "," + JSONText.quote(carried.ucid?.rawValue) + ","
-                + JSONText.quote(Timestamp.format(carried.time, fractionDigits: 6)) + "]"
-        }.joined(separator: ",") + "]")
+        object.add(
+            "keys",
+            json: "["
+                + userDataKeys.map { carried in
+                    "[" + JSONText.quote(carried.key.rawValue) + "," + JSONText.quote(carried.ucid?.rawValue) + ","
+                        + JSONText.quote(Timestamp.format(carried.time, fractionDigits: 6)) + "]"
+                }.joined(separator: ",") + "]")
         object.add("ucids", strings: journeyUcids.map(\.rawValue))
         return object.text
     }

@@ -36,7 +36,8 @@ extension Journey {
             message.lastRedirection = delivered.lastRedirectionDevice?.known
             devices = [device]
         case .established(let established):
-            let device = isTrunk
+            let device =
+                isTrunk
                 ? (established.answeringDevice?.known ?? connection?.deviceID ?? "")
                 : (connection?.deviceID ?? established.answeringDevice?.known ?? "")
             message.kind = .connect

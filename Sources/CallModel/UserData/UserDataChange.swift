@@ -95,10 +95,13 @@ public struct UserDataChange: Sendable, Equatable {
     public init(eventJSON text: String) throws(UserDataEventError) {
         let tree: JSONTree
         do { tree = try JSONTree(parsing: text) } catch { throw UserDataEventError("not JSON: \(error)") }
-        guard let typeName = tree["type"]?.string, let type = EventType(rawValue: typeName), let operation = Operation(type) else {
+        guard let typeName = tree["type"]?.string, let type = EventType(rawValue: typeName),
+            let operation = Operation(type)
+        else {
             throw UserDataEventError("not a user-data event")
         }
-        guard let time = tree["time"]?.string.flatMap(Timestamp.parse), let body = tree["userdata"], body.isObject else {
+        guard let time = tree["time"]?.string.flatMap(Timestamp.parse), let body = tree["userdata"], body.isObject
+        else {
             throw UserDataEventError("a \(typeName) event without time or userdata")
         }
         self.operation = operation
@@ -169,7 +172,9 @@ public struct UserDataOrigin: Sendable, Equatable {
     }
 
     public var json: String {
-        "{" + fields.compactMap { name, value in value.map { "\"\(name)\":" + JSONText.quote($0) } }.joined(separator: ",") + "}"
+        "{"
+            + fields.compactMap { name, value in value.map { "\"\(name)\":" + JSONText.quote($0) } }.joined(
+                separator: ",") + "}"
     }
 
     public init?(tree: JSONTree) {

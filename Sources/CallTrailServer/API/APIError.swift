@@ -18,7 +18,8 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public var headers: HTTPFields = [:]
 
     public init(
-        _ status: HTTPResponse.Status, _ message: String, index: Int? = nil, field: String? = nil, retryAfter: Int? = nil
+        _ status: HTTPResponse.Status, _ message: String, index: Int? = nil, field: String? = nil,
+        retryAfter: Int? = nil
     ) {
         self.status = status
         self.message = message

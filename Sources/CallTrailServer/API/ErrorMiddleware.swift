@@ -11,7 +11,9 @@ import Projections
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let availability: DatabaseAvailability
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as APIError {
@@ -30,14 +32,18 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             default: message = (error as? HTTPError)?.body ?? error.status.reasonPhrase
             }
             throw APIError(error.status, message)
-        } catch where DatabaseAvailability.isOutage(error) {
+        } catch  where DatabaseAvailability.isOutage(error) {
             availability.record(error)
-            context.logger.warning("request failed: the database is away", metadata: [
-                "error": "\(String(reflecting: error))", "path": "\(request.uri.path)",
-            ])
-            throw APIError.unavailable(availability.unavailableError() ?? DatabaseUnavailable(since: .now, reason: "\(error)"))
+            context.logger.warning(
+                "request failed: the database is away",
+                metadata: [
+                    "error": "\(String(reflecting: error))", "path": "\(request.uri.path)",
+                ])
+            throw APIError.unavailable(
+                availability.unavailableError() ?? DatabaseUnavailable(since: .now, reason: "\(error)"))
         } catch {
-            context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            context.logger.error(
+                "request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             throw APIError(.internalServerError, "internal error; the server log has the details")
         }
     }
@@ -48,7 +54,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 struct DatabaseGateMiddleware<Context: RequestContext>: RouterMiddleware {
     let availability: DatabaseAvailability
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         if let unavailable = availability.unavailableError(), request.uri.path.hasPrefix("/v1/") {
             throw APIError.unavailable(unavailable)
         }

@@ -28,12 +28,14 @@ struct EventRoutes<Context: RequestContext>: Sendable {
         case .success(let value): events = value
         case .failure(let error): throw APIError(error)
         }
-        let result = events.isEmpty
+        let result =
+            events.isEmpty
             ? AppendResult(accepted: 0, duplicates: 0, firstPosition: nil, lastPosition: nil)
             : try await appender.append(events)
         return .json(
             "{\"accepted\":\(result.accepted),\"duplicates\":\(result.duplicates),"
-                + "\"firstPosition\":\(JSONText.number(result.firstPosition)),\"lastPosition\":\(JSONText.number(result.lastPosition))}")
+                + "\"firstPosition\":\(JSONText.number(result.firstPosition)),\"lastPosition\":\(JSONText.number(result.lastPosition))}"
+        )
     }
 
     private var tooLarge: APIError {
@@ -84,7 +86,10 @@ extension Request {
     func queryInteger(_ name: String, default value: Int64, in range: ClosedRange<Int64>) throws -> Int64 {
         guard let text = uri.queryParameters[name[...]] else { return value }
         guard let number = Int64(text), range.contains(number) else {
-            throw APIError(.badRequest, "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound); got \"\(text)\"", field: name)
+            throw APIError(
+                .badRequest,
+                "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound); got \"\(text)\"",
+                field: name)
         }
         return number
     }

@@ -59,7 +59,9 @@ struct FeedRoutes: Sendable {
             }
             if let text = parameters["after"] {
                 guard let position = Int64(text), position >= 0 else {
-                    throw APIError(.badRequest, "after must be a feed position, a whole number from 0; got \(text)", field: "after")
+                    throw APIError(
+                        .badRequest, "after must be a feed position, a whole number from 0; got \(text)", field: "after"
+                    )
                 }
                 after = position
             }
@@ -108,7 +110,8 @@ struct FeedRoutes: Sendable {
             _ = try Subscription(parameters(request.uri))
             throw APIError(
                 .upgradeRequired,
-                "/v1/feed is a WebSocket: connect with a WebSocket client, e.g. calltrail feed --url http://host:port --devices 5001")
+                "/v1/feed is a WebSocket: connect with a WebSocket client, e.g. calltrail feed --url http://host:port --devices 5001"
+            )
         }
     }
 }

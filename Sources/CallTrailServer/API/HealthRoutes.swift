@@ -33,7 +33,8 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
             guard pending.isEmpty else {
                 let names = pending.map(\.name).joined(separator: ", ")
                 return .json(
-                    "{\"status\":\"not ready\",\"database\":\"ok\",\"migrations\":\"pending: \(names)\"}", status: .serviceUnavailable,
+                    "{\"status\":\"not ready\",\"database\":\"ok\",\"migrations\":\"pending: \(names)\"}",
+                    status: .serviceUnavailable,
                     retryAfter: 10)
             }
             return .json("{\"status\":\"ready\",\"database\":\"ok\",\"migrations\":\"current\"}")

@@ -40,7 +40,9 @@ struct JourneyRoutes<Context: RequestContext>: Sendable {
         }
         var calls: [CallContextDocument] = []
         for journey in try await journeys.openJourneys(device: device) {
-            let here = CallContextDocument.all(in: journey).filter { call in call.parties.contains { $0.party.device == device } }
+            let here = CallContextDocument.all(in: journey).filter { call in
+                call.parties.contains { $0.party.device == device }
+            }
             guard !here.isEmpty else { continue }
             let data = try await userData(of: journey)
             calls += here.map { call in
@@ -81,7 +83,8 @@ struct JourneyRoutes<Context: RequestContext>: Sendable {
     @Sendable func search(_ request: Request, context: Context) async throws -> Response {
         let csv = request.headers[.accept]?.contains("text/csv") ?? false
         let explicitLimit = request.uri.queryParameters["limit"] != nil
-        var query = try JourneyQuery(request, limit: Int(request.queryInteger("limit", default: 100, in: 1...Self.maxLimit)))
+        var query = try JourneyQuery(
+            request, limit: Int(request.queryInteger("limit", default: 100, in: 1...Self.maxLimit)))
         if csv {
             let journeys = self.journeys
             let everyPage = !explicitLimit
@@ -102,11 +105,16 @@ struct JourneyRoutes<Context: RequestContext>: Sendable {
             }
             return Response(
                 status: .ok,
-                headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"journeys.csv\""],
+                headers: [
+                    .contentType: "text/csv; charset=utf-8",
+                    .contentDisposition: "attachment; filename=\"journeys.csv\"",
+                ],
                 body: body)
         }
         let page = try await journeys.search(query)
-        let next = page.count == query.limit ? page.last.map { JourneyQuery.Cursor(startedAt: $0.startedAt, id: $0.id).text } : nil
+        let next =
+            page.count == query.limit
+            ? page.last.map { JourneyQuery.Cursor(startedAt: $0.startedAt, id: $0.id).text } : nil
         return try .encoded(SearchPage(journeys: page.map { JourneyDocument($0) }, nextCursor: next))
     }
 
@@ -144,7 +152,9 @@ extension JourneyQuery {
         func time(_ name: String) throws -> Date? {
             guard let value = text(name) else { return nil }
             guard let date = Timestamp.parse(value) else {
-                throw APIError(.badRequest, "\(name) must be an RFC 3339 time such as 2026-11-20T10:00:00Z; got \"\(value)\"", field: name)
+                throw APIError(
+                    .badRequest, "\(name) must be an RFC 3339 time such as 2026-11-20T10:00:00Z; got \"\(value)\"",
+                    field: name)
             }
             return date
         }
@@ -175,7 +185,8 @@ extension JourneyQuery {
 
 /// The CSV export of journeys: one row per journey, the columns an analyst filters and sums.
 enum JourneyCSV {
-    static let header = "id,started,answered,ended,outcome,originalAni,originalDnis,vdn,split,agents,ucids,"
+    static let header =
+        "id,started,answered,ended,outcome,originalAni,originalDnis,vdn,split,agents,ucids,"
         + "queueSeconds,ringSeconds,talkSeconds,holdSeconds,totalSeconds\r\n"
 
     static func row(_ journey: Journey) -> String {

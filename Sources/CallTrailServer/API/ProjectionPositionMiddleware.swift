@@ -19,12 +19,15 @@ struct ProjectionPositionMiddleware<Context: RequestContext>: RouterMiddleware {
     static var positionHeader: HTTPField.Name { HTTPField.Name("CallTrail-Position")! }
     static var minPositionHeader: HTTPField.Name { HTTPField.Name("CallTrail-Min-Position")! }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         let position: Int64
         if let minimum = try Self.minimumPosition(request) {
             if try await progress.current() < minimum, case let head = try await logHead(), minimum > head {
                 throw APIError(
-                    .badRequest, "minPosition \(minimum) is past the log's last position, \(head): use the lastPosition a POST returned",
+                    .badRequest,
+                    "minPosition \(minimum) is past the log's last position, \(head): use the lastPosition a POST returned",
                     field: "minPosition")
             }
             guard let reached = try await progress.wait(until: minimum, timeout: wait) else {
@@ -59,7 +62,8 @@ struct ProjectionPositionMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         guard let text else { return nil }
         guard let position = Int64(text), position >= 0 else {
-            throw APIError(.badRequest, "\(field) must be a log position, a whole number from 0; got \"\(text)\"", field: field)
+            throw APIError(
+                .badRequest, "\(field) must be a log position, a whole number from 0; got \"\(text)\"", field: field)
         }
         return position
     }

@@ -30,7 +30,8 @@ struct RequestLimits: Sendable {
         let headers = request.headers.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count + 4 }
         if headers > maxHeaderBytes {
             return APIError(
-                .requestHeaderFieldsTooLarge, "the header fields are \(headers) bytes, more than the limit of \(maxHeaderBytes)")
+                .requestHeaderFieldsTooLarge,
+                "the header fields are \(headers) bytes, more than the limit of \(maxHeaderBytes)")
         }
         return nil
     }
@@ -42,7 +43,10 @@ struct RequestLimits: Sendable {
             guard let refusal = refusal(request) else { return try await responder(request, writer, channel) }
             let body = ByteBuffer(string: refusal.body)
             var head = HTTPResponse(status: refusal.status)
-            head.headerFields = [.contentType: "application/json; charset=utf-8", .contentLength: "\(body.readableBytes)", .connection: "close"]
+            head.headerFields = [
+                .contentType: "application/json; charset=utf-8", .contentLength: "\(body.readableBytes)",
+                .connection: "close",
+            ]
             try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
         }
     }

@@ -56,12 +56,16 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         var device: String?
         if let ucidText {
             guard let valid = ucidText.string.flatMap(UCID.init) else {
-                throw APIError(.unprocessableContent, "ucid must be a UCID: 20 digits, not all zeros; got \(ucidText.text)", field: "ucid")
+                throw APIError(
+                    .unprocessableContent, "ucid must be a UCID: 20 digits, not all zeros; got \(ucidText.text)",
+                    field: "ucid")
             }
             ucid = valid
         } else if let deviceText {
             guard let valid = deviceText.string, !valid.isEmpty else {
-                throw APIError(.unprocessableContent, "device must be a device number such as \"5001\"; got \(deviceText.text)", field: "device")
+                throw APIError(
+                    .unprocessableContent, "device must be a device number such as \"5001\"; got \(deviceText.text)",
+                    field: "device")
             }
             device = valid
         }
@@ -135,7 +139,9 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let limit = policy.maxBodyBytes
         let buffer = try await request.body(
             limit: limit,
-            else: APIError(.contentTooLarge, "the body is larger than the user-data limit of \(limit) bytes (--userdata-max-bytes)"))
+            else: APIError(
+                .contentTooLarge, "the body is larger than the user-data limit of \(limit) bytes (--userdata-max-bytes)"
+            ))
         let parsed = buffer.withUnsafeReadableBytes { bytes in
             Result { () throws(JSONTreeError) -> JSONTree in try JSONTree(validating: bytes) }
         }
@@ -151,7 +157,9 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
 
     private func object(_ request: inout Request) async throws -> JSONTree {
         let body = try await json(&request)
-        guard body.isObject else { throw APIError(.unprocessableContent, "the body must be a JSON object such as {\"data\": {...}}") }
+        guard body.isObject else {
+            throw APIError(.unprocessableContent, "the body must be a JSON object such as {\"data\": {...}}")
+        }
         return body
     }
 

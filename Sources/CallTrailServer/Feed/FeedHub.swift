@@ -46,7 +46,8 @@ final class FeedHub: Service, Sendable {
     private let state = Mutex(State())
 
     init(
-        store: PostgresFeedStore, userData: PostgresUserDataStore, client: PostgresClient, heartbeat: Duration, logger: Logger
+        store: PostgresFeedStore, userData: PostgresUserDataStore, client: PostgresClient, heartbeat: Duration,
+        logger: Logger
     ) {
         self.store = store
         self.userData = userData
@@ -80,12 +81,14 @@ final class FeedHub: Service, Sendable {
                         self.newMessages.ring()  // anything committed while not listening
                         // The payload is the last position stored: none to read if it was handed out already.
                         for try await notification in notifications
-                        where Int64(notification.payload).map({ $0 > (self.state.withLock { $0.dispatched } ?? 0) }) ?? true {
+                        where Int64(notification.payload).map({ $0 > (self.state.withLock { $0.dispatched } ?? 0) })
+                            ?? true
+                        {
                             self.newMessages.ring()
                         }
                     }
                 }
-            } catch where !Task.isCancelled {
+            } catch  where !Task.isCancelled {
                 logger.warning("feed not listening; retrying", metadata: ["error": "\(String(reflecting: error))"])
                 try? await Task.sleep(for: .seconds(1))
             } catch {
@@ -102,7 +105,7 @@ final class FeedHub: Service, Sendable {
                     state.withLock { $0.dispatched = head }
                 }
                 try await pump()
-            } catch where !Task.isCancelled {
+            } catch  where !Task.isCancelled {
                 logger.error("feed read failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
                 try? await Task.sleep(for: .seconds(1))
             } catch {
@@ -150,9 +153,12 @@ final class FeedHub: Service, Sendable {
             if read.trimmedThrough > from {
                 // Retention passed the hub itself (it stood still for longer than the feed keeps messages): the
                 // live subscribers missed messages, and are closed with where to resume.
-                logger.error("feed retention passed the hub", metadata: ["hub": "\(from)", "trimmed": "\(read.trimmedThrough)"])
+                logger.error(
+                    "feed retention passed the hub", metadata: ["hub": "\(from)", "trimmed": "\(read.trimmedThrough)"])
                 state.withLock { state in
-                    for subscriber in state.live.values { subscriber.close(.trimmed(after: from, through: read.trimmedThrough)) }
+                    for subscriber in state.live.values {
+                        subscriber.close(.trimmed(after: from, through: read.trimmedThrough))
+                    }
                     state.dispatched = max(state.dispatched ?? 0, read.trimmedThrough)
                 }
                 continue
@@ -171,14 +177,17 @@ final class FeedHub: Service, Sendable {
                 _ = state.withLock { deliver(deliveries, through: last, ifStill: nil, in: &$0) }
             }
             Counter(label: "calltrail_feed_messages_total").increment(by: page.count)
-            Timer(label: "calltrail_feed_dispatch_seconds").recordNanoseconds((ContinuousClock.now - now).totalNanoseconds)
+            Timer(label: "calltrail_feed_dispatch_seconds").recordNanoseconds(
+                (ContinuousClock.now - now).totalNanoseconds)
             if page.count < pageSize { return }
         }
     }
 
     /// Hands `deliveries` to the live subscribers and moves `dispatched` to `last`, unless the subscribers changed
     /// since `generation`.
-    private func deliver(_ deliveries: [FeedDelivery], through last: Int64, ifStill generation: Int?, in state: inout State) -> Bool {
+    private func deliver(
+        _ deliveries: [FeedDelivery], through last: Int64, ifStill generation: Int?, in state: inout State
+    ) -> Bool {
         if let generation, generation != state.generation { return false }
         for delivery in deliveries {
             for id in state.anyDevice { state.live[id]?.deliver(delivery) }
@@ -190,7 +199,9 @@ final class FeedHub: Service, Sendable {
 
     /// One of the hub's queries, bounded: one that a restart of PostgreSQL left waiting for ever must not stop the
     /// feed. Each is a read, so one abandoned at its deadline changes nothing.
-    private func bounded<Result: Sendable>(_ query: @escaping @Sendable () async throws -> Result) async throws -> Result {
+    private func bounded<Result: Sendable>(
+        _ query: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
         try await withDatabaseTimeout(.seconds(30), query)
     }
 
@@ -205,11 +216,15 @@ final class FeedHub: Service, Sendable {
         let records = try await userData.records(ids: Array(keys), ucids: Array(ucids))
         let now = Date()
         return page.map { position, message in
-            let data = records.isEmpty
-                ? nil : JourneyUserData(carried: message.userDataKeys, ucids: message.journeyUcids, records: records, now: now)
+            let data =
+                records.isEmpty
+                ? nil
+                : JourneyUserData(
+                    carried: message.userDataKeys, ucids: message.journeyUcids, records: records, now: now)
             let userData = data?.entries.isEmpty == false ? data : nil
             return FeedDelivery(
-                position: position, message: message, userData: userData, json: message.json(position: position, userData: userData))
+                position: position, message: message, userData: userData,
+                json: message.json(position: position, userData: userData))
         }
     }
 
@@ -218,7 +233,9 @@ final class FeedHub: Service, Sendable {
     /// The last position handed out live; nil until the hub has read the feed's head.
     var dispatched: Int64? { state.withLock { $0.dispatched } }
 
-    func makeSubscriber(format: FeedSubscriber.Format, filter: FeedFilter, cursor: Int64, capacity: Int) -> FeedSubscriber {
+    func makeSubscriber(
+        format: FeedSubscriber.Format, filter: FeedFilter, cursor: Int64, capacity: Int
+    ) -> FeedSubscriber {
         let id = state.withLock { state in
             defer { state.nextID += 1 }
             return state.nextID

@@ -37,10 +37,12 @@ struct FeedRetention: Service {
             let removed = try await withDatabaseTimeout(.seconds(300)) { try await store.trim(olderThan: cutoff) }
             Counter(label: "calltrail_feed_trimmed_total").increment(by: Int(removed))
             if removed > 0 {
-                logger.info("feed messages removed by retention", metadata: ["removed": "\(removed)", "before": "\(cutoff)"])
+                logger.info(
+                    "feed messages removed by retention", metadata: ["removed": "\(removed)", "before": "\(cutoff)"])
             }
-        } catch where !Task.isCancelled {
-            logger.warning("feed retention failed; trying again later", metadata: ["error": "\(String(reflecting: error))"])
+        } catch  where !Task.isCancelled {
+            logger.warning(
+                "feed retention failed; trying again later", metadata: ["error": "\(String(reflecting: error))"])
         } catch {}
     }
 }

@@ -61,8 +61,10 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
             let configuration = self.configuration
             try channel.syncOptions?.setOption(
                 ChannelOptions.recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: configuration.initialReceiveBytes, maximum: 65_536))
-            try channel.pipeline.syncOperations.addHandler(LingeringCloseHandler(limit: configuration.limits.lingeringBytes))
+                value: AdaptiveRecvByteBufferAllocator(
+                    minimum: 64, initial: configuration.initialReceiveBytes, maximum: 65_536))
+            try channel.pipeline.syncOperations.addHandler(
+                LingeringCloseHandler(limit: configuration.limits.lingeringBytes))
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
                 maxFrameSize: configuration.maxFrameBytes,
@@ -70,8 +72,10 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                     upgradeAttempted.value = true
                     let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
                     // An oversized request is not upgraded: the HTTP path answers it with 414 or 431.
-                    let fits = head.uri.utf8.count <= configuration.limits.maxTargetBytes
-                        && head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } <= configuration.limits.maxHeaderBytes
+                    let fits =
+                        head.uri.utf8.count <= configuration.limits.maxTargetBytes
+                        && head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+                            <= configuration.limits.maxHeaderBytes
                     return channel.eventLoop.makeSucceededFuture(path == Self.feedPath && fits ? HTTPHeaders() : nil)
                 },
                 upgradePipelineHandler: { channel, head in
@@ -89,9 +93,11 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandlers(configuration.http1.additionalChannelHandlers())
                         try channel.pipeline.syncOperations.addHandler(
-                            HTTPConnectionStateHandler(idleTimeout: configuration.http1.idleTimeout.map { .init($0) }, logger: logger))
+                            HTTPConnectionStateHandler(
+                                idleTimeout: configuration.http1.idleTimeout.map { .init($0) }, logger: logger))
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
-                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(isOutboundHalfClosureEnabled: true))
                         return upgradeAttempted.value ? .refusedUpgrade(http) : .http(http)
                     }
                 })
@@ -102,7 +108,8 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
             pipeline.decoderConfiguration.maxHeaderFieldSize = configuration.limits.parserHeadBytes
             pipeline.decoderConfiguration.maxHeaderListSize = configuration.limits.parserHeadBytes
             pipeline.decoderConfiguration.maxHeaderFieldCount = configuration.http1.httpDecoder.maxHeaderFieldCount
-            let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
+            let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
+                configuration: pipeline)
             return Value(negotiated: negotiated, channel: channel)
         }
     }
@@ -115,7 +122,9 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
             case .refusedUpgrade(let http):
                 try await http.executeThenClose { _, outbound in
                     try await outbound.write(contentsOf: [
-                        .head(HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])),
+                        .head(
+                            HTTPResponse(
+                                status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])),
                         .end(nil),
                     ])
                 }
@@ -134,7 +143,9 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     /// NIO negotiates an upgrade only on a connection's first request. A later request asking for one is sent
     /// back to the same URI on a new connection, where the upgrade can happen (as hummingbird-websocket does).
-    static func refusingLateUpgrades(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
+    static func refusingLateUpgrades(
+        _ responder: @escaping HTTPChannelHandler.Responder
+    ) -> HTTPChannelHandler.Responder {
         struct RedirectedToNewConnection: Error {}
         return { request, writer, channel in
             guard request.headers[.upgrade]?.lowercased() == "websocket" else {

@@ -84,9 +84,10 @@ final class FeedSession: Sendable {
                     return
                 } catch is CancellationError {
                     return
-                } catch where DatabaseAvailability.isOutage(error) && !Task.isCancelled {
+                } catch  where DatabaseAvailability.isOutage(error) && !Task.isCancelled {
                     // The subscriber stays connected and is served once the database is back.
-                    self.logger.warning("feed replay waits for the database", metadata: ["error": "\(String(reflecting: error))"])
+                    self.logger.warning(
+                        "feed replay waits for the database", metadata: ["error": "\(String(reflecting: error))"])
                     guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
                 } catch {
                     self.logger.error("feed replay failed", metadata: ["error": "\(String(reflecting: error))"])
@@ -147,7 +148,9 @@ final class FeedSession: Sendable {
             guard let last = page.last?.position else { continue }
             // User data is read for the messages this subscriber takes, not for the whole page.
             let filter = subscriber.filter
-            for delivery in try await hub.prepare(page.filter { filter.matches($0.message) }) { subscriber.deliver(delivery) }
+            for delivery in try await hub.prepare(page.filter { filter.matches($0.message) }) {
+                subscriber.deliver(delivery)
+            }
             subscriber.pass(through: last)
             await subscriber.waitForRoom()
         }
@@ -160,7 +163,9 @@ final class FeedSession: Sendable {
 
     /// The calls now at `devices` (the open `journeys` read for them), as snapshot messages at `position`, for a
     /// desktop that connects mid-call.
-    private func currentCallTexts(position: Int64, devices: Set<String>, journeys current: [Journey]) async throws -> [String] {
+    private func currentCallTexts(
+        position: Int64, devices: Set<String>, journeys current: [Journey]
+    ) async throws -> [String] {
         var texts: [String] = []
         for device in devices.sorted() {
             let messages = current.filter { $0.devices.contains(device) }.flatMap { $0.currentMessages(at: device) }
@@ -169,8 +174,10 @@ final class FeedSession: Sendable {
                 case .native:
                     texts.append(delivery.message.json(position: position, userData: delivery.userData, snapshot: true))
                 case .ctisvr:
-                    texts.append(CtiSvr.event(
-                        delivery.message, referenceID: subscriber.referenceID(of: device) ?? 0, userData: delivery.userData))
+                    texts.append(
+                        CtiSvr.event(
+                            delivery.message, referenceID: subscriber.referenceID(of: device) ?? 0,
+                            userData: delivery.userData))
                 }
             }
         }
@@ -187,7 +194,8 @@ final class FeedSession: Sendable {
             subscriber.finishSnapshot(of: device, at: position, texts: texts)
         } catch {
             logger.warning(
-                "no snapshot for a monitored extension", metadata: ["device": "\(device)", "error": "\(String(reflecting: error))"])
+                "no snapshot for a monitored extension",
+                metadata: ["device": "\(device)", "error": "\(String(reflecting: error))"])
             subscriber.finishSnapshot(of: device, at: nil, texts: [])
         }
     }
@@ -270,13 +278,19 @@ final class FeedSession: Sendable {
                 throw FeedFilterError(field: "", message: "the message is not JSON: \(error)")
             }
             guard let object = tree["subscribe"], object.isObject else {
-                throw FeedFilterError(field: "subscribe", message: "the feed takes one message: {\"subscribe\": {\"devices\": [...], \"events\": [...], \"after\": P}}")
+                throw FeedFilterError(
+                    field: "subscribe",
+                    message:
+                        "the feed takes one message: {\"subscribe\": {\"devices\": [...], \"events\": [...], \"after\": P}}"
+                )
             }
             let filter = try FeedFilter(subscribe: object)
             var after: Int64?
             if let value = object["after"], value != .null {
                 guard let position = value.integer, position >= 0 else {
-                    throw FeedFilterError(field: "after", message: "after must be a feed position, a whole number from 0; got \(value.text)")
+                    throw FeedFilterError(
+                        field: "after",
+                        message: "after must be a feed position, a whole number from 0; got \(value.text)")
                 }
                 after = position
             }
@@ -289,7 +303,8 @@ final class FeedSession: Sendable {
             subscriber.send(
                 "{\"type\":\"subscribed\",\"filter\":\(filter.json),\"after\":\(after.map(String.init) ?? "null")}")
         } catch let error as FeedFilterError {
-            subscriber.send(FeedSubscriber.errorText(field: error.field.isEmpty ? nil : error.field, message: error.message))
+            subscriber.send(
+                FeedSubscriber.errorText(field: error.field.isEmpty ? nil : error.field, message: error.message))
         } catch {
             subscriber.send("{\"type\":\"error\",\"message\":\(JSONText.quote(String(describing: error)))}")
         }
@@ -308,7 +323,9 @@ final class FeedSession: Sendable {
         } catch let error as APIError {
             subscriber.send(CtiSvr.failure(id: request.id, error: error.message))
         } catch {
-            logger.error("ctiSVR request failed", metadata: ["request": "\(request.request)", "error": "\(String(reflecting: error))"])
+            logger.error(
+                "ctiSVR request failed",
+                metadata: ["request": "\(request.request)", "error": "\(String(reflecting: error))"])
             subscriber.send(CtiSvr.failure(id: request.id, error: "internal error; the server log has the details"))
         }
     }
@@ -350,7 +367,9 @@ final class FeedSession: Sendable {
         }
     }
 
-    private func answerUserData(_ request: CtiSvrRequest, required: (String?, String) throws -> String) async throws -> String {
+    private func answerUserData(
+        _ request: CtiSvrRequest, required: (String?, String) throws -> String
+    ) async throws -> String {
         let actor = UserDataActor(name: "ctisvr:\(request.extension ?? "")", userAgent: nil)
         func key() throws -> UserDataKey {
             let uui = try required(request.uui, "uui")
@@ -360,7 +379,9 @@ final class FeedSession: Sendable {
             return key
         }
         func data() throws -> JSONTree {
-            guard let data = request.data else { throw APIError(.unprocessableContent, "userdata \(request.type ?? "") needs data", field: "data") }
+            guard let data = request.data else {
+                throw APIError(.unprocessableContent, "userdata \(request.type ?? "") needs data", field: "data")
+            }
             return data
         }
         switch request.type {
@@ -401,7 +422,8 @@ final class FeedSession: Sendable {
             return CtiSvr.hangupResponse(id: request.id, message: message, userData: delivery.userData)
         default:
             throw APIError(
-                .unprocessableContent, "userdata type must be set, get, update, alert or hangup; got \(request.type ?? "none")",
+                .unprocessableContent,
+                "userdata type must be set, get, update, alert or hangup; got \(request.type ?? "none")",
                 field: "type")
         }
     }

@@ -59,7 +59,9 @@ final class FeedSocket: Sendable {
     }
 
     /// A close frame: the code, then the reason, cut to the 123 bytes a control frame leaves for it.
-    static func closeFrame(_ code: WebSocketErrorCode, reason: String?, allocator: ByteBufferAllocator) -> WebSocketFrame {
+    static func closeFrame(
+        _ code: WebSocketErrorCode, reason: String?, allocator: ByteBufferAllocator
+    ) -> WebSocketFrame {
         var data = allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
         data.write(webSocketErrorCode: code)
         if let reason { data.writeString(String(decoding: reason.utf8.prefix(123), as: UTF8.self)) }
@@ -85,7 +87,9 @@ final class FeedSocket: Sendable {
             let frame = unwrapInboundIn(data)
             switch frame.opcode {
             case .text, .binary:
-                guard partial == nil else { return fail(context, .protocolError, "a new message began before the last one ended") }
+                guard partial == nil else {
+                    return fail(context, .protocolError, "a new message began before the last one ended")
+                }
                 let isText = frame.opcode == .text
                 if frame.fin {
                     deliver(frame.unmaskedData, isText: isText, context: context)
@@ -94,7 +98,9 @@ final class FeedSocket: Sendable {
                     checkSize(context)
                 }
             case .continuation:
-                guard var message = partial else { return fail(context, .protocolError, "a continuation frame without a message") }
+                guard var message = partial else {
+                    return fail(context, .protocolError, "a continuation frame without a message")
+                }
                 partial = nil
                 var more = frame.unmaskedData
                 message.buffer.writeBuffer(&more)
@@ -105,7 +111,8 @@ final class FeedSocket: Sendable {
                     checkSize(context)
                 }
             case .ping:
-                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+                context.writeAndFlush(
+                    wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
             case .connectionClose:
                 if socket.closeSent.exchange(true, ordering: .relaxed) {
                     // The client answered the server's close.
@@ -113,8 +120,11 @@ final class FeedSocket: Sendable {
                 } else {
                     // The client closes: answer with its code, then end the connection.
                     var data = frame.unmaskedData
-                    closeAfterWriting(context, FeedSocket.closeFrame(
-                        data.readWebSocketErrorCode() ?? .normalClosure, reason: nil, allocator: context.channel.allocator))
+                    closeAfterWriting(
+                        context,
+                        FeedSocket.closeFrame(
+                            data.readWebSocketErrorCode() ?? .normalClosure, reason: nil,
+                            allocator: context.channel.allocator))
                 }
             default:
                 break
@@ -127,7 +137,8 @@ final class FeedSocket: Sendable {
             }
             guard isText else { return }
             if case .dropped = socket.incoming.yield(String(buffer: buffer)) {
-                fail(context, .policyViolation, "more than \(FeedSocket.maxWaitingMessages) messages wait for an answer")
+                fail(
+                    context, .policyViolation, "more than \(FeedSocket.maxWaitingMessages) messages wait for an answer")
             }
         }
 
@@ -142,7 +153,8 @@ final class FeedSocket: Sendable {
         private func fail(_ context: ChannelHandlerContext, _ code: WebSocketErrorCode, _ reason: String) {
             socket.incoming.finish()
             guard !socket.closeSent.exchange(true, ordering: .relaxed) else { return }
-            closeAfterWriting(context, FeedSocket.closeFrame(code, reason: reason, allocator: context.channel.allocator))
+            closeAfterWriting(
+                context, FeedSocket.closeFrame(code, reason: reason, allocator: context.channel.allocator))
         }
 
         /// Sends `close` and ends the connection once it is written.

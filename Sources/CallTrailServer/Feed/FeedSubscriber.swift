@@ -116,7 +116,8 @@ final class FeedSubscriber: Sendable {
             case .native: text = delivery.json
             case .ctisvr:
                 text = CtiSvr.event(
-                    delivery.message, referenceID: state.monitors[delivery.message.device] ?? 0, userData: delivery.userData)
+                    delivery.message, referenceID: state.monitors[delivery.message.device] ?? 0,
+                    userData: delivery.userData)
             }
             if state.held[device] != nil {
                 state.held[device]?.append(Item(text: text, position: delivery.position))
@@ -149,7 +150,9 @@ final class FeedSubscriber: Sendable {
 
     /// A heartbeat: how far the subscriber has got, so an idle one knows its resume point too.
     func heartbeat(position: Int64, now: Date) {
-        send("{\"type\":\"heartbeat\",\"position\":\(position),\"time\":\"\(Timestamp.format(now))\"}", position: position)
+        send(
+            "{\"type\":\"heartbeat\",\"position\":\(position),\"time\":\"\(Timestamp.format(now))\"}",
+            position: position)
     }
 
     /// A WebSocket ping, for clients that get no heartbeat text (ctiSVR's): proxies see traffic, and a dead
@@ -274,7 +277,8 @@ enum Closing: Sendable, CustomStringConvertible {
         case .tooSlow(let capacity): "too slow: more than \(capacity) messages waiting"
         case .shuttingDown: "the server is shutting down"
         case .failed: "the feed failed; the server log has the details"
-        case .trimmed(let after, let through): "the feed no longer keeps the messages after \(after): retention removed them through \(through)"
+        case .trimmed(let after, let through):
+            "the feed no longer keeps the messages after \(after): retention removed them through \(through)"
         case .clientLeft: "the client closed the connection"
         }
     }

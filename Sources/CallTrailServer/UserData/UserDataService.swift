@@ -21,7 +21,9 @@ struct UserDataService: Sendable {
     let originWait: Duration
 
     /// New data under a new key, set on the call `ucid` or the call now at `device` (or on no call).
-    func create(data: JSONTree, ucid: UCID?, device: String?, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
+    func create(
+        data: JSONTree, ucid: UCID?, device: String?, ttl: Int?, actor: UserDataActor
+    ) async throws -> UserDataRecord {
         var origin: UserDataOrigin?
         if let ucid {
             origin = try await self.origin(of: ucid)
@@ -32,7 +34,8 @@ struct UserDataService: Sendable {
         let key = UserDataKey.random()
         let now = Date()
         let change = UserDataChange(
-            operation: .set, key: key, ucid: origin?.ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
+            operation: .set, key: key, ucid: origin?.ucid, data: data,
+            expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
             origin: origin, actor: actor, time: now)
         let (record, _) = try await writer.change(id: key.rawValue, new: true) { current in
             // `new`: the row is not read first (80 random bits: no collision is expected in the life of the
@@ -66,7 +69,8 @@ struct UserDataService: Sendable {
         let (record, _) = try await writer.change(id: key.rawValue) { current in
             let record = try live(current, key.rawValue, now: now)
             return UserDataChange(
-                operation: .merge, key: key, ucid: record.ucid, data: patch, expiresAt: nil, origin: nil, actor: actor, time: now)
+                operation: .merge, key: key, ucid: record.ucid, data: patch, expiresAt: nil, origin: nil, actor: actor,
+                time: now)
         }
         return record
     }
@@ -77,7 +81,8 @@ struct UserDataService: Sendable {
         _ = try await writer.change(id: key.rawValue) { current in
             guard let current, current.deletedAt == nil else { throw notFound(current, key.rawValue) }
             return UserDataChange(
-                operation: .delete, key: key, ucid: current.ucid, data: nil, expiresAt: nil, origin: nil, actor: actor, time: now)
+                operation: .delete, key: key, ucid: current.ucid, data: nil, expiresAt: nil, origin: nil, actor: actor,
+                time: now)
         }
     }
 
@@ -86,7 +91,8 @@ struct UserDataService: Sendable {
         let origin = try await self.origin(of: ucid)
         let now = Date()
         let change = UserDataChange(
-            operation: .attach, key: nil, ucid: ucid, data: data, expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
+            operation: .attach, key: nil, ucid: ucid, data: data,
+            expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
             origin: origin, actor: actor, time: now)
         let (record, _) = try await writer.change(id: change.recordID) { _ in change }
         return record
@@ -94,7 +100,9 @@ struct UserDataService: Sendable {
 
     func attached(to ucid: UCID) async throws -> UserDataRecord {
         let id = UserDataChange.recordID(key: nil, ucid: ucid)
-        guard let record = try await store.record(id: id) else { throw APIError(.notFound, "no user data attached to call \(ucid)") }
+        guard let record = try await store.record(id: id) else {
+            throw APIError(.notFound, "no user data attached to call \(ucid)")
+        }
         return try live(record, "attached to call \(ucid)", now: Date())
     }
 
@@ -130,7 +138,9 @@ struct UserDataService: Sendable {
             for call in CallContextDocument.all(in: journey) {
                 for (_, party) in call.parties where party.device == device {
                     let candidate = (rank[party.state] ?? 9, party.since, call.ucid, journey)
-                    if best == nil || candidate.0 < best!.rank || (candidate.0 == best!.rank && candidate.1 > best!.since) {
+                    if best == nil || candidate.0 < best!.rank
+                        || (candidate.0 == best!.rank && candidate.1 > best!.since)
+                    {
                         best = candidate
                     }
                 }

@@ -47,5 +47,7 @@ public final class EventAppender: Service, Sendable {
 public enum AppenderError: Error, CustomStringConvertible {
     case shuttingDown
 
-    public var description: String { "CallTrail is shutting down and takes no more events; retry against another instance" }
+    public var description: String {
+        "CallTrail is shutting down and takes no more events; retry against another instance"
+    }
 }

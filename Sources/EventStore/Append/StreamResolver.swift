@@ -102,7 +102,9 @@ public struct StreamResolver: Sendable {
             let oldKeys = event.oldCallIDs.map { CallKey(switchName: event.switchName, callID: $0) }
             let resultingKey = event.resultingCallID.map { CallKey(switchName: event.switchName, callID: $0) }
             let bindings = self.bindings
-            func liveUCID(_ key: CallKey?) -> UCID? { key.flatMap { bindings[$0] }.flatMap { $0.isOpen ? $0.ucid : nil } }
+            func liveUCID(_ key: CallKey?) -> UCID? {
+                key.flatMap { bindings[$0] }.flatMap { $0.isOpen ? $0.ucid : nil }
+            }
             let ucid = event.ucid ?? oldKeys.compactMap(liveUCID).first ?? liveUCID(resultingKey)
             guard let ucid else {
                 // Wait under the surviving callID: that call goes on, and its UCID will show.
@@ -110,7 +112,8 @@ public struct StreamResolver: Sendable {
                 return (nil, [])
             }
             var newlyBound: [CallKey] = []
-            for candidate in ([resultingKey] + oldKeys.map { Optional($0) }).compactMap({ $0 }) where !newlyBound.contains(candidate) {
+            for candidate in ([resultingKey] + oldKeys.map { Optional($0) }).compactMap({ $0 })
+            where !newlyBound.contains(candidate) {
                 if bind(candidate, to: ucid, at: position) { newlyBound.append(candidate) }
             }
             // The old calls that did not survive the merge end here; a CallCleared for them

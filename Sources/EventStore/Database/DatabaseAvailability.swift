@@ -3,8 +3,8 @@ import Logging
 import Metrics
 import NIOCore
 import PostgresNIO
-import _ConnectionPoolModule
 import Synchronization
+import _ConnectionPoolModule
 
 /// Whether PostgreSQL can be reached, as this process last saw it.
 ///
@@ -53,9 +53,11 @@ public final class DatabaseAvailability: Sendable {
         if started {
             Counter(label: "calltrail_database_outages_total").increment()
             Gauge(label: "calltrail_database_up").record(0)
-            logger.error("the database is unavailable; requests get 503 with Retry-After until it is back", metadata: [
-                "reason": "\(reason)",
-            ])
+            logger.error(
+                "the database is unavailable; requests get 503 with Retry-After until it is back",
+                metadata: [
+                    "reason": "\(reason)"
+                ])
         }
     }
 
@@ -68,9 +70,12 @@ public final class DatabaseAvailability: Sendable {
         }
         if let ended {
             Gauge(label: "calltrail_database_up").record(1)
-            logger.notice("the database is back", metadata: [
-                "down_seconds": "\(String(format: "%.1f", Date().timeIntervalSince(ended.since)))", "reason": "\(ended.reason)",
-            ])
+            logger.notice(
+                "the database is back",
+                metadata: [
+                    "down_seconds": "\(String(format: "%.1f", Date().timeIntervalSince(ended.since)))",
+                    "reason": "\(ended.reason)",
+                ])
         }
         return ended
     }
@@ -117,7 +122,8 @@ public final class DatabaseAvailability: Sendable {
             if let underlying = error.underlying { return reason(underlying) }
             return "\(error.code)"
         case let error as PostgresTransactionError:
-            return [error.beginError, error.closureError, error.commitError].compactMap { $0 }.first.map(reason) ?? "\(error)"
+            return [error.beginError, error.closureError, error.commitError].compactMap { $0 }.first.map(reason)
+                ?? "\(error)"
         default:
             return "\(error)"
         }
@@ -152,7 +158,8 @@ public struct DatabaseTimeout: Error, CustomStringConvertible {
 /// leased. Each long-lived worker bounds its database steps with this, so a restart of PostgreSQL cannot freeze it.
 /// The operation runs on `executor` when one is given (the projector's own thread), else on the global pool.
 public func withDatabaseTimeout<Result: Sendable>(
-    _ limit: Duration, on executor: (any TaskExecutor)? = nil, _ operation: @escaping @Sendable () async throws -> Result
+    _ limit: Duration, on executor: (any TaskExecutor)? = nil,
+    _ operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
     let race = DeadlineRace<Result>()
     return try await withTaskCancellationHandler {

@@ -33,7 +33,8 @@ public enum DatabaseBootstrap {
         // The pool may log that it is leased before its run loop starts; that race is harmless here.
         var quiet = logger
         quiet.logLevel = .error
-        let client = PostgresClient(configuration: url.clientConfiguration(role: role, maximumConnections: 4), backgroundLogger: quiet)
+        let client = PostgresClient(
+            configuration: url.clientConfiguration(role: role, maximumConnections: 4), backgroundLogger: quiet)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }

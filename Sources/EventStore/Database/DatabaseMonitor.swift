@@ -53,13 +53,14 @@ public struct DatabaseMonitor: Service {
             }
             silentProbes = 0
             availability.restored()
-        } catch where Task.isCancelled {
+        } catch  where Task.isCancelled {
             return
         } catch let timeout as DatabaseTimeout {
             silentProbes += 1
             logger.warning("the database did not answer a probe", metadata: ["in_a_row": "\(silentProbes)"])
             if silentProbes >= 2 {
-                availability.markUnavailable(reason: "no answer to \(silentProbes) probes in a row, \(timeout.after) each")
+                availability.markUnavailable(
+                    reason: "no answer to \(silentProbes) probes in a row, \(timeout.after) each")
             }
         } catch {
             logger.debug("database probe failed", metadata: ["error": "\(String(reflecting: error))"])

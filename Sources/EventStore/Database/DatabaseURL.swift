@@ -14,7 +14,8 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     public var requireTLS: Bool
 
     public init(
-        username: String, password: String? = nil, host: String? = nil, port: Int = 5432, socketDirectory: String? = nil,
+        username: String, password: String? = nil, host: String? = nil, port: Int = 5432,
+        socketDirectory: String? = nil,
         database: String, requireTLS: Bool = false
     ) {
         self.username = username
@@ -30,10 +31,14 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         guard let components = URLComponents(string: text), let scheme = components.scheme,
             scheme == "postgres" || scheme == "postgresql"
         else { throw DatabaseURLError(url: text, reason: "it must start with postgres:// or postgresql://") }
-        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
-        self.username = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? query["user"] ?? "postgres"
+        let query = Dictionary(
+            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        self.username =
+            components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? query["user"] ?? "postgres"
         self.password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding } ?? query["password"]
-        let host = components.percentEncodedHost.flatMap { $0.removingPercentEncoding }.flatMap { $0.isEmpty ? nil : $0 }
+        let host = components.percentEncodedHost.flatMap { $0.removingPercentEncoding }.flatMap {
+            $0.isEmpty ? nil : $0
+        }
         if let socket = query["host"], socket.hasPrefix("/") {
             self.socketDirectory = socket
             self.host = nil
@@ -67,7 +72,8 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         var configuration: PostgresClient.Configuration
         if let socketDirectory {
             configuration = .init(
-                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password,
+                database: database)
         } else {
             configuration = .init(
                 host: host ?? "localhost", port: port, username: username, password: password, database: database,
@@ -104,12 +110,14 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 
     /// The URL as text, password included, in the form `init(_:)` reads back.
     public var urlString: String {
-        let credentials = username.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed)!
+        let credentials =
+            username.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed)!
             + (password.map { ":" + $0.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed)! } ?? "")
         if let socketDirectory {
             return "postgres://\(credentials)@/\(database)?host=\(socketDirectory)&port=\(port)"
         }
-        return "postgres://\(credentials)@\(host ?? "localhost"):\(port)/\(database)\(requireTLS ? "?sslmode=require" : "")"
+        return
+            "postgres://\(credentials)@\(host ?? "localhost"):\(port)/\(database)\(requireTLS ? "?sslmode=require" : "")"
     }
 
     /// A libpq connection string for psql.

@@ -74,7 +74,8 @@ public final class EmbeddedPostgres: Sendable {
         try FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
         if let user = runAs {
             try Self.run("/bin/chown", ["-R", "\(user):\(user)", dataDirectory.path, socketDirectory])
-            guard (try? Self.run("/usr/sbin/runuser", ["-u", user, "--", "test", "-w", dataDirectory.path])) != nil else {
+            guard (try? Self.run("/usr/sbin/runuser", ["-u", user, "--", "test", "-w", dataDirectory.path])) != nil
+            else {
                 throw EmbeddedPostgresError(
                     "the \(user) user cannot reach \(dataDirectory.path) (PostgreSQL refuses to run as root, so it runs as \(user)); "
                         + "pass --data-dir with a folder \(user) can enter, such as /var/lib/calltrail")
@@ -82,27 +83,36 @@ public final class EmbeddedPostgres: Sendable {
         }
         if !FileManager.default.fileExists(atPath: clusterDirectory.appendingPathComponent("PG_VERSION").path) {
             logger.info("creating a private PostgreSQL cluster", metadata: ["folder": "\(clusterDirectory.path)"])
-            try Self.run(binaries.initdb, [
-                "-D", clusterDirectory.path, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale",
-            ], as: runAs)
+            try Self.run(
+                binaries.initdb,
+                [
+                    "-D", clusterDirectory.path, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale",
+                ], as: runAs)
         }
         if (try? Self.run(binaries.pgCtl, ["status", "-D", clusterDirectory.path], as: runAs)) != nil {
-            logger.info("reusing the private PostgreSQL already running", metadata: ["folder": "\(clusterDirectory.path)"])
+            logger.info(
+                "reusing the private PostgreSQL already running", metadata: ["folder": "\(clusterDirectory.path)"])
         } else {
             // Trust authentication is safe only because nobody else can reach the socket: no TCP, and a socket
             // only its owner (and root) may open.
-            let options = "-k \(socketDirectory) -p \(port) -c listen_addresses='' -c unix_socket_permissions=0700 "
+            let options =
+                "-k \(socketDirectory) -p \(port) -c listen_addresses='' -c unix_socket_permissions=0700 "
                 + Self.serverSettings.map { "-c \($0.key)=\($0.value)" }.joined(separator: " ")
             do {
-                try Self.run(binaries.pgCtl, [
-                    "start", "-D", clusterDirectory.path, "-w", "-t", "120", "-l", logFile.path, "-o", options,
-                ], as: runAs)
+                try Self.run(
+                    binaries.pgCtl,
+                    [
+                        "start", "-D", clusterDirectory.path, "-w", "-t", "120", "-l", logFile.path, "-o", options,
+                    ], as: runAs)
             } catch {
-                let tail = (try? String(contentsOf: logFile, encoding: .utf8))?.split(separator: "\n").suffix(5).joined(separator: "\n") ?? ""
+                let tail =
+                    (try? String(contentsOf: logFile, encoding: .utf8))?.split(separator: "\n").suffix(5).joined(
+                        separator: "\n") ?? ""
                 throw EmbeddedPostgresError("PostgreSQL did not start: \(error)\n\(tail)")
             }
             startedHere.withLock { $0 = true }
-            logger.info("started a private PostgreSQL", metadata: ["socket": "\(socketDirectory)", "log": "\(logFile.path)"])
+            logger.info(
+                "started a private PostgreSQL", metadata: ["socket": "\(socketDirectory)", "log": "\(logFile.path)"])
         }
         try createDatabaseIfMissing(binaries: binaries, runAs: runAs)
         return url
@@ -119,7 +129,9 @@ public final class EmbeddedPostgres: Sendable {
     /// Whether the postmaster named in the cluster's `postmaster.pid` is alive: a look at a file and a signal 0, no
     /// program to run, so it can be asked every few seconds.
     var isRunning: Bool {
-        guard let text = try? String(contentsOf: clusterDirectory.appendingPathComponent("postmaster.pid"), encoding: .utf8),
+        guard
+            let text = try? String(
+                contentsOf: clusterDirectory.appendingPathComponent("postmaster.pid"), encoding: .utf8),
             let pid = text.split(separator: "\n").first.flatMap({ pid_t($0.trimmingCharacters(in: .whitespaces)) })
         else { return false }
         return kill(pid, 0) == 0 || errno == EPERM
@@ -130,7 +142,8 @@ public final class EmbeddedPostgres: Sendable {
         guard startedHere.withLock({ $0 }), let binaries = try? PostgresBinaries.find() else { return }
         let runAs = try? Self.unprivilegedUser()
         do {
-            try Self.run(binaries.pgCtl, ["stop", "-D", clusterDirectory.path, "-m", "fast", "-w", "-t", "60"], as: runAs)
+            try Self.run(
+                binaries.pgCtl, ["stop", "-D", clusterDirectory.path, "-m", "fast", "-w", "-t", "60"], as: runAs)
             startedHere.withLock { $0 = false }
             logger.info("stopped the private PostgreSQL")
         } catch {
@@ -140,7 +153,8 @@ public final class EmbeddedPostgres: Sendable {
 
     private func createDatabaseIfMissing(binaries: PostgresBinaries, runAs: String?) throws {
         let psql = ["-h", socketDirectory, "-p", "\(port)", "-U", Self.superuser, "-d", "postgres", "-tAc"]
-        let exists = try Self.run(binaries.psql, psql + ["SELECT 1 FROM pg_database WHERE datname = '\(Self.databaseName)'"], as: runAs)
+        let exists = try Self.run(
+            binaries.psql, psql + ["SELECT 1 FROM pg_database WHERE datname = '\(Self.databaseName)'"], as: runAs)
         if exists.trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
             _ = try Self.run(binaries.psql, psql + ["CREATE DATABASE \(Self.databaseName)"], as: runAs)
         }
@@ -155,7 +169,8 @@ public final class EmbeddedPostgres: Sendable {
         if (try? run("/usr/sbin/runuser", ["-u", user, "--", "test", "-x", ancestor.path])) != nil { return requested }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in requested.standardizedFileURL.path.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let fallback = URL(fileURLWithPath: "/var/lib/calltrail/\(requested.lastPathComponent)-\(String(hash, radix: 16))")
+        let fallback = URL(
+            fileURLWithPath: "/var/lib/calltrail/\(requested.lastPathComponent)-\(String(hash, radix: 16))")
         logger.notice(
             "the postgres user cannot enter the data folder, so the private PostgreSQL lives elsewhere",
             metadata: ["requested": "\(requested.path)", "using": "\(fallback.path)"])
@@ -180,7 +195,9 @@ public final class EmbeddedPostgres: Sendable {
     @discardableResult
     static func run(_ program: String, _ arguments: [String], as user: String? = nil) throws -> String {
         let argv = user.map { ["/usr/sbin/runuser", "-u", $0, "--", program] + arguments } ?? [program] + arguments
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("calltrail-\(UUID().uuidString).out").path
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "calltrail-\(UUID().uuidString).out"
+        ).path
         defer { unlink(outputPath) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -222,7 +239,8 @@ struct PostgresBinaries {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         candidates += versions.compactMap { Int($0) }.sorted(by: >).map { "\(root)/\($0)/bin" }
         candidates += ["/usr/local/pgsql/bin", "/usr/local/bin", "/usr/bin"]
-        for dir in candidates where FileManager.default.isExecutableFile(atPath: "\(dir)/initdb")
+        for dir in candidates
+        where FileManager.default.isExecutableFile(atPath: "\(dir)/initdb")
             && FileManager.default.isExecutableFile(atPath: "\(dir)/pg_ctl")
         {
             let psql = FileManager.default.isExecutableFile(atPath: "\(dir)/psql") ? "\(dir)/psql" : "/usr/bin/psql"
@@ -230,7 +248,8 @@ struct PostgresBinaries {
         }
         throw EmbeddedPostgresError(
             "no PostgreSQL server binaries found (looked for initdb and pg_ctl in \(candidates.joined(separator: ", "))). "
-                + "Install them with: sudo apt-get install -y postgresql   (or point DATABASE_URL at a server, or PG_BINDIR at the binaries)")
+                + "Install them with: sudo apt-get install -y postgresql   (or point DATABASE_URL at a server, or PG_BINDIR at the binaries)"
+        )
     }
 }
 

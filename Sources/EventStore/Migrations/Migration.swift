@@ -34,7 +34,9 @@ public struct Migration: Sendable, Hashable {
             }
             migrations.append(Migration(version: version, name: name, sql: sql))
         }
-        guard !migrations.isEmpty else { throw MigrationError(.folderUnreadable("\(directory.path) holds no NNNN_name.sql files")) }
+        guard !migrations.isEmpty else {
+            throw MigrationError(.folderUnreadable("\(directory.path) holds no NNNN_name.sql files"))
+        }
         return migrations.sorted { $0.version < $1.version }
     }
 
@@ -45,7 +47,8 @@ public struct Migration: Sendable, Hashable {
         let local = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("migrations")
         if FileManager.default.fileExists(atPath: local.path) { return local }
         return URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("migrations")
     }
 }
@@ -69,7 +72,8 @@ public struct MigrationError: Error, CustomStringConvertible, Sendable {
         switch reason {
         case .folderUnreadable(let path): "cannot read migrations: \(path)"
         case .badFileName(let name): "migration file \(name) is not named NNNN_name.sql"
-        case .duplicateVersion(let version, let first, let second): "migrations \(first) and \(second) share number \(version)"
+        case .duplicateVersion(let version, let first, let second):
+            "migrations \(first) and \(second) share number \(version)"
         case .changedAfterApply(let name):
             "migration \(name) was changed after it was applied; released migrations are never edited: add a new file instead"
         case .unknownApplied(let version, let name):

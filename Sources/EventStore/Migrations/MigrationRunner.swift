@@ -65,7 +65,8 @@ public struct MigrationRunner: Sendable {
                     do {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     } catch let error as PSQLError {
-                        throw MigrationError(.statementFailed(migration.name, index, error.serverInfo?[.message] ?? "\(error.code)"))
+                        throw MigrationError(
+                            .statementFailed(migration.name, index, error.serverInfo?[.message] ?? "\(error.code)"))
                     }
                 }
                 try await connection.query(
@@ -94,9 +95,10 @@ public struct MigrationRunner: Sendable {
         for try await value in exists.decode(Bool.self) { present = value }
         guard present else { return [:] }
         var result: [Int: (name: String, checksum: String)] = [:]
-        for try await (version, name, checksum) in try await run("SELECT version, name, checksum FROM calltrail_migrations")
-            .decode((Int, String, String).self)
-        {
+        for try await (version, name, checksum) in try await run(
+            "SELECT version, name, checksum FROM calltrail_migrations"
+        )
+        .decode((Int, String, String).self) {
             result[version] = (name, checksum)
         }
         return result

@@ -80,7 +80,9 @@ public enum SQLStatementSplitter {
         while index < chars.count {
             let c = chars[index]
             if c == "$" { return tag + "$" }
-            guard c.properties.isAlphabetic || c == "_" || (index > start + 1 && ("0"..."9").contains(c)) else { return nil }
+            guard c.properties.isAlphabetic || c == "_" || (index > start + 1 && ("0"..."9").contains(c)) else {
+                return nil
+            }
             tag.unicodeScalars.append(c)
             index += 1
         }
@@ -88,7 +90,9 @@ public enum SQLStatementSplitter {
     }
 
     private static func isOnlyComments(_ text: String) -> Bool {
-        text.split(separator: "\n").allSatisfy { $0.trimmingWhitespace().isEmpty || $0.trimmingWhitespace().hasPrefix("--") }
+        text.split(separator: "\n").allSatisfy {
+            $0.trimmingWhitespace().isEmpty || $0.trimmingWhitespace().hasPrefix("--")
+        }
     }
 }
 

@@ -27,7 +27,8 @@ public struct PostgresFeedStore: Sendable {
     }
 
     public func head() async throws -> Head {
-        let rows = try await client.query("SELECT position, event_position, trimmed_through FROM feed_head", logger: logger)
+        let rows = try await client.query(
+            "SELECT position, event_position, trimmed_through FROM feed_head", logger: logger)
         for try await (position, eventPosition, trimmed) in rows.decode((Int64, Int64, Int64).self) {
             return Head(position: position, eventPosition: eventPosition, trimmedThrough: trimmed)
         }
@@ -45,7 +46,9 @@ public struct PostgresFeedStore: Sendable {
     /// Messages after `position`, in order, at most `limit`, with the trim point they were read at.
     public func page(after position: Int64, limit: Int) async throws -> Page {
         var page = Page(trimmedThrough: 0, messages: [])
-        for try await (trimmed, at, body) in try await client.execute(PageAfter(after: position, limit: Int64(limit)), logger: logger) {
+        for try await (trimmed, at, body) in try await client.execute(
+            PageAfter(after: position, limit: Int64(limit)), logger: logger)
+        {
             page.trimmedThrough = trimmed
             guard let at, let body, let message = stored(body, at: at) else { continue }
             page.messages.append((at, message))
@@ -64,7 +67,9 @@ public struct PostgresFeedStore: Sendable {
         var after: Int64
         var limit: Int64
 
-        func decodeRow(_ row: PostgresRow) throws -> (Int64, Int64?, String?) { try row.decode((Int64, Int64?, String?).self) }
+        func decodeRow(_ row: PostgresRow) throws -> (Int64, Int64?, String?) {
+            try row.decode((Int64, Int64?, String?).self)
+        }
     }
 
     /// Removes the messages whose time is before `olderThan`, oldest first, `batch` at a time (each batch its own
@@ -82,12 +87,16 @@ public struct PostgresFeedStore: Sendable {
     }
 
     /// The last message of `kind` at `device`.
-    public func latest(_ kind: FeedMessage.Kind, device: String) async throws -> (position: Int64, message: FeedMessage)? {
-        try await decode(client.query(
-            """
-            SELECT position, body FROM feed_messages WHERE device = \(device) AND kind = \(kind.rawValue)
-            ORDER BY position DESC LIMIT 1
-            """, logger: logger)).first
+    public func latest(
+        _ kind: FeedMessage.Kind, device: String
+    ) async throws -> (position: Int64, message: FeedMessage)? {
+        try await decode(
+            client.query(
+                """
+                SELECT position, body FROM feed_messages WHERE device = \(device) AND kind = \(kind.rawValue)
+                ORDER BY position DESC LIMIT 1
+                """, logger: logger)
+        ).first
     }
 
     private func decode(_ rows: PostgresRowSequence) async throws -> [(position: Int64, message: FeedMessage)] {

@@ -22,7 +22,8 @@ public struct PostgresUserDataStore: Sendable {
         self.logger = logger
     }
 
-    static let columns = "id, key, ucid, data::text, origin::text, created_at, updated_at, expires_at, deleted_at, version"
+    static let columns =
+        "id, key, ucid, data::text, origin::text, created_at, updated_at, expires_at, deleted_at, version"
 
     /// One record: what every `GET /v1/userdata/{key}` asks, so a prepared statement (planned once per
     /// connection, not per request).
@@ -123,7 +124,8 @@ public struct PostgresUserDataStore: Sendable {
     }
 
     private func save(
-        _ records: [UserDataRecord], history: [(id: String, version: Int, position: Int64)], on connection: PostgresConnection
+        _ records: [UserDataRecord], history: [(id: String, version: Int, position: Int64)],
+        on connection: PostgresConnection
     ) async throws {
         guard !records.isEmpty else { return }
         try await connection.query(
@@ -204,8 +206,10 @@ public struct PostgresUserDataStore: Sendable {
     private static func record(_ row: Row) throws -> UserDataRecord {
         let (id, key, ucid, data, origin, created, updated, expires, deleted, version) = row
         return UserDataRecord(
-            id: id, key: key.flatMap(UserDataKey.init), ucid: ucid.flatMap(UCID.init), data: try JSONTree(parsing: data),
-            origin: UserDataOrigin(tree: try JSONTree(parsing: origin)) ?? UserDataOrigin(ucid: nil), createdAt: created,
+            id: id, key: key.flatMap(UserDataKey.init), ucid: ucid.flatMap(UCID.init),
+            data: try JSONTree(parsing: data),
+            origin: UserDataOrigin(tree: try JSONTree(parsing: origin)) ?? UserDataOrigin(ucid: nil),
+            createdAt: created,
             updatedAt: updated, expiresAt: expires, deletedAt: deleted, version: version)
     }
 

@@ -47,5 +47,7 @@ public final class UserDataWriter: Service, Sendable {
 public enum UserDataWriterError: Error, CustomStringConvertible {
     case shuttingDown
 
-    public var description: String { "CallTrail is shutting down and takes no more user data; retry against another instance" }
+    public var description: String {
+        "CallTrail is shutting down and takes no more user data; retry against another instance"
+    }
 }

@@ -28,7 +28,9 @@ extension JSONTree: Equatable {
             let field = error.path.reduce(into: "") { path, part in
                 path += part.hasPrefix("[") || path.isEmpty ? part : "." + part
             }
-            throw JSONTreeError(message: error.message, offset: error.offset, field: field.isEmpty ? nil : field, isUnstorableText: true)
+            throw JSONTreeError(
+                message: error.message, offset: error.offset, field: field.isEmpty ? nil : field, isUnstorableText: true
+            )
         }
         // Bytes that are not UTF-8 in a member name: the strings were all valid.
         if String(validating: bytes, as: UTF8.self) == nil {

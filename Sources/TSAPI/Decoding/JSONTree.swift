@@ -21,7 +21,9 @@ public enum JSONTree: Sendable {
         case reject
     }
 
-    static func parse(_ bytes: UnsafeRawBufferPointer, strings: StringPolicy = .repair) throws(JSONScanner.SyntaxError) -> JSONTree {
+    static func parse(
+        _ bytes: UnsafeRawBufferPointer, strings: StringPolicy = .repair
+    ) throws(JSONScanner.SyntaxError) -> JSONTree {
         var scanner = JSONScanner(bytes)
         scanner.replacesNUL = strings == .repair
         let tree = try parse(&scanner, depth: 0, strings: strings)
@@ -42,7 +44,8 @@ public enum JSONTree: Sendable {
                 let name = key.string
                 if strings == .reject, name.utf8.contains(0) {
                     throw JSONScanner.SyntaxError(
-                        message: "a member name \(JSONScanner.StringProblem.nul.message)", offset: scanner.offset, isUnstorableText: true)
+                        message: "a member name \(JSONScanner.StringProblem.nul.message)", offset: scanner.offset,
+                        isUnstorableText: true)
                 }
                 do throws(JSONScanner.SyntaxError) {
                     members.append((name, try parse(&scanner, depth: depth + 1, strings: strings)))

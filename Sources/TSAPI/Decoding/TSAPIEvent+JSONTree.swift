@@ -55,66 +55,84 @@ extension CSTAEvent {
         let cause = f["cause"]?.enumName
         switch type {
         case .delivered:
-            self = .delivered(Delivered(
-                connection: connection("connection"), alertingDevice: device("alertingDevice"),
-                callingDevice: device("callingDevice"), calledDevice: device("calledDevice"),
-                lastRedirectionDevice: device("lastRedirectionDevice"), localConnectionInfo: info, cause: cause))
+            self = .delivered(
+                Delivered(
+                    connection: connection("connection"), alertingDevice: device("alertingDevice"),
+                    callingDevice: device("callingDevice"), calledDevice: device("calledDevice"),
+                    lastRedirectionDevice: device("lastRedirectionDevice"), localConnectionInfo: info, cause: cause))
         case .established:
-            self = .established(Established(
-                establishedConnection: connection("establishedConnection"), answeringDevice: device("answeringDevice"),
-                callingDevice: device("callingDevice"), calledDevice: device("calledDevice"),
-                lastRedirectionDevice: device("lastRedirectionDevice"), localConnectionInfo: info, cause: cause))
+            self = .established(
+                Established(
+                    establishedConnection: connection("establishedConnection"),
+                    answeringDevice: device("answeringDevice"),
+                    callingDevice: device("callingDevice"), calledDevice: device("calledDevice"),
+                    lastRedirectionDevice: device("lastRedirectionDevice"), localConnectionInfo: info, cause: cause))
         case .connectionCleared:
-            self = .connectionCleared(ConnectionCleared(
-                droppedConnection: connection("droppedConnection"), releasingDevice: device("releasingDevice"),
-                localConnectionInfo: info, cause: cause))
+            self = .connectionCleared(
+                ConnectionCleared(
+                    droppedConnection: connection("droppedConnection"), releasingDevice: device("releasingDevice"),
+                    localConnectionInfo: info, cause: cause))
         case .callCleared:
-            self = .callCleared(CallCleared(clearedCall: connection("clearedCall"), localConnectionInfo: info, cause: cause))
+            self = .callCleared(
+                CallCleared(clearedCall: connection("clearedCall"), localConnectionInfo: info, cause: cause))
         case .held:
-            self = .held(Held(
-                heldConnection: connection("heldConnection"), holdingDevice: device("holdingDevice"),
-                localConnectionInfo: info, cause: cause))
+            self = .held(
+                Held(
+                    heldConnection: connection("heldConnection"), holdingDevice: device("holdingDevice"),
+                    localConnectionInfo: info, cause: cause))
         case .retrieved:
-            self = .retrieved(Retrieved(
-                retrievedConnection: connection("retrievedConnection"), retrievingDevice: device("retrievingDevice"),
-                localConnectionInfo: info, cause: cause))
+            self = .retrieved(
+                Retrieved(
+                    retrievedConnection: connection("retrievedConnection"),
+                    retrievingDevice: device("retrievingDevice"),
+                    localConnectionInfo: info, cause: cause))
         case .transferred:
-            self = .transferred(Merged(
-                primaryOldCall: connection("primaryOldCall"), secondaryOldCall: connection("secondaryOldCall"),
-                controller: device("transferringDevice"), addedParty: device("transferredDevice"),
-                connections: f["transferredConnections"]?.flexibleList(Connection.init(tree:)) ?? [],
-                localConnectionInfo: info, cause: cause))
+            self = .transferred(
+                Merged(
+                    primaryOldCall: connection("primaryOldCall"), secondaryOldCall: connection("secondaryOldCall"),
+                    controller: device("transferringDevice"), addedParty: device("transferredDevice"),
+                    connections: f["transferredConnections"]?.flexibleList(Connection.init(tree:)) ?? [],
+                    localConnectionInfo: info, cause: cause))
         case .conferenced:
-            self = .conferenced(Merged(
-                primaryOldCall: connection("primaryOldCall"), secondaryOldCall: connection("secondaryOldCall"),
-                controller: device("confController"), addedParty: device("addedParty"),
-                connections: f["conferenceConnections"]?.flexibleList(Connection.init(tree:)) ?? [],
-                localConnectionInfo: info, cause: cause))
+            self = .conferenced(
+                Merged(
+                    primaryOldCall: connection("primaryOldCall"), secondaryOldCall: connection("secondaryOldCall"),
+                    controller: device("confController"), addedParty: device("addedParty"),
+                    connections: f["conferenceConnections"]?.flexibleList(Connection.init(tree:)) ?? [],
+                    localConnectionInfo: info, cause: cause))
         case .diverted:
-            self = .diverted(Diverted(
-                connection: connection("connection"), divertingDevice: device("divertingDevice"),
-                newDestination: device("newDestination"), localConnectionInfo: info, cause: cause))
+            self = .diverted(
+                Diverted(
+                    connection: connection("connection"), divertingDevice: device("divertingDevice"),
+                    newDestination: device("newDestination"), localConnectionInfo: info, cause: cause))
         case .failed:
-            self = .failed(Failed(
-                failedConnection: connection("failedConnection"), failingDevice: device("failingDevice"),
-                calledDevice: device("calledDevice"), localConnectionInfo: info, cause: cause))
+            self = .failed(
+                Failed(
+                    failedConnection: connection("failedConnection"), failingDevice: device("failingDevice"),
+                    calledDevice: device("calledDevice"), localConnectionInfo: info, cause: cause))
         case .queued:
-            self = .queued(Queued(
-                queuedConnection: connection("queuedConnection"), queue: device("queue"),
-                callingDevice: device("callingDevice"), calledDevice: device("calledDevice"),
-                lastRedirectionDevice: device("lastRedirectionDevice"),
-                numberQueued: f["numberQueued"]?.lenientInteger.map { Int($0) }, localConnectionInfo: info, cause: cause))
+            self = .queued(
+                Queued(
+                    queuedConnection: connection("queuedConnection"), queue: device("queue"),
+                    callingDevice: device("callingDevice"), calledDevice: device("calledDevice"),
+                    lastRedirectionDevice: device("lastRedirectionDevice"),
+                    numberQueued: f["numberQueued"]?.lenientInteger.map { Int($0) }, localConnectionInfo: info,
+                    cause: cause))
         case .originated:
-            self = .originated(Originated(
-                originatedConnection: connection("originatedConnection"), callingDevice: device("callingDevice"),
-                calledDevice: device("calledDevice"), localConnectionInfo: info, cause: cause))
+            self = .originated(
+                Originated(
+                    originatedConnection: connection("originatedConnection"), callingDevice: device("callingDevice"),
+                    calledDevice: device("calledDevice"), localConnectionInfo: info, cause: cause))
         case .networkReached:
-            self = .networkReached(NetworkReached(
-                connection: connection("connection"), trunkUsed: device("trunkUsed"), calledDevice: device("calledDevice"),
-                localConnectionInfo: info, cause: cause))
+            self = .networkReached(
+                NetworkReached(
+                    connection: connection("connection"), trunkUsed: device("trunkUsed"),
+                    calledDevice: device("calledDevice"),
+                    localConnectionInfo: info, cause: cause))
         case .serviceInitiated:
-            self = .serviceInitiated(ServiceInitiated(
-                initiatedConnection: connection("initiatedConnection"), localConnectionInfo: info, cause: cause))
+            self = .serviceInitiated(
+                ServiceInitiated(
+                    initiatedConnection: connection("initiatedConnection"), localConnectionInfo: info, cause: cause))
         case .monitorEnded, .linkUp, .linkDown, .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged,
             .userDataDeleted, .callUserDataSet, nil:
             self = .other
@@ -148,8 +166,12 @@ extension DeviceID {
         case .string(let text):
             self.init(text)
         case .object:
-            guard tree["deviceID"] != nil || tree["deviceIDType"] != nil || tree["deviceIDStatus"] != nil else { return nil }
-            self.init(tree["deviceID"]?.string ?? "", type: tree["deviceIDType"]?.string, status: tree["deviceIDStatus"]?.string)
+            guard tree["deviceID"] != nil || tree["deviceIDType"] != nil || tree["deviceIDStatus"] != nil else {
+                return nil
+            }
+            self.init(
+                tree["deviceID"]?.string ?? "", type: tree["deviceIDType"]?.string,
+                status: tree["deviceIDStatus"]?.string)
         default:
             return nil
         }
@@ -160,7 +182,8 @@ extension ConnectionID {
     init?(tree: JSONTree) {
         guard tree.isObject else { return nil }
         self.init(
-            callID: tree["callID"]?.lenientInteger ?? 0, deviceID: tree["deviceID"].flatMap(DeviceID.init(tree:))?.deviceID ?? "",
+            callID: tree["callID"]?.lenientInteger ?? 0,
+            deviceID: tree["deviceID"].flatMap(DeviceID.init(tree:))?.deviceID ?? "",
             devIDType: tree["devIDType"]?.string)
     }
 }
@@ -226,7 +249,8 @@ extension LookaheadInfo {
         guard tree.isObject else { return nil }
         self.init(
             type: tree["type"]?.enumName, priority: tree["priority"]?.enumName,
-            hours: tree["hours"]?.lenientInteger.map { Int($0) }, minutes: tree["minutes"]?.lenientInteger.map { Int($0) },
+            hours: tree["hours"]?.lenientInteger.map { Int($0) },
+            minutes: tree["minutes"]?.lenientInteger.map { Int($0) },
             seconds: tree["seconds"]?.lenientInteger.map { Int($0) },
             sourceVDN: tree["sourceVDN"].flatMap(DeviceID.init(tree:))?.deviceID)
     }
@@ -238,7 +262,8 @@ extension OriginalCallInfo {
         self.init(
             reason: f["reason"]?.enumName, callingDevice: f["callingDevice"].flatMap(DeviceID.init(tree:)),
             calledDevice: f["calledDevice"].flatMap(DeviceID.init(tree:)), trunkGroup: f["trunkGroup"]?.enumName,
-            trunkMember: f["trunkMember"]?.enumName, lookaheadInfo: f["lookaheadInfo"].flatMap(LookaheadInfo.init(tree:)),
+            trunkMember: f["trunkMember"]?.enumName,
+            lookaheadInfo: f["lookaheadInfo"].flatMap(LookaheadInfo.init(tree:)),
             userEnteredCode: f["userEnteredCode"].flatMap(UserEnteredCode.init(tree:)),
             userInfo: f["userInfo"].flatMap(UserToUserInfo.init(tree:)), ucid: f["ucid"]?.string,
             deviceHistory: f["deviceHistory"]?.flexibleList(DeviceHistoryEntry.init(tree:)) ?? [])

@@ -18,7 +18,10 @@ public enum IngestBatchParser {
     public static func parse(_ body: UnsafeRawBufferPointer) throws(IngestError) -> [IncomingEvent] {
         var scanner = JSONScanner(body)
         scanner.skipWhitespace()
-        guard !scanner.isAtEnd else { throw IngestError(message: "the body is empty: send an event object, an array or NDJSON", index: nil, field: nil) }
+        guard !scanner.isAtEnd else {
+            throw IngestError(
+                message: "the body is empty: send an event object, an array or NDJSON", index: nil, field: nil)
+        }
         var events: [IncomingEvent] = []
         if scanner.peek == UInt8(ascii: "[") {
             scanner.skipValueStart()
@@ -30,18 +33,23 @@ public enum IngestBatchParser {
                     events.append(try parseEvent(&scanner, index: events.count))
                     scanner.skipWhitespace()
                     guard let next = scanner.peek else {
-                        throw IngestError(message: "the array is not closed with ']'", index: events.count - 1, field: nil)
+                        throw IngestError(
+                            message: "the array is not closed with ']'", index: events.count - 1, field: nil)
                     }
                     scanner.skipValueStart()
                     if next == UInt8(ascii: "]") { break }
                     guard next == UInt8(ascii: ",") else {
-                        throw IngestError(message: "expected ',' or ']' after event \(events.count - 1) at byte \(scanner.offset - 1)", index: events.count, field: nil)
+                        throw IngestError(
+                            message:
+                                "expected ',' or ']' after event \(events.count - 1) at byte \(scanner.offset - 1)",
+                            index: events.count, field: nil)
                     }
                 }
             }
             scanner.skipWhitespace()
             guard scanner.isAtEnd else {
-                throw IngestError(message: "unexpected content after the array at byte \(scanner.offset)", index: nil, field: nil)
+                throw IngestError(
+                    message: "unexpected content after the array at byte \(scanner.offset)", index: nil, field: nil)
             }
             return events
         }
@@ -67,7 +75,8 @@ public enum IngestBatchParser {
         guard scanner.peek == UInt8(ascii: "{") else {
             // Skip the value so the message can say what it was.
             let kind = scanner.kindOfNext()
-            throw IngestError(message: "event \(index) is not a JSON object (found \(kind.description))", index: index, field: nil)
+            throw IngestError(
+                message: "event \(index) is not a JSON object (found \(kind.description))", index: index, field: nil)
         }
         scanner.skipValueStart()
         var id: String?
@@ -87,7 +96,9 @@ public enum IngestBatchParser {
             if badField == nil { badField = (field, message) }
         }
         /// A string of the envelope, stored in a column of its own: valid UTF-8, no NUL, at most `limit` bytes.
-        func text(_ field: String, _ scanner: inout JSONScanner, limit: Int = Self.maxFieldBytes) throws(JSONScanner.SyntaxError) -> String? {
+        func text(
+            _ field: String, _ scanner: inout JSONScanner, limit: Int = Self.maxFieldBytes
+        ) throws(JSONScanner.SyntaxError) -> String? {
             guard scanner.kindOfNext() == .string else {
                 try scanner.skipValue()
                 note(field, "\(field) must be a string")
@@ -150,7 +161,9 @@ public enum IngestBatchParser {
                 }
             }
         } catch {
-            throw IngestError(message: "event \(index) is not valid JSON: \(error.message) at byte \(error.offset)", index: index, field: nil)
+            throw IngestError(
+                message: "event \(index) is not valid JSON: \(error.message) at byte \(error.offset)", index: index,
+                field: nil)
         }
         let rawBytes = UnsafeRawBufferPointer(rebasing: scanner.bytes[start..<scanner.offset])
         // Inside `csta` and `att` (and any member CallTrail does not read) text is never a reason to refuse an event:
@@ -159,9 +172,12 @@ public enum IngestBatchParser {
         // (the stored JSON holds it; the read models show U+FFFD in its place).
         let raw = String(validating: rawBytes, as: UTF8.self) ?? JSONText.escapingInvalidUTF8(rawBytes)
 
-        if let badField { throw IngestError(message: "event \(index): \(badField.message)", index: index, field: badField.field) }
+        if let badField {
+            throw IngestError(message: "event \(index): \(badField.message)", index: index, field: badField.field)
+        }
         guard let source, !source.isEmpty else {
-            throw IngestError(message: "event \(index) has no source (the AES link it came through)", index: index, field: "source")
+            throw IngestError(
+                message: "event \(index) has no source (the AES link it came through)", index: index, field: "source")
         }
         guard let type, !type.isEmpty else {
             throw IngestError(message: "event \(index) has no type (the TSAPI event name)", index: index, field: "type")
@@ -170,16 +186,23 @@ public enum IngestBatchParser {
             throw IngestError(message: "event \(index) has no time", index: index, field: "time")
         }
         guard let time = Timestamp.parse(timeText) else {
-            throw IngestError(message: "event \(index): time \"\(timeText)\" is not RFC 3339 (e.g. 2026-11-20T10:00:01.250Z)", index: index, field: "time")
+            throw IngestError(
+                message: "event \(index): time \"\(timeText)\" is not RFC 3339 (e.g. 2026-11-20T10:00:01.250Z)",
+                index: index, field: "time")
         }
-        if let id, id.isEmpty { throw IngestError(message: "event \(index): id must not be empty", index: index, field: "id") }
+        if let id, id.isEmpty {
+            throw IngestError(message: "event \(index): id must not be empty", index: index, field: "id")
+        }
         guard id != nil || (seqPresent && seq != nil) else {
-            throw IngestError(message: "event \(index) has neither id nor seq: one is needed to make it idempotent", index: index, field: "seq")
+            throw IngestError(
+                message: "event \(index) has neither id nor seq: one is needed to make it idempotent", index: index,
+                field: "seq")
         }
         let eventID = id ?? "\(source)-\(seq!)"
         if let reserved = Self.reservedIDPrefixes.first(where: { eventID.hasPrefix($0) }) {
             throw IngestError(
-                message: "event \(index): ids starting with \(reserved) are CallTrail's own (its link and user-data records)",
+                message:
+                    "event \(index): ids starting with \(reserved) are CallTrail's own (its link and user-data records)",
                 index: index, field: id == nil ? "source" : "id")
         }
         let eventType = EventType(rawValue: type).flatMap { $0.isCallTrailOwn ? nil : $0 }
@@ -191,7 +214,9 @@ public enum IngestBatchParser {
     }
 
     /// Reads `att.ucid`; everything else in the private data is skipped (and syntax-checked).
-    private static func readATT(_ scanner: inout JSONScanner, uninterpreted: inout [String]) throws(JSONScanner.SyntaxError) -> UCID? {
+    private static func readATT(
+        _ scanner: inout JSONScanner, uninterpreted: inout [String]
+    ) throws(JSONScanner.SyntaxError) -> UCID? {
         scanner.skipValueStart()
         var ucid: UCID?
         try scanner.forEachMember { (scanner: inout JSONScanner, key: JSONKey) throws(JSONScanner.SyntaxError) in
@@ -233,7 +258,9 @@ public enum IngestBatchParser {
         "primaryOldCall", "secondaryOldCall",
     ]
 
-    private static func readCSTA(_ scanner: inout JSONScanner, uninterpreted: inout [String]) throws(JSONScanner.SyntaxError) -> CallIDs {
+    private static func readCSTA(
+        _ scanner: inout JSONScanner, uninterpreted: inout [String]
+    ) throws(JSONScanner.SyntaxError) -> CallIDs {
         scanner.skipValueStart()
         var ids = CallIDs()
         try scanner.forEachMember { (scanner: inout JSONScanner, key: JSONKey) throws(JSONScanner.SyntaxError) in

@@ -151,7 +151,9 @@ struct JSONScanner {
     mutating func readKey() throws(SyntaxError) -> JSONKey {
         let start = offset + 1
         var index = start
-        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"),
+            bytes[index] >= 0x20
+        {
             index += 1
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
@@ -219,7 +221,9 @@ struct JSONScanner {
         var utf8 = [UInt8]()
         var index = 0
         func flush() {
-            if !utf8.isEmpty { scalars.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars); utf8.removeAll() }
+            if !utf8.isEmpty {
+                scalars.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars); utf8.removeAll()
+            }
         }
         while index < raw.count {
             let byte = raw[index]
@@ -241,7 +245,8 @@ struct JSONScanner {
                 index += 4
                 var value = UInt32(unit)
                 if (0xD800..<0xDC00).contains(unit), index + 6 <= raw.count, raw[index] == UInt8(ascii: "\\"),
-                    raw[index + 1] == UInt8(ascii: "u"), let low = Self.hex4(raw, index + 2), (0xDC00..<0xE000).contains(low)
+                    raw[index + 1] == UInt8(ascii: "u"), let low = Self.hex4(raw, index + 2),
+                    (0xDC00..<0xE000).contains(low)
                 {
                     value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
                     index += 6
@@ -280,7 +285,9 @@ struct JSONScanner {
         let digitsStart = offset
         while let byte = peek, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { offset += 1 }
         guard offset > digitsStart else { throw error("expected a value") }
-        guard bytes[digitsStart] != UInt8(ascii: "0") || offset - digitsStart == 1 else { throw error("number with a leading zero") }
+        guard bytes[digitsStart] != UInt8(ascii: "0") || offset - digitsStart == 1 else {
+            throw error("number with a leading zero")
+        }
         if peek == UInt8(ascii: ".") {
             offset += 1
             let fraction = offset
@@ -308,7 +315,8 @@ struct JSONScanner {
         case UInt8(ascii: "\""): return .string
         case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
         case UInt8(ascii: "n"): return .null
-        case .some(let byte) where byte == UInt8(ascii: "-") || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")):
+        case .some(let byte)
+        where byte == UInt8(ascii: "-") || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")):
             return .number
         default: return .invalid
         }

@@ -42,7 +42,10 @@ public enum JSONText {
             let lead = bytes[index]
             let length = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0
             if length > 0, index + length <= bytes.count,
-                length == 1 || String(validating: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)]), as: UTF8.self) != nil
+                length == 1
+                    || String(
+                        validating: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)]), as: UTF8.self)
+                        != nil
             {
                 out.append(contentsOf: bytes[index..<(index + length)])
                 index += length
@@ -86,4 +89,3 @@ public struct JSONObjectText {
 
     public var text: String { out + "}" }
 }
-

@@ -143,75 +143,92 @@ public enum CSTAEvent: Sendable, Hashable {
         guard let lenient = try? LenientFields(decoder) else { return .other }
         switch type {
         case .delivered:
-            return .delivered(Delivered(
-                connection: lenient["connection"], alertingDevice: lenient["alertingDevice"],
-                callingDevice: lenient["callingDevice"], calledDevice: lenient["calledDevice"],
-                lastRedirectionDevice: lenient["lastRedirectionDevice"],
-                localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
+            return .delivered(
+                Delivered(
+                    connection: lenient["connection"], alertingDevice: lenient["alertingDevice"],
+                    callingDevice: lenient["callingDevice"], calledDevice: lenient["calledDevice"],
+                    lastRedirectionDevice: lenient["lastRedirectionDevice"],
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .established:
-            return .established(Established(
-                establishedConnection: lenient["establishedConnection"], answeringDevice: lenient["answeringDevice"],
-                callingDevice: lenient["callingDevice"], calledDevice: lenient["calledDevice"],
-                lastRedirectionDevice: lenient["lastRedirectionDevice"],
-                localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
+            return .established(
+                Established(
+                    establishedConnection: lenient["establishedConnection"],
+                    answeringDevice: lenient["answeringDevice"],
+                    callingDevice: lenient["callingDevice"], calledDevice: lenient["calledDevice"],
+                    lastRedirectionDevice: lenient["lastRedirectionDevice"],
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .connectionCleared:
-            return .connectionCleared(ConnectionCleared(
-                droppedConnection: lenient["droppedConnection"], releasingDevice: lenient["releasingDevice"],
-                localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
+            return .connectionCleared(
+                ConnectionCleared(
+                    droppedConnection: lenient["droppedConnection"], releasingDevice: lenient["releasingDevice"],
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .callCleared:
-            return .callCleared(CallCleared(
-                clearedCall: lenient["clearedCall"], localConnectionInfo: lenient.enumName("localConnectionInfo"),
-                cause: lenient.enumName("cause")))
+            return .callCleared(
+                CallCleared(
+                    clearedCall: lenient["clearedCall"], localConnectionInfo: lenient.enumName("localConnectionInfo"),
+                    cause: lenient.enumName("cause")))
         case .held:
-            return .held(Held(
-                heldConnection: lenient["heldConnection"], holdingDevice: lenient["holdingDevice"],
-                localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
+            return .held(
+                Held(
+                    heldConnection: lenient["heldConnection"], holdingDevice: lenient["holdingDevice"],
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .retrieved:
-            return .retrieved(Retrieved(
-                retrievedConnection: lenient["retrievedConnection"], retrievingDevice: lenient["retrievingDevice"],
-                localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
+            return .retrieved(
+                Retrieved(
+                    retrievedConnection: lenient["retrievedConnection"], retrievingDevice: lenient["retrievingDevice"],
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .transferred:
-            return .transferred(Merged(
-                primaryOldCall: lenient["primaryOldCall"], secondaryOldCall: lenient["secondaryOldCall"],
-                controller: lenient["transferringDevice"], addedParty: lenient["transferredDevice"],
-                connections: (lenient["transferredConnections"] as FlexibleList<Connection>?)?.items ?? [],
-                localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
+            return .transferred(
+                Merged(
+                    primaryOldCall: lenient["primaryOldCall"], secondaryOldCall: lenient["secondaryOldCall"],
+                    controller: lenient["transferringDevice"], addedParty: lenient["transferredDevice"],
+                    connections: (lenient["transferredConnections"] as FlexibleList<Connection>?)?.items ?? [],
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .conferenced:
-            return .conferenced(Merged(
-                primaryOldCall: lenient["primaryOldCall"], secondaryOldCall: lenient["secondaryOldCall"],
-                controller: lenient["confController"], addedParty: lenient["addedParty"],
-                connections: (lenient["conferenceConnections"] as FlexibleList<Connection>?)?.items ?? [],
-                localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
+            return .conferenced(
+                Merged(
+                    primaryOldCall: lenient["primaryOldCall"], secondaryOldCall: lenient["secondaryOldCall"],
+                    controller: lenient["confController"], addedParty: lenient["addedParty"],
+                    connections: (lenient["conferenceConnections"] as FlexibleList<Connection>?)?.items ?? [],
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .diverted:
-            return .diverted(Diverted(
-                connection: lenient["connection"], divertingDevice: lenient["divertingDevice"],
-                newDestination: lenient["newDestination"], localConnectionInfo: lenient.enumName("localConnectionInfo"),
-                cause: lenient.enumName("cause")))
+            return .diverted(
+                Diverted(
+                    connection: lenient["connection"], divertingDevice: lenient["divertingDevice"],
+                    newDestination: lenient["newDestination"],
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"),
+                    cause: lenient.enumName("cause")))
         case .failed:
-            return .failed(Failed(
-                failedConnection: lenient["failedConnection"], failingDevice: lenient["failingDevice"],
-                calledDevice: lenient["calledDevice"], localConnectionInfo: lenient.enumName("localConnectionInfo"),
-                cause: lenient.enumName("cause")))
+            return .failed(
+                Failed(
+                    failedConnection: lenient["failedConnection"], failingDevice: lenient["failingDevice"],
+                    calledDevice: lenient["calledDevice"], localConnectionInfo: lenient.enumName("localConnectionInfo"),
+                    cause: lenient.enumName("cause")))
         case .queued:
-            return .queued(Queued(
-                queuedConnection: lenient["queuedConnection"], queue: lenient["queue"],
-                callingDevice: lenient["callingDevice"], calledDevice: lenient["calledDevice"],
-                lastRedirectionDevice: lenient["lastRedirectionDevice"],
-                numberQueued: (lenient.integer("numberQueued")).map { Int($0) },
-                localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
+            return .queued(
+                Queued(
+                    queuedConnection: lenient["queuedConnection"], queue: lenient["queue"],
+                    callingDevice: lenient["callingDevice"], calledDevice: lenient["calledDevice"],
+                    lastRedirectionDevice: lenient["lastRedirectionDevice"],
+                    numberQueued: (lenient.integer("numberQueued")).map { Int($0) },
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .originated:
-            return .originated(Originated(
-                originatedConnection: lenient["originatedConnection"], callingDevice: lenient["callingDevice"],
-                calledDevice: lenient["calledDevice"], localConnectionInfo: lenient.enumName("localConnectionInfo"),
-                cause: lenient.enumName("cause")))
+            return .originated(
+                Originated(
+                    originatedConnection: lenient["originatedConnection"], callingDevice: lenient["callingDevice"],
+                    calledDevice: lenient["calledDevice"], localConnectionInfo: lenient.enumName("localConnectionInfo"),
+                    cause: lenient.enumName("cause")))
         case .networkReached:
-            return .networkReached(NetworkReached(
-                connection: lenient["connection"], trunkUsed: lenient["trunkUsed"], calledDevice: lenient["calledDevice"],
-                localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
+            return .networkReached(
+                NetworkReached(
+                    connection: lenient["connection"], trunkUsed: lenient["trunkUsed"],
+                    calledDevice: lenient["calledDevice"],
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .serviceInitiated:
-            return .serviceInitiated(ServiceInitiated(
-                initiatedConnection: lenient["initiatedConnection"],
-                localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
+            return .serviceInitiated(
+                ServiceInitiated(
+                    initiatedConnection: lenient["initiatedConnection"],
+                    localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .monitorEnded, .linkUp, .linkDown, .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged,
             .userDataDeleted, .callUserDataSet, nil:
             return .other

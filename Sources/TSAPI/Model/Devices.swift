@@ -23,7 +23,8 @@ public struct DeviceID: Codable, Hashable, Sendable, ExpressibleByStringLiteral 
             return
         }
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        guard container.contains(.deviceID) || container.contains(.deviceIDStatus) || container.contains(.deviceIDType) else {
+        guard container.contains(.deviceID) || container.contains(.deviceIDStatus) || container.contains(.deviceIDType)
+        else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a device"))
         }
         self.init(

@@ -32,7 +32,8 @@ public struct TSAPIEvent: Sendable, Hashable, Decodable {
         seq = try container.decodeLenientInteger(forKey: .seq)
         let timeText = try container.decode(String.self, forKey: .time)
         guard let time = Timestamp.parse(timeText) else {
-            throw DecodingError.dataCorruptedError(forKey: .time, in: container, debugDescription: "not RFC 3339: \(timeText)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .time, in: container, debugDescription: "not RFC 3339: \(timeText)")
         }
         self.time = time
         monitor = try container.decodeLenientInteger(forKey: .monitor)

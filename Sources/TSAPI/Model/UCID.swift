@@ -24,7 +24,8 @@ public struct UCID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Builds a UCID from its parts, as a switch does.
     public init(node: Int, sequence: Int, time: Int64) {
-        precondition((0...99_999).contains(node) && (0...99_999).contains(sequence) && (0...9_999_999_999).contains(time))
+        precondition(
+            (0...99_999).contains(node) && (0...99_999).contains(sequence) && (0...9_999_999_999).contains(time))
         func pad(_ value: some BinaryInteger, _ width: Int) -> String {
             let digits = String(value)
             return String(repeating: "0", count: width - digits.count) + digits

@@ -27,7 +27,9 @@ public struct UserDataKey: Hashable, Sendable, Comparable, CustomStringConvertib
 
     public static func random(using generator: inout some RandomNumberGenerator) -> UserDataKey {
         let bits = UInt128(generator.next() as UInt64) << 16 | UInt128(generator.next() as UInt16)
-        let symbols = (0..<randomSymbols).map { index in UInt8(truncatingIfNeeded: bits >> UInt128(75 - 5 * index) & 0x1F) }
+        let symbols = (0..<randomSymbols).map { index in
+            UInt8(truncatingIfNeeded: bits >> UInt128(75 - 5 * index) & 0x1F)
+        }
         return UserDataKey(symbols: symbols)
     }
 
