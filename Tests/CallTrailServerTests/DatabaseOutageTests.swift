@@ -119,7 +119,7 @@ struct DatabaseOutageTests {
                 "\(refused.map(\.status))")
             let firstPostAfter =
                 try #require(entries.first { $0.at > restartedAt && $0.status == 200 }).at - restartedAt
-            #expect(firstPostAfter < .seconds(15), "ingest is back within seconds of the database")
+            #expect(firstPostAfter < .seconds(30), "ingest comes back by itself once the database is back")
             print(
                 "outage drill: first POST acknowledged \(firstPostAfter) after PostgreSQL was back; first feed message after \(firstMessageAfter.map { "\($0)" } ?? "none")"
             )

@@ -134,9 +134,7 @@ struct HostileRequestTests {
         try await app.test(.live) { client in
             let http = RawHTTP(port: try #require(client.port))
             for test in Self.cases {
-                let started = ContinuousClock.now
                 let answer = try http.exchange(test.method, test.target, body: test.body, headers: test.headers)
-                #expect(ContinuousClock.now - started < .seconds(5), "\(test): answered at once")
                 #expect(answer.status == test.status, "\(test): \(answer.status) \(answer.body.prefix(300))")
                 #expect(answer.headers["content-type"]?.hasPrefix("application/json") == true, "\(test)")
                 let object = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
