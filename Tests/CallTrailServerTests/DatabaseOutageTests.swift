@@ -57,7 +57,7 @@ struct DatabaseOutageTests {
 
         var feed = FeedPolicy()
         feed.heartbeatSeconds = 0.5
-        let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: url.urlString, feed: feed))
+        let app = try await buildApplication(TestArguments(databaseURL: url.urlString, feed: feed))
         try await app.test(.live) { client in
             let port = try #require(client.port)
             let desk = try await FeedClient.connect(port: port, query: "")

@@ -134,8 +134,8 @@ struct FeedCtiSvrAndProcessesTests {
     /// second, whichever of them projects.
     @Test func eventsIngestedInOneProcessReachSubscribersOfAnother() async throws {
         let database = try await TestDatabase.create()
-        let first = try await buildApplication(FeedTests.Arguments(databaseURL: database.url.urlString))
-        let second = try await buildApplication(FeedTests.Arguments(databaseURL: database.url.urlString))
+        let first = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
+        let second = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
         try await first.test(.live) { one in
             try await second.test(.live) { two in
                 let port = try #require(two.port)

@@ -62,7 +62,7 @@ struct FeedRetentionTests {
 
     @Test func aSubscriberAskingForTrimmedMessagesIsToldWhereToResume() async throws {
         let database = try await TestDatabase.create()
-        let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString))
+        let app = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
         try await app.test(.live) { client in
             let port = try #require(client.port)
             try await JourneyAPITests.post(client, try ScenarioFixtures.lines("c-consultative-transfer"))

@@ -16,13 +16,12 @@ import WSClient
 /// The WebSocket feed (docs/feed.md) over real sockets, with a real PostgreSQL and the projector as in
 /// production.
 struct FeedTests {
-    typealias Arguments = IngestAPITests.Arguments
 
     func withApp(
         feed: FeedPolicy = FeedPolicy(), _ body: @Sendable (any TestClientProtocol, Int) async throws -> Void
     ) async throws {
         try await TestDatabase.with { database in
-            let app = try await buildApplication(Arguments(databaseURL: database.url.urlString, feed: feed))
+            let app = try await buildApplication(TestArguments(databaseURL: database.url.urlString, feed: feed))
             try await app.test(.live) { client in try await body(client, try #require(client.port)) }
         }
     }

@@ -130,7 +130,7 @@ struct HostileRequestTests {
     @Test func everyHostileRequestGetsAClearAnswerAndStoresNothing() async throws {
         let database = try await TestDatabase.create()
         let app = try await buildApplication(
-            IngestAPITests.Arguments(databaseURL: database.url.urlString, maxBodyBytes: 2 << 20))
+            TestArguments(databaseURL: database.url.urlString, maxBodyBytes: 2 << 20))
         try await app.test(.live) { client in
             let http = RawHTTP(port: try #require(client.port))
             for test in Self.cases {

@@ -10,24 +10,12 @@ import Testing
 
 /// The HTTP API over real sockets (`.live`), against a real PostgreSQL.
 struct IngestAPITests {
-    struct Arguments: AppArguments {
-        var hostname = "127.0.0.1"
-        var port = 0
-        var databaseURL: String?
-        var dataDirectory = "unused"
-        var maxBodyBytes = 1 << 20
-        var logLevel = Logger.Level.warning
-        var migrationsDirectory: String?
-        var feed = FeedPolicy()
-        var readWaitSeconds: Double = 5
-    }
-
     func withApp(
         maxBodyBytes: Int = 1 << 20, _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabase.with { database in
             let app = try await buildApplication(
-                Arguments(databaseURL: database.url.urlString, maxBodyBytes: maxBodyBytes))
+                TestArguments(databaseURL: database.url.urlString, maxBodyBytes: maxBodyBytes))
             try await app.test(.live, body)
         }
     }

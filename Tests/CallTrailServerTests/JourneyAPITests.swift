@@ -26,7 +26,7 @@ struct JourneyAPITests {
         _ body: @Sendable (any TestClientProtocol, TestDatabase) async throws -> Result
     ) async throws -> Result {
         try await TestDatabase.with { database in
-            let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString))
+            let app = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
             return try await app.test(.live) { client in try await body(client, database) }
         }
     }
@@ -299,8 +299,8 @@ struct JourneyAPITests {
 struct SharedDatabaseTests {
     @Test func twoServersShareOneProjector() async throws {
         let database = try await TestDatabase.create()
-        let first = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString))
-        let second = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString))
+        let first = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
+        let second = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
         try await first.test(.live) { one in
             try await second.test(.live) { two in
                 try await JourneyAPITests.post(one, JourneyAPITests.traffic(calls: 30, seed: 3))

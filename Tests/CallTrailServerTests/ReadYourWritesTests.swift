@@ -20,7 +20,7 @@ struct ReadYourWritesTests {
     func withApp(readWait: Double = 5, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         try await TestDatabase.with { database in
             let app = try await buildApplication(
-                IngestAPITests.Arguments(databaseURL: database.url.urlString, readWaitSeconds: readWait))
+                TestArguments(databaseURL: database.url.urlString, readWaitSeconds: readWait))
             try await app.test(.live, body)
         }
     }
@@ -93,7 +93,7 @@ struct ReadYourWritesTests {
                     .projector, on: connection)
                 try #require(locked)
                 let app = try await buildApplication(
-                    IngestAPITests.Arguments(databaseURL: database.url.urlString, readWaitSeconds: 0.3))
+                    TestArguments(databaseURL: database.url.urlString, readWaitSeconds: 0.3))
                 try await app.test(.live) { client in
                     let last = try await Self.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
                     let started = ContinuousClock.now

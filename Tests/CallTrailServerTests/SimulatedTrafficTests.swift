@@ -22,7 +22,7 @@ struct SimulatedTrafficTests {
         let ucids = Set(sent.compactMap(\.ucid))
 
         let database = try await TestDatabase.create()
-        let app = try await buildApplication(IngestAPITests.Arguments(databaseURL: database.url.urlString))
+        let app = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
         try await app.test(.live) { client in
             for start in stride(from: 0, to: lines.count, by: 150) {
                 let body = lines[start..<min(start + 150, lines.count)].joined(separator: "\n")
