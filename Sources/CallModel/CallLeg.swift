@@ -2,7 +2,7 @@ import Foundation
 import TSAPI
 
 /// One call of a journey on one switch: the call context a CRM asks for by UCID.
-public struct CallLeg: Sendable, Codable, Equatable {
+public struct CallLeg: Sendable, Equatable {
     public enum Role: String, Sendable, Codable {
         /// The customer's call.
         case original

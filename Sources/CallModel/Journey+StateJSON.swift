@@ -1,23 +1,26 @@
 import Foundation
 import TSAPI
 
-/// The journey's stored state as JSON, written by hand in the shape `JSONEncoder` gives its `Codable`
-/// conformance (so `JSONDecoder` reads it back), several times faster: a rebuild writes every journey, and
-/// `JSONEncoder` was a third of its time. Keys come in a fixed order, so a journey is always the same text.
-/// `JourneyStateJSONTests` checks that decoding the text gives the journey back.
+/// The journey's stored state as JSON, written with `JSONWriter` and read back from a `JSONTree`, both here, field
+/// beside field: a rebuild writes every journey and a projector's start reads the open ones, and through
+/// `JSONEncoder`/`JSONDecoder` that was a third of a rebuild's time. Keys come in a fixed order, so a journey is
+/// always the same text. `JourneyStateJSONTests` checks that reading the text gives the journey back.
+///
+/// The shape is the one `Codable` would give (nil members left out, dates as seconds since 2001), so rows written
+/// by earlier versions read back unchanged.
 extension Journey {
     /// The version of this JSON's shape. Change it with any change to the stored fields: the projector then
     /// rebuilds the tables, since rows of another shape cannot be read back.
     public static let stateVersion = 3
 
     public var stateJSON: String {
-        var out = JSONOutput()
+        var out = JSONWriter(capacity: 4096)
         out.object { o in
             o.field("id", id)
-            o.array("legs", legs) { out, leg in leg.write(to: &out) }
-            o.array("calls", calls) { out, binding in
+            o.add("legs", array: legs) { out, leg in leg.write(to: &out) }
+            o.add("calls", array: calls) { out, binding in
                 out.object { o in
-                    o.object("key") { k in
+                    o.add("key") { k in
                         k.field("switchID", binding.key.switchID)
                         k.field("callID", binding.key.callID)
                     }
@@ -35,7 +38,7 @@ extension Journey {
             o.field("trunkMember", trunkMember)
             o.field("uui", uui)
             o.field("userEnteredCode", userEnteredCode)
-            o.array("offers", offers) { out, offer in
+            o.add("offers", array: offers) { out, offer in
                 out.object { o in
                     o.field("device", offer.device)
                     o.field("switchID", offer.switchID)
@@ -51,9 +54,9 @@ extension Journey {
                     o.field("userEnteredCode", offer.userEnteredCode)
                 }
             }
-            o.array("agents", agents) { out, agent in out.string(agent) }
-            o.array("devices", devices) { out, device in out.string(device) }
-            o.array("segments", segments) { out, segment in
+            o.add("agents", array: agents) { out, agent in out.string(agent) }
+            o.add("devices", array: devices) { out, device in out.string(device) }
+            o.add("segments", array: segments) { out, segment in
                 out.object { o in
                     o.field("kind", segment.kind.rawValue)
                     o.field("device", segment.device)
@@ -74,24 +77,24 @@ extension Journey {
             o.field("failed", failed)
             o.field("answeredByParty", answeredByParty)
             o.field("timedOut", timedOut)
-            o.object("timers") { t in
+            o.add("timers") { t in
                 t.field("queuedSince", timers.queuedSince)
-                t.object("ringingSince") { r in
+                t.add("ringingSince") { r in
                     for (device, since) in timers.ringingSince.sorted(by: { $0.key < $1.key }) {
                         r.field(device, since)
                     }
                 }
                 t.field("holdSince", timers.holdSince)
             }
-            o.object("durations") { d in
+            o.add("durations") { d in
                 d.field("queue", durations.queue)
                 d.field("ring", durations.ring)
                 d.field("hold", durations.hold)
                 d.field("talk", durations.talk)
                 d.field("total", durations.total)
             }
-            o.array("recentEventKeys", recentEventKeys) { out, key in out.raw(String(key)) }
-            o.array("userDataKeys", userDataKeys) { out, carried in
+            o.add("recentEventKeys", array: recentEventKeys) { out, key in out.number(key) }
+            o.add("userDataKeys", array: userDataKeys) { out, carried in
                 out.object { o in
                     o.field("key", carried.key.rawValue)
                     o.field("ucid", carried.ucid?.rawValue)
@@ -105,7 +108,7 @@ extension Journey {
 }
 
 extension CallLeg {
-    fileprivate func write(to out: inout JSONOutput) {
+    fileprivate func write(to out: inout JSONWriter) {
         out.object { o in
             o.field("ucid", ucid?.rawValue)
             o.field("switchID", switchID)
@@ -119,7 +122,7 @@ extension CallLeg {
             o.field("trunkMember", trunkMember)
             o.field("uui", uui)
             o.field("userEnteredCode", userEnteredCode)
-            o.array("parties", parties) { out, party in
+            o.add("parties", array: parties) { out, party in
                 out.object { o in
                     o.field("device", party.device)
                     o.field("state", party.state.rawValue)
@@ -127,7 +130,7 @@ extension CallLeg {
                     o.field("since", party.since)
                 }
             }
-            o.array("agents", agents) { out, agent in out.string(agent) }
+            o.add("agents", array: agents) { out, agent in out.string(agent) }
             o.field("startedAt", startedAt)
             o.field("answeredAt", answeredAt)
             o.field("endedAt", endedAt)
@@ -137,82 +140,202 @@ extension CallLeg {
     }
 }
 
-/// A JSON text being written: objects and arrays by closure, members skipped when nil (as `encodeIfPresent`
-/// does), dates as `JSONEncoder`'s default, seconds since 2001.
-struct JSONOutput {
-    private(set) var text = ""
-    private var needsComma = false
+extension JSONWriter {
+    /// The stored state's members: nil left out, dates as seconds since 2001.
+    fileprivate mutating func field(_ name: String, _ value: String?) { addIfPresent(name, value) }
+    fileprivate mutating func field(_ name: String, _ value: some BinaryInteger) { add(name, number: value) }
+    fileprivate mutating func field(_ name: String, _ value: Bool) { add(name, bool: value) }
+    fileprivate mutating func field(_ name: String, _ value: Double) { add(name, number: value) }
+    fileprivate mutating func field(_ name: String, _ value: Date?) {
+        if let value { add(name, number: value.timeIntervalSinceReferenceDate) }
+    }
+}
 
-    init() { text.reserveCapacity(4096) }
+// MARK: - Reading
 
-    mutating func raw(_ value: String) {
-        if needsComma { text.append(",") }
-        text.append(value)
-        needsComma = true
+/// Stored state that does not read back as a journey: which member, and why.
+public struct JourneyStateError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Journey {
+    /// Reads `stateJSON` back.
+    public init(stateJSON text: String) throws(JourneyStateError) {
+        let tree: JSONTree
+        do { tree = try JSONTree(parsing: text) } catch {
+            throw JourneyStateError("stored state is not JSON: \(error)")
+        }
+        let j = StateReader(tree: tree, path: "journey")
+        self.init(
+            id: try j.string("id"), legs: try j.list("legs", CallLeg.init(state:)),
+            calls: try j.list("calls") { c throws(JourneyStateError) in
+                let key = try c.object("key")
+                return CallBinding(
+                    key: CallKey(switchID: try key.string("switchID"), callID: try key.int("callID")),
+                    leg: Int(try c.int("leg")), state: try c.value("state"))
+            },
+            homeSwitch: try j.string("homeSwitch"), direction: try j.value("direction"),
+            offers: try j.list("offers") { o throws(JourneyStateError) in
+                Offer(
+                    device: try o.string("device"), switchID: try o.string("switchID"), ucid: o.ucid("ucid"),
+                    callID: try o.int("callID"), time: try o.date("time"), position: try o.int("position"),
+                    originalAni: o.optional("originalAni"), originalDnis: o.optional("originalDnis"),
+                    vdn: o.optional("vdn"), split: o.optional("split"), uui: o.optional("uui"),
+                    userEnteredCode: o.optional("userEnteredCode"))
+            },
+            agents: try j.strings("agents"), devices: try j.strings("devices"),
+            segments: try j.list("segments") { s throws(JourneyStateError) in
+                Segment(
+                    kind: try s.value("kind"), device: s.optional("device"), ucid: s.ucid("ucid"),
+                    start: try s.date("start"), end: s.optionalDate("end"))
+            },
+            startedAt: try j.date("startedAt"), lastEventAt: try j.date("lastEventAt"),
+            lastPosition: try j.int("lastPosition"), eventCount: Int(try j.int("eventCount")))
+        originalAni = j.optional("originalAni")
+        originalDnis = j.optional("originalDnis")
+        vdn = j.optional("vdn")
+        split = j.optional("split")
+        trunkGroup = j.optional("trunkGroup")
+        trunkMember = j.optional("trunkMember")
+        uui = j.optional("uui")
+        userEnteredCode = j.optional("userEnteredCode")
+        answeredAt = j.optionalDate("answeredAt")
+        endedAt = j.optionalDate("endedAt")
+        transferred = j.bool("transferred")
+        conferenced = j.bool("conferenced")
+        redirected = j.bool("redirected")
+        failed = j.bool("failed")
+        answeredByParty = j.bool("answeredByParty")
+        timedOut = j.bool("timedOut")
+        let t = try j.object("timers")
+        timers.queuedSince = t.optionalDate("queuedSince")
+        timers.holdSince = t.optionalDate("holdSince")
+        if case .object(let ringing) = t.tree["ringingSince"] {
+            for member in ringing {
+                timers.ringingSince[member.key] = try t.object("ringingSince").date(member.key)
+            }
+        }
+        let d = try j.object("durations")
+        durations = Durations(
+            queue: try d.double("queue"), ring: try d.double("ring"), hold: try d.double("hold"),
+            talk: try d.double("talk"), total: try d.double("total"))
+        recentEventKeys = try j.list("recentEventKeys") { k throws(JourneyStateError) in
+            guard case .number(let text) = k.tree, let key = UInt64(text) else {
+                throw JourneyStateError("\(k.path) is not an event key")
+            }
+            return key
+        }
+        userDataKeys = try j.list("userDataKeys") { k throws(JourneyStateError) in
+            let text = try k.string("key")
+            guard let key = try? UserDataKey(validating: text) else {
+                throw JourneyStateError("\(k.path).key \"\(text)\" is not a user-data key")
+            }
+            return CarriedKey(key: key, ucid: k.ucid("ucid"), time: try k.date("time"))
+        }
+        abandonedIn = j.optional("abandonedIn")
+    }
+}
+
+extension CallLeg {
+    fileprivate init(state l: StateReader) throws(JourneyStateError) {
+        ucid = l.ucid("ucid")
+        switchID = try l.string("switchID")
+        role = try l.value("role")
+        state = try l.value("state")
+        consultOf = l.ucid("consultOf")
+        mergedInto = l.ucid("mergedInto")
+        ani = l.optional("ani")
+        dnis = l.optional("dnis")
+        trunkGroup = l.optional("trunkGroup")
+        trunkMember = l.optional("trunkMember")
+        uui = l.optional("uui")
+        userEnteredCode = l.optional("userEnteredCode")
+        parties = try l.list("parties") { p throws(JourneyStateError) in
+            Party(
+                device: try p.string("device"), state: try p.value("state"), callID: try p.int("callID"),
+                since: try p.date("since"))
+        }
+        agents = try l.strings("agents")
+        startedAt = try l.date("startedAt")
+        answeredAt = l.optionalDate("answeredAt")
+        endedAt = l.optionalDate("endedAt")
+        updatedAt = try l.date("updatedAt")
+        lastPosition = try l.int("lastPosition")
+    }
+}
+
+/// One object of the stored state, read member by member; an error names the member's path.
+private struct StateReader {
+    let tree: JSONTree
+    let path: String
+
+    private func missing(_ name: String, _ what: String) -> JourneyStateError {
+        JourneyStateError("\(path).\(name) is missing or not \(what)")
     }
 
-    mutating func string(_ value: String) {
-        raw(JSONText.quote(value))
+    func string(_ name: String) throws(JourneyStateError) -> String {
+        guard let value = tree[name]?.string else { throw missing(name, "a string") }
+        return value
     }
 
-    mutating func object(_ body: (inout JSONOutput) -> Void) {
-        if needsComma { text.append(",") }
-        text.append("{")
-        needsComma = false
-        body(&self)
-        text.append("}")
-        needsComma = true
+    func optional(_ name: String) -> String? { tree[name]?.string }
+
+    func ucid(_ name: String) -> UCID? { tree[name]?.string.flatMap { UCID($0) } }
+
+    func int(_ name: String) throws(JourneyStateError) -> Int64 {
+        guard let value = tree[name]?.integer else { throw missing(name, "an integer") }
+        return value
     }
 
-    mutating func array<Element>(_ elements: [Element], _ body: (inout JSONOutput, Element) -> Void) {
-        if needsComma { text.append(",") }
-        text.append("[")
-        needsComma = false
-        for element in elements { body(&self, element) }
-        text.append("]")
-        needsComma = true
+    func double(_ name: String) throws(JourneyStateError) -> Double {
+        guard case .number(let text) = tree[name], let value = Double(text) else { throw missing(name, "a number") }
+        return value
     }
 
-    private mutating func key(_ name: String) {
-        if needsComma { text.append(",") }
-        text.append(JSONText.quote(name))
-        text.append(":")
-        needsComma = false
+    func date(_ name: String) throws(JourneyStateError) -> Date {
+        Date(timeIntervalSinceReferenceDate: try double(name))
     }
 
-    mutating func object(_ name: String, _ body: (inout JSONOutput) -> Void) {
-        key(name)
-        object(body)
+    func optionalDate(_ name: String) -> Date? {
+        guard case .number(let text) = tree[name], let value = Double(text) else { return nil }
+        return Date(timeIntervalSinceReferenceDate: value)
     }
 
-    mutating func array<Element>(_ name: String, _ elements: [Element], _ body: (inout JSONOutput, Element) -> Void) {
-        key(name)
-        array(elements, body)
+    func bool(_ name: String) -> Bool {
+        if case .bool(let value) = tree[name] { value } else { false }
     }
 
-    mutating func field(_ name: String, _ value: String?) {
-        guard let value else { return }
-        key(name)
-        string(value)
+    func value<Value: RawRepresentable>(_ name: String) throws(JourneyStateError) -> Value
+    where Value.RawValue == String {
+        let text = try string(name)
+        guard let value = Value(rawValue: text) else {
+            throw JourneyStateError("\(path).\(name) \"\(text)\" is unknown")
+        }
+        return value
     }
 
-    mutating func field(_ name: String, _ value: some BinaryInteger) {
-        key(name)
-        raw(String(value))
+    func object(_ name: String) throws(JourneyStateError) -> StateReader {
+        guard let value = tree[name], value.isObject else { throw missing(name, "an object") }
+        return StateReader(tree: value, path: "\(path).\(name)")
     }
 
-    mutating func field(_ name: String, _ value: Bool) {
-        key(name)
-        raw(value ? "true" : "false")
+    func list<Element>(
+        _ name: String, _ element: (StateReader) throws(JourneyStateError) -> Element
+    ) throws(JourneyStateError) -> [Element] {
+        guard case .array(let items) = tree[name] else { throw missing(name, "an array") }
+        var result: [Element] = []
+        result.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            result.append(try element(StateReader(tree: item, path: "\(path).\(name)[\(index)]")))
+        }
+        return result
     }
 
-    mutating func field(_ name: String, _ value: Double) {
-        key(name)
-        raw(value.description)
-    }
-
-    mutating func field(_ name: String, _ value: Date?) {
-        guard let value else { return }
-        field(name, value.timeIntervalSinceReferenceDate)
+    func strings(_ name: String) throws(JourneyStateError) -> [String] {
+        try list(name) { s throws(JourneyStateError) in
+            guard let text = s.tree.string else { throw JourneyStateError("\(s.path) is not a string") }
+            return text
+        }
     }
 }

@@ -6,7 +6,7 @@ import TSAPI
 ///
 /// A journey is also the whole reducer state of its calls: `JourneyTracker` keeps the open ones in memory and
 /// stores each one as a row, so that after a restart the tracker is rebuilt from the rows alone.
-public struct Journey: Sendable, Codable, Equatable {
+public struct Journey: Sendable, Equatable {
     /// The first UCID of the contact; before any event has carried a UCID, a provisional `switch/callID@position`.
     public var id: String
     /// The calls of the journey, one per UCID and switch: the original call first, then consultations and
@@ -125,7 +125,7 @@ public enum Outcome: String, Sendable, Codable, CaseIterable {
 }
 
 /// What one callID means to its journey.
-public struct CallBinding: Sendable, Codable, Equatable {
+public struct CallBinding: Sendable, Equatable {
     public var key: CallKey
     /// The leg (by index into `legs`) the callID carries now.
     public var leg: Int
@@ -180,7 +180,7 @@ public struct Durations: Sendable, Codable, Equatable {
 }
 
 /// Open intervals the durations are measured over.
-struct Timers: Sendable, Codable, Equatable {
+struct Timers: Sendable, Equatable {
     var queuedSince: Date?
     var ringingSince: [String: Date] = [:]
     var holdSince: Date?

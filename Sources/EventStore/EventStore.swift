@@ -30,6 +30,18 @@ public struct AppendResult: Sendable, Equatable, Codable {
         self.firstPosition = firstPosition
         self.lastPosition = lastPosition
     }
+
+    private enum CodingKeys: String, CodingKey { case accepted, duplicates, firstPosition, lastPosition }
+
+    /// The positions are `null` when the batch stored nothing, rather than absent: a client reads the same members
+    /// from every answer.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(accepted, forKey: .accepted)
+        try c.encode(duplicates, forKey: .duplicates)
+        try c.encode(firstPosition, forKey: .firstPosition)
+        try c.encode(lastPosition, forKey: .lastPosition)
+    }
 }
 
 /// One row of the log as the store returns it.

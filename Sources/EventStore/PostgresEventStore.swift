@@ -352,11 +352,15 @@ public struct PostgresEventStore: EventStore {
 
     /// The link record's own JSON, stored like any event so the log says when and why the link was made.
     static func linkBody(_ link: UCIDLink, time: Date) -> String {
-        """
-        {"type":"\(EventType.ucidLinked.rawValue)","source":"calltrail","switch":\(JSONText.quote(link.call.switchName)),\
-        "time":"\(Timestamp.format(time))","ucid":"\(link.ucid.rawValue)","callID":\(link.call.callID),\
-        "positions":[\(link.positions.map(String.init).joined(separator: ","))]}
-        """
+        JSONWriter.object { o in
+            o.add("type", EventType.ucidLinked.rawValue)
+            o.add("source", "calltrail")
+            o.add("switch", link.call.switchName)
+            o.add("time", Timestamp.format(time))
+            o.add("ucid", link.ucid.rawValue)
+            o.add("callID", number: link.call.callID)
+            o.add("positions", array: link.positions) { a, position in a.number(position) }
+        }
     }
 
     /// One statement writes the rest under the lock: the log rows, stream versions, call bindings, the pending

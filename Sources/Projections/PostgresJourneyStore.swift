@@ -147,10 +147,9 @@ public struct PostgresJourneyStore: Sendable {
 
     /// Journeys from rows of one column, their stored state.
     private static func journeys(_ rows: PostgresRowSequence) async throws -> [Journey] {
-        let decoder = JSONDecoder()
         var journeys: [Journey] = []
         for try await state in rows.decode(String.self) {
-            journeys.append(try decoder.decode(Journey.self, from: Data(state.utf8)))
+            journeys.append(try Journey(stateJSON: state))
         }
         return journeys
     }

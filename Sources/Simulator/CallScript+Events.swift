@@ -7,7 +7,7 @@ extension CallScript {
     typealias Views = [(device: String, state: String)]
 
     /// Delivered to a VDN (`DELIVERED_TO_ACD`, "call offered to domain"): no digits collected yet.
-    mutating func deliveredToVDN(_ call: CallData, vdn: String? = nil, calling: JSONValue? = nil, views: Views) {
+    mutating func deliveredToVDN(_ call: CallData, vdn: String? = nil, calling: JSONTree? = nil, views: Views) {
         let vdn = vdn ?? call.vdn
         add(
             .delivered, to: views,
@@ -41,10 +41,10 @@ extension CallScript {
 
     /// The private data of Delivered/Established at a station (scenario (a), the answered call).
     func stationPrivateData(
-        _ call: CallData, ucid: UCID? = nil, original: String = "OR_NONE", history: [JSONValue] = [],
+        _ call: CallData, ucid: UCID? = nil, original: String = "OR_NONE", history: [JSONTree] = [],
         split: String? = nil,
         vdn: String? = nil
-    ) -> JSONValue {
+    ) -> JSONTree {
         .object([
             ("deliveredType", "DELIVERED_TO_STATION"), ("trunkGroup", .string(call.trunk.group)),
             ("trunkMember", .string(call.trunk.member)), ("split", .string(split ?? call.skill)),
@@ -59,9 +59,9 @@ extension CallScript {
     }
 
     mutating func delivered(
-        _ call: CallData, at station: String, calling: JSONValue? = nil, called: String? = nil,
+        _ call: CallData, at station: String, calling: JSONTree? = nil, called: String? = nil,
         redirectedBy: String? = nil,
-        att: JSONValue, views: Views
+        att: JSONTree, views: Views
     ) {
         add(
             .delivered, to: views,
@@ -73,9 +73,9 @@ extension CallScript {
     }
 
     mutating func established(
-        _ call: CallData, at station: String, calling: JSONValue? = nil, called: String? = nil,
+        _ call: CallData, at station: String, calling: JSONTree? = nil, called: String? = nil,
         redirectedBy: String? = nil,
-        att: JSONValue, views: Views
+        att: JSONTree, views: Views
     ) {
         add(
             .established, to: views,
@@ -86,7 +86,7 @@ extension CallScript {
             ], att: att)
     }
 
-    mutating func connectionCleared(_ callID: Int64, device: String, releasing: JSONValue, views: Views) {
+    mutating func connectionCleared(_ callID: Int64, device: String, releasing: JSONTree, views: Views) {
         add(
             .connectionCleared, to: views,
             csta: [
@@ -125,10 +125,10 @@ extension CallScript {
     }
 
     mutating func originated(
-        _ callID: Int64, at station: String, agent: String, called: String, uui: JSONValue? = nil, consultMode: String,
+        _ callID: Int64, at station: String, agent: String, called: String, uui: JSONTree? = nil, consultMode: String,
         views: Views
     ) {
-        var att: [(String, JSONValue)] = [("logicalAgent", .string(agent))]
+        var att: [(key: String, value: JSONTree)] = [("logicalAgent", .string(agent))]
         if let uui { att.append(("userInfo", uui)) }
         att.append(("consultMode", .string(consultMode)))
         add(
@@ -171,10 +171,10 @@ extension CallScript {
 
     /// Transferred or Conferenced: the connection list names the surviving call.
     mutating func merged(
-        _ type: EventType, primary: JSONValue, secondary: JSONValue, controller: String, added: String,
-        connections: [(party: JSONValue, staticDevice: JSONValue)], att: JSONValue, views: Views
+        _ type: EventType, primary: JSONTree, secondary: JSONTree, controller: String, added: String,
+        connections: [(party: JSONTree, staticDevice: JSONTree)], att: JSONTree, views: Views
     ) {
-        let list: JSONValue = .object([
+        let list: JSONTree = .object([
             ("count", .int(Int64(connections.count))),
             (
                 "connection",
@@ -195,7 +195,7 @@ extension CallScript {
     /// The private data of Transferred/Conferenced: the resulting (original) UCID and the original call's data.
     func mergePrivateData(
         _ call: CallData, reason: String, controller: String, trunks: [(Int64, String, (String, String))]
-    ) -> JSONValue {
+    ) -> JSONTree {
         .object([
             ("originalCallInfo", call.originalCallInfo(reason)), ("distributingDevice", .string(call.vdn)),
             ("ucid", .string(call.ucid.rawValue)),

@@ -19,8 +19,8 @@ public struct CallScript {
 
     /// Adds an event, reported to the monitors of the given devices that have one.
     mutating func add(
-        _ type: EventType, to views: [(device: String, state: String)], csta: [(String, JSONValue)],
-        cause: String = "EC_NONE", att: JSONValue? = nil
+        _ type: EventType, to views: [(device: String, state: String)], csta: [(key: String, value: JSONTree)],
+        cause: String = "EC_NONE", att: JSONTree? = nil
     ) {
         let monitors = sites[site].monitors
         let recipients = views.compactMap { view in monitors[view.device].map { (monitor: $0, state: view.state) } }
@@ -33,7 +33,7 @@ public struct CallScript {
 
     // MARK: Values
 
-    static func connection(_ callID: Int64, _ device: String) -> JSONValue {
+    static func connection(_ callID: Int64, _ device: String) -> JSONTree {
         // Trunk parties are dynamic devices (`T<callID>#<n>`); stations, VDNs and splits are static.
         let dynamic = device.hasPrefix("T")
         return .object([
@@ -43,7 +43,7 @@ public struct CallScript {
     }
 
     /// An external party in TSAPI's struct form (the other form, a bare string, is used for extensions).
-    static func party(_ number: String) -> JSONValue {
+    static func party(_ number: String) -> JSONTree {
         .object([
             ("deviceID", .string(number)), ("deviceIDType", "EXPLICIT_PUBLIC_UNKNOWN"),
             ("deviceIDStatus", "ID_PROVIDED"),
@@ -66,12 +66,12 @@ public struct CallData: Sendable {
     public var uui: String?
     public var digits: String?
 
-    var userInfo: JSONValue {
+    var userInfo: JSONTree {
         uui.map { .object([("type", "UUI_IA5_ASCII"), ("data", .string($0))]) }
             ?? .object([("type", "UUI_NONE"), ("data", "")])
     }
 
-    var userEnteredCode: JSONValue {
+    var userEnteredCode: JSONTree {
         guard let digits else { return .object([("type", "UE_NONE")]) }
         return .object([
             ("type", "UE_CALL_PROMPTER"), ("indicator", "UE_COLLECT"), ("data", .string(digits)),
@@ -80,7 +80,7 @@ public struct CallData: Sendable {
     }
 
     /// `originalCallInfo` as CM fills it after a consultation, transfer or conference.
-    func originalCallInfo(_ reason: String) -> JSONValue {
+    func originalCallInfo(_ reason: String) -> JSONTree {
         .object([
             ("reason", .string(reason)), ("callingDevice", CallScript.party(ani)), ("calledDevice", .string(dnis)),
             ("trunkGroup", .string(trunk.group)), ("trunkMember", .string(trunk.member)),

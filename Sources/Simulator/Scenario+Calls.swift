@@ -281,7 +281,7 @@ extension Scenario {
         s.diverted(call.callID, from: a, to: call.skill, views: [(call.vdn, "CS_NONE"), (a, "CS_NULL")])
         s.queued(call, views: [(call.vdn, "CS_NONE")])
         s.wait(c.random.duration(mean: 10, minimum: 1))
-        let history: [JSONValue] = [
+        let history: [JSONTree] = [
             .object([
                 ("olddeviceID", .string(a)), ("cause", "EC_REDIRECTED"),
                 ("oldconnectionID", CallScript.connection(call.callID, a)),
@@ -308,7 +308,7 @@ extension Scenario {
         s.originated(
             callID, at: a, agent: c.agentID(a), called: dialled, consultMode: "ATT_CM_NONE", views: [(a, "CS_CONNECT")])
         s.networkReached(callID, trunk: farEnd, called: dialled, group: site.outgoingTrunk, views: [(a, "CS_CONNECT")])
-        let farEndAtt: JSONValue = .object([
+        let farEndAtt: JSONTree = .object([
             ("deliveredType", "DELIVERED_OTHER"), ("trunkGroup", .string(site.outgoingTrunk.0)),
             ("trunkMember", .string(site.outgoingTrunk.1)), ("ucid", .string(ucid.rawValue)),
         ])

@@ -12,9 +12,9 @@ public struct SwitchEvent: Sendable {
     /// The monitors that receive a copy, with the connection state each one reports.
     public var recipients: [(monitor: Int64, state: String)]
     /// The CSTA fields in TSAPI order, without `localConnectionInfo` and `cause`, which close the struct.
-    public var csta: [(String, JSONValue)]
+    public var csta: [(key: String, value: JSONTree)]
     public var cause: String
-    public var att: JSONValue?
+    public var att: JSONTree?
 }
 
 /// Turns switch events into ingest envelopes (the ingest envelope, docs/api.md): one per monitor copy, numbered by a per-link
@@ -31,18 +31,18 @@ public struct LinkReporter: Sendable {
     /// The envelopes of one switch event, as JSON text: the parts every monitor copy shares are written once.
     public mutating func report(_ event: SwitchEvent) -> [String] {
         let site = sites[event.site]
-        let head = "{\"source\":\(JSONText.quote(site.source)),\"switch\":\(JSONText.quote(site.name)),\"seq\":"
+        let head = "{\"source\":\(JSONWriter.quote(site.source)),\"switch\":\(JSONWriter.quote(site.name)),\"seq\":"
         let time = ",\"time\":\"\(Timestamp.format(event.time))\",\"monitor\":"
-        var csta = JSONValue.object(event.csta).text
+        var csta = JSONTree.object(event.csta).text
         csta.removeLast()  // reopen the object for the per-monitor state and the cause
-        let cause = ",\"cause\":\(JSONText.quote(event.cause))}"
+        let cause = ",\"cause\":\(JSONWriter.quote(event.cause))}"
         let att = event.att.map { ",\"att\":" + $0.text } ?? ""
         let type = ",\"type\":\"\(event.type.rawValue)\",\"csta\":"
         return event.recipients.map { recipient in
             sequences[event.site] += 1
             let separator = event.csta.isEmpty ? "" : ","
             return head + String(sequences[event.site]) + time + String(recipient.monitor) + type + csta + separator
-                + "\"localConnectionInfo\":\(JSONText.quote(recipient.state))" + cause + att + "}"
+                + "\"localConnectionInfo\":\(JSONWriter.quote(recipient.state))" + cause + att + "}"
         }
     }
 }

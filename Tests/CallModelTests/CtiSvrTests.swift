@@ -373,7 +373,7 @@ struct CtiSvrTests {
     // MARK: - Responses
 
     @Test func responsesHaveCtiSvrsShape() throws {
-        let success = CtiSvr.response(id: "5", fields: [("uui", JSONText.quote("CT0123456789ABCDEFGH")), ("n", "3")])
+        let success = CtiSvr.response(id: "5", fields: [("uui", JSONWriter.quote("CT0123456789ABCDEFGH")), ("n", "3")])
         #expect(success == #"{"msgtype":"response","id":5,"result":"success","uui":"CT0123456789ABCDEFGH","n":3}"#)
         let failure = try Self.parse(CtiSvr.failure(id: #""q""#, error: "extension \"5009\" is not monitored"))
         #expect(failure["msgtype"]?.string == "response")

@@ -104,11 +104,11 @@ struct IngestHostileTextTests {
 
     @Test func latin1EscapingLeavesValidUTF8Alone() {
         let valid = Array("{\"a\":\"é😀x\"}".utf8)
-        let text = valid.withUnsafeBytes { JSONText.escapingInvalidUTF8($0) }
+        let text = valid.withUnsafeBytes { JSONWriter.escapingInvalidUTF8($0) }
         #expect(text == "{\"a\":\"é😀x\"}")
         // A truncated four-byte sequence and a lone continuation byte: each byte escaped on its own.
         let broken: [UInt8] = [0x22, 0xF0, 0x9F, 0x22, 0x80, 0x22]
-        #expect(broken.withUnsafeBytes { JSONText.escapingInvalidUTF8($0) } == #""\u00f0\u009f"\u0080""#)
+        #expect(broken.withUnsafeBytes { JSONWriter.escapingInvalidUTF8($0) } == #""\u00f0\u009f"\u0080""#)
     }
 }
 

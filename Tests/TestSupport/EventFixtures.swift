@@ -57,7 +57,7 @@ public struct EventFixtures: Sendable {
             att: ucid.map {
                 """
                 {"deliveredType":"\(toACD ? "DELIVERED_TO_ACD" : "DELIVERED_TO_STATION")","trunkGroup":"10","trunkMember":"5",\
-                "ucid":"\($0)","userInfo":{"type":"\(uui.type)","data":\(JSONText.quote(uui.data))}}
+                "ucid":"\($0)","userInfo":{"type":"\(uui.type)","data":\(JSONWriter.quote(uui.data))}}
                 """
             })
     }

@@ -3,35 +3,38 @@ import TSAPI
 
 /// A key's user data as `GET /v1/userdata/{key}` returns it: the data, the UUI to send, and the call it was set
 /// on with that call's customer data at that moment (original ANI/DNIS, VDN, split, digits, UUI).
-public struct UserDataDocument: Sendable {
+/// Written through `Codable` like every document served at request speed.
+public struct UserDataDocument: Sendable, Encodable {
     public var record: UserDataRecord
 
     public init(_ record: UserDataRecord) { self.record = record }
 
-    /// The document's JSON, written by hand: the data goes out as the text it was stored as, with no encoder
-    /// in between (a `GET` is the service's most frequent request).
-    public var json: String {
+    private enum Keys: String, CodingKey {
+        case key, uui, uuiHex, data, ucid, journeyId, device, originalAni, originalDnis, vdn, split
+        case userEnteredCode, originalUui, createdAt, updatedAt, expiresAt, version
+    }
+
+    /// Every member is present, `null` when not known: a client reads the same members from every answer.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
         let origin = record.origin
-        let fields: [(String, String)] = [
-            ("key", JSONText.quote(record.key?.rawValue)),
-            ("uui", JSONText.quote(record.key?.rawValue)),
-            ("uuiHex", JSONText.quote(record.key?.hex)),
-            ("data", record.data.text),
-            ("ucid", JSONText.quote(record.ucid?.rawValue)),
-            ("journeyId", JSONText.quote(origin.journeyId)),
-            ("device", JSONText.quote(origin.device)),
-            ("originalAni", JSONText.quote(origin.originalAni)),
-            ("originalDnis", JSONText.quote(origin.originalDnis)),
-            ("vdn", JSONText.quote(origin.vdn)),
-            ("split", JSONText.quote(origin.split)),
-            ("userEnteredCode", JSONText.quote(origin.userEnteredCode)),
-            ("originalUui", JSONText.quote(origin.uui)),
-            ("createdAt", JSONText.quote(Timestamp.format(record.createdAt))),
-            ("updatedAt", JSONText.quote(Timestamp.format(record.updatedAt))),
-            ("expiresAt", JSONText.quote(Timestamp.format(record.expiresAt))),
-            ("version", String(record.version)),
-        ]
-        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+        try c.encode(record.key?.rawValue, forKey: .key)
+        try c.encode(record.key?.rawValue, forKey: .uui)
+        try c.encode(record.key?.hex, forKey: .uuiHex)
+        try c.encode(record.data, forKey: .data)
+        try c.encode(record.ucid?.rawValue, forKey: .ucid)
+        try c.encode(origin.journeyId, forKey: .journeyId)
+        try c.encode(origin.device, forKey: .device)
+        try c.encode(origin.originalAni, forKey: .originalAni)
+        try c.encode(origin.originalDnis, forKey: .originalDnis)
+        try c.encode(origin.vdn, forKey: .vdn)
+        try c.encode(origin.split, forKey: .split)
+        try c.encode(origin.userEnteredCode, forKey: .userEnteredCode)
+        try c.encode(origin.uui, forKey: .originalUui)
+        try c.encode(Timestamp.format(record.createdAt), forKey: .createdAt)
+        try c.encode(Timestamp.format(record.updatedAt), forKey: .updatedAt)
+        try c.encode(Timestamp.format(record.expiresAt), forKey: .expiresAt)
+        try c.encode(record.version, forKey: .version)
     }
 }
 

@@ -6,8 +6,9 @@ import TSAPI
 /// them move over with little change, and gain what ctiSVR cannot give: the customer's numbers and data on a
 /// consulted or transferred-to agent's offer.
 ///
-/// Pure text in and out; the WebSocket route decides which messages go to which monitor. Written by hand with
-/// `JSONText`, not `JSONEncoder`: the feed writes one event per message and subscriber, at event speed.
+/// Pure text in and out; the WebSocket route decides which messages go to which monitor. Written with
+/// `JSONWriter`, not `JSONEncoder`: the feed writes one event per message and subscriber, at event speed.
+/// ctiSVR's values are strings, "" when unknown, never null (integrations index these objects without checking).
 public enum CtiSvr {
     /// ctiSVR's `custdata` is a string: uuiSVR stored whatever text the application gave. Data that is a JSON
     /// string goes out as that string, so an integration that stored plain text reads it back unchanged; any
@@ -25,59 +26,59 @@ public enum CtiSvr {
     /// switch reports for this leg: on a consultation ctiSVR shows the transferring agent and the VDN, and a pop
     /// of the customer there is what the project adds.
     public static func event(_ message: FeedMessage, referenceID: Int, userData: JourneyUserData?) -> String {
-        var object = Object()
-        object.add("msgtype", "event")
-        object.add("eventtype", eventType(message.kind))
-        object.add("referenceid", number: Int64(referenceID))
-        object.add("time", number: unixSeconds(message.time))
-        object.add("callid", number: message.callID)
-        let ucid = message.ucid?.rawValue
-        switch message.kind {
-        case .offer, .connect:
-            object.add("origcalling", originalCalling(message, userData))
-            object.add("origcalled", originalCalled(message, userData))
-            object.add("calling", message.calling)
-            object.add("called", message.called)
-            object.add(message.kind == .offer ? "alerting" : "answering", message.party)
-            object.add("ucid", ucid)
-            object.add("uui", message.uui)
-            object.add("uec", message.userEnteredCode)
-            object.add("split", message.split)
-            object.add("custdata", custdata(userData))
-            object.add("trunkgroup", message.trunkGroup)
-            object.add("trunkmember", message.trunkMember)
-            object.add("lastredirection", message.lastRedirection)
-        case .disconnect:
-            // A CallCleared names no releasing party: the call ended for the device the message is for.
-            object.add("releasing", message.party ?? message.device)
-            object.add("ucid", ucid)
-            object.add("uui", message.uui)
-            object.add("custdata", custdata(userData))
-        case .hold:
-            object.add("holding", message.party)
-        case .retrieve:
-            object.add("retrieving", message.party)
-        case .transfer, .conference:
-            if message.kind == .transfer {
-                object.add("transferring", message.party)
-                object.add("transferred", message.addedParty)
-            } else {
-                object.add("controller", message.party)
-                object.add("addedparty", message.addedParty)
-            }
-            object.add("ucid", ucid)
-            object.add("uui", message.uui)
-            object.add("custdata", custdata(userData))
-            object.add("trunkgroup", message.trunkGroup)
-            object.add("trunkmember", message.trunkMember)
-            // TSAPI never gives call ID 0, so 0 reads as "not reported" where ctiSVR's integrations expect a number.
-            object.add("primarycallid", number: message.primaryCallID ?? 0)
-            object.add("secondarycallid", number: message.secondaryCallID ?? 0)
-            for index in 0..<partySlots {
-                object.add("party\(index + 1)", index < message.parties.count ? message.parties[index] : nil)
+        JSONWriter.object { object in
+            object.addOrEmpty("msgtype", "event")
+            object.addOrEmpty("eventtype", eventType(message.kind))
+            object.add("referenceid", number: Int64(referenceID))
+            object.add("time", number: unixSeconds(message.time))
+            object.add("callid", number: message.callID)
+            let ucid = message.ucid?.rawValue
+            switch message.kind {
+            case .offer, .connect:
+                object.addOrEmpty("origcalling", originalCalling(message, userData))
+                object.addOrEmpty("origcalled", originalCalled(message, userData))
+                object.addOrEmpty("calling", message.calling)
+                object.addOrEmpty("called", message.called)
+                object.addOrEmpty(message.kind == .offer ? "alerting" : "answering", message.party)
+                object.addOrEmpty("ucid", ucid)
+                object.addOrEmpty("uui", message.uui)
+                object.addOrEmpty("uec", message.userEnteredCode)
+                object.addOrEmpty("split", message.split)
+                object.addOrEmpty("custdata", custdata(userData))
+                object.addOrEmpty("trunkgroup", message.trunkGroup)
+                object.addOrEmpty("trunkmember", message.trunkMember)
+                object.addOrEmpty("lastredirection", message.lastRedirection)
+            case .disconnect:
+                // A CallCleared names no releasing party: the call ended for the device the message is for.
+                object.addOrEmpty("releasing", message.party ?? message.device)
+                object.addOrEmpty("ucid", ucid)
+                object.addOrEmpty("uui", message.uui)
+                object.addOrEmpty("custdata", custdata(userData))
+            case .hold:
+                object.addOrEmpty("holding", message.party)
+            case .retrieve:
+                object.addOrEmpty("retrieving", message.party)
+            case .transfer, .conference:
+                if message.kind == .transfer {
+                    object.addOrEmpty("transferring", message.party)
+                    object.addOrEmpty("transferred", message.addedParty)
+                } else {
+                    object.addOrEmpty("controller", message.party)
+                    object.addOrEmpty("addedparty", message.addedParty)
+                }
+                object.addOrEmpty("ucid", ucid)
+                object.addOrEmpty("uui", message.uui)
+                object.addOrEmpty("custdata", custdata(userData))
+                object.addOrEmpty("trunkgroup", message.trunkGroup)
+                object.addOrEmpty("trunkmember", message.trunkMember)
+                // TSAPI never gives call ID 0, so 0 reads as "not reported" where ctiSVR's integrations expect a number.
+                object.add("primarycallid", number: message.primaryCallID ?? 0)
+                object.add("secondarycallid", number: message.secondaryCallID ?? 0)
+                for index in 0..<partySlots {
+                    object.addOrEmpty("party\(index + 1)", index < message.parties.count ? message.parties[index] : nil)
+                }
             }
         }
-        return object.text
     }
 
     /// ctiSVR's events name six parties at most (`party1` … `party6`): the most a CM call can hold.
@@ -101,22 +102,22 @@ public enum CtiSvr {
     /// A successful answer to the request whose `id` (its JSON text, as `CtiSvrRequest.id` keeps it) is given,
     /// with `fields` as name and JSON value text, in order.
     public static func response(id: String, fields: [(String, String)]) -> String {
-        var object = Object()
-        object.add("msgtype", "response")
-        object.add("id", json: id)
-        object.add("result", "success")
-        for (name, value) in fields { object.add(name, json: value) }
-        return object.text
+        JSONWriter.object { object in
+            object.addOrEmpty("msgtype", "response")
+            object.add("id", json: id)
+            object.addOrEmpty("result", "success")
+            for (name, value) in fields { object.add(name, json: value) }
+        }
     }
 
     /// A failed answer: ctiSVR's integrations show `error` to the user, so it should say what to do.
     public static func failure(id: String, error: String) -> String {
-        var object = Object()
-        object.add("msgtype", "response")
-        object.add("id", json: id)
-        object.add("result", "fail")
-        object.add("error", error)
-        return object.text
+        JSONWriter.object { object in
+            object.addOrEmpty("msgtype", "response")
+            object.add("id", json: id)
+            object.addOrEmpty("result", "fail")
+            object.addOrEmpty("error", error)
+        }
     }
 
     /// The answer to `userdata` with `type: "alert"`: the call alerting at the extension (`message`, its offer),
@@ -171,17 +172,7 @@ public enum CtiSvr {
     }
 
     /// ctiSVR's values are strings, "" when unknown, never null.
-    static func quote(_ value: String?) -> String { JSONText.quote(value ?? "") }
-
-    /// ctiSVR's objects: JSON objects whose unknown strings are "" rather than null.
-    struct Object {
-        private var object = JSONObjectText()
-
-        mutating func add(_ name: String, json value: String) { object.add(name, json: value) }
-        mutating func add(_ name: String, _ value: String?) { object.add(name, value ?? "") }
-        mutating func add(_ name: String, number value: Int64) { object.add(name, number: value) }
-        var text: String { object.text }
-    }
+    static func quote(_ value: String?) -> String { JSONWriter.quote(value ?? "") }
 }
 
 /// One request a ctiSVR client sends over the WebSocket (`startmonitor`, `userdata`, ...), read from its text
@@ -276,4 +267,9 @@ public struct CtiSvrRequestError: Error, Sendable, Equatable, CustomStringConver
     public var message: String
 
     public var description: String { message }
+}
+
+extension JSONWriter {
+    /// A ctiSVR member: a string, "" when unknown.
+    fileprivate mutating func addOrEmpty(_ name: String, _ value: String?) { add(name, value ?? "") }
 }

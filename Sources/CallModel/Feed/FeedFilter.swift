@@ -3,7 +3,7 @@ import TSAPI
 
 /// What one subscriber wants from the feed (docs/feed.md): each kind of filter left out matches everything;
 /// a message must match every kind given, and any one value of each.
-public struct FeedFilter: Sendable, Equatable {
+public struct FeedFilter: Sendable, Equatable, Encodable {
     /// The device the message is for.
     public var devices: Set<String>?
     /// Stations that answered the contact: a supervisor follows an agent's calls onward, through the consulted
@@ -90,14 +90,16 @@ public struct FeedFilter: Sendable, Equatable {
         })
     }
 
-    /// The filter as JSON, for the `subscribed` acknowledgement.
-    public var json: String {
-        func list(_ values: Set<String>?) -> String {
-            values.map { "[" + $0.sorted().map { JSONText.quote($0) }.joined(separator: ",") + "]" } ?? "null"
-        }
-        return
-            "{\"devices\":\(list(devices)),\"agents\":\(list(agents)),\"vdns\":\(list(vdns)),\"splits\":\(list(splits)),"
-            + "\"events\":\(list(events.map { Set($0.map(\.rawValue)) }))}"
+    private enum Keys: String, CodingKey { case devices, agents, vdns, splits, events }
+
+    /// The filter for the `subscribed` acknowledgement: each list sorted, `null` where it does not filter.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(devices?.sorted(), forKey: .devices)
+        try c.encode(agents?.sorted(), forKey: .agents)
+        try c.encode(vdns?.sorted(), forKey: .vdns)
+        try c.encode(splits?.sorted(), forKey: .splits)
+        try c.encode(events?.map(\.rawValue).sorted(), forKey: .events)
     }
 }
 

@@ -7,37 +7,37 @@ extension FeedMessage {
     ///
     /// Written by hand: the feed writes one per message for every subscriber format, at event speed.
     public func json(position: Int64, userData: JourneyUserData?, snapshot: Bool = false) -> String {
-        var object = JSONObjectText()
-        object.add("position", number: position)
-        object.add("eventtype", kind.rawValue)
-        if snapshot { object.add("snapshot", json: "true") }
-        object.add("ucid", ucid?.rawValue)
-        object.add("callid", number: callID)
-        object.add("device", device)
-        object.add("switch", switchID)
-        object.add("party", party)
-        object.add("calling", calling)
-        object.add("called", called)
-        object.add("originalAni", userData?.originalAni ?? originalAni)
-        object.add("originalDnis", userData?.originalDnis ?? originalDnis)
-        object.add("vdn", vdn)
-        object.add("split", split)
-        object.add("uui", uui)
-        object.add("userEnteredCode", userEnteredCode)
-        object.add("userData", json: userData?.merged?.text ?? "null")
-        object.add("userDataKeys", strings: (userData?.entries ?? []).compactMap { $0.record.key?.rawValue })
-        object.add("journeyId", journeyID)
-        object.add("previousAgents", strings: previousAgents)
-        object.add("parties", strings: parties)
-        object.add("trunkGroup", trunkGroup)
-        object.add("trunkMember", trunkMember)
-        object.add("lastRedirection", lastRedirection)
-        if kind == .transfer || kind == .conference {
-            object.add("primaryCallid", number: primaryCallID)
-            object.add("secondaryCallid", number: secondaryCallID)
-            object.add("addedParty", addedParty)
+        JSONWriter.object { object in
+            object.add("position", number: position)
+            object.add("eventtype", kind.rawValue)
+            if snapshot { object.add("snapshot", bool: true) }
+            object.add("ucid", ucid?.rawValue)
+            object.add("callid", number: callID)
+            object.add("device", device)
+            object.add("switch", switchID)
+            object.add("party", party)
+            object.add("calling", calling)
+            object.add("called", called)
+            object.add("originalAni", userData?.originalAni ?? originalAni)
+            object.add("originalDnis", userData?.originalDnis ?? originalDnis)
+            object.add("vdn", vdn)
+            object.add("split", split)
+            object.add("uui", uui)
+            object.add("userEnteredCode", userEnteredCode)
+            object.add("userData", tree: userData?.merged)
+            object.add("userDataKeys", strings: (userData?.entries ?? []).compactMap { $0.record.key?.rawValue })
+            object.add("journeyId", journeyID)
+            object.add("previousAgents", strings: previousAgents)
+            object.add("parties", strings: parties)
+            object.add("trunkGroup", trunkGroup)
+            object.add("trunkMember", trunkMember)
+            object.add("lastRedirection", lastRedirection)
+            if kind == .transfer || kind == .conference {
+                object.add("primaryCallid", number: primaryCallID)
+                object.add("secondaryCallid", number: secondaryCallID)
+                object.add("addedParty", addedParty)
+            }
+            object.add("time", Timestamp.format(time))
         }
-        object.add("time", Timestamp.format(time))
-        return object.text
     }
 }

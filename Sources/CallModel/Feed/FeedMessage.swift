@@ -65,41 +65,41 @@ extension FeedMessage {
     /// The message as `feed_messages.body` keeps it: compact JSON written by hand (the projector writes one or more
     /// per event, at ingest speed).
     public var storedJSON: String {
-        var object = JSONObjectText()
-        object.add("kind", kind.rawValue)
-        object.add("eventPosition", number: eventPosition)
-        object.add("device", device)
-        object.add("switch", switchID)
-        object.add("ucid", ucid?.rawValue)
-        object.add("callID", number: callID)
-        object.add("party", party)
-        object.add("calling", calling)
-        object.add("called", called)
-        object.add("lastRedirection", lastRedirection)
-        object.add("originalAni", originalAni)
-        object.add("originalDnis", originalDnis)
-        object.add("vdn", vdn)
-        object.add("split", split)
-        object.add("uui", uui)
-        object.add("userEnteredCode", userEnteredCode)
-        object.add("trunkGroup", trunkGroup)
-        object.add("trunkMember", trunkMember)
-        object.add("journeyId", journeyID)
-        object.add("previousAgents", strings: previousAgents)
-        object.add("parties", strings: parties)
-        object.add("primaryCallID", number: primaryCallID)
-        object.add("secondaryCallID", number: secondaryCallID)
-        object.add("addedParty", addedParty)
-        object.add("time", Timestamp.format(time, fractionDigits: 6))
-        object.add(
-            "keys",
-            json: "["
-                + userDataKeys.map { carried in
-                    "[" + JSONText.quote(carried.key.rawValue) + "," + JSONText.quote(carried.ucid?.rawValue) + ","
-                        + JSONText.quote(Timestamp.format(carried.time, fractionDigits: 6)) + "]"
-                }.joined(separator: ",") + "]")
-        object.add("ucids", strings: journeyUcids.map(\.rawValue))
-        return object.text
+        JSONWriter.object { object in
+            object.add("kind", kind.rawValue)
+            object.add("eventPosition", number: eventPosition)
+            object.add("device", device)
+            object.add("switch", switchID)
+            object.add("ucid", ucid?.rawValue)
+            object.add("callID", number: callID)
+            object.add("party", party)
+            object.add("calling", calling)
+            object.add("called", called)
+            object.add("lastRedirection", lastRedirection)
+            object.add("originalAni", originalAni)
+            object.add("originalDnis", originalDnis)
+            object.add("vdn", vdn)
+            object.add("split", split)
+            object.add("uui", uui)
+            object.add("userEnteredCode", userEnteredCode)
+            object.add("trunkGroup", trunkGroup)
+            object.add("trunkMember", trunkMember)
+            object.add("journeyId", journeyID)
+            object.add("previousAgents", strings: previousAgents)
+            object.add("parties", strings: parties)
+            object.add("primaryCallID", number: primaryCallID)
+            object.add("secondaryCallID", number: secondaryCallID)
+            object.add("addedParty", addedParty)
+            object.add("time", Timestamp.format(time, fractionDigits: 6))
+            object.add("keys", array: userDataKeys) { keys, carried in
+                keys.array([
+                    carried.key.rawValue, carried.ucid?.rawValue, Timestamp.format(carried.time, fractionDigits: 6),
+                ]) {
+                    parts, part in parts.string(part)
+                }
+            }
+            object.add("ucids", strings: journeyUcids.map(\.rawValue))
+        }
     }
 
     /// Reads `storedJSON` back; nil for text that is not a stored message.

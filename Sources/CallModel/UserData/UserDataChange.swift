@@ -79,16 +79,28 @@ public struct UserDataChange: Sendable, Equatable {
     /// The stored event: the ingest envelope (docs/api.md) with the change under `userdata`. It goes into
     /// the stream of the UCID it names, so `GET /v1/calls/{ucid}/events` shows it beside the call's events.
     public func eventJSON(id: String) -> String {
-        var members: [String] = []
-        if let key { members.append("\"key\":" + JSONText.quote(key.rawValue)) }
-        if let ucid { members.append("\"ucid\":" + JSONText.quote(ucid.rawValue)) }
-        if let data { members.append((operation == .merge ? "\"patch\":" : "\"data\":") + data.text) }
-        if let expiresAt { members.append("\"expiresAt\":" + JSONText.quote(Timestamp.format(expiresAt))) }
-        if let origin { members.append("\"origin\":" + origin.json) }
-        members.append("\"by\":" + actor.json)
-        return "{\"id\":\(JSONText.quote(id)),\"source\":\"calltrail\",\"switch\":\"calltrail\","
-            + "\"time\":\(JSONText.quote(Timestamp.format(time))),\"type\":\"\(operation.eventType.rawValue)\","
-            + "\"userdata\":{\(members.joined(separator: ","))}}"
+        JSONWriter.object { event in
+            event.add("id", id)
+            event.add("source", "calltrail")
+            event.add("switch", "calltrail")
+            event.add("time", Timestamp.format(time))
+            event.add("type", operation.eventType.rawValue)
+            event.add(
+                "userdata",
+                object: { change in
+                    change.addIfPresent("key", key?.rawValue)
+                    change.addIfPresent("ucid", ucid?.rawValue)
+                    if let data { change.add(operation == .merge ? "patch" : "data", tree: data) }
+                    change.addIfPresent("expiresAt", expiresAt.map { Timestamp.format($0) })
+                    if let origin { change.add("origin", json: origin.json) }
+                    change.add(
+                        "by",
+                        object: { by in
+                            by.addIfPresent("name", actor.name)
+                            by.addIfPresent("userAgent", actor.userAgent)
+                        })
+                })
+        }
     }
 
     /// Reads a stored user-data event back.
@@ -171,10 +183,11 @@ public struct UserDataOrigin: Sendable, Equatable {
         ]
     }
 
+    /// The origin as the user-data row and event keep it: the members it knows.
     public var json: String {
-        "{"
-            + fields.compactMap { name, value in value.map { "\"\(name)\":" + JSONText.quote($0) } }.joined(
-                separator: ",") + "}"
+        JSONWriter.object { o in
+            for (name, value) in fields { o.addIfPresent(name, value) }
+        }
     }
 
     public init?(tree: JSONTree) {
@@ -195,13 +208,6 @@ public struct UserDataActor: Sendable, Equatable {
     public init(name: String?, userAgent: String?) {
         self.name = name
         self.userAgent = userAgent
-    }
-
-    public var json: String {
-        var members: [String] = []
-        if let name { members.append("\"name\":" + JSONText.quote(name)) }
-        if let userAgent { members.append("\"userAgent\":" + JSONText.quote(userAgent)) }
-        return "{" + members.joined(separator: ",") + "}"
     }
 
     init(tree: JSONTree) {

@@ -39,20 +39,21 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
 
     public var description: String { "\(status.code) \(message)" }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = Response.json(body, status: status, retryAfter: retryAfter)
-        response.headers.append(contentsOf: headers)
-        return response
+    /// The body clients read.
+    struct Body: Encodable {
+        struct Detail: Encodable {
+            var message: String
+            var index: Int?
+            var field: String?
+        }
+        var error: Detail
     }
-}
 
-extension Response {
-    /// A response whose body is JSON text CallTrail already wrote.
-    static func json(_ text: String, status: HTTPResponse.Status = .ok, retryAfter: Int? = nil) -> Response {
-        var response = Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
-        if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
+    var body: Body { Body(error: Body.Detail(message: message, index: index, field: field)) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try Response.encoded(body, status: status, retryAfter: retryAfter)
+        response.headers.append(contentsOf: headers)
         return response
     }
 }

@@ -32,10 +32,7 @@ struct EventRoutes<Context: RequestContext>: Sendable {
             events.isEmpty
             ? AppendResult(accepted: 0, duplicates: 0, firstPosition: nil, lastPosition: nil)
             : try await appender.append(events)
-        return .json(
-            "{\"accepted\":\(result.accepted),\"duplicates\":\(result.duplicates),"
-                + "\"firstPosition\":\(JSONText.number(result.firstPosition)),\"lastPosition\":\(JSONText.number(result.lastPosition))}"
-        )
+        return try .encoded(result)
     }
 
     private var tooLarge: APIError {
@@ -48,7 +45,11 @@ struct EventRoutes<Context: RequestContext>: Sendable {
         let limit = try request.queryInteger("limit", default: 100, in: 1...10_000)
         let events = try await store.read(after: after, limit: Int(limit))
         let next = events.last?.position ?? after
-        return .json("{\"events\":\(StoredEventJSON.render(events)),\"nextAfter\":\(next)}")
+        return .json(
+            JSONWriter.object(capacity: 1024 * events.count) { page in
+                page.add("events", json: StoredEventJSON.render(events))
+                page.add("nextAfter", number: next)
+            })
     }
 
     /// Every stored event of one call, including those linked to its UCID after they were stored.
@@ -56,7 +57,11 @@ struct EventRoutes<Context: RequestContext>: Sendable {
         let ucid = try context.parameters.ucid()
         let events = try await store.readStream(ucid)
         guard !events.isEmpty else { throw APIError(.notFound, "no events for UCID \(ucid)") }
-        return .json("{\"ucid\":\"\(ucid)\",\"events\":\(StoredEventJSON.render(events))}")
+        return .json(
+            JSONWriter.object(capacity: 1024 * events.count) { stream in
+                stream.add("ucid", ucid.rawValue)
+                stream.add("events", json: StoredEventJSON.render(events))
+            })
     }
 }
 

@@ -83,7 +83,7 @@ struct FeedRoutes: Sendable {
             subscription = try Subscription(Self.parameters(URI(uri)))
         } catch {
             let error = error as? APIError ?? APIError(.badRequest, "\(error)")
-            try? await socket.send(FeedSubscriber.errorText(field: error.field, message: error.message))
+            try? await socket.send(FeedControlMessage.error(field: error.field, message: error.message).text)
             try? await socket.close(.normalClosure)
             return
         }

@@ -13,7 +13,7 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
     let metrics: PrometheusCollectorRegistry?
 
     func register(on router: Router<Context>) {
-        router.get("/health") { _, _ in Response.json("{\"status\":\"ok\"}") }
+        router.get("/health") { _, _ in try Response.encoded(Readiness(status: "ok")) }
         router.get("/ready", use: ready)
         router.get("/metrics", use: emitMetrics)
     }
@@ -22,9 +22,10 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
     /// the answer is `503` at once, naming it, since when and why; the process stays up and recovers by itself.
     @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
         if let outage = availability.outage {
-            return .json(
-                "{\"status\":\"not ready\",\"database\":\"unavailable\",\"since\":\"\(Timestamp.format(outage.since))\","
-                    + "\"reason\":\(JSONText.quote(outage.reason))}",
+            return try .encoded(
+                Readiness(
+                    status: "not ready", database: "unavailable", since: Timestamp.format(outage.since),
+                    reason: outage.reason),
                 status: .serviceUnavailable, retryAfter: 2)
         }
         do {
@@ -32,19 +33,28 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
             let pending = try await withDatabaseTimeout(.seconds(3)) { try await runner.pending() }
             guard pending.isEmpty else {
                 let names = pending.map(\.name).joined(separator: ", ")
-                return .json(
-                    "{\"status\":\"not ready\",\"database\":\"ok\",\"migrations\":\"pending: \(names)\"}",
-                    status: .serviceUnavailable,
-                    retryAfter: 10)
+                return try .encoded(
+                    Readiness(status: "not ready", database: "ok", migrations: "pending: \(names)"),
+                    status: .serviceUnavailable, retryAfter: 10)
             }
-            return .json("{\"status\":\"ready\",\"database\":\"ok\",\"migrations\":\"current\"}")
+            return try .encoded(Readiness(status: "ready", database: "ok", migrations: "current"))
         } catch {
             context.logger.warning("readiness check failed", metadata: ["error": "\(String(reflecting: error))"])
             availability.record(error)
-            return .json(
-                "{\"status\":\"not ready\",\"database\":\"unavailable\",\"reason\":\(JSONText.quote("\(error)"))}",
+            return try .encoded(
+                Readiness(status: "not ready", database: "unavailable", reason: "\(error)"),
                 status: .serviceUnavailable, retryAfter: 2)
         }
+    }
+
+    /// What `/health` and `/ready` say: `status`, and for `/ready` the database's state and the schema's, or why
+    /// the database is away and since when.
+    struct Readiness: Encodable {
+        var status: String
+        var database: String?
+        var since: String?
+        var reason: String?
+        var migrations: String?
     }
 
     @Sendable func emitMetrics(_ request: Request, context: Context) async throws -> Response {

@@ -134,10 +134,24 @@ struct JourneyRoutes<Context: RequestContext>: Sendable {
         let checkpoint = try await journeys.checkpoint()
         let head = try await journeys.headPosition()
         let feedHead = try await feed.head()
-        return .json(
-            "{\"position\":\(checkpoint.position),\"head\":\(head),\"lag\":\(max(0, head - checkpoint.position)),"
-                + "\"generation\":\(checkpoint.generation),"
-                + "\"feed\":{\"position\":\(feedHead.position),\"trimmedThrough\":\(feedHead.trimmedThrough)}}")
+        return try .encoded(
+            ProjectionStatus(
+                position: checkpoint.position, head: head, lag: max(0, head - checkpoint.position),
+                generation: checkpoint.generation,
+                feed: .init(position: feedHead.position, trimmedThrough: feedHead.trimmedThrough)))
+    }
+
+    /// `GET /v1/projections/status`.
+    struct ProjectionStatus: Encodable {
+        struct Feed: Encodable {
+            var position: Int64
+            var trimmedThrough: Int64
+        }
+        var position: Int64
+        var head: Int64
+        var lag: Int64
+        var generation: Int
+        var feed: Feed
     }
 }
 
@@ -209,15 +223,5 @@ enum JourneyCSV {
         if let first = field.first, "=+-@".contains(first), Double(field) == nil { field = "'" + field }
         guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
         return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-}
-
-extension Response {
-    /// A JSON response from an `Encodable` document.
-    static func encoded(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONEncoder().encode(value)
-        return Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

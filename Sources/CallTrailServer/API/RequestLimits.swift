@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HummingbirdCore
 import NIOCore
@@ -41,7 +42,7 @@ struct RequestLimits: Sendable {
     func enforcing(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
         { request, writer, channel in
             guard let refusal = refusal(request) else { return try await responder(request, writer, channel) }
-            let body = ByteBuffer(string: refusal.body)
+            let body = ByteBuffer(bytes: try JSONCoding.data(refusal.body))
             var head = HTTPResponse(status: refusal.status)
             head.headerFields = [
                 .contentType: "application/json; charset=utf-8", .contentLength: "\(body.readableBytes)",
@@ -89,15 +90,5 @@ final class LingeringCloseHandler: ChannelDuplexHandler, RemovableChannelHandler
     func channelReadComplete(context: ChannelHandlerContext) {
         guard lingering else { return context.fireChannelReadComplete() }
         context.read()
-    }
-}
-
-extension APIError {
-    /// The JSON error object, as `response(from:context:)` writes it.
-    var body: String {
-        var body = "{\"error\":{\"message\":\(JSONText.quote(message))"
-        if let index { body += ",\"index\":\(index)" }
-        if let field { body += ",\"field\":\(JSONText.quote(field))" }
-        return body + "}}"
     }
 }

@@ -9,9 +9,17 @@ import TSAPI
 /// top level of an event.
 enum StoredEventJSON {
     static func render(_ event: StoredEvent) -> String {
-        var text = "{\"position\":\(event.position),\"ucid\":\(JSONText.quote(event.ucid?.rawValue)),"
-        text += "\"streamVersion\":\(JSONText.number(event.streamVersion)),"
-        text += "\"storedAt\":\"\(Timestamp.format(event.storedAt))\",\"unknownType\":\(!event.isKnownType)"
+        var facts = JSONWriter(capacity: event.body.utf8.count + 128)
+        facts.object { o in
+            o.add("position", number: event.position)
+            o.add("ucid", event.ucid?.rawValue)
+            o.add("streamVersion", number: event.streamVersion)
+            o.add("storedAt", Timestamp.format(event.storedAt))
+            o.add("unknownType", bool: !event.isKnownType)
+        }
+        // The facts' object reopened, and the body's members after them, as they were received.
+        var text = facts.text
+        text.removeLast()
         let rest = event.body.drop(while: { $0 != "{" }).dropFirst().drop(while: { $0.isWhitespace })
         text += rest.first == "}" ? "}" : "," + rest
         return text

@@ -251,7 +251,7 @@ final class FeedHub: Service, Sendable {
             state.live[subscriber.id] = subscriber
             index(subscriber, in: &state)
             if subscriber.format == .native {
-                subscriber.send("{\"type\":\"live\",\"position\":\(subscriber.cursor)}", position: subscriber.cursor)
+                subscriber.send(FeedControlMessage.live(position: subscriber.cursor).text, position: subscriber.cursor)
             }
             Gauge(label: "calltrail_feed_subscribers").record(state.live.count)
             return true

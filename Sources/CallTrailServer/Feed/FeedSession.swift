@@ -139,7 +139,8 @@ final class FeedSession: Sendable {
                 // Retention removed messages this subscriber has not had: say so, rather than skip them.
                 let closing = Closing.trimmed(after: cursor, through: read.trimmedThrough)
                 if subscriber.format == .native {
-                    subscriber.send(FeedSubscriber.errorText(field: "after", message: closing.reason(sent: cursor)))
+                    subscriber.send(
+                        FeedControlMessage.error(field: "after", message: closing.reason(sent: cursor)).text)
                 }
                 subscriber.close(closing)
                 return
@@ -300,13 +301,12 @@ final class FeedSession: Sendable {
                 subscriber.resubscribe(filter, cursor: nil)
                 hub.filterChanged(subscriber)
             }
-            subscriber.send(
-                "{\"type\":\"subscribed\",\"filter\":\(filter.json),\"after\":\(after.map(String.init) ?? "null")}")
+            subscriber.send(FeedControlMessage.subscribed(filter: filter, after: after).text)
         } catch let error as FeedFilterError {
             subscriber.send(
-                FeedSubscriber.errorText(field: error.field.isEmpty ? nil : error.field, message: error.message))
+                FeedControlMessage.error(field: error.field.isEmpty ? nil : error.field, message: error.message).text)
         } catch {
-            subscriber.send("{\"type\":\"error\",\"message\":\(JSONText.quote(String(describing: error)))}")
+            subscriber.send(FeedControlMessage.error(field: nil, message: String(describing: error)).text)
         }
     }
 
@@ -395,12 +395,12 @@ final class FeedSession: Sendable {
                 // No call at the extension now: the data is kept under a key all the same, for the app to send.
                 record = try await userData.create(data: data, ucid: nil, device: nil, ttl: nil, actor: actor)
             }
-            return CtiSvr.response(id: request.id, fields: [("uui", JSONText.quote(record.key?.rawValue))])
+            return CtiSvr.response(id: request.id, fields: [("uui", JSONWriter.quote(record.key?.rawValue))])
         case "get":
             let record = try await userData.read(try key())
             // ctiSVR's data is text: a JSON string goes back as itself, other JSON as its text.
             let text = record.data.string ?? record.data.text
-            return CtiSvr.response(id: request.id, fields: [("data", JSONText.quote(text))])
+            return CtiSvr.response(id: request.id, fields: [("data", JSONWriter.quote(text))])
         case "update":
             _ = try await userData.replace(try key(), data: try data(), ttl: nil, actor: actor)
             return CtiSvr.response(id: request.id, fields: [])

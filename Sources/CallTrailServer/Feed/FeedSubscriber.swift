@@ -143,16 +143,9 @@ final class FeedSubscriber: Sendable {
         }?()
     }
 
-    /// The native feed's error message, naming the field at fault (`null` for none).
-    static func errorText(field: String?, message: String) -> String {
-        "{\"type\":\"error\",\"field\":\(JSONText.quote(field)),\"message\":\(JSONText.quote(message))}"
-    }
-
     /// A heartbeat: how far the subscriber has got, so an idle one knows its resume point too.
     func heartbeat(position: Int64, now: Date) {
-        send(
-            "{\"type\":\"heartbeat\",\"position\":\(position),\"time\":\"\(Timestamp.format(now))\"}",
-            position: position)
+        send(FeedControlMessage.heartbeat(position: position, time: now).text, position: position)
     }
 
     /// A WebSocket ping, for clients that get no heartbeat text (ctiSVR's): proxies see traffic, and a dead

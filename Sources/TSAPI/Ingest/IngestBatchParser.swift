@@ -170,7 +170,7 @@ public enum IngestBatchParser {
         // bytes that are not UTF-8 are kept as the characters they would be in Latin-1 (`\u00e9` for 0xE9), the
         // usual cause, so the stored JSON is valid and no byte's value is lost; a `\u0000` escape is kept as written
         // (the stored JSON holds it; the read models show U+FFFD in its place).
-        let raw = String(validating: rawBytes, as: UTF8.self) ?? JSONText.escapingInvalidUTF8(rawBytes)
+        let raw = String(validating: rawBytes, as: UTF8.self) ?? JSONWriter.escapingInvalidUTF8(rawBytes)
 
         if let badField {
             throw IngestError(message: "event \(index): \(badField.message)", index: index, field: badField.field)

@@ -40,34 +40,9 @@ extension JSONTree: Equatable {
 
     /// Compact JSON text, members in their order.
     public var text: String {
-        var out = ""
-        write(into: &out)
-        return out
-    }
-
-    func write(into out: inout String) {
-        switch self {
-        case .object(let members):
-            out += "{"
-            for (index, member) in members.enumerated() {
-                if index > 0 { out += "," }
-                out += JSONText.quote(member.key)
-                out += ":"
-                member.value.write(into: &out)
-            }
-            out += "}"
-        case .array(let items):
-            out += "["
-            for (index, item) in items.enumerated() {
-                if index > 0 { out += "," }
-                item.write(into: &out)
-            }
-            out += "]"
-        case .string(let value): out += JSONText.quote(value)
-        case .number(let text): out += text
-        case .bool(let value): out += value ? "true" : "false"
-        case .null: out += "null"
-        }
+        var writer = JSONWriter(capacity: 256)
+        writer.tree(self)
+        return writer.text
     }
 
     public static func == (lhs: JSONTree, rhs: JSONTree) -> Bool { lhs.text == rhs.text }

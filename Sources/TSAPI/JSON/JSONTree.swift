@@ -4,7 +4,7 @@
 /// Projections decode every stored event; through `JSONDecoder` that was more than half of a rebuild's time.
 /// A tree with members in document order, read by `TSAPIEvent(json:)`, gives the same result for a fraction
 /// of the cost (`TSAPIEventFastDecodingTests` checks that it is the same).
-public enum JSONTree: Sendable {
+public enum JSONTree: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
     case object([(key: String, value: JSONTree)])
     case array([JSONTree])
     case string(String)
@@ -12,6 +12,12 @@ public enum JSONTree: Sendable {
     case number(String)
     case bool(Bool)
     case null
+
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .number(String(value)) }
+
+    /// An integer.
+    public static func int(_ value: Int64) -> JSONTree { .number(String(value)) }
 
     /// What a parse does with text PostgreSQL cannot store as it is: bytes that are not UTF-8 and `\u0000`.
     enum StringPolicy {

@@ -1,0 +1,204 @@
+import Foundation
+
+/// CallTrail's one hand-written JSON writer, for the documents written at event speed: feed messages and their
+/// stored form, ctiSVR's events, the journey's stored state, the simulator's events, and stored event bodies
+/// spliced into responses as they were received. Everything written at request speed goes through `Codable`
+/// (`JSONEncoder` with sorted keys) instead.
+///
+/// Why by hand here: the projector writes one feed message or more per event and a rebuild writes every journey;
+/// through `JSONEncoder` that was a third of a rebuild's time (`calltrail-bench projections`). A stored event's
+/// body is JSON already; re-encoding it would cost a decode and could reorder what was stored as received.
+///
+/// Members come out in the order they are written, so a document is always the same text. Values are written
+/// by the typed methods, or as `json:` text that is already JSON.
+public struct JSONWriter {
+    public private(set) var text: String
+    private var needsComma = false
+
+    public init(capacity: Int = 512) {
+        text = ""
+        text.reserveCapacity(capacity)
+    }
+
+    /// A writer whose text is one object, written by `body`.
+    public static func object(capacity: Int = 512, _ body: (inout JSONWriter) -> Void) -> String {
+        var writer = JSONWriter(capacity: capacity)
+        writer.object(body)
+        return writer.text
+    }
+
+    // MARK: - Values
+
+    /// JSON text written as it is.
+    public mutating func json(_ value: String) {
+        if needsComma { text.append(",") }
+        text.append(value)
+        needsComma = true
+    }
+
+    /// A string, or `null`.
+    public mutating func string(_ value: String?) { json(Self.quote(value)) }
+
+    /// A number, or `null`.
+    public mutating func number(_ value: (some BinaryInteger)?) { json(value.map { String($0) } ?? "null") }
+
+    public mutating func number(_ value: Double) { json(value.description) }
+
+    public mutating func bool(_ value: Bool) { json(value ? "true" : "false") }
+
+    /// A parsed value, members in their order.
+    public mutating func tree(_ value: JSONTree) {
+        switch value {
+        case .object(let members):
+            object { o in
+                for member in members { o.add(member.key, tree: member.value) }
+            }
+        case .array(let items):
+            array(items) { a, item in a.tree(item) }
+        case .string(let text): string(text)
+        case .number(let text): json(text)
+        case .bool(let flag): bool(flag)
+        case .null: json("null")
+        }
+    }
+
+    public mutating func object(_ body: (inout JSONWriter) -> Void) {
+        if needsComma { text.append(",") }
+        text.append("{")
+        needsComma = false
+        body(&self)
+        text.append("}")
+        needsComma = true
+    }
+
+    public mutating func array<Element>(_ elements: some Sequence<Element>, _ body: (inout JSONWriter, Element) -> Void)
+    {
+        if needsComma { text.append(",") }
+        text.append("[")
+        needsComma = false
+        for element in elements { body(&self, element) }
+        text.append("]")
+        needsComma = true
+    }
+
+    // MARK: - Members
+
+    /// A member's name; its value is whatever is written next.
+    public mutating func key(_ name: String) {
+        if needsComma { text.append(",") }
+        text.append(Self.quote(name))
+        text.append(":")
+        needsComma = false
+    }
+
+    /// A member whose value is JSON text.
+    public mutating func add(_ name: String, json value: String) {
+        key(name)
+        json(value)
+    }
+
+    /// A string member, `null` when nil.
+    public mutating func add(_ name: String, _ value: String?) {
+        key(name)
+        string(value)
+    }
+
+    /// A number member, `null` when nil.
+    public mutating func add(_ name: String, number value: (some BinaryInteger)?) {
+        key(name)
+        number(value)
+    }
+
+    public mutating func add(_ name: String, number value: Double) {
+        key(name)
+        number(value)
+    }
+
+    public mutating func add(_ name: String, bool value: Bool) {
+        key(name)
+        bool(value)
+    }
+
+    public mutating func add(_ name: String, strings values: [String]) {
+        key(name)
+        array(values) { a, value in a.string(value) }
+    }
+
+    public mutating func add(_ name: String, tree value: JSONTree?) {
+        key(name)
+        if let value { tree(value) } else { json("null") }
+    }
+
+    public mutating func add(_ name: String, object body: (inout JSONWriter) -> Void) {
+        key(name)
+        object(body)
+    }
+
+    public mutating func add<Element>(
+        _ name: String, array elements: some Sequence<Element>, _ body: (inout JSONWriter, Element) -> Void
+    ) {
+        key(name)
+        array(elements, body)
+    }
+
+    /// A string member only when there is a value, as `encodeIfPresent` does.
+    public mutating func addIfPresent(_ name: String, _ value: String?) {
+        if let value { add(name, value) }
+    }
+
+    // MARK: - Text
+
+    /// `value` as a JSON string literal, quotes included.
+    public static func quote(_ value: String) -> String {
+        // Most values need no escaping: check the bytes once and copy.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + value + "\""
+        }
+        var out = "\""
+        out.reserveCapacity(value.utf8.count + 2)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// A JSON string literal, or `null`.
+    public static func quote(_ value: String?) -> String { value.map { quote($0) } ?? "null" }
+
+    /// JSON text whose strings hold bytes that are not UTF-8, with each such byte written as the escape of the
+    /// Latin-1 character it would be (0xE9 becomes `\u00e9`). Only bytes inside strings can be invalid in JSON that
+    /// parsed, so the result is valid JSON, and every byte's value can be read back.
+    public static func escapingInvalidUTF8(_ bytes: UnsafeRawBufferPointer) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 32)
+        var index = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            let length = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0
+            if length > 0, index + length <= bytes.count,
+                length == 1
+                    || String(
+                        validating: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)]), as: UTF8.self)
+                        != nil
+            {
+                out.append(contentsOf: bytes[index..<(index + length)])
+                index += length
+            } else {
+                let hex = Array(String(lead, radix: 16).utf8)
+                out.append(contentsOf: Array("\\u00".utf8) + (hex.count == 1 ? [UInt8(ascii: "0")] : []) + hex)
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
