@@ -132,9 +132,10 @@ public func buildApplication(
                 middleware: ProjectionPositionMiddleware(
                     progress: progress, wait: readWait, logHead: { try await store.headPosition() })))
     let userDataService = UserDataService(
-        store: userData, writer: userDataWriter, journeys: journeys, policy: arguments.userData, progress: progress,
+        store: userData, writer: userDataWriter, journeys: journeys, defaultTTL: arguments.userData.defaultTTL,
+        progress: progress,
         originWait: readWait)
-    UserDataRoutes(service: userDataService).register(on: router)
+    UserDataRoutes(service: userDataService, policy: arguments.userData).register(on: router)
     HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics).register(
         on: router)
     FeedRoutes.registerPlainHTTP(on: router)

@@ -186,7 +186,7 @@ public struct PostgresEventStore: EventStore {
             }
         }
         guard sawHead else {
-            throw PostgresEventStoreError("event_log_head has no row: the database was not migrated by CallTrail")
+            throw EventStoreError.schema("event_log_head has no row: the database was not migrated by CallTrail")
         }
         for key in state.pending.keys { state.pending[key]!.sort() }
         return state
@@ -550,12 +550,6 @@ public struct PostgresEventStore: EventStore {
         }
         return events
     }
-}
-
-/// The database is not in the shape CallTrail's migrations leave it.
-struct PostgresEventStoreError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 extension PostgresEventStore.BodyRow {

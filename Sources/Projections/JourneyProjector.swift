@@ -146,7 +146,7 @@ public struct JourneyProjector: Service {
                         newEvents.ring()
                     }
                 }
-                throw ProjectorLockLost()
+                throw ProjectionsError.lockLost
             }
             group.addTask(executorPreference: executor) { try await project() }
             try await group.next()
@@ -191,10 +191,13 @@ public struct JourneyProjector: Service {
                 }
                 lastStep = .now
                 if count == 0 { await newEvents.wait(timeout: idleWait) }
-            } catch ProjectionError.checkpointMoved(let expected, let found) {
+            } catch let error as ProjectionsError where error.checkpointMove != nil {
                 logger.notice(
                     "projection checkpoint moved; reloading",
-                    metadata: ["expected": "\(expected)", "found": "\(found)"])
+                    metadata: [
+                        "expected": "\(error.checkpointMove?.expected ?? 0)",
+                        "found": "\(error.checkpointMove?.found ?? 0)",
+                    ])
                 box = StateBox(try await withDatabaseTimeout(Self.stepLimit, on: executor) { try await self.restore() })
             } catch is CancellationError {
                 return
@@ -312,11 +315,6 @@ private final class StateBox: @unchecked Sendable {
     init(_ state: JourneyProjector.State) {
         self.state = state
     }
-}
-
-/// The projector's lock connection stopped delivering notifications: the lock may be gone with it.
-struct ProjectorLockLost: Error, CustomStringConvertible {
-    var description: String { "the projector's lock connection stopped listening" }
 }
 
 /// A position shared between the projecting task and the one listening for notifications.

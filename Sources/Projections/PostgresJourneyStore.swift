@@ -46,7 +46,7 @@ public struct PostgresJourneyStore: Sendable {
         for try await (position, clock, generation, version) in rows.decode((Int64, Date?, Int, Int).self) {
             return Checkpoint(position: position, clock: clock, generation: generation, stateVersion: version)
         }
-        throw ProjectionError.missingCheckpoint(schema.checkpoint)
+        throw ProjectionsError.missingCheckpoint(schema.checkpoint)
     }
 
     /// Session advisory locks that give work a single owner across processes; the server frees them when the
@@ -195,7 +195,7 @@ public struct PostgresJourneyStore: Sendable {
                 \(feed.bodies))
             """, logger: logger)
         for try await moved in result.decode(Int64?.self) {
-            if let found = moved { throw ProjectionError.checkpointMoved(expected: expected.position, found: found) }
+            if let found = moved { throw ProjectionsError.checkpointMoved(expected: expected.position, found: found) }
         }
     }
 
@@ -360,22 +360,6 @@ struct JourneyRows {
             }
             ucids = Array(owner.keys)
             ucidJourneys = ucids.map { owner[$0]! }
-        }
-    }
-}
-
-/// Why the projection could not go on.
-public enum ProjectionError: Error, CustomStringConvertible {
-    case missingCheckpoint(String)
-    case checkpointMoved(expected: Int64, found: Int64)
-    case rebuildRunning
-
-    public var description: String {
-        switch self {
-        case .missingCheckpoint(let name): "the projection checkpoint '\(name)' is missing: run calltrail migrate"
-        case .checkpointMoved(let expected, let found):
-            "the projection checkpoint moved from \(expected) to \(found) under this projector (another projector or a rebuild)"
-        case .rebuildRunning: "another rebuild of the journey tables is running; wait for it to finish"
         }
     }
 }

@@ -43,7 +43,7 @@ public struct ProjectionRebuilder: Sendable {
     /// Rebuilds, holding the rebuild lock throughout: two rebuilds at once would write the same fresh tables.
     public func run(progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
         try await store.client.withConnection { lockConnection in
-            guard try await store.tryLock(.rebuild, on: lockConnection) else { throw ProjectionError.rebuildRunning }
+            guard try await store.tryLock(.rebuild, on: lockConnection) else { throw ProjectionsError.rebuildRunning }
             let feedTail = RebuildFeedTail(
                 connection: lockConnection, logger: logger, eventsPerAppend: feedEventsPerAppend)
             do {

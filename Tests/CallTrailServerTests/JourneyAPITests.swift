@@ -334,7 +334,7 @@ struct RebuildLockTests {
             let store = PostgresJourneyStore(client: pool, logger: database.logger)
             try await pool.withConnection { holder in
                 #expect(try await store.tryLock(.rebuild, on: holder))
-                await #expect(throws: ProjectionError.self) {
+                await #expect(throws: ProjectionsError.self) {
                     try await ProjectionRebuilder(store: store, logger: database.logger).run()
                 }
                 try await store.unlock(.rebuild, on: holder)

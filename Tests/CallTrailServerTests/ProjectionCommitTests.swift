@@ -53,9 +53,10 @@ struct ProjectionCommitTests {
                 try await store.commit(
                     staleChanges, feed: staleMessages, through: secondThrough, clock: second.clock, expected: start)
                 Issue.record("a batch against a moved checkpoint was committed")
-            } catch ProjectionError.checkpointMoved(let expected, let found) {
-                #expect(expected == 0)
-                #expect(found == through)
+            } catch let error as ProjectionsError {
+                let move = try #require(error.checkpointMove, "\(error)")
+                #expect(move.expected == 0)
+                #expect(move.found == through)
             }
             #expect(try await store.checkpoint() == written)
             #expect(try await feed.head() == head)

@@ -39,7 +39,7 @@ struct MigrationRunnerTests {
         edited[0].sql += "\n-- an innocent-looking edit\n"
         let changed = edited
         try await database.withClient(asOwner: true) { client in
-            let error = await #expect(throws: MigrationError.self) {
+            let error = await #expect(throws: EventStoreError.self) {
                 try await MigrationRunner(client: client, migrations: changed, logger: database.logger).migrate()
             }
             #expect(error?.description.contains("0001_event_store.sql was changed after it was applied") == true)
@@ -57,7 +57,7 @@ struct MigrationRunnerTests {
         let all = migrations
         try await database.withClient(asOwner: true) { client in
             let runner = MigrationRunner(client: client, migrations: all, logger: database.logger)
-            let error = await #expect(throws: MigrationError.self) { try await runner.migrate() }
+            let error = await #expect(throws: EventStoreError.self) { try await runner.migrate() }
             #expect(error?.description.contains("9999_broken.sql, statement 2") == true)
             #expect(try await runner.pending().map(\.version) == [9999])
             var exists = true
@@ -80,6 +80,6 @@ struct MigrationRunnerTests {
         try "not sql".write(to: folder.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
         #expect(try Migration.load(from: folder).map(\.version) == [2, 10])
         try "SELECT 3;".write(to: folder.appendingPathComponent("third.sql"), atomically: true, encoding: .utf8)
-        #expect(throws: MigrationError.self) { try Migration.load(from: folder) }
+        #expect(throws: EventStoreError.self) { try Migration.load(from: folder) }
     }
 }

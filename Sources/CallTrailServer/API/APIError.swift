@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Hummingbird
+import Projections
 import TSAPI
 
 /// An error as clients see it: `{"error": {"message", "index"?, "field"?}}` with its status.
@@ -29,8 +30,21 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     }
 
     /// The database is away: nothing was done, and the same request may be sent again.
-    static func unavailable(_ error: DatabaseUnavailable) -> APIError {
+    static func unavailable(_ error: EventStoreError) -> APIError {
         APIError(.serviceUnavailable, error.description, retryAfter: 2)
+    }
+
+    /// What a projections error means to a client; nil for the ones that are CallTrail's own fault (a missing
+    /// checkpoint, a schema not migrated), which are logged and answered as a plain 500.
+    init?(_ error: ProjectionsError) {
+        switch error.code {
+        case .notFound: self.init(.notFound, error.message)
+        case .gone: self.init(.gone, error.message)
+        case .conflict, .rebuildRunning: self.init(.conflict, error.message)
+        case .behind: self.init(.serviceUnavailable, error.message, retryAfter: 1)
+        case .noCallNow: self.init(.unprocessableContent, error.message, field: "device")
+        case .missingCheckpoint, .checkpointMoved, .lockLost, .nothingToChange, .unexpectedAppend, .schema: return nil
+        }
     }
 
     public init(_ error: IngestError) {

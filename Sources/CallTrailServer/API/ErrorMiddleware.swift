@@ -18,11 +18,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
-        } catch let error as AppenderError {
+        } catch let error as ProjectionsError where APIError(error) != nil {
+            throw APIError(error)!
+        } catch let error as EventStoreError where error.code == .shuttingDown {
             throw APIError(.serviceUnavailable, error.description, retryAfter: 5)
-        } catch let error as UserDataWriterError {
-            throw APIError(.serviceUnavailable, error.description, retryAfter: 5)
-        } catch let error as DatabaseUnavailable {
+        } catch let error as EventStoreError where error.code == .unavailable {
             throw APIError.unavailable(error)
         } catch let error as any HTTPResponseError {
             let message: String
@@ -40,7 +40,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                     "error": "\(String(reflecting: error))", "path": "\(request.uri.path)",
                 ])
             throw APIError.unavailable(
-                availability.unavailableError() ?? DatabaseUnavailable(since: .now, reason: "\(error)"))
+                availability.unavailableError() ?? EventStoreError.unavailable(since: .now, reason: "\(error)"))
         } catch {
             context.logger.error(
                 "request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])

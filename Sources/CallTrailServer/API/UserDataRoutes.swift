@@ -25,7 +25,7 @@ public struct UserDataPolicy: Sendable {
 /// the call's original ANI/DNIS, and data attached to a call without a key.
 struct UserDataRoutes<Context: RequestContext>: Sendable {
     let service: UserDataService
-    var policy: UserDataPolicy { service.policy }
+    let policy: UserDataPolicy
 
     static var actorHeader: HTTPField.Name { HTTPField.Name("CallTrail-Actor")! }
 

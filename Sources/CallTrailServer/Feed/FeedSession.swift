@@ -322,6 +322,8 @@ final class FeedSession: Sendable {
             if let response = try await answer(request) { subscriber.send(response) }
         } catch let error as APIError {
             subscriber.send(CtiSvr.failure(id: request.id, error: error.message))
+        } catch let error as ProjectionsError {
+            subscriber.send(CtiSvr.failure(id: request.id, error: error.message))
         } catch {
             logger.error(
                 "ctiSVR request failed",
@@ -391,7 +393,7 @@ final class FeedSession: Sendable {
             let record: UserDataRecord
             do {
                 record = try await userData.create(data: data, ucid: nil, device: device, ttl: nil, actor: actor)
-            } catch let error as APIError where error.field == "device" {
+            } catch let error as ProjectionsError where error.code == .noCallNow {
                 // No call at the extension now: the data is kept under a key all the same, for the app to send.
                 record = try await userData.create(data: data, ucid: nil, device: nil, ttl: nil, actor: actor)
             }

@@ -26,7 +26,7 @@ public final class EventAppender: Service, Sendable {
     ) {
         committer = GroupCommitter(
             name: "append", lanes: lanes, maxWeight: maxEventsPerTransaction, weight: { $0.count },
-            availability: availability, logger: logger, shuttingDown: { AppenderError.shuttingDown },
+            availability: availability, logger: logger, shuttingDown: { EventStoreError.shuttingDown("events") },
             onLanes: { saturation.record(lanesWriting: $0, of: $1) }, onCommit: onCommit
         ) { batches in
             try await store.append(batches).map { .success($0) }
@@ -40,14 +40,5 @@ public final class EventAppender: Service, Sendable {
 
     public func run() async throws {
         try await committer.run()
-    }
-}
-
-/// Why the appender refused work.
-public enum AppenderError: Error, CustomStringConvertible {
-    case shuttingDown
-
-    public var description: String {
-        "CallTrail is shutting down and takes no more events; retry against another instance"
     }
 }

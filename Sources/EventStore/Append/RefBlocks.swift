@@ -30,7 +30,7 @@ final class RefBlocks: Sendable {
             starts = drawn
         }
         guard let last = starts.last, starts.count == blocks else {
-            throw PostgresEventStoreError("event_ref_seq gave \(starts.count) blocks where \(blocks) were asked")
+            throw EventStoreError.schema("event_ref_seq gave \(starts.count) blocks where \(blocks) were asked")
         }
         for start in starts.dropLast() { refs += start..<(start + Self.size) }
         let fromLast = missing - (blocks - 1) * Self.size

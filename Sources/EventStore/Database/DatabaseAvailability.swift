@@ -38,7 +38,7 @@ public final class DatabaseAvailability: Sendable {
     /// took too long (`DatabaseTimeout`) is not taken for an outage: the monitor's probe decides that.
     @discardableResult
     public func record(_ error: any Error) -> Bool {
-        guard Self.isOutage(error), !(error is DatabaseTimeout) else { return false }
+        guard Self.isOutage(error), (error as? EventStoreError)?.code != .timeout else { return false }
         markUnavailable(reason: Self.reason(error))
         return true
     }
@@ -81,8 +81,8 @@ public final class DatabaseAvailability: Sendable {
     }
 
     /// The error a caller gets while the database is away.
-    public func unavailableError() -> DatabaseUnavailable? {
-        outage.map { DatabaseUnavailable(since: $0.since, reason: $0.reason) }
+    public func unavailableError() -> EventStoreError? {
+        outage.map { EventStoreError.unavailable(since: $0.since, reason: $0.reason) }
     }
 
     /// Whether `error` means "the database cannot be reached or cannot work now", as opposed to a bad query, bad
@@ -93,7 +93,9 @@ public final class DatabaseAvailability: Sendable {
         switch error {
         // Not a bare IOError or ChannelError: a client's own socket raises those too (a reset in the middle of a
         // body), and one client must not switch the API off. The driver wraps its socket errors in PSQLError.
-        case is DatabaseUnavailable, is DatabaseTimeout, is ConnectionPoolError:
+        case let error as EventStoreError where error.code == .unavailable || error.code == .timeout:
+            return true
+        case is ConnectionPoolError:
             return true
         case let error as PostgresTransactionError:
             return [error.beginError, error.closureError, error.commitError].contains { $0.map(isOutage) ?? false }
@@ -128,25 +130,6 @@ public final class DatabaseAvailability: Sendable {
             return "\(error)"
         }
     }
-}
-
-/// The database is away: a request gets `503` with `Retry-After`, and the work is tried again later.
-public struct DatabaseUnavailable: Error, CustomStringConvertible {
-    public var since: Date
-    public var reason: String
-
-    public init(since: Date, reason: String) {
-        self.since = since
-        self.reason = reason
-    }
-
-    public var description: String { "the database is unavailable (\(reason)); retry shortly" }
-}
-
-/// A database call that got no answer within its bound.
-public struct DatabaseTimeout: Error, CustomStringConvertible {
-    public var after: Duration
-    public var description: String { "the database did not answer within \(after)" }
 }
 
 /// Runs `operation`, or throws `DatabaseTimeout` once `limit` has passed, leaving the operation behind.
@@ -191,7 +174,7 @@ private final class DeadlineRace<Result: Sendable>: Sendable {
         let timer = Task {
             guard (try? await Task.sleep(for: limit)) != nil else { return }
             // The answer first: cancelled work that ends at once must not answer CancellationError in its place.
-            self.finish(.failure(DatabaseTimeout(after: limit)))
+            self.finish(.failure(EventStoreError.timeout(after: limit)))
             self.state.withLock { $0.work }?.cancel()
         }
         let work = Task(executorPreference: executor) {

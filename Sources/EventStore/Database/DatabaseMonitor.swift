@@ -55,12 +55,12 @@ public struct DatabaseMonitor: Service {
             availability.restored()
         } catch  where Task.isCancelled {
             return
-        } catch let timeout as DatabaseTimeout {
+        } catch let error as EventStoreError where error.code == .timeout {
             silentProbes += 1
             logger.warning("the database did not answer a probe", metadata: ["in_a_row": "\(silentProbes)"])
             if silentProbes >= 2 {
                 availability.markUnavailable(
-                    reason: "no answer to \(silentProbes) probes in a row, \(timeout.after) each")
+                    reason: "no answer to \(silentProbes) probes in a row, \(probeTimeout) each")
             }
         } catch {
             logger.debug("database probe failed", metadata: ["error": "\(String(reflecting: error))"])

@@ -27,10 +27,12 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         self.requireTLS = requireTLS
     }
 
-    public init(_ text: String) throws(DatabaseURLError) {
+    public init(_ text: String) throws(EventStoreError) {
         guard let components = URLComponents(string: text), let scheme = components.scheme,
             scheme == "postgres" || scheme == "postgresql"
-        else { throw DatabaseURLError(url: text, reason: "it must start with postgres:// or postgresql://") }
+        else {
+            throw EventStoreError.setup("DATABASE_URL is not usable: it must start with postgres:// or postgresql://")
+        }
         let query = Dictionary(
             (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
         self.username =
@@ -124,10 +126,4 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     public var psqlArguments: [String] {
         ["-h", socketDirectory ?? host ?? "localhost", "-p", "\(port)", "-U", username, database]
     }
-}
-
-public struct DatabaseURLError: Error, CustomStringConvertible {
-    public var url: String
-    public var reason: String
-    public var description: String { "DATABASE_URL is not usable: \(reason)" }
 }

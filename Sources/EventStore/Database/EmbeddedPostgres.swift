@@ -76,7 +76,7 @@ public final class EmbeddedPostgres: Sendable {
             try Self.run("/bin/chown", ["-R", "\(user):\(user)", dataDirectory.path, socketDirectory])
             guard (try? Self.run("/usr/sbin/runuser", ["-u", user, "--", "test", "-w", dataDirectory.path])) != nil
             else {
-                throw EmbeddedPostgresError(
+                throw EventStoreError.setup(
                     "the \(user) user cannot reach \(dataDirectory.path) (PostgreSQL refuses to run as root, so it runs as \(user)); "
                         + "pass --data-dir with a folder \(user) can enter, such as /var/lib/calltrail")
             }
@@ -108,7 +108,7 @@ public final class EmbeddedPostgres: Sendable {
                 let tail =
                     (try? String(contentsOf: logFile, encoding: .utf8))?.split(separator: "\n").suffix(5).joined(
                         separator: "\n") ?? ""
-                throw EmbeddedPostgresError("PostgreSQL did not start: \(error)\n\(tail)")
+                throw EventStoreError.setup("PostgreSQL did not start: \(error)\n\(tail)")
             }
             startedHere.withLock { $0 = true }
             logger.info(
@@ -181,7 +181,7 @@ public final class EmbeddedPostgres: Sendable {
     static func unprivilegedUser() throws -> String? {
         guard geteuid() == 0 else { return nil }
         guard getpwnam("postgres") != nil else {
-            throw EmbeddedPostgresError(
+            throw EventStoreError.setup(
                 "running as root, and there is no postgres user to run PostgreSQL as: install Debian's postgresql package "
                     + "(apt-get install -y postgresql) or run CallTrail as an unprivileged user")
         }
@@ -210,7 +210,7 @@ public final class EmbeddedPostgres: Sendable {
         var pid = pid_t()
         let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ)
         guard spawned == 0 else {
-            throw EmbeddedPostgresError("could not start \(argv[0]): \(String(cString: strerror(spawned)))")
+            throw EventStoreError.setup("could not start \(argv[0]): \(String(cString: strerror(spawned)))")
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1, errno == EINTR {}
@@ -219,7 +219,7 @@ public final class EmbeddedPostgres: Sendable {
         let code = (status >> 8) & 0xff
         guard exited, code == 0 else {
             let how = exited ? "exited with \(code)" : "was killed by signal \(status & 0x7f)"
-            throw EmbeddedPostgresError("\((program as NSString).lastPathComponent) \(how): \(text)")
+            throw EventStoreError.setup("\((program as NSString).lastPathComponent) \(how): \(text)")
         }
         return text
     }
@@ -246,16 +246,11 @@ struct PostgresBinaries {
             let psql = FileManager.default.isExecutableFile(atPath: "\(dir)/psql") ? "\(dir)/psql" : "/usr/bin/psql"
             return PostgresBinaries(initdb: "\(dir)/initdb", pgCtl: "\(dir)/pg_ctl", psql: psql)
         }
-        throw EmbeddedPostgresError(
+        throw EventStoreError.setup(
             "no PostgreSQL server binaries found (looked for initdb and pg_ctl in \(candidates.joined(separator: ", "))). "
                 + "Install them with: sudo apt-get install -y postgresql   (or point DATABASE_URL at a server, or PG_BINDIR at the binaries)"
         )
     }
-}
-
-public struct EmbeddedPostgresError: Error, CustomStringConvertible {
-    public var description: String
-    init(_ description: String) { self.description = description }
 }
 
 extension EmbeddedPostgres {

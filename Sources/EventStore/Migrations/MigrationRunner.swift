@@ -56,7 +56,9 @@ public struct MigrationRunner: Sendable {
         for migration in migrations {
             let checksum = try await md5(migration.sql, on: connection)
             if let existing = applied[migration.version] {
-                guard existing.checksum == checksum else { throw MigrationError(.changedAfterApply(migration.name)) }
+                guard existing.checksum == checksum else {
+                    throw EventStoreError.migration(.changedAfterApply(migration.name))
+                }
                 continue
             }
             try await connection.query("BEGIN", logger: logger)
@@ -65,7 +67,7 @@ public struct MigrationRunner: Sendable {
                     do {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     } catch let error as PSQLError {
-                        throw MigrationError(
+                        throw EventStoreError.migration(
                             .statementFailed(migration.name, index, error.serverInfo?[.message] ?? "\(error.code)"))
                     }
                 }
@@ -82,7 +84,7 @@ public struct MigrationRunner: Sendable {
         }
         let known = Set(migrations.map(\.version))
         if let unknown = applied.first(where: { !known.contains($0.key) }) {
-            throw MigrationError(.unknownApplied(unknown.key, unknown.value.name))
+            throw EventStoreError.migration(.unknownApplied(unknown.key, unknown.value.name))
         }
         return done
     }

@@ -32,7 +32,7 @@ public struct PostgresFeedStore: Sendable {
         for try await (position, eventPosition, trimmed) in rows.decode((Int64, Int64, Int64).self) {
             return Head(position: position, eventPosition: eventPosition, trimmedThrough: trimmed)
         }
-        throw PostgresFeedStoreError("feed_head has no row: the database was not migrated by CallTrail")
+        throw ProjectionsError.schema("feed_head has no row: the database was not migrated by CallTrail")
     }
 
     /// Messages after a position, and how far the feed was trimmed when they were read (in one snapshot): when
@@ -115,11 +115,6 @@ public struct PostgresFeedStore: Sendable {
         }
         return message
     }
-}
-
-public struct PostgresFeedStoreError: Error, CustomStringConvertible {
-    public var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Feed messages as column arrays, as the projector's commit and a rebuild's stage bind them (the columns of

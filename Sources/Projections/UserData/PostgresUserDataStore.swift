@@ -91,7 +91,7 @@ public struct PostgresUserDataStore: Sendable {
     ) async throws -> [Result<(record: UserDataRecord, position: Int64), any Error>] {
         var records = current
         var outcomes: [Result<(record: UserDataRecord, position: Int64), any Error>] = requests.map { _ in
-            .failure(UserDataStoreError.nothingToChange(""))
+            .failure(ProjectionsError.nothingToChange(""))
         }
         var events: [(id: String, change: UserDataChange)] = []
         var written: [(request: Int, record: UserDataRecord)] = []
@@ -99,7 +99,7 @@ public struct PostgresUserDataStore: Sendable {
             do {
                 let change = try request.decide(records[request.id])
                 guard let record = UserDataRecord.applying(change, to: records[request.id]) else {
-                    throw UserDataStoreError.nothingToChange(request.id)
+                    throw ProjectionsError.nothingToChange(request.id)
                 }
                 records[request.id] = record
                 events.append((IngestBatchParser.userDataIDPrefix + UUID().uuidString.lowercased(), change))
@@ -115,7 +115,7 @@ public struct PostgresUserDataStore: Sendable {
         // Everything under the log-head lock in one call (migration 0004): events, streams, rows, history.
         let first = try await append(
             AppendChanges(events: events, rows: latest.values.sorted { $0.id < $1.id }, written: written.map(\.record)))
-        guard let first else { throw UserDataStoreError.unexpectedAppend }
+        guard let first else { throw ProjectionsError.unexpectedAppend }
         for (offset, item) in written.enumerated() {
             outcomes[item.request] = .success((item.record, first + Int64(offset)))
         }
@@ -272,20 +272,5 @@ public struct PostgresUserDataStore: Sendable {
             return bindings
         }
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
-    }
-}
-
-/// Why the user-data store refused a change.
-public enum UserDataStoreError: Error, CustomStringConvertible {
-    /// The change applied to nothing: a replace, merge or delete of a record that is not there.
-    case nothingToChange(String)
-    /// The append returned no position; nothing was committed.
-    case unexpectedAppend
-
-    public var description: String {
-        switch self {
-        case .nothingToChange(let id): "no user data \(id) to change"
-        case .unexpectedAppend: "the log returned no position for the user-data events"
-        }
     }
 }

@@ -24,7 +24,7 @@ public final class UserDataWriter: Service, Sendable {
     public init(store: PostgresUserDataStore, logger: Logger, maxChangesPerTransaction: Int = 500) {
         committer = GroupCommitter(
             name: "user-data change", lanes: 1, maxWeight: maxChangesPerTransaction, availability: nil, logger: logger,
-            shuttingDown: { UserDataWriterError.shuttingDown }
+            shuttingDown: { EventStoreError.shuttingDown("user data") }
         ) { changes in
             try await store.change(changes.map { ($0.id, $0.decide) }, new: changes.allSatisfy(\.isNew))
         }
@@ -40,14 +40,5 @@ public final class UserDataWriter: Service, Sendable {
 
     public func run() async throws {
         try await committer.run()
-    }
-}
-
-/// Why the user-data writer refused work.
-public enum UserDataWriterError: Error, CustomStringConvertible {
-    case shuttingDown
-
-    public var description: String {
-        "CallTrail is shutting down and takes no more user data; retry against another instance"
     }
 }

@@ -1,17 +1,17 @@
 import CallModel
 import Foundation
-import HTTPTypes
-import Projections
 import TSAPI
 
 /// The UUI key service's operations, for every way in: the REST routes and the feed's ctiSVR `userdata`
-/// requests. Errors are `APIError`s, whose message each way in passes on.
-struct UserDataService: Sendable {
+/// requests. Errors are `ProjectionsError`s (`notFound`, `gone`, `conflict`, `behind`, `noCallNow`), whose message
+/// each way in passes on; the HTTP edge gives each its status.
+public struct UserDataService: Sendable {
     let store: PostgresUserDataStore
     /// Every change goes through the writer, which commits concurrent ones together.
     let writer: UserDataWriter
     let journeys: PostgresJourneyStore
-    let policy: UserDataPolicy
+    /// How long data set without a TTL lives, in seconds.
+    let defaultTTL: Int
     /// How far the projections are. Data set on a call takes the call's origin (original ANI/DNIS, journey, VDN)
     /// from them, so it first waits until they have reached the call's last stored event (the log's head, for a
     /// device): an IVR that posts a call's events and at once sets data on it gets the whole origin, even while
@@ -20,8 +20,20 @@ struct UserDataService: Sendable {
     /// The longest that wait may take; past it the request gets `503` with `Retry-After` and nothing is stored.
     let originWait: Duration
 
+    public init(
+        store: PostgresUserDataStore, writer: UserDataWriter, journeys: PostgresJourneyStore, defaultTTL: Int,
+        progress: ProjectionProgress, originWait: Duration
+    ) {
+        self.store = store
+        self.writer = writer
+        self.journeys = journeys
+        self.defaultTTL = defaultTTL
+        self.progress = progress
+        self.originWait = originWait
+    }
+
     /// New data under a new key, set on the call `ucid` or the call now at `device` (or on no call).
-    func create(
+    public func create(
         data: JSONTree, ucid: UCID?, device: String?, ttl: Int?, actor: UserDataActor
     ) async throws -> UserDataRecord {
         var origin: UserDataOrigin?
@@ -35,24 +47,26 @@ struct UserDataService: Sendable {
         let now = Date()
         let change = UserDataChange(
             operation: .set, key: key, ucid: origin?.ucid, data: data,
-            expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
+            expiresAt: now.addingTimeInterval(Double(ttl ?? defaultTTL)),
             origin: origin, actor: actor, time: now)
         let (record, _) = try await writer.change(id: key.rawValue, new: true) { current in
             // `new`: the row is not read first (80 random bits: no collision is expected in the life of the
             // universe); when the writer groups this with other changes it is, and a taken key is refused.
-            guard current == nil else { throw APIError(.conflict, "key \(key) is taken; try again") }
+            guard current == nil else { throw ProjectionsError(.conflict, "key \(key) is taken; try again") }
             return change
         }
         return record
     }
 
     /// The key's record if it can be read now.
-    func read(_ key: UserDataKey) async throws -> UserDataRecord {
+    public func read(_ key: UserDataKey) async throws -> UserDataRecord {
         try live(try await store.record(id: key.rawValue), key.rawValue, now: Date())
     }
 
     /// New data, and a new expiry counted from now when `ttl` is given.
-    func replace(_ key: UserDataKey, data: JSONTree, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
+    public func replace(
+        _ key: UserDataKey, data: JSONTree, ttl: Int?, actor: UserDataActor
+    ) async throws -> UserDataRecord {
         let now = Date()
         let (record, _) = try await writer.change(id: key.rawValue) { current in
             let record = try live(current, key.rawValue, now: now)
@@ -64,7 +78,7 @@ struct UserDataService: Sendable {
     }
 
     /// An RFC 7396 merge patch of the data.
-    func merge(_ key: UserDataKey, patch: JSONTree, actor: UserDataActor) async throws -> UserDataRecord {
+    public func merge(_ key: UserDataKey, patch: JSONTree, actor: UserDataActor) async throws -> UserDataRecord {
         let now = Date()
         let (record, _) = try await writer.change(id: key.rawValue) { current in
             let record = try live(current, key.rawValue, now: now)
@@ -76,7 +90,7 @@ struct UserDataService: Sendable {
     }
 
     /// Removes the data; an expired key may be deleted too. The history stays.
-    func delete(_ key: UserDataKey, actor: UserDataActor) async throws {
+    public func delete(_ key: UserDataKey, actor: UserDataActor) async throws {
         let now = Date()
         _ = try await writer.change(id: key.rawValue) { current in
             guard let current, current.deletedAt == nil else { throw notFound(current, key.rawValue) }
@@ -87,34 +101,34 @@ struct UserDataService: Sendable {
     }
 
     /// Data attached to the call itself: its context, and its journey's, show it.
-    func attach(_ ucid: UCID, data: JSONTree, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
+    public func attach(_ ucid: UCID, data: JSONTree, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
         let origin = try await self.origin(of: ucid)
         let now = Date()
         let change = UserDataChange(
             operation: .attach, key: nil, ucid: ucid, data: data,
-            expiresAt: now.addingTimeInterval(Double(ttl ?? policy.defaultTTL)),
+            expiresAt: now.addingTimeInterval(Double(ttl ?? defaultTTL)),
             origin: origin, actor: actor, time: now)
         let (record, _) = try await writer.change(id: change.recordID) { _ in change }
         return record
     }
 
-    func attached(to ucid: UCID) async throws -> UserDataRecord {
+    public func attached(to ucid: UCID) async throws -> UserDataRecord {
         let id = UserDataChange.recordID(key: nil, ucid: ucid)
         guard let record = try await store.record(id: id) else {
-            throw APIError(.notFound, "no user data attached to call \(ucid)")
+            throw ProjectionsError(.notFound, "no user data attached to call \(ucid)")
         }
         return try live(record, "attached to call \(ucid)", now: Date())
     }
 
     /// Every change of a key, oldest first, with who made it; also for a deleted or expired key.
-    func history(_ key: UserDataKey) async throws -> [UserDataHistoryItem] {
+    public func history(_ key: UserDataKey) async throws -> [UserDataHistoryItem] {
         let changes = try await store.history(id: key.rawValue)
-        guard !changes.isEmpty else { throw APIError(.notFound, "no user data under key \(key)") }
+        guard !changes.isEmpty else { throw ProjectionsError(.notFound, "no user data under key \(key)") }
         return changes.map { UserDataHistoryItem(position: $0.position, change: $0.change) }
     }
 
     /// The origin of the call `ucid`, read once the projections have reached its last stored event.
-    func origin(of ucid: UCID) async throws -> UserDataOrigin {
+    public func origin(of ucid: UCID) async throws -> UserDataOrigin {
         try await projectionsReached(try await journeys.lastPosition(of: ucid), for: "call \(ucid)")
         return UserDataOrigin(ucid: ucid, journey: try await journeys.journey(id: ucid.rawValue))
     }
@@ -123,15 +137,15 @@ struct UserDataService: Sendable {
     private func projectionsReached(_ target: Int64?, for what: String) async throws {
         guard let target, target > 0 else { return }
         guard try await progress.wait(until: target, timeout: originWait) != nil else {
-            throw APIError(
-                .serviceUnavailable,
-                "the projections have not reached \(what) yet (position \(target)), so its origin is not known; nothing was stored: retry",
-                retryAfter: 1)
+            throw ProjectionsError(
+                .behind,
+                "the projections have not reached \(what) yet (position \(target)), so its origin is not known; nothing was stored: retry"
+            )
         }
     }
 
     /// The call now at a device, for data set by `device`: the one it is talking on, else ringing, else held.
-    func callNow(at device: String) async throws -> UserDataOrigin {
+    public func callNow(at device: String) async throws -> UserDataOrigin {
         let rank: [Party.State: Int] = [.connected: 0, .alerting: 1, .initiated: 2, .held: 3, .queued: 4]
         var best: (rank: Int, since: Date, ucid: UCID, journey: Journey)?
         for journey in try await journeys.openJourneys(device: device) {
@@ -147,7 +161,7 @@ struct UserDataService: Sendable {
             }
         }
         guard let best else {
-            throw APIError(.unprocessableContent, "device \(device) has no call now", field: "device")
+            throw ProjectionsError(.noCallNow, "device \(device) has no call now")
         }
         return UserDataOrigin(ucid: best.ucid, journey: best.journey, device: device)
     }
@@ -157,14 +171,14 @@ struct UserDataService: Sendable {
 private func live(_ record: UserDataRecord?, _ name: String, now: Date) throws -> UserDataRecord {
     guard let record, record.deletedAt == nil else { throw notFound(record, name) }
     guard now < record.expiresAt else {
-        throw APIError(.gone, "user data \(name) expired at \(Timestamp.format(record.expiresAt))")
+        throw ProjectionsError(.gone, "user data \(name) expired at \(Timestamp.format(record.expiresAt))")
     }
     return record
 }
 
-private func notFound(_ record: UserDataRecord?, _ name: String) -> APIError {
+private func notFound(_ record: UserDataRecord?, _ name: String) -> ProjectionsError {
     if let deleted = record?.deletedAt {
-        return APIError(.notFound, "user data \(name) was deleted at \(Timestamp.format(deleted))")
+        return ProjectionsError(.notFound, "user data \(name) was deleted at \(Timestamp.format(deleted))")
     }
-    return APIError(.notFound, "no user data under key \(name)")
+    return ProjectionsError(.notFound, "no user data under key \(name)")
 }
