@@ -129,7 +129,7 @@ struct DatabaseOutageTests {
             var positions: [Int] = []
             var after = 0
             while true {
-                let page = try JourneyAPITests.json(
+                let page = try AppHarness.json(
                     try await client.execute(uri: "/v1/events?after=\(after)&limit=1000", method: .get))
                 let events = try #require(page["events"] as? [[String: Any]])
                 guard !events.isEmpty else { break }
@@ -140,9 +140,9 @@ struct DatabaseOutageTests {
             #expect(positions.count >= sent.count, "every event is stored (and the links CallTrail adds)")
 
             // The feed: what the subscriber got live is exactly what a replay from the start gets, in order.
-            try await JourneyAPITests.waitForProjection(client)
+            try await AppHarness.waitForProjection(client)
             let head = try #require(
-                (try JourneyAPITests.json(try await client.execute(uri: "/v1/projections", method: .get))["feed"]
+                (try AppHarness.json(try await client.execute(uri: "/v1/projections", method: .get))["feed"]
                     as? [String: Any])?["position"] as? Int)
             let live = try await desk.waitFor { $0.compactMap { $0["position"]?.integer }.last == Int64(head) }
                 .filter { $0["eventtype"] != nil }.compactMap { $0["position"]?.integer }

@@ -24,7 +24,7 @@ struct FeedCtiSvrAndProcessesTests {
     }
 
     @Test func ctiSvrEventsAndRequests() async throws {
-        try await FeedTests().withApp { client, port in
+        try await AppHarness.withFeedApp { client, port in
             let lines = try ScenarioFixtures.lines("c-consultative-transfer")
             let consultation = try #require(lines.firstIndex { $0.contains("CSTA_ORIGINATED") })
             let answered = try #require(lines.firstIndex { $0.contains("CSTA_ESTABLISHED") && $0.contains("\"5002\"") })
@@ -37,13 +37,13 @@ struct FeedCtiSvrAndProcessesTests {
             let reference = try #require(started["referenceid"]?.integer)
 
             // The IVR attached the account to the customer's call before agent 5001 consulted 5002.
-            try await JourneyAPITests.post(client, lines[..<consultation])
-            try await JourneyAPITests.waitForProjection(client)
+            try await AppHarness.post(client, lines[..<consultation])
+            try await AppHarness.waitForProjection(client)
             let set = try await client.execute(
                 uri: "/v1/userdata", method: .post, headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"data": {"account": "998877"}, "ucid": "\#(Self.customer)"}"#))
             #expect(set.status == .created)
-            try await JourneyAPITests.post(client, lines[consultation..<answered])
+            try await AppHarness.post(client, lines[consultation..<answered])
 
             let events = try await desk.waitFor { $0.contains { $0["eventtype"]?.string == "offer" } }
             let offer = try #require(events.first { $0["eventtype"]?.string == "offer" })
@@ -88,7 +88,7 @@ struct FeedCtiSvrAndProcessesTests {
             #expect(String(buffer: record.body).contains("\"originalAni\":\"6135555493\""))
 
             // The rest of the call: connect, transfer, and the customer's hang-up.
-            try await JourneyAPITests.post(client, lines[answered...])
+            try await AppHarness.post(client, lines[answered...])
             let all = try await desk.waitFor { $0.contains { $0["eventtype"]?.string == "disconnect" } }
             let kinds = all.compactMap { $0["eventtype"]?.string }
             #expect(kinds.contains("connect") && kinds.contains("transfer"), "\(kinds)")
@@ -133,29 +133,29 @@ struct FeedCtiSvrAndProcessesTests {
     /// Two `calltrail serve` processes on one PostgreSQL: events posted to the first reach a subscriber of the
     /// second, whichever of them projects.
     @Test func eventsIngestedInOneProcessReachSubscribersOfAnother() async throws {
-        let database = try await TestDatabase.create()
-        let first = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
-        let second = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
-        try await first.test(.live) { one in
-            try await second.test(.live) { two in
-                let port = try #require(two.port)
-                let desk = try await FeedClient.connect(port: port, query: "devices=5001&events=offer,connect")
-                _ = try await desk.waitFor { $0.contains { $0["type"]?.string == "live" } }
-                try await JourneyAPITests.post(one, try ScenarioFixtures.lines("a-inbound-answered"))
-                let messages = try await desk.waitFor { $0.contains { $0["eventtype"]?.string == "connect" } }
-                let kinds = messages.compactMap { $0["eventtype"]?.string }
-                #expect(kinds == ["offer", "connect"])
-                #expect(messages.allSatisfy { $0["eventtype"] == nil || $0["device"]?.string == "5001" })
-                // And the other way round, on the first process's feed.
-                let other = try await FeedClient.connect(
-                    port: try #require(one.port), query: "after=0&devices=5001&events=offer,connect")
-                let replayed = try await other.waitFor { $0.contains { $0["type"]?.string == "live" } }
-                #expect(FeedTests.positions(replayed) == FeedTests.positions(messages))
-                _ = try await other.close()
-                _ = try await desk.close()
+        try await TestDatabase.with { database in
+            let first = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
+            let second = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
+            try await first.test(.live) { one in
+                try await second.test(.live) { two in
+                    let port = try #require(two.port)
+                    let desk = try await FeedClient.connect(port: port, query: "devices=5001&events=offer,connect")
+                    _ = try await desk.waitFor { $0.contains { $0["type"]?.string == "live" } }
+                    try await AppHarness.post(one, try ScenarioFixtures.lines("a-inbound-answered"))
+                    let messages = try await desk.waitFor { $0.contains { $0["eventtype"]?.string == "connect" } }
+                    let kinds = messages.compactMap { $0["eventtype"]?.string }
+                    #expect(kinds == ["offer", "connect"])
+                    #expect(messages.allSatisfy { $0["eventtype"] == nil || $0["device"]?.string == "5001" })
+                    // And the other way round, on the first process's feed.
+                    let other = try await FeedClient.connect(
+                        port: try #require(one.port), query: "after=0&devices=5001&events=offer,connect")
+                    let replayed = try await other.waitFor { $0.contains { $0["type"]?.string == "live" } }
+                    #expect(FeedHarness.positions(replayed) == FeedHarness.positions(messages))
+                    _ = try await other.close()
+                    _ = try await desk.close()
+                }
             }
         }
-        await database.drop()
     }
 }
 
@@ -163,14 +163,14 @@ struct FeedCtiSvrAndProcessesTests {
 /// messages the reducer makes from the whole log.
 struct FeedAcrossRebuildTests {
     @Test func aRebuildWhileTrafficFlowsNeitherDropsNorRepeatsMessages() async throws {
-        try await JourneyAPITests().withApp { client, database in
-            let traffic = JourneyAPITests.traffic(calls: 80, seed: 21)
+        try await AppHarness.withApp { client, database in
+            let traffic = AppHarness.traffic(calls: 80, seed: 21)
             let half = traffic.count / 2
-            try await JourneyAPITests.post(client, traffic[..<half])
-            try await JourneyAPITests.waitForProjection(client)
+            try await AppHarness.post(client, traffic[..<half])
+            try await AppHarness.waitForProjection(client)
             let posting = Task {
                 for chunk in stride(from: half, to: traffic.count, by: 25) {
-                    try await JourneyAPITests.post(client, traffic[chunk..<min(chunk + 25, traffic.count)])
+                    try await AppHarness.post(client, traffic[chunk..<min(chunk + 25, traffic.count)])
                 }
             }
             _ = try await database.withClient { pool in
@@ -182,13 +182,13 @@ struct FeedAcrossRebuildTests {
                 ).run()
             }
             try await posting.value
-            try await JourneyAPITests.waitForProjection(client)
+            try await AppHarness.waitForProjection(client)
 
             // What the feed holds, replayed from the start.
             let port = try #require(client.port)
-            let head = try await FeedTests.feedHead(client, port: port)
-            let feed = try await FeedTests.replay(port: port, query: "", head: head)
-            #expect(FeedTests.positions(feed) == Array(1...head))
+            let head = try await FeedHarness.feedHead(client, port: port)
+            let feed = try await FeedHarness.replay(port: port, query: "", head: head)
+            #expect(FeedHarness.positions(feed) == Array(1...head))
 
             // What the reducer makes from the log, read back in position order.
             let stored = try await database.withClient { pool in
@@ -226,42 +226,44 @@ struct FeedAcrossRebuildTests {
     /// them and the swap appends them a few event positions at a time (here 7, so that many events' messages fall
     /// at a boundary); each comes once, in the reducer's order.
     @Test func aRebuildFarAheadOfTheFeedAppendsItsWholeTailInRanges() async throws {
-        let database = try await TestDatabase.create()
-        try await database.withClient { pool in
-            let events = PostgresEventStore(client: pool, logger: database.logger)
-            let traffic = JourneyAPITests.traffic(calls: 60, seed: 33)
-            for chunk in stride(from: 0, to: traffic.count, by: 40) {
-                let body = traffic[chunk..<min(chunk + 40, traffic.count)].joined(separator: "\n")
-                _ = try await events.append([try IngestBatchParser.parse(Array(body.utf8))])
-            }
-            let journeys = PostgresJourneyStore(client: pool, logger: database.logger)
-            let report = try await ProjectionRebuilder(
-                store: journeys, logger: database.logger, readSize: 50, feedEventsPerAppend: 7
-            ).run()
+        try await TestDatabase.with { database in
+            try await database.withClient { pool in
+                let events = PostgresEventStore(client: pool, logger: database.logger)
+                let traffic = AppHarness.traffic(calls: 60, seed: 33)
+                for chunk in stride(from: 0, to: traffic.count, by: 40) {
+                    let body = traffic[chunk..<min(chunk + 40, traffic.count)].joined(separator: "\n")
+                    _ = try await events.append([try IngestBatchParser.parse(Array(body.utf8))])
+                }
+                let journeys = PostgresJourneyStore(client: pool, logger: database.logger)
+                let report = try await ProjectionRebuilder(
+                    store: journeys, logger: database.logger, readSize: 50, feedEventsPerAppend: 7
+                ).run()
 
-            var tracker = JourneyTracker()
-            let decoder = JSONDecoder()
-            for (position, body) in try await journeys.events(after: 0, limit: 100_000) {
-                tracker.apply(
-                    CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8))))
+                var tracker = JourneyTracker()
+                let decoder = JSONDecoder()
+                for (position, body) in try await journeys.events(after: 0, limit: 100_000) {
+                    tracker.apply(
+                        CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8)))
+                    )
+                }
+                let expected = tracker.takeFeed()
+                let feed = PostgresFeedStore(client: pool, logger: database.logger)
+                let page = try await feed.page(after: 0, limit: 100_000)
+                #expect(expected.count > 100)
+                #expect(
+                    page.messages.map(\.position) == Array(1...Int64(page.messages.count)), "gapless positions from 1")
+                func key(_ message: FeedMessage) -> String {
+                    "\(message.eventPosition)|\(message.kind.rawValue)|\(message.device)|\(message.storedJSON)"
+                }
+                let got = page.messages.map { key($0.message) }, want = expected.map(key)
+                #expect(got.count == want.count, "every message once")
+                if let index = zip(got, want).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+                    Issue.record(
+                        "in the reducer's order: message \(index + 1) is\n\(got[index])\nwhere the reducer made\n\(want[index])"
+                    )
+                }
+                #expect(try await feed.head().eventPosition == report.position)
             }
-            let expected = tracker.takeFeed()
-            let feed = PostgresFeedStore(client: pool, logger: database.logger)
-            let page = try await feed.page(after: 0, limit: 100_000)
-            #expect(expected.count > 100)
-            #expect(page.messages.map(\.position) == Array(1...Int64(page.messages.count)), "gapless positions from 1")
-            func key(_ message: FeedMessage) -> String {
-                "\(message.eventPosition)|\(message.kind.rawValue)|\(message.device)|\(message.storedJSON)"
-            }
-            let got = page.messages.map { key($0.message) }, want = expected.map(key)
-            #expect(got.count == want.count, "every message once")
-            if let index = zip(got, want).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
-                Issue.record(
-                    "in the reducer's order: message \(index + 1) is\n\(got[index])\nwhere the reducer made\n\(want[index])"
-                )
-            }
-            #expect(try await feed.head().eventPosition == report.position)
         }
-        await database.drop()
     }
 }

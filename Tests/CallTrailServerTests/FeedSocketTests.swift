@@ -10,7 +10,7 @@ import Testing
 /// checked byte for byte with a raw client over a real socket.
 struct FeedSocketTests {
     @Test func pingsAreAnsweredAndFragmentsMakeOneMessage() async throws {
-        try await FeedTests().withApp { _, port in
+        try await AppHarness.withFeedApp { _, port in
             try await RawWebSocket.with(port: port, path: "/v1/feed?devices=5001") { socket in
                 let (status, _) = try await socket.handshake()
                 #expect(status.hasPrefix("HTTP/1.1 101"))
@@ -42,7 +42,7 @@ struct FeedSocketTests {
     }
 
     @Test func aMessageOverTheLimitClosesWith1009AndAStrayContinuationWith1002() async throws {
-        try await FeedTests().withApp { _, port in
+        try await AppHarness.withFeedApp { _, port in
             try await RawWebSocket.with(port: port, path: "/v1/feed?devices=5001") { socket in
                 _ = try await socket.handshake()
                 let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 40_000)
@@ -68,7 +68,7 @@ struct FeedSocketTests {
     /// A client that goes away without a close frame (its side of TCP closed) ends its subscription at once,
     /// not at the next heartbeat or never.
     @Test func aClientThatClosesItsSideEndsTheConnection() async throws {
-        try await FeedTests().withApp { _, port in
+        try await AppHarness.withFeedApp { _, port in
             // The deadline covers the handshake and the first message too, which take seconds when the whole suite runs.
             try await RawWebSocket.with(port: port, path: "/v1/feed?devices=5001", timeout: .seconds(30)) { socket in
                 _ = try await socket.handshake()
@@ -81,7 +81,7 @@ struct FeedSocketTests {
     }
 
     @Test func anUpgradeElsewhereThanTheFeedIsRefused() async throws {
-        try await FeedTests().withApp { _, port in
+        try await AppHarness.withFeedApp { _, port in
             try await RawWebSocket.with(port: port, path: "/v1/journeys") { socket in
                 let (status, _) = try await socket.handshake()
                 #expect(status.hasPrefix("HTTP/1.1 400"))

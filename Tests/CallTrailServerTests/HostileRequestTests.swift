@@ -128,32 +128,32 @@ struct HostileRequestTests {
     ]
 
     @Test func everyHostileRequestGetsAClearAnswerAndStoresNothing() async throws {
-        let database = try await TestDatabase.create()
-        let app = try await buildApplication(
-            TestArguments(databaseURL: database.url.urlString, maxBodyBytes: 2 << 20))
-        try await app.test(.live) { client in
-            let http = RawHTTP(port: try #require(client.port))
-            for test in Self.cases {
-                let answer = try http.exchange(test.method, test.target, body: test.body, headers: test.headers)
-                #expect(answer.status == test.status, "\(test): \(answer.status) \(answer.body.prefix(300))")
-                #expect(answer.headers["content-type"]?.hasPrefix("application/json") == true, "\(test)")
-                let object = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
-                let error = object?["error"] as? [String: Any]
-                #expect((error?["message"] as? String)?.isEmpty == false, "\(test): \(answer.body.prefix(300))")
-                #expect(error?["field"] as? String == test.field, "\(test): \(answer.body.prefix(300))")
+        try await TestDatabase.with { database in
+            let app = try await buildApplication(
+                TestArguments(databaseURL: database.url.urlString, maxBodyBytes: 2 << 20))
+            try await app.test(.live) { client in
+                let http = RawHTTP(port: try #require(client.port))
+                for test in Self.cases {
+                    let answer = try http.exchange(test.method, test.target, body: test.body, headers: test.headers)
+                    #expect(answer.status == test.status, "\(test): \(answer.status) \(answer.body.prefix(300))")
+                    #expect(answer.headers["content-type"]?.hasPrefix("application/json") == true, "\(test)")
+                    let object = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+                    let error = object?["error"] as? [String: Any]
+                    #expect((error?["message"] as? String)?.isEmpty == false, "\(test): \(answer.body.prefix(300))")
+                    #expect(error?["field"] as? String == test.field, "\(test): \(answer.body.prefix(300))")
+                }
+                // Nothing of any of it was stored: no event, no user data.
+                let log = try http.exchange("GET", "/v1/events?after=0&limit=10")
+                #expect(log.body.hasPrefix(#"{"events":[],"#), "\(log.body.prefix(300))")
             }
-            // Nothing of any of it was stored: no event, no user data.
-            let log = try http.exchange("GET", "/v1/events?after=0&limit=10")
-            #expect(log.body.hasPrefix(#"{"events":[],"#), "\(log.body.prefix(300))")
-        }
-        let rows = try await database.withClient(asOwner: true) { client in
-            var count = 0
-            for try await value in try await client.query("SELECT count(*)::int FROM userdata").decode(Int.self) {
-                count = value
+            let rows = try await database.withClient(asOwner: true) { client in
+                var count = 0
+                for try await value in try await client.query("SELECT count(*)::int FROM userdata").decode(Int.self) {
+                    count = value
+                }
+                return count
             }
-            return count
+            #expect(rows == 0)
         }
-        #expect(rows == 0)
-        await database.drop()
     }
 }

@@ -13,11 +13,7 @@ struct IngestAPITests {
     func withApp(
         maxBodyBytes: Int = 1 << 20, _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
-        try await TestDatabase.with { database in
-            let app = try await buildApplication(
-                TestArguments(databaseURL: database.url.urlString, maxBodyBytes: maxBodyBytes))
-            try await app.test(.live, body)
-        }
+        try await AppHarness.withApp(TestArguments(maxBodyBytes: maxBodyBytes)) { client, _ in try await body(client) }
     }
 
     func json(_ response: TestResponse) throws -> [String: Any] {

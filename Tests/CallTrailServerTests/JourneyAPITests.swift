@@ -16,57 +16,26 @@ import Testing
 struct JourneyAPITests {
     static let scenarios = (try? ScenarioFixtures.names) ?? []
 
-    /// The scenario cases below run once per fixture: an empty library would run none, silently.
-    @Test func theScenarioLibraryIsThere() throws {
-        #expect(try ScenarioFixtures.names.count == 14)
-    }
-
-    @discardableResult
     func withApp<Result: Sendable>(
         _ body: @Sendable (any TestClientProtocol, TestDatabase) async throws -> Result
     ) async throws -> Result {
-        try await TestDatabase.with { database in
-            let app = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
-            return try await app.test(.live) { client in try await body(client, database) }
-        }
+        try await AppHarness.withApp(TestArguments(), body)
     }
 
-    static func json(_ response: TestResponse) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any])
-    }
-
-    static func post(_ client: some TestClientProtocol, _ lines: some Collection<String>) async throws {
-        let response = try await client.execute(
-            uri: "/v1/events", method: .post, headers: [.contentType: "application/x-ndjson"],
-            body: ByteBuffer(string: lines.joined(separator: "\n")))
-        #expect(response.status == .ok, "\(String(buffer: response.body))")
-    }
-
-    /// Waits until the projector has applied everything stored.
-    static func waitForProjection(_ client: some TestClientProtocol) async throws {
-        for _ in 0..<1_500 {
-            let status = try json(try await client.execute(uri: "/v1/projections", method: .get))
-            if status["lag"] as? Int == 0 { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        Issue.record("the projection did not catch up within 30 s")
-    }
-
-    static func get(_ client: some TestClientProtocol, _ uri: String) async throws -> [String: Any] {
-        let response = try await client.execute(uri: uri, method: .get)
-        #expect(response.status == .ok, "GET \(uri): \(response.status) \(String(buffer: response.body))")
-        return try json(response)
+    /// The scenario cases below run once per fixture: an empty library would run none, silently.
+    @Test func theScenarioLibraryIsThere() throws {
+        #expect(try ScenarioFixtures.names.count == 14)
     }
 
     /// Each scenario's journey read over HTTP, as the live projector made it and again after a rebuild.
     @Test(arguments: scenarios)
     func scenarioJourneyOverHTTP(_ name: String) async throws {
         try await withApp { client, database in
-            try await Self.post(client, try ScenarioFixtures.lines(name))
-            try await Self.waitForProjection(client)
+            try await AppHarness.post(client, try ScenarioFixtures.lines(name))
+            try await AppHarness.waitForProjection(client)
             let expected = try ScenarioFixtures.expectedJourney(name)
             let ucid = try #require(expected["ucid"] as? String)
-            let journey = try await Self.get(client, "/v1/journeys/\(ucid)")
+            let journey = try await AppHarness.get(client, "/v1/journeys/\(ucid)")
             let problems = ScenarioFixtures.mismatches(journey: journey, expected: expected)
             #expect(problems.isEmpty, "\(name) (live):\n\(problems.joined(separator: "\n"))")
 
@@ -75,15 +44,15 @@ struct JourneyAPITests {
                     store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger
                 ).run()
             }
-            let rebuilt = try await Self.get(client, "/v1/journeys/\(ucid)")
+            let rebuilt = try await AppHarness.get(client, "/v1/journeys/\(ucid)")
             let rebuiltProblems = ScenarioFixtures.mismatches(journey: rebuilt, expected: expected)
             #expect(rebuiltProblems.isEmpty, "\(name) (rebuilt):\n\(rebuiltProblems.joined(separator: "\n"))")
 
             // Every UCID of the journey finds it, and each has a call context pointing at it.
             for other in journey["ucids"] as? [String] ?? [] {
-                let found = try await Self.get(client, "/v1/journeys/\(other)")
+                let found = try await AppHarness.get(client, "/v1/journeys/\(other)")
                 #expect(found["id"] as? String == ucid)
-                let call = try await Self.get(client, "/v1/calls/\(other)")
+                let call = try await AppHarness.get(client, "/v1/calls/\(other)")
                 #expect(call["journeyId"] as? String == ucid)
                 #expect(call["originalAni"] as? String == expected["originalAni"] as? String)
                 #expect(call["ucid"] as? String == other)
@@ -95,9 +64,9 @@ struct JourneyAPITests {
         try await withApp { client, _ in
             let lines = try ScenarioFixtures.lines("c-consultative-transfer")
             // Up to the consultation's Delivered at 5002 (events 11 and 12): the transfer has not happened.
-            try await Self.post(client, lines.prefix(12))
-            try await Self.waitForProjection(client)
-            let atB = try await Self.get(client, "/v1/calls?device=5002")
+            try await AppHarness.post(client, lines.prefix(12))
+            try await AppHarness.waitForProjection(client)
+            let atB = try await AppHarness.get(client, "/v1/calls?device=5002")
             let calls = try #require(atB["calls"] as? [[String: Any]])
             #expect(calls.count == 1)
             let consult = try #require(calls.first)
@@ -112,19 +81,21 @@ struct JourneyAPITests {
             let parties = try #require(consult["parties"] as? [[String: Any]])
             #expect(parties.contains { $0["device"] as? String == "5002" && $0["state"] as? String == "alerting" })
 
-            let atA = try #require(try await Self.get(client, "/v1/calls?device=5001")["calls"] as? [[String: Any]])
+            let atA = try #require(
+                try await AppHarness.get(client, "/v1/calls?device=5001")["calls"] as? [[String: Any]])
             let states = atA.compactMap { call in
                 (call["parties"] as? [[String: Any]])?.first { $0["device"] as? String == "5001" }?["state"] as? String
             }
             #expect(Set(states) == ["held", "connected"], "5001 holds the customer and talks on the consultation")
 
-            let journey = try await Self.get(client, "/v1/journeys/00001000021795168934")
+            let journey = try await AppHarness.get(client, "/v1/journeys/00001000021795168934")
             #expect(journey["state"] as? String == "active")
             #expect(journey["outcome"] is NSNull)
 
-            try await Self.post(client, lines.dropFirst(12))
-            try await Self.waitForProjection(client)
-            let after = try #require(try await Self.get(client, "/v1/calls?device=5002")["calls"] as? [[String: Any]])
+            try await AppHarness.post(client, lines.dropFirst(12))
+            try await AppHarness.waitForProjection(client)
+            let after = try #require(
+                try await AppHarness.get(client, "/v1/calls?device=5002")["calls"] as? [[String: Any]])
             #expect(after.isEmpty, "the call has cleared")
         }
     }
@@ -145,37 +116,29 @@ struct JourneyAPITests {
             for (uri, status, field) in cases {
                 let response = try await client.execute(uri: uri, method: .get)
                 #expect(response.status == status, "\(uri)")
-                let error = try #require(try Self.json(response)["error"] as? [String: Any])
+                let error = try #require(try AppHarness.json(response)["error"] as? [String: Any])
                 #expect(error["message"] is String)
                 if !field.isEmpty { #expect(error["field"] as? String == field, "\(uri)") }
             }
         }
     }
 
-    static func traffic(calls: Int, seed: UInt64) -> [String] {
-        var options = Traffic.Options()
-        options.calls = calls
-        options.rate = 0.5
-        options.agents = 12
-        options.seed = seed
-        return Array(Traffic(options))
-    }
-
     @Test func searchFiltersPagesAndExportsCSV() async throws {
         try await withApp { client, _ in
-            try await Self.post(client, Self.traffic(calls: 80, seed: 7))
-            try await Self.waitForProjection(client)
+            try await AppHarness.post(client, AppHarness.traffic(calls: 80, seed: 7))
+            try await AppHarness.waitForProjection(client)
 
             // Paging with the cursor visits every journey once, in start order.
             var seen: [[String: Any]] = []
             var cursor: String?
             repeat {
-                let page = try await Self.get(client, "/v1/journeys?limit=7" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                let page = try await AppHarness.get(
+                    client, "/v1/journeys?limit=7" + (cursor.map { "&cursor=\($0)" } ?? ""))
                 seen += try #require(page["journeys"] as? [[String: Any]])
                 cursor = page["nextCursor"] as? String
             } while cursor != nil
             let all = try #require(
-                try await Self.get(client, "/v1/journeys?limit=1000")["journeys"] as? [[String: Any]])
+                try await AppHarness.get(client, "/v1/journeys?limit=1000")["journeys"] as? [[String: Any]])
             #expect(seen.count == all.count)
             #expect(seen.compactMap { $0["id"] as? String } == all.compactMap { $0["id"] as? String })
             #expect(all.count >= 80, "every call has a journey (consultations join theirs; far sites stitch in)")
@@ -185,21 +148,23 @@ struct JourneyAPITests {
             let sample = try #require(all.first { ($0["agents"] as? [String])?.isEmpty == false })
             let agent = try #require((sample["agents"] as? [String])?.first)
             let byAgent = try #require(
-                try await Self.get(client, "/v1/journeys?agent=\(agent)&limit=1000")["journeys"] as? [[String: Any]])
+                try await AppHarness.get(client, "/v1/journeys?agent=\(agent)&limit=1000")["journeys"]
+                    as? [[String: Any]])
             #expect(byAgent.count == all.filter { ($0["agents"] as? [String])?.contains(agent) == true }.count)
             let outcome = try #require(sample["outcome"] as? String)
             let byOutcome = try #require(
-                try await Self.get(client, "/v1/journeys?outcome=\(outcome)&limit=1000")["journeys"] as? [[String: Any]]
+                try await AppHarness.get(client, "/v1/journeys?outcome=\(outcome)&limit=1000")["journeys"]
+                    as? [[String: Any]]
             )
             #expect(byOutcome.count == all.filter { $0["outcome"] as? String == outcome }.count)
             let ani = try #require(sample["originalAni"] as? String)
             let byANI = try #require(
-                try await Self.get(client, "/v1/journeys?ani=\(ani)&limit=1000")["journeys"] as? [[String: Any]])
+                try await AppHarness.get(client, "/v1/journeys?ani=\(ani)&limit=1000")["journeys"] as? [[String: Any]])
             #expect(byANI.count == all.filter { $0["originalAni"] as? String == ani }.count)
             let linked = all.first { ($0["linkedUcids"] as? [String])?.isEmpty == false }
             if let linked, let consult = (linked["linkedUcids"] as? [String])?.first {
                 let byUCID = try #require(
-                    try await Self.get(client, "/v1/journeys?ucid=\(consult)")["journeys"] as? [[String: Any]])
+                    try await AppHarness.get(client, "/v1/journeys?ucid=\(consult)")["journeys"] as? [[String: Any]])
                 #expect(byUCID.compactMap { $0["id"] as? String } == [linked["id"] as? String].compactMap { $0 })
             }
             struct Started: Decodable {
@@ -212,7 +177,8 @@ struct JourneyAPITests {
                 \.times.offered)
             let middle = starts[starts.count / 2]
             let later = try #require(
-                try await Self.get(client, "/v1/journeys?from=\(middle)&limit=1000")["journeys"] as? [[String: Any]])
+                try await AppHarness.get(client, "/v1/journeys?from=\(middle)&limit=1000")["journeys"]
+                    as? [[String: Any]])
             #expect(later.count == starts.filter { $0 >= middle }.count)
 
             // CSV: a header and one row per journey.
@@ -240,12 +206,12 @@ struct JourneyAPITests {
 
     @Test func rebuildEqualsLiveAndSwapsWhileServing() async throws {
         try await withApp { client, database in
-            try await Self.post(client, Self.traffic(calls: 120, seed: 11))
-            try await Self.waitForProjection(client)
+            try await AppHarness.post(client, AppHarness.traffic(calls: 120, seed: 11))
+            try await AppHarness.waitForProjection(client)
             let live = try await Self.dump(database)
             #expect(live.count >= 120)
 
-            let generationBefore = try await Self.get(client, "/v1/projections")["generation"] as? Int
+            let generationBefore = try await AppHarness.get(client, "/v1/projections")["generation"] as? Int
             let report = try await database.withClient { pool in
                 try await ProjectionRebuilder(
                     store: PostgresJourneyStore(client: pool, logger: database.logger), logger: database.logger,
@@ -255,35 +221,35 @@ struct JourneyAPITests {
             #expect(report.journeys == live.count)
             let rebuilt = try await Self.dump(database)
             #expect(rebuilt == live, "a replay from position 0 gives exactly the live tables")
-            let generation = try await Self.get(client, "/v1/projections")["generation"] as? Int
+            let generation = try await AppHarness.get(client, "/v1/projections")["generation"] as? Int
             #expect(generation == generationBefore.map { $0 + 1 }, "the swap is a new generation")
 
             // The service's projector carries on from the swapped-in tables.
-            try await Self.post(
+            try await AppHarness.post(
                 client,
-                Self.traffic(calls: 10, seed: 12).map {
+                AppHarness.traffic(calls: 10, seed: 12).map {
                     $0.replacingOccurrences(of: "\"source\":\"aes", with: "\"source\":\"bes")
                 })
-            try await Self.waitForProjection(client)
+            try await AppHarness.waitForProjection(client)
             #expect(try await Self.dump(database).count > live.count)
         }
     }
 
     @Test func batchSizesAndResendsGiveTheSameReadModels() async throws {
-        let lines = Self.traffic(calls: 40, seed: 5)
+        let lines = AppHarness.traffic(calls: 40, seed: 5)
         var dumps: [[String: String]] = []
         for batch in [1, 13, 400] {
             let dump = try await withApp { client, database in
                 for start in stride(from: 0, to: lines.count, by: batch) {
-                    try await Self.post(client, lines[start..<min(start + batch, lines.count)])
+                    try await AppHarness.post(client, lines[start..<min(start + batch, lines.count)])
                 }
                 if batch == 13 {
                     // Everything again: all duplicates, nothing projected twice.
                     for start in stride(from: 0, to: lines.count, by: 97) {
-                        try await Self.post(client, lines[start..<min(start + 97, lines.count)])
+                        try await AppHarness.post(client, lines[start..<min(start + 97, lines.count)])
                     }
                 }
-                try await Self.waitForProjection(client)
+                try await AppHarness.waitForProjection(client)
                 return try await Self.dump(database)
             }
             dumps.append(dump)
@@ -298,50 +264,50 @@ struct JourneyAPITests {
 /// Several CallTrail processes on one database: each serves, one projects (docs/operations.md).
 struct SharedDatabaseTests {
     @Test func twoServersShareOneProjector() async throws {
-        let database = try await TestDatabase.create()
-        let first = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
-        let second = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
-        try await first.test(.live) { one in
-            try await second.test(.live) { two in
-                try await JourneyAPITests.post(one, JourneyAPITests.traffic(calls: 30, seed: 3))
-                try await JourneyAPITests.waitForProjection(two)
-                let page = try await JourneyAPITests.get(two, "/v1/journeys?limit=1000")
-                #expect((page["journeys"] as? [[String: Any]])?.count == 30)
-                let holders = try await database.withClient(asOwner: true) { client in
-                    var count = 0
-                    for try await _ in try await client.query(
-                        """
-                        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-                          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                        """, logger: database.logger
-                    ).decode(Int.self) {
-                        count += 1
+        try await TestDatabase.with { database in
+            let first = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
+            let second = try await buildApplication(TestArguments(databaseURL: database.url.urlString))
+            try await first.test(.live) { one in
+                try await second.test(.live) { two in
+                    try await AppHarness.post(one, AppHarness.traffic(calls: 30, seed: 3))
+                    try await AppHarness.waitForProjection(two)
+                    let page = try await AppHarness.get(two, "/v1/journeys?limit=1000")
+                    #expect((page["journeys"] as? [[String: Any]])?.count == 30)
+                    let holders = try await database.withClient(asOwner: true) { client in
+                        var count = 0
+                        for try await _ in try await client.query(
+                            """
+                            SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                            """, logger: database.logger
+                        ).decode(Int.self) {
+                            count += 1
+                        }
+                        return count
                     }
-                    return count
+                    #expect(holders == 1, "one projector holds the lock; the other waits")
                 }
-                #expect(holders == 1, "one projector holds the lock; the other waits")
             }
         }
-        await database.drop()
     }
 }
 
 /// A rebuild owns `projection_next` while it runs: a second one is refused, not interleaved.
 struct RebuildLockTests {
     @Test func aSecondRebuildIsRefusedWhileOneRuns() async throws {
-        let database = try await TestDatabase.create()
-        try await database.withClient { pool in
-            let store = PostgresJourneyStore(client: pool, logger: database.logger)
-            try await pool.withConnection { holder in
-                #expect(try await store.tryLock(.rebuild, on: holder))
-                await #expect(throws: ProjectionsError.self) {
-                    try await ProjectionRebuilder(store: store, logger: database.logger).run()
+        try await TestDatabase.with { database in
+            try await database.withClient { pool in
+                let store = PostgresJourneyStore(client: pool, logger: database.logger)
+                try await pool.withConnection { holder in
+                    #expect(try await store.tryLock(.rebuild, on: holder))
+                    await #expect(throws: ProjectionsError.self) {
+                        try await ProjectionRebuilder(store: store, logger: database.logger).run()
+                    }
+                    try await store.unlock(.rebuild, on: holder)
                 }
-                try await store.unlock(.rebuild, on: holder)
+                let report = try await ProjectionRebuilder(store: store, logger: database.logger).run()
+                #expect(report.events == 0)
             }
-            let report = try await ProjectionRebuilder(store: store, logger: database.logger).run()
-            #expect(report.events == 0)
         }
-        await database.drop()
     }
 }

@@ -64,93 +64,95 @@ struct ProcessKillTests {
         try #require(
             FileManager.default.isExecutableFile(atPath: Self.executable.path),
             "no calltrail executable at \(Self.executable.path)")
-        let database = try await TestDatabase.create()
-        let (first, http) = try await Self.serve(database)
-        let size = 20
-        let stop = Flag()
+        try await TestDatabase.with { database in
+            let (first, http) = try await Self.serve(database)
+            let size = 20
+            let stop = Flag()
 
-        // Four clients post batches until the server is gone; each keeps the names of the batches it sent and of
-        // those acknowledged.
-        let posting = (0..<4).map { client in
-            Task {
-                await Self.onThread { () -> (sent: [String], acknowledged: [String]) in
-                    var sent: [String] = []
-                    var acknowledged: [String] = []
-                    var number = 0
-                    while !stop.value.load(ordering: .relaxed) {
-                        let name = "k\(client)-\(number)"
-                        number += 1
-                        sent.append(name)
-                        guard let answer = try? http.exchange("POST", "/v1/events", body: Self.batch(name, size: size))
-                        else { break }
-                        if answer.status == 200 { acknowledged.append(name) }
+            // Four clients post batches until the server is gone; each keeps the names of the batches it sent and of
+            // those acknowledged.
+            let posting = (0..<4).map { client in
+                Task {
+                    await Self.onThread { () -> (sent: [String], acknowledged: [String]) in
+                        var sent: [String] = []
+                        var acknowledged: [String] = []
+                        var number = 0
+                        while !stop.value.load(ordering: .relaxed) {
+                            let name = "k\(client)-\(number)"
+                            number += 1
+                            sent.append(name)
+                            guard
+                                let answer = try? http.exchange(
+                                    "POST", "/v1/events", body: Self.batch(name, size: size))
+                            else { break }
+                            if answer.status == 200 { acknowledged.append(name) }
+                        }
+                        return (sent, acknowledged)
                     }
-                    return (sent, acknowledged)
                 }
             }
-        }
-        try await Task.sleep(for: .milliseconds(1_500))
-        kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
-        stop.value.store(true, ordering: .relaxed)
-        var sent: [String] = []
-        var acknowledged: [String] = []
-        for task in posting {
-            let result = await task.value
-            sent += result.sent
-            acknowledged += result.acknowledged
-        }
-        #expect(acknowledged.count > 10, "the clients got batches in before the kill")
+            try await Task.sleep(for: .milliseconds(1_500))
+            kill(first.processIdentifier, SIGKILL)
+            first.waitUntilExit()
+            stop.value.store(true, ordering: .relaxed)
+            var sent: [String] = []
+            var acknowledged: [String] = []
+            for task in posting {
+                let result = await task.value
+                sent += result.sent
+                acknowledged += result.acknowledged
+            }
+            #expect(acknowledged.count > 10, "the clients got batches in before the kill")
 
-        let (second, again) = try await Self.serve(database)
-        // Every acknowledged event is stored; the log has no gap.
-        let ids = acknowledged.flatMap { name in (0..<size).map { "\(name)-\($0)" } }
-        let (found, events, last) = try await database.withClient(asOwner: true) { client in
-            var found = 0
-            for try await count in try await client.query(
-                "SELECT count(*)::int FROM event_bodies WHERE id = ANY(\(ids))"
-            ).decode(Int.self) {
-                found = count
+            let (second, again) = try await Self.serve(database)
+            // Every acknowledged event is stored; the log has no gap.
+            let ids = acknowledged.flatMap { name in (0..<size).map { "\(name)-\($0)" } }
+            let (found, events, last) = try await database.withClient(asOwner: true) { client in
+                var found = 0
+                for try await count in try await client.query(
+                    "SELECT count(*)::int FROM event_bodies WHERE id = ANY(\(ids))"
+                ).decode(Int.self) {
+                    found = count
+                }
+                var events = 0
+                var last: Int64 = 0
+                for try await (count, head) in try await client.query(
+                    "SELECT count(*)::int, coalesce(max(position), 0) FROM event_log"
+                )
+                .decode((Int, Int64).self) {
+                    (events, last) = (count, head)
+                }
+                return (found, events, last)
             }
-            var events = 0
-            var last: Int64 = 0
-            for try await (count, head) in try await client.query(
-                "SELECT count(*)::int, coalesce(max(position), 0) FROM event_log"
-            )
-            .decode((Int, Int64).self) {
-                (events, last) = (count, head)
-            }
-            return (found, events, last)
-        }
-        #expect(found == ids.count, "every acknowledged event survived")
-        #expect(Int64(events) == last, "positions 1...\(last) with no gap")
+            #expect(found == ids.count, "every acknowledged event survived")
+            #expect(Int64(events) == last, "positions 1...\(last) with no gap")
 
-        // Sending everything again, as the clients would: what was stored is a duplicate, the rest goes in once.
-        let acknowledgedSet = Set(acknowledged)
-        for name in sent {
-            let answer = try await Self.onThread {
-                try? again.exchange("POST", "/v1/events", body: Self.batch(name, size: size))
+            // Sending everything again, as the clients would: what was stored is a duplicate, the rest goes in once.
+            let acknowledgedSet = Set(acknowledged)
+            for name in sent {
+                let answer = try await Self.onThread {
+                    try? again.exchange("POST", "/v1/events", body: Self.batch(name, size: size))
+                }
+                let body = try #require(answer, "resending \(name)")
+                #expect(body.status == 200, "\(body.body)")
+                if acknowledgedSet.contains(name) {
+                    #expect(body.body.contains(#""duplicates":\#(size)"#), "\(name): \(body.body)")
+                }
             }
-            let body = try #require(answer, "resending \(name)")
-            #expect(body.status == 200, "\(body.body)")
-            if acknowledgedSet.contains(name) {
-                #expect(body.body.contains(#""duplicates":\#(size)"#), "\(name): \(body.body)")
+            let total = try await database.withClient(asOwner: true) { client in
+                var total = 0
+                for try await count in try await client.query(
+                    "SELECT count(*)::int FROM event_bodies WHERE source = 'drill'"
+                ).decode(Int.self) {
+                    total = count
+                }
+                return total
             }
-        }
-        let total = try await database.withClient(asOwner: true) { client in
-            var total = 0
-            for try await count in try await client.query(
-                "SELECT count(*)::int FROM event_bodies WHERE source = 'drill'"
-            ).decode(Int.self) {
-                total = count
-            }
-            return total
-        }
-        #expect(total == sent.count * size, "each event stored once")
+            #expect(total == sent.count * size, "each event stored once")
 
-        second.terminate()
-        second.waitUntilExit()
-        #expect(second.terminationStatus == 0, "SIGTERM stops the process gracefully")
-        await database.drop()
+            second.terminate()
+            second.waitUntilExit()
+            #expect(second.terminationStatus == 0, "SIGTERM stops the process gracefully")
+        }
     }
 }

@@ -24,39 +24,40 @@ struct ProjectorPauseTests {
     }
 
     @Test func aBurstHoldsTheProjectorBackForNoLongerThanItsLongestPause() async throws {
-        let database = try await TestDatabase.create()
-        try await database.withClient { pool in
-            let events = PostgresEventStore(client: pool, logger: database.logger)
-            let journeys = PostgresJourneyStore(client: pool, logger: database.logger)
-            let saturation = AppendSaturation()
-            let longest = Duration.seconds(4)
-            let projector = JourneyProjector(
-                store: journeys, logger: database.logger, idleWait: .milliseconds(100), ingest: saturation,
-                longestPauseForIngest: longest)
-            let running = Task { try await projector.run() }
+        try await TestDatabase.with { database in
+            try await database.withClient { pool in
+                let events = PostgresEventStore(client: pool, logger: database.logger)
+                let journeys = PostgresJourneyStore(client: pool, logger: database.logger)
+                let saturation = AppendSaturation()
+                let longest = Duration.seconds(4)
+                let projector = JourneyProjector(
+                    store: journeys, logger: database.logger, idleWait: .milliseconds(100), ingest: saturation,
+                    longestPauseForIngest: longest)
+                let running = Task { try await projector.run() }
 
-            // Every lane busy for longer than a burst must last: the projector waits.
-            saturation.record(lanesWriting: 2, of: 2)
-            try await Task.sleep(for: JourneyProjector.burst + .milliseconds(100))
-            let first = try await Self.append("a-inbound-answered", to: events)
-            projector.eventsAppended()
-            try await Task.sleep(for: .milliseconds(500))
-            #expect(
-                try await journeys.checkpoint().position == 0, "projected during the burst, before its longest pause")
-            // The burst goes on, but the pause has a limit.
-            try await Self.waitForCheckpoint(journeys, at: first)
+                // Every lane busy for longer than a burst must last: the projector waits.
+                saturation.record(lanesWriting: 2, of: 2)
+                try await Task.sleep(for: JourneyProjector.burst + .milliseconds(100))
+                let first = try await Self.append("a-inbound-answered", to: events)
+                projector.eventsAppended()
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(
+                    try await journeys.checkpoint().position == 0,
+                    "projected during the burst, before its longest pause")
+                // The burst goes on, but the pause has a limit.
+                try await Self.waitForCheckpoint(journeys, at: first)
 
-            // The burst is over: the next events are projected at once, not after another pause.
-            saturation.record(lanesWriting: 1, of: 2)
-            let second = try await Self.append("b-abandon-in-queue", to: events)
-            let appended = ContinuousClock.now
-            projector.eventsAppended()
-            try await Self.waitForCheckpoint(journeys, at: second)
-            #expect(ContinuousClock.now - appended < longest, "the projector paused after the burst was over")
+                // The burst is over: the next events are projected at once, not after another pause.
+                saturation.record(lanesWriting: 1, of: 2)
+                let second = try await Self.append("b-abandon-in-queue", to: events)
+                let appended = ContinuousClock.now
+                projector.eventsAppended()
+                try await Self.waitForCheckpoint(journeys, at: second)
+                #expect(ContinuousClock.now - appended < longest, "the projector paused after the burst was over")
 
-            running.cancel()
-            _ = await running.result
+                running.cancel()
+                _ = await running.result
+            }
         }
-        await database.drop()
     }
 }

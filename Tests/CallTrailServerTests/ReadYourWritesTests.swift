@@ -18,20 +18,7 @@ struct ReadYourWritesTests {
     static let customer = "00001000011795168800"
 
     func withApp(readWait: Double = 5, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        try await TestDatabase.with { database in
-            let app = try await buildApplication(
-                TestArguments(databaseURL: database.url.urlString, readWaitSeconds: readWait))
-            try await app.test(.live, body)
-        }
-    }
-
-    /// Posts NDJSON lines; returns the batch's `lastPosition`.
-    static func post(_ client: some TestClientProtocol, _ lines: some Collection<String>) async throws -> Int {
-        let response = try await client.execute(
-            uri: "/v1/events", method: .post, headers: [.contentType: "application/x-ndjson"],
-            body: ByteBuffer(string: lines.joined(separator: "\n")))
-        #expect(response.status == .ok)
-        return try #require(try JourneyAPITests.json(response)["lastPosition"] as? Int)
+        try await AppHarness.withApp(TestArguments(readWaitSeconds: readWait)) { client, _ in try await body(client) }
     }
 
     static var positionHeader: HTTPField.Name { HTTPField.Name("CallTrail-Position")! }
@@ -39,7 +26,7 @@ struct ReadYourWritesTests {
     @Test func aReadWithMinPositionSeesThePost() async throws {
         try await withApp { client in
             let lines = try ScenarioFixtures.lines("a-inbound-answered")
-            let last = try await Self.post(client, lines)
+            let last = try await AppHarness.post(client, lines)
             let started = ContinuousClock.now
             let journey = try await client.execute(
                 uri: "/v1/journeys/\(Self.customer)?minPosition=\(last)", method: .get)
@@ -58,8 +45,8 @@ struct ReadYourWritesTests {
 
     @Test func everyReadModelAnswerCarriesThePosition() async throws {
         try await withApp { client in
-            let last = try await Self.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
-            try await JourneyAPITests.waitForProjection(client)
+            let last = try await AppHarness.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
+            try await AppHarness.waitForProjection(client)
             for uri in [
                 "/v1/journeys/\(Self.customer)", "/v1/calls/\(Self.customer)", "/v1/calls?device=5001",
                 "/v1/journeys?limit=5",
@@ -73,12 +60,12 @@ struct ReadYourWritesTests {
 
     @Test func aPositionPastTheLogIsRefusedAtOnce() async throws {
         try await withApp { client in
-            let last = try await Self.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
+            let last = try await AppHarness.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
             let response = try await client.execute(
                 uri: "/v1/journeys/\(Self.customer)?minPosition=\(last + 1_000)", method: .get)
             // 400, not the 503 a wait for it would end in: it was refused before any wait.
             #expect(response.status == .badRequest)
-            let error = try #require(try JourneyAPITests.json(response)["error"] as? [String: Any])
+            let error = try #require(try AppHarness.json(response)["error"] as? [String: Any])
             #expect(error["field"] as? String == "minPosition")
         }
     }
@@ -86,29 +73,29 @@ struct ReadYourWritesTests {
     /// The projections cannot reach a position while the projector is held back: here another process holds the
     /// projector's lock, so this one's projector waits and projects nothing.
     @Test func aPositionNotReachedInTimeIs503WithRetryAfter() async throws {
-        let database = try await TestDatabase.create()
-        try await database.withClient(asOwner: true) { other in
-            try await other.withConnection { connection in
-                let locked = try await PostgresJourneyStore(client: other, logger: database.logger).tryLock(
-                    .projector, on: connection)
-                try #require(locked)
-                let app = try await buildApplication(
-                    TestArguments(databaseURL: database.url.urlString, readWaitSeconds: 0.3))
-                try await app.test(.live) { client in
-                    let last = try await Self.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
-                    let started = ContinuousClock.now
-                    let response = try await client.execute(
-                        uri: "/v1/journeys/\(Self.customer)?minPosition=\(last)", method: .get)
-                    #expect(ContinuousClock.now - started >= .milliseconds(300))
-                    #expect(response.status == .serviceUnavailable)
-                    #expect(response.headers[.retryAfter] == "1")
-                    let error = try #require(try JourneyAPITests.json(response)["error"] as? [String: Any])
-                    #expect(error["field"] as? String == "minPosition")
-                    #expect((error["message"] as? String)?.contains("have not reached minPosition \(last)") == true)
+        try await TestDatabase.with { database in
+            try await database.withClient(asOwner: true) { other in
+                try await other.withConnection { connection in
+                    let locked = try await PostgresJourneyStore(client: other, logger: database.logger).tryLock(
+                        .projector, on: connection)
+                    try #require(locked)
+                    let app = try await buildApplication(
+                        TestArguments(databaseURL: database.url.urlString, readWaitSeconds: 0.3))
+                    try await app.test(.live) { client in
+                        let last = try await AppHarness.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
+                        let started = ContinuousClock.now
+                        let response = try await client.execute(
+                            uri: "/v1/journeys/\(Self.customer)?minPosition=\(last)", method: .get)
+                        #expect(ContinuousClock.now - started >= .milliseconds(300))
+                        #expect(response.status == .serviceUnavailable)
+                        #expect(response.headers[.retryAfter] == "1")
+                        let error = try #require(try AppHarness.json(response)["error"] as? [String: Any])
+                        #expect(error["field"] as? String == "minPosition")
+                        #expect((error["message"] as? String)?.contains("have not reached minPosition \(last)") == true)
+                    }
                 }
             }
         }
-        await database.drop()
     }
 
     /// An IVR posts a call's first events and at once sets data on it: the key's origin is the whole call's, never
@@ -118,13 +105,13 @@ struct ReadYourWritesTests {
         try await withApp { client in
             let lines = try ScenarioFixtures.lines("i-transfer-to-site")
             let answered = try #require(lines.firstIndex { $0.contains("CSTA_ESTABLISHED") })
-            _ = try await Self.post(client, lines[..<answered])
+            _ = try await AppHarness.post(client, lines[..<answered])
             let set = try await client.execute(
                 uri: "/v1/userdata", method: .post, headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"data": {"account": "998877"}, "ucid": "\#(Self.customer)"}"#))
             #expect(set.status == .created, "\(String(buffer: set.body))")
-            let key = try #require(try JourneyAPITests.json(set)["key"] as? String)
-            let origin = try JourneyAPITests.json(try await client.execute(uri: "/v1/userdata/\(key)", method: .get))
+            let key = try #require(try AppHarness.json(set)["key"] as? String)
+            let origin = try AppHarness.json(try await client.execute(uri: "/v1/userdata/\(key)", method: .get))
             #expect(origin["originalAni"] as? String == "6135555493", "attempt \(attempt): \(origin)")
             #expect(origin["journeyId"] as? String == Self.customer)
             #expect(origin["vdn"] as? String == "7001")

@@ -12,10 +12,9 @@ import Testing
 /// in every UUI encoding, data that follows a call to another site and into a consultation, and a rebuild
 /// that gives the same answers.
 struct UserDataAPITests {
-    typealias API = JourneyAPITests
 
     func withApp(_ body: @Sendable (any TestClientProtocol, TestDatabase) async throws -> Void) async throws {
-        try await API().withApp(body)
+        try await AppHarness.withApp(TestArguments(), body)
     }
 
     static func send(
@@ -210,12 +209,13 @@ struct UserDataAPITests {
             for (index, uui) in encodings.enumerated() {
                 let ucid = String(format: "000010005%011d", 1_795_000_000 + index)
                 ucids.append(ucid)
-                try await API.post(client, [events.delivered(Int64(3000 + index), at: "5001", ucid: ucid, uui: uui)])
+                try await AppHarness.post(
+                    client, [events.delivered(Int64(3000 + index), at: "5001", ucid: ucid, uui: uui)])
             }
             // originalCallInfo, as after a transfer: the call's own UUI has no key, the restored one does.
             let restored = String(format: "000010005%011d", 1_795_000_100)
             ucids.append(restored)
-            try await API.post(
+            try await AppHarness.post(
                 client,
                 [
                     events.event(
@@ -226,9 +226,9 @@ struct UserDataAPITests {
                             #"{"ucid":"\#(restored)","userInfo":{"type":"UUI_IA5_ASCII","data":"LANG=FR"},"originalCallInfo":{"reason":"OR_TRANSFERRED","userInfo":{"type":"UUI_IA5_ASCII","data":"\#(key)"}}}"#
                     )
                 ])
-            try await API.waitForProjection(client)
+            try await AppHarness.waitForProjection(client)
             for ucid in ucids {
-                let call = try await API.get(client, "/v1/calls/\(ucid)")
+                let call = try await AppHarness.get(client, "/v1/calls/\(ucid)")
                 #expect(try Self.canonical(call["userData"] ?? NSNull()) == #"{"case":"C-1"}"#, "\(ucid)")
                 let keys = call["userDataKeys"] as? [[String: Any]] ?? []
                 #expect(keys.map { $0["key"] as? String } == [key], "\(ucid)")
@@ -237,7 +237,7 @@ struct UserDataAPITests {
             }
             // A change shows at once in every call that carried the key.
             _ = try await Self.send(client, .patch, "/v1/userdata/\(key)", #"{"case":"C-2"}"#)
-            let later = try await API.get(client, "/v1/calls/\(ucids[0])")
+            let later = try await AppHarness.get(client, "/v1/calls/\(ucids[0])")
             #expect(try Self.canonical(later["userData"] ?? NSNull()) == #"{"case":"C-2"}"#)
         }
     }
@@ -250,14 +250,14 @@ struct UserDataAPITests {
             let u1 = EventFixtures.u1
             let u2 = "00002000071795000300"
             var site1 = EventFixtures(source: "aes1", switchName: "cm1")
-            try await API.post(
+            try await AppHarness.post(
                 client,
                 [
                     site1.delivered(1001, at: "7001", ucid: u1, toACD: true),
                     site1.delivered(1001, at: "5001", ucid: u1),
                     site1.established(1001, at: "5001", ucid: u1),
                 ])
-            try await API.waitForProjection(client)
+            try await AppHarness.waitForProjection(client)
             let created = try await Self.send(
                 client, .post, "/v1/userdata", #"{"data":{"acct":"998877","verified":true},"ucid":"\#(u1)"}"#)
             #expect(created.status == .created)
@@ -279,15 +279,15 @@ struct UserDataAPITests {
 
             var site2 = EventFixtures(source: "aes2", switchName: "cm2", clock: site1.clock + 5)
             let uui = ("UUI_IA5_ASCII", "ACCT=998877;\(key)")
-            try await API.post(
+            try await AppHarness.post(
                 client,
                 [
                     site2.delivered(2001, at: "87001", ucid: u2, toACD: true, ani: "5001", uui: uui),
                     site2.delivered(2001, at: "6001", ucid: u2, ani: "5001", uui: uui),
                     site2.established(2001, at: "6001", ucid: u2),
                 ])
-            try await API.waitForProjection(client)
-            let call = try await API.get(client, "/v1/calls/\(u2)")
+            try await AppHarness.waitForProjection(client)
+            let call = try await AppHarness.get(client, "/v1/calls/\(u2)")
             #expect(call["journeyId"] as? String == u2, "site 2's call is its own journey here: only the key links it")
             #expect(call["originalAni"] as? String == EventFixtures.ani)
             #expect(call["originalDnis"] as? String == EventFixtures.dnis)
@@ -295,7 +295,7 @@ struct UserDataAPITests {
             let entry = try #require((call["userDataKeys"] as? [[String: Any]])?.first)
             #expect(entry["ucid"] as? String == u1)
             #expect((entry["origin"] as? [String: Any])?["originalAni"] as? String == EventFixtures.ani)
-            let journey = try await API.get(client, "/v1/journeys/\(u2)")
+            let journey = try await AppHarness.get(client, "/v1/journeys/\(u2)")
             #expect(journey["originalAni"] as? String == EventFixtures.ani)
             #expect(try Self.canonical(journey["userData"] ?? NSNull()) == #"{"acct":"998877","verified":true}"#)
         }
@@ -308,7 +308,7 @@ struct UserDataAPITests {
             let u1 = EventFixtures.u1
             let consult = EventFixtures.u2
             var events = EventFixtures()
-            try await API.post(
+            try await AppHarness.post(
                 client,
                 [
                     events.delivered(1001, at: "5001", ucid: u1),
@@ -318,15 +318,15 @@ struct UserDataAPITests {
                     events.originated(1002, at: "5001", called: "5002"),
                     events.delivered(1002, at: "5002", ucid: consult),
                 ])
-            try await API.waitForProjection(client)
+            try await AppHarness.waitForProjection(client)
             let key = try await Self.set(client, #"{"data":{"reason":"refund"},"device":"5001"}"#)
             let attached = try await Self.send(client, .put, "/v1/calls/\(u1)/userdata", #"{"data":{"note":"angry"}}"#)
             #expect(attached.status == .ok, "\(attached.json)")
             #expect(
-                try Self.canonical(try await API.get(client, "/v1/calls/\(u1)/userdata")["data"] ?? NSNull())
+                try Self.canonical(try await AppHarness.get(client, "/v1/calls/\(u1)/userdata")["data"] ?? NSNull())
                     == #"{"note":"angry"}"#)
 
-            let context = try await API.get(client, "/v1/calls/\(consult)")
+            let context = try await AppHarness.get(client, "/v1/calls/\(consult)")
             #expect(context["consultOf"] as? String == u1)
             #expect(try Self.canonical(context["userData"] ?? NSNull()) == #"{"note":"angry","reason":"refund"}"#)
             let keys = (context["userDataKeys"] as? [[String: Any]] ?? []).map { $0["key"] as? String }
@@ -374,9 +374,9 @@ struct UserDataAPITests {
         try await withApp { client, database in
             let u1 = EventFixtures.u1
             var events = EventFixtures()
-            try await API.post(
+            try await AppHarness.post(
                 client, [events.delivered(1001, at: "5001", ucid: u1), events.established(1001, at: "5001", ucid: u1)])
-            try await API.waitForProjection(client)
+            try await AppHarness.waitForProjection(client)
             let first = try await Self.set(client, #"{"data":{"a":1},"ucid":"\#(u1)"}"#)
             let second = try await Self.set(client, #"{"data":[1,2,3],"ttlSeconds":600}"#)
             let third = try await Self.set(client, #"{"data":"text"}"#)

@@ -61,62 +61,62 @@ struct ConcurrentAppendTests {
     }
 
     @Test func eightConcurrentWritersLeaveNoGapNoDuplicateNoLoss() async throws {
-        let database = try await TestDatabase.create()
-        try await database.withClient { client in
-            let store = PostgresEventStore(client: client, logger: database.logger)
-            let seen = try await withThrowingTaskGroup(of: [Int64]?.self) { group in
-                group.addTask { try await Self.pollEverything(store) }
-                for writer in 0..<Self.writers {
-                    group.addTask {
-                        for batch in Self.batches(writer: writer) {
-                            let result = try await store.append([batch])
-                            #expect(result[0].accepted == batch.count)
-                        }
-                        return nil
-                    }
-                }
-                var seen: [Int64] = []
-                for try await result in group { if let result { seen = result } }
-                return seen
-            }
-            try await Self.checkLog(store, seenByPoller: seen)
-        }
-        await database.drop()
-    }
-
-    @Test func theAppenderGroupsConcurrentRequestsWithoutMixingThem() async throws {
-        let database = try await TestDatabase.create()
-        try await database.withClient { client in
-            let store = PostgresEventStore(client: client, logger: database.logger)
-            let appender = EventAppender(store: store, logger: database.logger)
-            let group = ServiceGroup(services: [appender], gracefulShutdownSignals: [], logger: database.logger)
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                let seen = try await withThrowingTaskGroup(of: [Int64]?.self) { clients in
-                    clients.addTask { try await Self.pollEverything(store) }
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                let store = PostgresEventStore(client: client, logger: database.logger)
+                let seen = try await withThrowingTaskGroup(of: [Int64]?.self) { group in
+                    group.addTask { try await Self.pollEverything(store) }
                     for writer in 0..<Self.writers {
-                        clients.addTask {
+                        group.addTask {
                             for batch in Self.batches(writer: writer) {
-                                let result = try await appender.append(batch)
-                                #expect(result.accepted == batch.count)
-                                let first = try #require(result.firstPosition)
-                                #expect(
-                                    result.lastPosition == first + Int64(batch.count) - 1,
-                                    "a request's events are contiguous")
+                                let result = try await store.append([batch])
+                                #expect(result[0].accepted == batch.count)
                             }
                             return nil
                         }
                     }
                     var seen: [Int64] = []
-                    for try await result in clients { if let result { seen = result } }
+                    for try await result in group { if let result { seen = result } }
                     return seen
                 }
                 try await Self.checkLog(store, seenByPoller: seen)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
             }
         }
-        await database.drop()
+    }
+
+    @Test func theAppenderGroupsConcurrentRequestsWithoutMixingThem() async throws {
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                let store = PostgresEventStore(client: client, logger: database.logger)
+                let appender = EventAppender(store: store, logger: database.logger)
+                let group = ServiceGroup(services: [appender], gracefulShutdownSignals: [], logger: database.logger)
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await group.run() }
+                    let seen = try await withThrowingTaskGroup(of: [Int64]?.self) { clients in
+                        clients.addTask { try await Self.pollEverything(store) }
+                        for writer in 0..<Self.writers {
+                            clients.addTask {
+                                for batch in Self.batches(writer: writer) {
+                                    let result = try await appender.append(batch)
+                                    #expect(result.accepted == batch.count)
+                                    let first = try #require(result.firstPosition)
+                                    #expect(
+                                        result.lastPosition == first + Int64(batch.count) - 1,
+                                        "a request's events are contiguous")
+                                }
+                                return nil
+                            }
+                        }
+                        var seen: [Int64] = []
+                        for try await result in clients { if let result { seen = result } }
+                        return seen
+                    }
+                    try await Self.checkLog(store, seenByPoller: seen)
+                    await group.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                }
+            }
+        }
     }
 }
 
@@ -124,35 +124,35 @@ struct ConcurrentAppendTests {
 /// event is stored once, every request succeeds, and the duplicates are counted.
 struct ConcurrentResendTests {
     @Test func overlappingResendsInOppositeOrdersAllSucceed() async throws {
-        let database = try await TestDatabase.create()
-        try await database.withClient { client in
-            let store = PostgresEventStore(client: client, logger: database.logger)
-            var f = EventFixtures()
-            let events = EventFixtures.incoming(
-                (0..<40).flatMap { call -> [String] in
-                    let callID = Int64(2000 + call)
-                    let ucid = UCID(node: 9, sequence: call + 1, time: 1_795_000_000).rawValue
-                    return [f.delivered(callID, at: "5001", ucid: ucid), f.held(callID, at: "5001")]
-                })
-            let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
-                for client in 0..<6 {
-                    let batch = client % 2 == 0 ? events : events.reversed()
-                    group.addTask { try await store.append([Array(batch)])[0] }
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                let store = PostgresEventStore(client: client, logger: database.logger)
+                var f = EventFixtures()
+                let events = EventFixtures.incoming(
+                    (0..<40).flatMap { call -> [String] in
+                        let callID = Int64(2000 + call)
+                        let ucid = UCID(node: 9, sequence: call + 1, time: 1_795_000_000).rawValue
+                        return [f.delivered(callID, at: "5001", ucid: ucid), f.held(callID, at: "5001")]
+                    })
+                let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
+                    for client in 0..<6 {
+                        let batch = client % 2 == 0 ? events : events.reversed()
+                        group.addTask { try await store.append([Array(batch)])[0] }
+                    }
+                    var results: [AppendResult] = []
+                    for try await result in group { results.append(result) }
+                    return results
                 }
-                var results: [AppendResult] = []
-                for try await result in group { results.append(result) }
-                return results
+                #expect(results.reduce(0) { $0 + $1.accepted } == events.count, "every event stored exactly once")
+                #expect(results.reduce(0) { $0 + $1.duplicates } == events.count * 5)
+                let stored = try await store.read(after: 0, limit: 1000)
+                // A reversed batch that wins the race stores each Held before its call's UCID is known, and links it.
+                let received = stored.filter { $0.type != EventType.ucidLinked.rawValue }
+                #expect(received.count == events.count)
+                #expect(Set(received.map(\.id)).count == events.count)
+                #expect(stored.map(\.position) == Array(1...Int64(stored.count)), "gapless")
+                #expect(stored.allSatisfy { $0.ucid != nil || $0.type == "CSTA_HELD" })
             }
-            #expect(results.reduce(0) { $0 + $1.accepted } == events.count, "every event stored exactly once")
-            #expect(results.reduce(0) { $0 + $1.duplicates } == events.count * 5)
-            let stored = try await store.read(after: 0, limit: 1000)
-            // A reversed batch that wins the race stores each Held before its call's UCID is known, and links it.
-            let received = stored.filter { $0.type != EventType.ucidLinked.rawValue }
-            #expect(received.count == events.count)
-            #expect(Set(received.map(\.id)).count == events.count)
-            #expect(stored.map(\.position) == Array(1...Int64(stored.count)), "gapless")
-            #expect(stored.allSatisfy { $0.ucid != nil || $0.type == "CSTA_HELD" })
         }
-        await database.drop()
     }
 }

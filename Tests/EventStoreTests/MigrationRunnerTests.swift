@@ -7,68 +7,69 @@ import Testing
 
 struct MigrationRunnerTests {
     @Test func appliesEachMigrationOnceEvenWhenTwoProcessesStartTogether() async throws {
-        let database = try await TestDatabase.create(migrate: false)
-        let migrations = try TestDatabase.migrations
-        // Two "processes" (separate pools) migrate at the same moment: the advisory lock makes them take turns.
-        async let first = DatabaseBootstrap.withTemporaryClient(database.url, logger: database.logger) { client in
-            try await MigrationRunner(client: client, migrations: migrations, logger: database.logger).migrate()
-        }
-        async let second = DatabaseBootstrap.withTemporaryClient(database.url, logger: database.logger) { client in
-            try await MigrationRunner(client: client, migrations: migrations, logger: database.logger).migrate()
-        }
-        let applied = try await [first, second]
-        #expect(applied.flatMap { $0 }.sorted() == migrations.map(\.version), "every migration applied exactly once")
-        try await database.withClient(asOwner: true) { client in
-            let runner = MigrationRunner(client: client, migrations: migrations, logger: database.logger)
-            #expect(try await runner.migrate() == [], "a third run has nothing to do")
-            #expect(try await runner.pending() == [])
-            var count = 0
-            for try await value in try await client.query("SELECT count(*)::int FROM calltrail_migrations").decode(
-                Int.self)
-            {
-                count = value
+        try await TestDatabase.with(migrate: false) { database in
+            let migrations = try TestDatabase.migrations
+            // Two "processes" (separate pools) migrate at the same moment: the advisory lock makes them take turns.
+            async let first = DatabaseBootstrap.withTemporaryClient(database.url, logger: database.logger) { client in
+                try await MigrationRunner(client: client, migrations: migrations, logger: database.logger).migrate()
             }
-            #expect(count == migrations.count)
+            async let second = DatabaseBootstrap.withTemporaryClient(database.url, logger: database.logger) { client in
+                try await MigrationRunner(client: client, migrations: migrations, logger: database.logger).migrate()
+            }
+            let applied = try await [first, second]
+            #expect(
+                applied.flatMap { $0 }.sorted() == migrations.map(\.version), "every migration applied exactly once")
+            try await database.withClient(asOwner: true) { client in
+                let runner = MigrationRunner(client: client, migrations: migrations, logger: database.logger)
+                #expect(try await runner.migrate() == [], "a third run has nothing to do")
+                #expect(try await runner.pending() == [])
+                var count = 0
+                for try await value in try await client.query("SELECT count(*)::int FROM calltrail_migrations").decode(
+                    Int.self)
+                {
+                    count = value
+                }
+                #expect(count == migrations.count)
+            }
         }
-        await database.drop()
     }
 
     @Test func aChangedAppliedMigrationIsAnError() async throws {
-        let database = try await TestDatabase.create()
-        var edited = try TestDatabase.migrations
-        edited[0].sql += "\n-- an innocent-looking edit\n"
-        let changed = edited
-        try await database.withClient(asOwner: true) { client in
-            let error = await #expect(throws: EventStoreError.self) {
-                try await MigrationRunner(client: client, migrations: changed, logger: database.logger).migrate()
+        try await TestDatabase.with { database in
+            var edited = try TestDatabase.migrations
+            edited[0].sql += "\n-- an innocent-looking edit\n"
+            let changed = edited
+            try await database.withClient(asOwner: true) { client in
+                let error = await #expect(throws: EventStoreError.self) {
+                    try await MigrationRunner(client: client, migrations: changed, logger: database.logger).migrate()
+                }
+                #expect(error?.description.contains("0001_event_store.sql was changed after it was applied") == true)
             }
-            #expect(error?.description.contains("0001_event_store.sql was changed after it was applied") == true)
         }
-        await database.drop()
     }
 
     @Test func aFailingMigrationLeavesNothingBehindAndNamesTheStatement() async throws {
-        let database = try await TestDatabase.create()
-        var migrations = try TestDatabase.migrations
-        migrations.append(
-            Migration(
-                version: 9999, name: "9999_broken.sql",
-                sql: "CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;"))
-        let all = migrations
-        try await database.withClient(asOwner: true) { client in
-            let runner = MigrationRunner(client: client, migrations: all, logger: database.logger)
-            let error = await #expect(throws: EventStoreError.self) { try await runner.migrate() }
-            #expect(error?.description.contains("9999_broken.sql, statement 2") == true)
-            #expect(try await runner.pending().map(\.version) == [9999])
-            var exists = true
-            for try await value in try await client.query("SELECT to_regclass('half_done') IS NOT NULL").decode(
-                Bool.self)
-            {
-                exists = value
+        try await TestDatabase.with { database in
+            var migrations = try TestDatabase.migrations
+            migrations.append(
+                Migration(
+                    version: 9999, name: "9999_broken.sql",
+                    sql: "CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;"))
+            let all = migrations
+            try await database.withClient(asOwner: true) { client in
+                let runner = MigrationRunner(client: client, migrations: all, logger: database.logger)
+                let error = await #expect(throws: EventStoreError.self) { try await runner.migrate() }
+                #expect(error?.description.contains("9999_broken.sql, statement 2") == true)
+                #expect(try await runner.pending().map(\.version) == [9999])
+                var exists = true
+                for try await value in try await client.query("SELECT to_regclass('half_done') IS NOT NULL").decode(
+                    Bool.self)
+                {
+                    exists = value
+                }
+                #expect(!exists, "the migration's transaction rolled back")
             }
-            #expect(!exists, "the migration's transaction rolled back")
         }
-        await database.drop()
     }
 
     @Test func loadsNumberedFilesInOrderAndRejectsBadNames() throws {

@@ -134,8 +134,13 @@ public struct EventFixtures: Sendable {
             csta: "{\"clearedCall\":{\"callID\":\(callID),\"deviceID\":\"\"},\"cause\":\"EC_NONE\"}")
     }
 
-    /// Parses events written by this builder (they are valid by construction).
+    /// Parses events written by this builder. They are valid by construction, so a failure is a broken
+    /// fixture, and stops the test run rather than letting a test run on no events.
     public static func incoming(_ events: [String]) -> [IncomingEvent] {
-        (try? IngestBatchParser.parse(Array(("[" + events.joined(separator: ",") + "]").utf8))) ?? []
+        do {
+            return try IngestBatchParser.parse(Array(("[" + events.joined(separator: ",") + "]").utf8))
+        } catch {
+            preconditionFailure("a fixture built an invalid event: \(error)")
+        }
     }
 }
