@@ -125,7 +125,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "EventStore", "TSAPI",
+                "CallModel", "EventStore", "TSAPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -134,7 +134,9 @@ let package = Package(
         ),
         .testTarget(name: "TSAPITests", dependencies: ["TSAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "TSAPI"], swiftSettings: swiftSettings),
-        .testTarget(name: "CallModelTests", dependencies: ["CallModel", "TSAPI", "TestSupport", "Simulator"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CallModelTests", dependencies: ["CallModel", "TSAPI", "TestSupport", "Simulator"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "EventStoreTests",
             dependencies: [
@@ -142,6 +144,15 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ProjectionsTests",
+            dependencies: [
+                "Projections", "CallModel", "EventStore", "TSAPI", "TestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

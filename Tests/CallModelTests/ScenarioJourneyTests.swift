@@ -8,12 +8,7 @@ import Testing
 struct ScenarioJourneyTests {
     static let scenarios = (try? ScenarioFixtures.names) ?? []
 
-    static func events(_ name: String) throws -> [CallEvent] {
-        let decoder = JSONDecoder()
-        return try ScenarioFixtures.lines(name).enumerated().map { index, line in
-            CallEvent(position: Int64(index + 1), event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8)))
-        }
-    }
+    static func events(_ name: String) throws -> [CallEvent] { try ScenarioFixtures.callEvents(name) }
 
     static func document(_ journey: Journey) throws -> [String: Any] {
         let data = try JSONEncoder().encode(JourneyDocument(journey))

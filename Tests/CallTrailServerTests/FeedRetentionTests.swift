@@ -20,7 +20,7 @@ struct FeedRetentionTests {
             try await database.withClient { pool in
                 let store = PostgresJourneyStore(client: pool, logger: database.logger)
                 let feed = PostgresFeedStore(client: pool, logger: database.logger)
-                var (tracker, through) = try ProjectionCommitTests.batch("c-consultative-transfer", from: 1)
+                var (tracker, through) = try ScenarioFixtures.batch("c-consultative-transfer", from: 1)
                 let messages = tracker.takeFeed()
                 try await store.commit(
                     tracker.takeChanges(), feed: messages, through: through, clock: tracker.clock,

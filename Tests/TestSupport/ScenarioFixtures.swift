@@ -1,4 +1,6 @@
+import CallModel
 import Foundation
+import TSAPI
 
 /// The scenario library of Tests/Fixtures/scenarios: each scenario's events, and the journey its
 /// expectation file says a correct projection must produce.
@@ -17,6 +19,25 @@ public enum ScenarioFixtures {
     public static func lines(_ name: String) throws -> [String] {
         try String(contentsOf: folder.appendingPathComponent("\(name).ndjson"), encoding: .utf8)
             .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    }
+
+    /// The scenario's events as the projector gets them, numbered from position `first`.
+    public static func callEvents(_ name: String, from first: Int64 = 1) throws -> [CallEvent] {
+        let decoder = JSONDecoder()
+        return try lines(name).enumerated().map { index, line in
+            CallEvent(
+                position: first + Int64(index), event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8)))
+        }
+    }
+
+    /// The scenario reduced from position `first` on: the batch a projector would commit, and its last position.
+    public static func batch(_ name: String, from first: Int64) throws -> (tracker: JourneyTracker, through: Int64) {
+        var tracker = JourneyTracker()
+        let events = try callEvents(name, from: first)
+        for event in events { tracker.apply(event) }
+        let through = events.last?.position ?? first - 1
+        tracker.advance(to: through)
+        return (tracker, through)
     }
 
     public static func expectedJourney(_ name: String) throws -> [String: Any] {

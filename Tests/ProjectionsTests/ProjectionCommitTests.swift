@@ -8,20 +8,6 @@ import Testing
 /// `calltrail_commit_projection` (migration 0006) on a real PostgreSQL, as the app role: a batch's journeys,
 /// feed messages and checkpoint go in together, and a batch whose checkpoint moved under it goes in not at all.
 struct ProjectionCommitTests {
-    /// A scenario's events reduced from position `first` on: the batch a projector would commit.
-    static func batch(_ scenario: String, from first: Int64) throws -> (tracker: JourneyTracker, through: Int64) {
-        var tracker = JourneyTracker()
-        let decoder = JSONDecoder()
-        var position = first - 1
-        for line in try ScenarioFixtures.lines(scenario) {
-            position += 1
-            tracker.apply(
-                CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8))))
-        }
-        tracker.advance(to: position)
-        return (tracker, position)
-    }
-
     @Test func aBatchIsWrittenWholeAndAStaleOneNotAtAll() async throws {
         try await TestDatabase.with { database in
             try await database.withClient { pool in
@@ -30,7 +16,7 @@ struct ProjectionCommitTests {
                 let start = try await store.checkpoint()
                 #expect(start.position == 0)
 
-                var (first, through) = try Self.batch("a-inbound-answered", from: 1)
+                var (first, through) = try ScenarioFixtures.batch("a-inbound-answered", from: 1)
                 let changes = first.takeChanges()
                 let messages = first.takeFeed()
                 #expect(!changes.changed.isEmpty && !messages.isEmpty)
@@ -45,7 +31,7 @@ struct ProjectionCommitTests {
                 #expect(head.eventPosition == through)
 
                 // Another batch, committed by a projector that still believes the checkpoint is at 0.
-                var (second, secondThrough) = try Self.batch("b-abandon-in-queue", from: through + 1)
+                var (second, secondThrough) = try ScenarioFixtures.batch("b-abandon-in-queue", from: through + 1)
                 let staleChanges = second.takeChanges()
                 let staleMessages = second.takeFeed()
                 #expect(!staleChanges.changed.isEmpty && !staleMessages.isEmpty)
