@@ -153,30 +153,24 @@ extension JSONWriter {
 
 // MARK: - Reading
 
-/// Stored state that does not read back as a journey: which member, and why.
-public struct JourneyStateError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    init(_ description: String) { self.description = description }
-}
-
 extension Journey {
     /// Reads `stateJSON` back.
-    public init(stateJSON text: String) throws(JourneyStateError) {
+    public init(stateJSON text: String) throws(CallModelError) {
         let tree: JSONTree
         do { tree = try JSONTree(parsing: text) } catch {
-            throw JourneyStateError("stored state is not JSON: \(error)")
+            throw CallModelError(.storedState, "stored state is not JSON: \(error)")
         }
         let j = StateReader(tree: tree, path: "journey")
         self.init(
             id: try j.string("id"), legs: try j.list("legs", CallLeg.init(state:)),
-            calls: try j.list("calls") { c throws(JourneyStateError) in
+            calls: try j.list("calls") { c throws(CallModelError) in
                 let key = try c.object("key")
                 return CallBinding(
                     key: CallKey(switchID: try key.string("switchID"), callID: try key.int("callID")),
                     leg: Int(try c.int("leg")), state: try c.value("state"))
             },
             homeSwitch: try j.string("homeSwitch"), direction: try j.value("direction"),
-            offers: try j.list("offers") { o throws(JourneyStateError) in
+            offers: try j.list("offers") { o throws(CallModelError) in
                 Offer(
                     device: try o.string("device"), switchID: try o.string("switchID"), ucid: o.ucid("ucid"),
                     callID: try o.int("callID"), time: try o.date("time"), position: try o.int("position"),
@@ -185,7 +179,7 @@ extension Journey {
                     userEnteredCode: o.optional("userEnteredCode"))
             },
             agents: try j.strings("agents"), devices: try j.strings("devices"),
-            segments: try j.list("segments") { s throws(JourneyStateError) in
+            segments: try j.list("segments") { s throws(CallModelError) in
                 Segment(
                     kind: try s.value("kind"), device: s.optional("device"), ucid: s.ucid("ucid"),
                     start: try s.date("start"), end: s.optionalDate("end"))
@@ -220,16 +214,16 @@ extension Journey {
         durations = Durations(
             queue: try d.double("queue"), ring: try d.double("ring"), hold: try d.double("hold"),
             talk: try d.double("talk"), total: try d.double("total"))
-        recentEventKeys = try j.list("recentEventKeys") { k throws(JourneyStateError) in
+        recentEventKeys = try j.list("recentEventKeys") { k throws(CallModelError) in
             guard case .number(let text) = k.tree, let key = UInt64(text) else {
-                throw JourneyStateError("\(k.path) is not an event key")
+                throw CallModelError(.storedState, "\(k.path) is not an event key")
             }
             return key
         }
-        userDataKeys = try j.list("userDataKeys") { k throws(JourneyStateError) in
+        userDataKeys = try j.list("userDataKeys") { k throws(CallModelError) in
             let text = try k.string("key")
             guard let key = try? UserDataKey(validating: text) else {
-                throw JourneyStateError("\(k.path).key \"\(text)\" is not a user-data key")
+                throw CallModelError(.storedState, "\(k.path).key \"\(text)\" is not a user-data key")
             }
             return CarriedKey(key: key, ucid: k.ucid("ucid"), time: try k.date("time"))
         }
@@ -238,7 +232,7 @@ extension Journey {
 }
 
 extension CallLeg {
-    fileprivate init(state l: StateReader) throws(JourneyStateError) {
+    fileprivate init(state l: StateReader) throws(CallModelError) {
         ucid = l.ucid("ucid")
         switchID = try l.string("switchID")
         role = try l.value("role")
@@ -251,7 +245,7 @@ extension CallLeg {
         trunkMember = l.optional("trunkMember")
         uui = l.optional("uui")
         userEnteredCode = l.optional("userEnteredCode")
-        parties = try l.list("parties") { p throws(JourneyStateError) in
+        parties = try l.list("parties") { p throws(CallModelError) in
             Party(
                 device: try p.string("device"), state: try p.value("state"), callID: try p.int("callID"),
                 since: try p.date("since"))
@@ -270,11 +264,11 @@ private struct StateReader {
     let tree: JSONTree
     let path: String
 
-    private func missing(_ name: String, _ what: String) -> JourneyStateError {
-        JourneyStateError("\(path).\(name) is missing or not \(what)")
+    private func missing(_ name: String, _ what: String) -> CallModelError {
+        CallModelError(.storedState, "\(path).\(name) is missing or not \(what)")
     }
 
-    func string(_ name: String) throws(JourneyStateError) -> String {
+    func string(_ name: String) throws(CallModelError) -> String {
         guard let value = tree[name]?.string else { throw missing(name, "a string") }
         return value
     }
@@ -283,17 +277,17 @@ private struct StateReader {
 
     func ucid(_ name: String) -> UCID? { tree[name]?.string.flatMap { UCID($0) } }
 
-    func int(_ name: String) throws(JourneyStateError) -> Int64 {
+    func int(_ name: String) throws(CallModelError) -> Int64 {
         guard let value = tree[name]?.integer else { throw missing(name, "an integer") }
         return value
     }
 
-    func double(_ name: String) throws(JourneyStateError) -> Double {
+    func double(_ name: String) throws(CallModelError) -> Double {
         guard case .number(let text) = tree[name], let value = Double(text) else { throw missing(name, "a number") }
         return value
     }
 
-    func date(_ name: String) throws(JourneyStateError) -> Date {
+    func date(_ name: String) throws(CallModelError) -> Date {
         Date(timeIntervalSinceReferenceDate: try double(name))
     }
 
@@ -306,23 +300,23 @@ private struct StateReader {
         if case .bool(let value) = tree[name] { value } else { false }
     }
 
-    func value<Value: RawRepresentable>(_ name: String) throws(JourneyStateError) -> Value
+    func value<Value: RawRepresentable>(_ name: String) throws(CallModelError) -> Value
     where Value.RawValue == String {
         let text = try string(name)
         guard let value = Value(rawValue: text) else {
-            throw JourneyStateError("\(path).\(name) \"\(text)\" is unknown")
+            throw CallModelError(.storedState, "\(path).\(name) \"\(text)\" is unknown")
         }
         return value
     }
 
-    func object(_ name: String) throws(JourneyStateError) -> StateReader {
+    func object(_ name: String) throws(CallModelError) -> StateReader {
         guard let value = tree[name], value.isObject else { throw missing(name, "an object") }
         return StateReader(tree: value, path: "\(path).\(name)")
     }
 
     func list<Element>(
-        _ name: String, _ element: (StateReader) throws(JourneyStateError) -> Element
-    ) throws(JourneyStateError) -> [Element] {
+        _ name: String, _ element: (StateReader) throws(CallModelError) -> Element
+    ) throws(CallModelError) -> [Element] {
         guard case .array(let items) = tree[name] else { throw missing(name, "an array") }
         var result: [Element] = []
         result.reserveCapacity(items.count)
@@ -332,9 +326,9 @@ private struct StateReader {
         return result
     }
 
-    func strings(_ name: String) throws(JourneyStateError) -> [String] {
-        try list(name) { s throws(JourneyStateError) in
-            guard let text = s.tree.string else { throw JourneyStateError("\(s.path) is not a string") }
+    func strings(_ name: String) throws(CallModelError) -> [String] {
+        try list(name) { s throws(CallModelError) in
+            guard let text = s.tree.string else { throw CallModelError(.storedState, "\(s.path) is not a string") }
             return text
         }
     }

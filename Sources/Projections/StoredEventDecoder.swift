@@ -14,7 +14,7 @@ enum StoredEventDecoder {
         for (position, body) in events {
             do {
                 var body = body
-                let event = try body.withUTF8 { bytes throws(TSAPIEvent.JSONError) in
+                let event = try body.withUTF8 { bytes throws(TSAPIError) in
                     try TSAPIEvent(json: UnsafeRawBufferPointer(bytes))
                 }
                 decoded.append(CallEvent(position: position, event: event))

@@ -321,12 +321,12 @@ struct CtiSvrTests {
     }
 
     @Test func notJSONIsAnError() {
-        #expect(throws: CtiSvrRequestError.self) { try CtiSvrRequest(text: "startmonitor 5001") }
+        #expect(throws: CallModelError.self) { try CtiSvrRequest(text: "startmonitor 5001") }
         do {
             _ = try CtiSvrRequest(text: #"{"id":1,"request":"startmonitor""#)
             Issue.record("a truncated request was read")
         } catch {
-            #expect(error.problem == .notJSON)
+            #expect(error.ctiSvrProblem == .notJSON)
             #expect(error.description.contains("not JSON"))
         }
     }
@@ -336,7 +336,7 @@ struct CtiSvrTests {
             _ = try CtiSvrRequest(text: #"["startmonitor"]"#)
             Issue.record("an array was read as a request")
         } catch {
-            #expect(error.problem == .notAnObject)
+            #expect(error.ctiSvrProblem == .notAnObject)
             #expect(error.description.contains("object"))
         }
     }
@@ -346,7 +346,7 @@ struct CtiSvrTests {
             _ = try CtiSvrRequest(text: #"{"id":"x1","extension":"5001"}"#)
             Issue.record("a request without request was read")
         } catch {
-            #expect(error.problem == .missingRequest)
+            #expect(error.ctiSvrProblem == .missingRequest)
             #expect(error.id == #""x1""#, "the route can still answer with the id")
             #expect(error.description.contains("\"request\""))
         }
@@ -364,7 +364,7 @@ struct CtiSvrTests {
             _ = try CtiSvrRequest(text: text)
             Issue.record("\(text) was read")
         } catch {
-            #expect(error.problem == .wrongType(field: field))
+            #expect(error.ctiSvrProblem == .wrongType(field: field))
             #expect(error.description.hasPrefix(field), "\(error.description)")
             #expect(error.id == (field == "id" ? nil : "2"))
         }

@@ -15,7 +15,12 @@ struct BackgroundThreadExecutorTests {
         return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
     }
 
-    static func threadName() -> String? { Thread.current.name }
+    /// The calling thread's name as the kernel has it, which `top -H` shows (Foundation's `Thread.current` is a
+    /// cached object, and has been seen to name another thread under load).
+    static func threadName() -> String? {
+        (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     static let executor = BackgroundThreadExecutor(name: "test-background", niceness: 7)
 

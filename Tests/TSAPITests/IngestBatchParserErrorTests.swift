@@ -181,10 +181,10 @@ struct IngestBatchParserErrorTests {
 /// CallTrail's link records have ids of their own; a client may not take one.
 struct ReservedIDTests {
     @Test func linkRecordIdsAreReserved() {
-        #expect(throws: IngestError.self) {
+        #expect(throws: TSAPIError.self) {
             try parseBatch(Envelope.event(extra: #""id":"calltrail-link-cm1-7-105""#))
         }
-        #expect(throws: IngestError.self) {
+        #expect(throws: TSAPIError.self) {
             try parseBatch(#"{"source":"calltrail-link-x","seq":1,"time":"2026-11-20T10:00:00Z","type":"CSTA_HELD"}"#)
         }
     }

@@ -256,11 +256,11 @@ struct IngestBatchParserTests {
         #expect(event.rawJSON == text)
     }
 
-    // MARK: IngestError
+    // MARK: TSAPIError
 
     @Test func errorDescriptionNamesEventAndField() {
-        #expect(IngestError(message: "bad", index: 2, field: "time").description == "bad (event 2, field time)")
-        #expect(IngestError(message: "bad", index: 0, field: nil).description == "bad (event 0)")
-        #expect(IngestError(message: "bad", index: nil, field: nil).description == "bad")
+        #expect(TSAPIError.batch(message: "bad", index: 2, field: "time").description == "bad (event 2, field time)")
+        #expect(TSAPIError.batch(message: "bad", index: 0, field: nil).description == "bad (event 0)")
+        #expect(TSAPIError.batch(message: "bad", index: nil, field: nil).description == "bad")
     }
 }

@@ -7,7 +7,7 @@ import Testing
 @Suite("IngestBatchParser: hostile text")
 struct IngestHostileTextTests {
     /// Parses raw bytes as a request body.
-    static func error(_ bytes: [UInt8]) -> IngestError? {
+    static func error(_ bytes: [UInt8]) -> TSAPIError? {
         do {
             _ = try IngestBatchParser.parse(bytes)
             return nil
@@ -114,9 +114,9 @@ struct IngestHostileTextTests {
 
 /// A client's document for storing (user data): where text cannot be stored, the error names the place.
 struct JSONTreeValidatingTests {
-    static func error(_ text: [UInt8]) -> JSONTreeError? {
+    static func error(_ text: [UInt8]) -> TSAPIError? {
         text.withUnsafeBytes { bytes in
-            do throws(JSONTreeError) {
+            do throws(TSAPIError) {
                 _ = try JSONTree(validating: bytes)
                 return nil
             } catch {

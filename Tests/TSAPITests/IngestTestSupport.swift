@@ -28,7 +28,7 @@ enum Envelope {
 }
 
 /// Parses text as a request body.
-func parseBatch(_ text: String) throws(IngestError) -> [IncomingEvent] {
+func parseBatch(_ text: String) throws(TSAPIError) -> [IncomingEvent] {
     try IngestBatchParser.parse(Array(text.utf8))
 }
 
@@ -40,7 +40,7 @@ func parseSingle(_ text: String, sourceLocation: SourceLocation = #_sourceLocati
 }
 
 /// The error a body is refused with, or nil when it parses.
-func ingestError(_ text: String) -> IngestError? {
+func ingestError(_ text: String) -> TSAPIError? {
     do {
         _ = try parseBatch(text)
         return nil

@@ -54,7 +54,7 @@ struct TSAPIEventFastDecodingTests {
     ])
     func whatCodableRefusesIsRefused(_ json: String) {
         #expect(throws: (any Error).self) { try JSONDecoder().decode(TSAPIEvent.self, from: Data(json.utf8)) }
-        #expect(throws: TSAPIEvent.JSONError.self) {
+        #expect(throws: TSAPIError.self) {
             try Array(json.utf8).withUnsafeBytes { bytes in try TSAPIEvent(json: bytes) }
         }
     }

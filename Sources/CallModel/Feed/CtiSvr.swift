@@ -195,16 +195,17 @@ public struct CtiSvrRequest: Sendable, Equatable {
     public var object: JSONTree
 
     /// Reads one text message. A member that is `null` counts as absent: clients write optional fields that way.
-    public init(text: String) throws(CtiSvrRequestError) {
+    public init(text: String) throws(CallModelError) {
         let tree: JSONTree
         do { tree = try JSONTree(parsing: text) } catch {
-            throw CtiSvrRequestError(problem: .notJSON, id: nil, message: "the request is not JSON: \(error)")
+            throw CallModelError(.ctiSvrRequest(.notJSON), "the request is not JSON: \(error)", id: nil)
         }
         guard tree.isObject else {
-            throw CtiSvrRequestError(
-                problem: .notAnObject, id: nil,
-                message: "the request must be a JSON object such as "
-                    + "{\"id\":1,\"request\":\"startmonitor\",\"extension\":\"5001\"}; got \(Self.sample(tree))")
+            throw CallModelError(
+                .ctiSvrRequest(.notAnObject),
+                "the request must be a JSON object such as "
+                    + "{\"id\":1,\"request\":\"startmonitor\",\"extension\":\"5001\"}; got \(Self.sample(tree))",
+                id: nil)
         }
         func present(_ name: String) -> JSONTree? {
             guard let value = tree[name], value != .null else { return nil }
@@ -215,24 +216,24 @@ public struct CtiSvrRequest: Sendable, Equatable {
             switch value {
             case .number, .string: id = value.text
             default:
-                throw CtiSvrRequestError(
-                    problem: .wrongType(field: "id"), id: nil,
-                    message: "id must be a number or a string; got \(Self.sample(value))")
+                throw CallModelError(
+                    .ctiSvrRequest(.wrongType(field: "id")),
+                    "id must be a number or a string; got \(Self.sample(value))", id: nil)
             }
         }
-        func string(_ name: String) throws(CtiSvrRequestError) -> String? {
+        func string(_ name: String) throws(CallModelError) -> String? {
             guard let value = present(name) else { return nil }
             guard let text = value.string else {
-                throw CtiSvrRequestError(
-                    problem: .wrongType(field: name), id: id,
-                    message: "\(name) must be a string such as \"5001\"; got \(Self.sample(value))")
+                throw CallModelError(
+                    .ctiSvrRequest(.wrongType(field: name)),
+                    "\(name) must be a string such as \"5001\"; got \(Self.sample(value))", id: id)
             }
             return text
         }
         guard let request = try string("request") else {
-            throw CtiSvrRequestError(
-                problem: .missingRequest, id: id,
-                message: "the request has no \"request\" member naming what to do, such as \"startmonitor\"")
+            throw CallModelError(
+                .ctiSvrRequest(.missingRequest),
+                "the request has no \"request\" member naming what to do, such as \"startmonitor\"", id: id)
         }
         self.id = id
         self.request = request
@@ -248,25 +249,6 @@ public struct CtiSvrRequest: Sendable, Equatable {
         let text = value.text
         return text.count > 60 ? String(text.prefix(60)) + "…" : text
     }
-}
-
-/// A text message that is not a ctiSVR request the feed can read. `id` lets the route still answer the client
-/// with a `CtiSvr.failure` it can match.
-public struct CtiSvrRequestError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Problem: Sendable, Equatable {
-        case notJSON
-        case notAnObject
-        case missingRequest
-        /// A member of the wrong JSON type, named.
-        case wrongType(field: String)
-    }
-
-    public var problem: Problem
-    /// The JSON text of the request's `id` when it could be read, else nil.
-    public var id: String?
-    public var message: String
-
-    public var description: String { message }
 }
 
 extension JSONWriter {

@@ -40,7 +40,7 @@ public struct FeedFilter: Sendable, Equatable, Encodable {
     public static let names = ["devices", "agents", "vdns", "splits", "events"]
 
     /// From values given as comma-separated text (`devices=5001,5002`); absent names are nil.
-    public init(values: (String) -> [String]?) throws(FeedFilterError) {
+    public init(values: (String) -> [String]?) throws(CallModelError) {
         func set(_ name: String) -> Set<String>? {
             values(name).map { Set($0.filter { !$0.isEmpty }) }
         }
@@ -49,10 +49,10 @@ public struct FeedFilter: Sendable, Equatable, Encodable {
             var kinds = Set<FeedMessage.Kind>()
             for name in names {
                 guard let kind = FeedMessage.Kind(rawValue: name) else {
-                    throw FeedFilterError(
+                    throw CallModelError.feedFilter(
                         field: "events",
-                        message:
-                            "unknown event type \"\(name)\"; the feed has \(FeedMessage.Kind.allCases.map(\.rawValue).joined(separator: ", "))"
+
+                        "unknown event type \"\(name)\"; the feed has \(FeedMessage.Kind.allCases.map(\.rawValue).joined(separator: ", "))"
                     )
                 }
                 kinds.insert(kind)
@@ -62,7 +62,7 @@ public struct FeedFilter: Sendable, Equatable, Encodable {
     }
 
     /// From query parameters: `devices=5001,5002&events=offer,connect`.
-    public init(query: (String) -> String?) throws(FeedFilterError) {
+    public init(query: (String) -> String?) throws(CallModelError) {
         try self.init(values: { name in
             query(name).map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         })
@@ -70,15 +70,15 @@ public struct FeedFilter: Sendable, Equatable, Encodable {
 
     /// From the object of a `{"subscribe": {...}}` message: each member an array of strings, or one string with
     /// commas.
-    public init(subscribe object: JSONTree) throws(FeedFilterError) {
+    public init(subscribe object: JSONTree) throws(CallModelError) {
         for name in Self.names {
             guard let value = object[name], value != .null else { continue }
             switch value {
             case .string: continue
             case .array(let items) where items.allSatisfy({ $0.string != nil }): continue
             default:
-                throw FeedFilterError(
-                    field: name, message: "\(name) must be an array of strings such as [\"5001\"]; got \(value.text)")
+                throw CallModelError.feedFilter(
+                    field: name, "\(name) must be an array of strings such as [\"5001\"]; got \(value.text)")
             }
         }
         try self.init(values: { name in
@@ -101,17 +101,4 @@ public struct FeedFilter: Sendable, Equatable, Encodable {
         try c.encode(splits?.sorted(), forKey: .splits)
         try c.encode(events?.map(\.rawValue).sorted(), forKey: .events)
     }
-}
-
-/// A filter that cannot be read: which member, and why.
-public struct FeedFilterError: Error, Equatable, CustomStringConvertible {
-    public var field: String
-    public var message: String
-
-    public init(field: String, message: String) {
-        self.field = field
-        self.message = message
-    }
-
-    public var description: String { message }
 }

@@ -104,17 +104,17 @@ public struct UserDataChange: Sendable, Equatable {
     }
 
     /// Reads a stored user-data event back.
-    public init(eventJSON text: String) throws(UserDataEventError) {
+    public init(eventJSON text: String) throws(CallModelError) {
         let tree: JSONTree
-        do { tree = try JSONTree(parsing: text) } catch { throw UserDataEventError("not JSON: \(error)") }
+        do { tree = try JSONTree(parsing: text) } catch { throw CallModelError(.userDataEvent, "not JSON: \(error)") }
         guard let typeName = tree["type"]?.string, let type = EventType(rawValue: typeName),
             let operation = Operation(type)
         else {
-            throw UserDataEventError("not a user-data event")
+            throw CallModelError(.userDataEvent, "not a user-data event")
         }
         guard let time = tree["time"]?.string.flatMap(Timestamp.parse), let body = tree["userdata"], body.isObject
         else {
-            throw UserDataEventError("a \(typeName) event without time or userdata")
+            throw CallModelError(.userDataEvent, "a \(typeName) event without time or userdata")
         }
         self.operation = operation
         key = body["key"]?.string.flatMap(UserDataKey.init)
@@ -125,16 +125,12 @@ public struct UserDataChange: Sendable, Equatable {
         actor = body["by"].map(UserDataActor.init(tree:)) ?? UserDataActor(name: nil, userAgent: nil)
         self.time = time
         guard key != nil || (operation == .attach && ucid != nil) else {
-            throw UserDataEventError("a \(typeName) event names neither a key nor a call")
+            throw CallModelError(.userDataEvent, "a \(typeName) event names neither a key nor a call")
         }
-        guard operation == .delete || data != nil else { throw UserDataEventError("a \(typeName) event without data") }
+        guard operation == .delete || data != nil else {
+            throw CallModelError(.userDataEvent, "a \(typeName) event without data")
+        }
     }
-}
-
-/// A stored event the user-data projection cannot read.
-public struct UserDataEventError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// The call's customer data when user data was set on it: what the next agent needs to know about who called,

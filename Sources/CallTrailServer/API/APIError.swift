@@ -47,7 +47,7 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         }
     }
 
-    public init(_ error: IngestError) {
+    public init(_ error: TSAPIError) {
         self.init(.unprocessableContent, error.message, index: error.index, field: error.field)
     }
 

@@ -21,7 +21,7 @@ struct EventRoutes<Context: RequestContext>: Sendable {
         var request = request
         let body = try await request.body(limit: maxBodyBytes, else: tooLarge)
         let parsed = body.withUnsafeReadableBytes { bytes in
-            Result { () throws(IngestError) -> [IncomingEvent] in try IngestBatchParser.parse(bytes) }
+            Result { () throws(TSAPIError) -> [IncomingEvent] in try IngestBatchParser.parse(bytes) }
         }
         let events: [IncomingEvent]
         switch parsed {

@@ -52,7 +52,7 @@ struct FeedRoutes: Sendable {
                 throw APIError(.badRequest, "format must be native or ctisvr; got \(format)", field: "format")
             }
             self.format = known
-            do throws(FeedFilterError) {
+            do throws(CallModelError) {
                 filter = try FeedFilter(query: { parameters[$0] })
             } catch {
                 throw APIError(.badRequest, error.message, field: error.field)

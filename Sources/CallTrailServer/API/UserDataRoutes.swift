@@ -145,7 +145,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
                 .contentTooLarge, "the body is larger than the user-data limit of \(limit) bytes (--userdata-max-bytes)"
             ))
         let parsed = buffer.withUnsafeReadableBytes { bytes in
-            Result { () throws(JSONTreeError) -> JSONTree in try JSONTree(validating: bytes) }
+            Result { () throws(TSAPIError) -> JSONTree in try JSONTree(validating: bytes) }
         }
         switch parsed {
         case .success(let tree): return tree

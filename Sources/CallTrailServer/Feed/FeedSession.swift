@@ -276,22 +276,22 @@ final class FeedSession: Sendable {
             do {
                 tree = try JSONTree(parsing: text)
             } catch {
-                throw FeedFilterError(field: "", message: "the message is not JSON: \(error)")
+                throw CallModelError.feedFilter(field: nil, "the message is not JSON: \(error)")
             }
             guard let object = tree["subscribe"], object.isObject else {
-                throw FeedFilterError(
+                throw CallModelError.feedFilter(
                     field: "subscribe",
-                    message:
-                        "the feed takes one message: {\"subscribe\": {\"devices\": [...], \"events\": [...], \"after\": P}}"
+
+                    "the feed takes one message: {\"subscribe\": {\"devices\": [...], \"events\": [...], \"after\": P}}"
                 )
             }
             let filter = try FeedFilter(subscribe: object)
             var after: Int64?
             if let value = object["after"], value != .null {
                 guard let position = value.integer, position >= 0 else {
-                    throw FeedFilterError(
+                    throw CallModelError.feedFilter(
                         field: "after",
-                        message: "after must be a feed position, a whole number from 0; got \(value.text)")
+                        "after must be a feed position, a whole number from 0; got \(value.text)")
                 }
                 after = position
             }
@@ -302,9 +302,9 @@ final class FeedSession: Sendable {
                 hub.filterChanged(subscriber)
             }
             subscriber.send(FeedControlMessage.subscribed(filter: filter, after: after).text)
-        } catch let error as FeedFilterError {
+        } catch let error as CallModelError {
             subscriber.send(
-                FeedControlMessage.error(field: error.field.isEmpty ? nil : error.field, message: error.message).text)
+                FeedControlMessage.error(field: error.field, message: error.message).text)
         } catch {
             subscriber.send(FeedControlMessage.error(field: nil, message: String(describing: error)).text)
         }

@@ -3,34 +3,29 @@ import Foundation
 /// `TSAPIEvent` read from JSON bytes by hand, with exactly the leniency of its `Decodable` conformance (a field
 /// of the wrong shape is nil, never an error) at a fraction of the cost: the projections decode every event.
 extension TSAPIEvent {
-    /// Why stored JSON is not an event.
-    public struct JSONError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    public init(json bytes: UnsafeRawBufferPointer) throws(JSONError) {
+    public init(json bytes: UnsafeRawBufferPointer) throws(TSAPIError) {
         let tree: JSONTree
         do {
             tree = try JSONTree.parse(bytes)
         } catch {
-            throw JSONError(description: "not JSON: \(error.message) at byte \(error.offset)")
+            throw TSAPIError(.event, "not JSON: \(error.message) at byte \(error.offset)")
         }
         try self.init(tree: tree)
     }
 
-    init(tree: JSONTree) throws(JSONError) {
-        guard tree.isObject else { throw JSONError(description: "an event is a JSON object") }
-        func optionalString(_ key: String) throws(JSONError) -> String? {
+    init(tree: JSONTree) throws(TSAPIError) {
+        guard tree.isObject else { throw TSAPIError(.event, "an event is a JSON object") }
+        func optionalString(_ key: String) throws(TSAPIError) -> String? {
             switch tree[key] {
             case nil, .null?: return nil
             case .string(let text)?: return text
-            default: throw JSONError(description: "\(key) must be a string")
+            default: throw TSAPIError(.event, "\(key) must be a string")
             }
         }
-        guard let source = tree["source"]?.string else { throw JSONError(description: "source is missing") }
-        guard let timeText = tree["time"]?.string else { throw JSONError(description: "time is missing") }
-        guard let time = Timestamp.parse(timeText) else { throw JSONError(description: "not RFC 3339: \(timeText)") }
-        guard let type = tree["type"]?.string else { throw JSONError(description: "type is missing") }
+        guard let source = tree["source"]?.string else { throw TSAPIError(.event, "source is missing") }
+        guard let timeText = tree["time"]?.string else { throw TSAPIError(.event, "time is missing") }
+        guard let time = Timestamp.parse(timeText) else { throw TSAPIError(.event, "not RFC 3339: \(timeText)") }
+        guard let type = tree["type"]?.string else { throw TSAPIError(.event, "type is missing") }
         self.id = try optionalString("id")
         self.source = source
         self.switchName = try optionalString("switch")

@@ -50,24 +50,3 @@ public struct IncomingEvent: Sendable, Equatable {
         self.rawJSON = rawJSON
     }
 }
-
-/// Why a batch was refused: the first invalid event, by index and field, as the 422 body reports it.
-public struct IngestError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var message: String
-    /// 0-based position of the offending event in the batch; nil when the body as a whole is unreadable.
-    public var index: Int?
-    /// The envelope field at fault, when one is.
-    public var field: String?
-
-    public init(message: String, index: Int?, field: String?) {
-        self.message = message
-        self.index = index
-        self.field = field
-    }
-
-    public var description: String {
-        var text = message
-        if let index { text += " (event \(index)" + (field.map { ", field \($0)" } ?? "") + ")" }
-        return text
-    }
-}

@@ -15,11 +15,11 @@ public enum IngestBatchParser {
     /// The longest `id`, `source`, `switch` or `type`, in bytes: names and keys, never payloads.
     public static let maxFieldBytes = 256
 
-    public static func parse(_ body: UnsafeRawBufferPointer) throws(IngestError) -> [IncomingEvent] {
+    public static func parse(_ body: UnsafeRawBufferPointer) throws(TSAPIError) -> [IncomingEvent] {
         var scanner = JSONScanner(body)
         scanner.skipWhitespace()
         guard !scanner.isAtEnd else {
-            throw IngestError(
+            throw TSAPIError.batch(
                 message: "the body is empty: send an event object, an array or NDJSON", index: nil, field: nil)
         }
         var events: [IncomingEvent] = []
@@ -33,13 +33,13 @@ public enum IngestBatchParser {
                     events.append(try parseEvent(&scanner, index: events.count))
                     scanner.skipWhitespace()
                     guard let next = scanner.peek else {
-                        throw IngestError(
+                        throw TSAPIError.batch(
                             message: "the array is not closed with ']'", index: events.count - 1, field: nil)
                     }
                     scanner.skipValueStart()
                     if next == UInt8(ascii: "]") { break }
                     guard next == UInt8(ascii: ",") else {
-                        throw IngestError(
+                        throw TSAPIError.batch(
                             message:
                                 "expected ',' or ']' after event \(events.count - 1) at byte \(scanner.offset - 1)",
                             index: events.count, field: nil)
@@ -48,7 +48,7 @@ public enum IngestBatchParser {
             }
             scanner.skipWhitespace()
             guard scanner.isAtEnd else {
-                throw IngestError(
+                throw TSAPIError.batch(
                     message: "unexpected content after the array at byte \(scanner.offset)", index: nil, field: nil)
             }
             return events
@@ -61,21 +61,21 @@ public enum IngestBatchParser {
     }
 
     /// Convenience for tests and tools holding bytes or a string.
-    public static func parse(_ body: some Sequence<UInt8>) throws(IngestError) -> [IncomingEvent] {
+    public static func parse(_ body: some Sequence<UInt8>) throws(TSAPIError) -> [IncomingEvent] {
         let bytes = Array(body)
         let result = bytes.withUnsafeBytes { buffer in
-            Result { () throws(IngestError) -> [IncomingEvent] in try parse(buffer) }
+            Result { () throws(TSAPIError) -> [IncomingEvent] in try parse(buffer) }
         }
         return try result.get()
     }
 
-    private static func parseEvent(_ scanner: inout JSONScanner, index: Int) throws(IngestError) -> IncomingEvent {
+    private static func parseEvent(_ scanner: inout JSONScanner, index: Int) throws(TSAPIError) -> IncomingEvent {
         scanner.skipWhitespace()
         let start = scanner.offset
         guard scanner.peek == UInt8(ascii: "{") else {
             // Skip the value so the message can say what it was.
             let kind = scanner.kindOfNext()
-            throw IngestError(
+            throw TSAPIError.batch(
                 message: "event \(index) is not a JSON object (found \(kind.description))", index: index, field: nil)
         }
         scanner.skipValueStart()
@@ -161,7 +161,7 @@ public enum IngestBatchParser {
                 }
             }
         } catch {
-            throw IngestError(
+            throw TSAPIError.batch(
                 message: "event \(index) is not valid JSON: \(error.message) at byte \(error.offset)", index: index,
                 field: nil)
         }
@@ -173,34 +173,35 @@ public enum IngestBatchParser {
         let raw = String(validating: rawBytes, as: UTF8.self) ?? JSONWriter.escapingInvalidUTF8(rawBytes)
 
         if let badField {
-            throw IngestError(message: "event \(index): \(badField.message)", index: index, field: badField.field)
+            throw TSAPIError.batch(message: "event \(index): \(badField.message)", index: index, field: badField.field)
         }
         guard let source, !source.isEmpty else {
-            throw IngestError(
+            throw TSAPIError.batch(
                 message: "event \(index) has no source (the AES link it came through)", index: index, field: "source")
         }
         guard let type, !type.isEmpty else {
-            throw IngestError(message: "event \(index) has no type (the TSAPI event name)", index: index, field: "type")
+            throw TSAPIError.batch(
+                message: "event \(index) has no type (the TSAPI event name)", index: index, field: "type")
         }
         guard let timeText else {
-            throw IngestError(message: "event \(index) has no time", index: index, field: "time")
+            throw TSAPIError.batch(message: "event \(index) has no time", index: index, field: "time")
         }
         guard let time = Timestamp.parse(timeText) else {
-            throw IngestError(
+            throw TSAPIError.batch(
                 message: "event \(index): time \"\(timeText)\" is not RFC 3339 (e.g. 2026-11-20T10:00:01.250Z)",
                 index: index, field: "time")
         }
         if let id, id.isEmpty {
-            throw IngestError(message: "event \(index): id must not be empty", index: index, field: "id")
+            throw TSAPIError.batch(message: "event \(index): id must not be empty", index: index, field: "id")
         }
         guard id != nil || (seqPresent && seq != nil) else {
-            throw IngestError(
+            throw TSAPIError.batch(
                 message: "event \(index) has neither id nor seq: one is needed to make it idempotent", index: index,
                 field: "seq")
         }
         let eventID = id ?? "\(source)-\(seq!)"
         if let reserved = Self.reservedIDPrefixes.first(where: { eventID.hasPrefix($0) }) {
-            throw IngestError(
+            throw TSAPIError.batch(
                 message:
                     "event \(index): ids starting with \(reserved) are CallTrail's own (its link and user-data records)",
                 index: index, field: id == nil ? "source" : "id")

@@ -3,7 +3,7 @@ import Foundation
 /// JSON text in and out, and RFC 7396 merge patch: what the user-data service does with an application's data.
 extension JSONTree: Equatable {
     /// Parses one JSON value; the error names the byte offset of the first problem.
-    public init(parsing text: String) throws(JSONTreeError) {
+    public init(parsing text: String) throws(TSAPIError) {
         var copy = text
         let result: Result<JSONTree, JSONScanner.SyntaxError> = copy.withUTF8 { bytes in
             do throws(JSONScanner.SyntaxError) {
@@ -14,27 +14,26 @@ extension JSONTree: Equatable {
         }
         switch result {
         case .success(let tree): self = tree
-        case .failure(let error): throw JSONTreeError(message: error.message, offset: error.offset)
+        case .failure(let error): throw TSAPIError(.json, error.message, offset: error.offset)
         }
     }
 
     /// Parses a client's document for storing: text that is not UTF-8, or holds `\u0000`, is an error whose
     /// `field` names where (`data.customer.name`, `items[2]`), as PostgreSQL could store neither.
-    public init(validating bytes: UnsafeRawBufferPointer) throws(JSONTreeError) {
+    public init(validating bytes: UnsafeRawBufferPointer) throws(TSAPIError) {
         do throws(JSONScanner.SyntaxError) {
             self = try JSONTree.parse(bytes, strings: .reject)
         } catch {
-            guard error.isUnstorableText else { throw JSONTreeError(message: error.message, offset: error.offset) }
+            guard error.isUnstorableText else { throw TSAPIError(.json, error.message, offset: error.offset) }
             let field = error.path.reduce(into: "") { path, part in
                 path += part.hasPrefix("[") || path.isEmpty ? part : "." + part
             }
-            throw JSONTreeError(
-                message: error.message, offset: error.offset, field: field.isEmpty ? nil : field, isUnstorableText: true
-            )
+            throw TSAPIError(
+                .json, error.message, field: field.isEmpty ? nil : field, offset: error.offset, isUnstorableText: true)
         }
         // Bytes that are not UTF-8 in a member name: the strings were all valid.
         if String(validating: bytes, as: UTF8.self) == nil {
-            throw JSONTreeError(message: "is not valid UTF-8", offset: 0, field: nil, isUnstorableText: true)
+            throw TSAPIError(.json, "is not valid UTF-8", offset: 0, isUnstorableText: true)
         }
     }
 
@@ -65,19 +64,6 @@ extension JSONTree: Equatable {
         }
         return .object(members)
     }
-}
-
-/// Text that is not one JSON value.
-public struct JSONTreeError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var message: String
-    /// The byte offset of the problem.
-    public var offset: Int
-    /// Where the problem is, for text that cannot be stored (`JSONTree(validating:)`).
-    public var field: String?
-    /// The JSON is well formed, but some text in it cannot be stored.
-    public var isUnstorableText = false
-
-    public var description: String { "\(message) at byte \(offset)" }
 }
 
 /// For documents written with `JSONEncoder`. A number keeps its value: integers as integers, others as

@@ -42,25 +42,24 @@ public struct UserDataKey: Hashable, Sendable, Comparable, CustomStringConvertib
     }
 
     /// A key read from text that must be exactly one; the error says what is wrong with it.
-    public init(validating text: String) throws(UserDataKeyError) {
+    public init(validating text: String) throws(TSAPIError) {
         let bytes = Array(text.utf8)
         guard bytes.count == Self.length else {
-            throw UserDataKeyError(text: text, reason: "it has \(bytes.count) characters, not \(Self.length)")
+            throw TSAPIError.userDataKey(text, "it has \(bytes.count) characters, not \(Self.length)")
         }
         guard bytes[0] | 0x20 == UInt8(ascii: "c"), bytes[1] | 0x20 == UInt8(ascii: "t") else {
-            throw UserDataKeyError(text: text, reason: "it does not start with \(Self.prefix)")
+            throw TSAPIError.userDataKey(text, "it does not start with \(Self.prefix)")
         }
         var symbols: [UInt8] = []
         for (offset, byte) in bytes[2...].enumerated() {
             guard let value = Self.symbol(byte) else {
-                throw UserDataKeyError(
-                    text: text, reason: "character \(offset + 3) is not one of 0-9 A-Z without I, L, O, U")
+                throw TSAPIError.userDataKey(text, "character \(offset + 3) is not one of 0-9 A-Z without I, L, O, U")
             }
             symbols.append(value)
         }
         let check = UInt16(symbols[Self.randomSymbols]) << 5 | UInt16(symbols[Self.randomSymbols + 1])
         guard check == Self.check(Array(symbols[..<Self.randomSymbols])) else {
-            throw UserDataKeyError(text: text, reason: "its check characters do not match: a character is wrong")
+            throw TSAPIError.userDataKey(text, "its check characters do not match: a character is wrong")
         }
         self.init(symbols: Array(symbols[..<Self.randomSymbols]))
     }
@@ -163,13 +162,13 @@ public struct UserDataKey: Hashable, Sendable, Comparable, CustomStringConvertib
     }
 }
 
-/// Why a text is not a user-data key (a 400 for the client).
-public struct UserDataKeyError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var text: String
-    public var reason: String
-
-    public var description: String {
-        "\"\(text)\" is not a CallTrail user-data key (CT and 18 characters of 0-9 A-Z without I, L, O, U): \(reason)"
+extension TSAPIError {
+    /// Why a text is not a user-data key (a 400 for the client).
+    static func userDataKey(_ text: String, _ reason: String) -> TSAPIError {
+        TSAPIError(
+            .userDataKey,
+            "\"\(text)\" is not a CallTrail user-data key (CT and 18 characters of 0-9 A-Z without I, L, O, U): \(reason)"
+        )
     }
 }
 
