@@ -27,8 +27,8 @@ struct BackgroundThreadExecutorTests {
     @Test func workPreferringItRunsNicedAndTheRestDoesNot() async throws {
         let outside = Self.niceness()
         let (inside, child, threadName) = await withTaskExecutorPreference(Self.executor) {
-            // Read before the await: where a task resumes after one is the runtime's choice, and under load it has
-            // been a thread of the global pool.
+            // The body may begin on the caller's thread; once it suspends, it resumes on the executor it prefers.
+            await Task.yield()
             let inside = Self.niceness()
             let threadName = Self.threadName()
             async let child = Self.niceness()
