@@ -7,7 +7,9 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// What the two executables, `calltrail` and `calltrail-bench`, both use.
+/// What the two executables, `calltrail` and `calltrail-bench`, both use. `WSClient` is the WebSocket client of
+/// `calltrail feed`, a user tool that watches the feed; the HTTP client library (AsyncHTTPClient) is the benchmarks'
+/// alone.
 let commandDependencies: [Target.Dependency] = [
     "CallTrailServer", "CommandSupport", "EventStore", "TSAPI", "Simulator", "Projections", "CallModel",
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -20,7 +22,6 @@ let commandDependencies: [Target.Dependency] = [
     .product(name: "NIOHTTP1", package: "swift-nio"),
     .product(name: "PostgresNIO", package: "postgres-nio"),
     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-    .product(name: "AsyncHTTPClient", package: "async-http-client"),
     .product(name: "WSClient", package: "swift-websocket"),
 ]
 
@@ -117,7 +118,10 @@ let package = Package(
         // The benchmarks: a separate executable, so the shipped `calltrail` links none of their code.
         .executableTarget(
             name: "calltrail-bench",
-            dependencies: commandDependencies + [.product(name: "NIOWebSocket", package: "swift-nio")],
+            dependencies: commandDependencies + [
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Benchmarks/CallTrailBench",
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,4 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -135,44 +134,36 @@ struct SimulateCommand: AsyncParsableCommand {
         if path != "-" { try handle.close() }
     }
 
-    private func post(_ traffic: inout Traffic, to base: String, progress: inout Progress) async throws {
-        let endpoint =
-            base.hasSuffix("/v1/events")
-            ? base : base.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/events"
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    private func post(_ traffic: inout Traffic, to url: String, progress: inout Progress) async throws {
         let started = ContinuousClock.now
         let simulatedStart = traffic.clock
-        do {
+        let batch = self.batch, speed = self.speed
+        var generator = traffic
+        var meter = progress
+        try await IngestConnection.with(url) { connection in
             var lines: [String] = []
             var exhausted = false
             while !exhausted {
                 lines.removeAll(keepingCapacity: true)
-                while lines.count < batch, let line = traffic.next() { lines.append(line) }
+                while lines.count < batch, let line = generator.next() { lines.append(line) }
                 exhausted = lines.count < batch
                 guard !lines.isEmpty else { break }
                 if speed > 0 {
                     // Keep to the simulated clock: a batch leaves when its last event's time has come.
-                    let due = traffic.clock.timeIntervalSince(simulatedStart) / speed
+                    let due = generator.clock.timeIntervalSince(simulatedStart) / speed
                     let elapsed = (ContinuousClock.now - started).components
                     let wait = due - (Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
                     if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
                 }
-                var request = HTTPClientRequest(url: endpoint)
-                request.method = .POST
-                request.headers.add(name: "Content-Type", value: "application/x-ndjson")
-                request.body = .bytes(ByteBuffer(string: lines.joined(separator: "\n")))
-                let response = try await http.execute(request, timeout: .seconds(60))
-                let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
-                guard response.status == .ok else {
-                    throw ValidationError("CallTrail answered \(response.status.code): \(body)")
+                let answer = try await connection.post(lines.joined(separator: "\n"))
+                guard answer.status == 200 else {
+                    throw ValidationError("CallTrail answered \(answer.status): \(answer.body)")
                 }
-                progress.tick(calls: traffic.callsGenerated, events: traffic.eventsEmitted)
+                meter.tick(calls: generator.callsGenerated, events: generator.eventsEmitted)
             }
-        } catch {
-            try? await http.shutdown()
-            throw error
         }
-        try await http.shutdown()
+        traffic = generator
+        progress = meter
     }
 }
 
