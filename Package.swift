@@ -27,7 +27,7 @@ let commandDependencies: [Target.Dependency] = [
 
 let package = Package(
     name: "calltrail",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "calltrail", targets: ["calltrail"]),
         .executable(name: "calltrail-bench", targets: ["calltrail-bench"]),

@@ -19,7 +19,7 @@ func benchMachine() -> String {
 /// machine's dirty page cache is written out too (`benchFlushPageCache`).
 func benchCheckpoint(_ server: DatabaseURL, logger: Logger) async throws {
     do {
-        try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
+        _ = try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
             try await client.query("CHECKPOINT", logger: logger)
         }
     } catch {

@@ -73,7 +73,7 @@ struct IngestBenchCommand: AsyncParsableCommand {
         var ratios: [Double] = []
         for round in 1...rounds {
             let scratch = server.with(database: "calltrail_bench_\(Int(Date().timeIntervalSince1970))_\(round)")
-            try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
+            _ = try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
                 try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
             }
             // Each phase starts from a checkpoint, so neither pays for the other's dirty pages.
@@ -95,7 +95,7 @@ struct IngestBenchCommand: AsyncParsableCommand {
             print(String(format: "ratio:              %10.2f", ingestRate / rawRate))
             ratios.append(ingestRate / rawRate)
             if !keep {
-                try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
+                _ = try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
                     try await client.query(
                         PostgresQuery(unsafeSQL: "DROP DATABASE \(scratch.database) WITH (FORCE)"), logger: logger)
                 }

@@ -3,36 +3,36 @@ import TSAPI
 
 /// A call's identity on one switch while it lives: Communication Manager reuses callIDs once a call clears,
 /// so a callID names a call only together with its switch and only until CallCleared.
-public struct CallKey: Hashable, Sendable, Codable, CustomStringConvertible {
-    public var switchID: String
-    public var callID: Int64
+package struct CallKey: Hashable, Sendable, Codable, CustomStringConvertible {
+    package var switchID: String
+    package var callID: Int64
 
-    public init(switchID: String, callID: Int64) {
+    package init(switchID: String, callID: Int64) {
         self.switchID = switchID
         self.callID = callID
     }
 
-    public var description: String { "\(switchID)/\(callID)" }
+    package var description: String { "\(switchID)/\(callID)" }
 }
 
 /// One stored TSAPI event as the reducers read it: the decoded event, its global position, and the call and
 /// device it is about, picked once from the connection field its type names.
-public struct CallEvent: Sendable {
-    public let position: Int64
-    public let event: TSAPIEvent
+package struct CallEvent: Sendable {
+    package let position: Int64
+    package let event: TSAPIEvent
     /// The connection the event is about (for Transferred/Conferenced: the surviving call's first party),
     /// picked once: the reducer asks for it several times per event.
-    public let connection: ConnectionID?
+    package let connection: ConnectionID?
 
-    public init(position: Int64, event: TSAPIEvent) {
+    package init(position: Int64, event: TSAPIEvent) {
         self.position = position
         self.event = event
         self.connection = Self.connection(of: event.csta)
     }
 
-    public var time: Date { event.time }
-    public var switchID: String { event.switchID }
-    public var ucid: UCID? { event.att?.ucidValue }
+    package var time: Date { event.time }
+    package var switchID: String { event.switchID }
+    package var ucid: UCID? { event.att?.ucidValue }
 
     private static func connection(of csta: CSTAEvent) -> ConnectionID? {
         switch csta {
@@ -55,7 +55,7 @@ public struct CallEvent: Sendable {
     }
 
     /// The call the event belongs to, on its switch; nil for events about no call (link and monitor events).
-    public var callKey: CallKey? {
+    package var callKey: CallKey? {
         guard let callID = connection?.callID, callID != 0 else { return nil }
         return CallKey(switchID: switchID, callID: callID)
     }

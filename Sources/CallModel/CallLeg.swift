@@ -2,8 +2,8 @@ import Foundation
 import TSAPI
 
 /// One call of a journey on one switch: the call context a CRM asks for by UCID.
-public struct CallLeg: Sendable, Equatable {
-    public enum Role: String, Sendable, Codable {
+package struct CallLeg: Sendable, Equatable {
+    package enum Role: String, Sendable, Codable {
         /// The customer's call.
         case original
         /// A call an agent made while holding the customer, to consult, transfer or conference.
@@ -12,36 +12,36 @@ public struct CallLeg: Sendable, Equatable {
         case farSite
     }
 
-    public enum State: String, Sendable, Codable {
+    package enum State: String, Sendable, Codable {
         case initiated, offered, queued, alerting, connected, held
         /// Joined into the original call by a transfer or conference.
         case merged
         case cleared
     }
 
-    public var ucid: UCID?
-    public var switchID: String
-    public var role: Role
-    public var state: State
+    package var ucid: UCID?
+    package var switchID: String
+    package var role: Role
+    package var state: State
     /// For a consultation: the UCID of the call it was made from.
-    public var consultOf: UCID?
+    package var consultOf: UCID?
     /// For a merged consultation: the UCID it was merged into.
-    public var mergedInto: UCID?
+    package var mergedInto: UCID?
     /// The CSTA calling and called numbers as the latest event of this call reported them.
-    public var ani: String?
-    public var dnis: String?
-    public var trunkGroup: String?
-    public var trunkMember: String?
-    public var uui: String?
-    public var userEnteredCode: String?
-    public var parties: [Party]
+    package var ani: String?
+    package var dnis: String?
+    package var trunkGroup: String?
+    package var trunkMember: String?
+    package var uui: String?
+    package var userEnteredCode: String?
+    package var parties: [Party]
     /// Stations that answered this call, in order.
-    public var agents: [String]
-    public var startedAt: Date
-    public var answeredAt: Date?
-    public var endedAt: Date?
-    public var updatedAt: Date
-    public var lastPosition: Int64
+    package var agents: [String]
+    package var startedAt: Date
+    package var answeredAt: Date?
+    package var endedAt: Date?
+    package var updatedAt: Date
+    package var lastPosition: Int64
 
     init(ucid: UCID?, switchID: String, role: Role, consultOf: UCID?, at event: CallEvent) {
         self.ucid = ucid
@@ -56,7 +56,7 @@ public struct CallLeg: Sendable, Equatable {
         self.lastPosition = event.position
     }
 
-    public var isEnded: Bool { state == .cleared || state == .merged }
+    package var isEnded: Bool { state == .cleared || state == .merged }
 
     mutating func setParty(_ device: String, _ state: Party.State, callID: Int64, at time: Date) {
         if let index = parties.firstIndex(where: { $0.device == device }) {
@@ -76,13 +76,13 @@ public struct CallLeg: Sendable, Equatable {
 }
 
 /// A device on a call and what it is doing there: what `GET /v1/calls?device=` answers with.
-public struct Party: Sendable, Codable, Equatable {
-    public enum State: String, Sendable, Codable {
+package struct Party: Sendable, Codable, Equatable {
+    package enum State: String, Sendable, Codable {
         case initiated, alerting, queued, connected, held
     }
 
-    public var device: String
-    public var state: State
-    public var callID: Int64
-    public var since: Date
+    package var device: String
+    package var state: State
+    package var callID: Int64
+    package var since: Date
 }

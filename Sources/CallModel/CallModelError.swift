@@ -1,8 +1,8 @@
 /// Every error the call model throws: text from a client or from the store that the model cannot read. One type,
 /// with a `code` for what was being read and the facts a client needs (the field at fault; for a ctiSVR request,
 /// its `id` so the answer can still be matched), so each way in can answer in its own terms.
-public struct CallModelError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Code: Sendable, Equatable {
+package struct CallModelError: Error, Equatable, Sendable, CustomStringConvertible {
+    package enum Code: Sendable, Equatable {
         /// A journey's stored state that does not read back.
         case storedState
         /// A stored user-data event the user-data projection cannot read.
@@ -14,7 +14,7 @@ public struct CallModelError: Error, Equatable, Sendable, CustomStringConvertibl
     }
 
     /// What is wrong with a ctiSVR request.
-    public enum CtiSvrProblem: Sendable, Equatable {
+    package enum CtiSvrProblem: Sendable, Equatable {
         case notJSON
         case notAnObject
         case missingRequest
@@ -22,28 +22,28 @@ public struct CallModelError: Error, Equatable, Sendable, CustomStringConvertibl
         case wrongType(field: String)
     }
 
-    public var code: Code
-    public var message: String
+    package var code: Code
+    package var message: String
     /// The member at fault, when one is.
-    public var field: String?
+    package var field: String?
     /// For a ctiSVR request: the JSON text of its `id` when it could be read.
-    public var id: String?
+    package var id: String?
 
-    public init(_ code: Code, _ message: String, field: String? = nil, id: String? = nil) {
+    package init(_ code: Code, _ message: String, field: String? = nil, id: String? = nil) {
         self.code = code
         self.message = message
         self.field = field
         self.id = id
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
     /// For a ctiSVR request: what is wrong with it.
-    public var ctiSvrProblem: CtiSvrProblem? {
+    package var ctiSvrProblem: CtiSvrProblem? {
         if case .ctiSvrRequest(let problem) = code { problem } else { nil }
     }
 
-    public static func feedFilter(field: String?, _ message: String) -> CallModelError {
+    package static func feedFilter(field: String?, _ message: String) -> CallModelError {
         CallModelError(.feedFilter, message, field: field)
     }
 }

@@ -11,9 +11,9 @@ import TSAPI
 extension Journey {
     /// The version of this JSON's shape. Change it with any change to the stored fields: the projector then
     /// rebuilds the tables, since rows of another shape cannot be read back.
-    public static let stateVersion = 3
+    package static let stateVersion = 3
 
-    public var stateJSON: String {
+    package var stateJSON: String {
         var out = JSONWriter(capacity: 4096)
         out.object { o in
             o.field("id", id)
@@ -155,7 +155,7 @@ extension JSONWriter {
 
 extension Journey {
     /// Reads `stateJSON` back.
-    public init(stateJSON text: String) throws(CallModelError) {
+    package init(stateJSON text: String) throws(CallModelError) {
         let tree: JSONTree
         do { tree = try JSONTree(parsing: text) } catch {
             throw CallModelError(.storedState, "stored state is not JSON: \(error)")

@@ -11,25 +11,25 @@ import TSAPI
 /// Ended journeys stay findable for `linkGrace` of event time, because late monitor copies and far-site legs
 /// can still arrive; the check is made on each lookup (not when memory is freed), so results never depend on
 /// how the events were batched.
-public struct JourneyTracker: Sendable {
-    public static let defaultLinkGrace: TimeInterval = 15 * 60
+package struct JourneyTracker: Sendable {
+    package static let defaultLinkGrace: TimeInterval = 15 * 60
     /// An open journey with no event for this long of event time is ended: its CallCleared was lost (a link
     /// down, a monitor stopped), and an open journey would otherwise stay open, and in memory, for ever.
-    public static let silenceLimit: TimeInterval = 4 * 3600
+    package static let silenceLimit: TimeInterval = 4 * 3600
 
-    public let linkGrace: TimeInterval
+    package let linkGrace: TimeInterval
     /// The journeys held, by id. A copy: for tests and tools, not for the projector's loop.
-    public var journeys: [String: Journey] { table.mapValues(\.journey) }
+    package var journeys: [String: Journey] { table.mapValues(\.journey) }
     /// The journeys held, each in a box: a table of inline journeys (several hundred bytes each) would cost that
     /// much for each of its empty slots too, and a table sized for 10,000 journeys was 14 MB.
     private var table: [String: JourneyBox] = [:]
     /// The last position applied.
-    public private(set) var position: Int64
+    package private(set) var position: Int64
     /// The latest event time seen: the tracker's notion of "now".
-    public private(set) var clock: Date
+    package private(set) var clock: Date
     /// Events that belonged to no call the tracker could find (for example, the middle of a call that began
     /// before the store did).
-    public private(set) var unattributedEvents = 0
+    package private(set) var unattributedEvents = 0
 
     private var byCall: [CallKey: String] = [:]
     private var byUCID: [UCID: String] = [:]
@@ -45,19 +45,19 @@ public struct JourneyTracker: Sendable {
     /// Feed messages of the events applied since the last `takeFeed()`, in event order.
     private var feed: [FeedMessage] = []
     /// False where nobody reads the feed (benchmarks of the journeys alone).
-    public var emitsFeed = true
+    package var emitsFeed = true
     /// When silent journeys are next looked for: at the first event of each minute of event time, a point that
     /// depends on the events alone (not on how they were batched), and that `clock` gives back after a restart.
     private var nextSilenceCheck: Date = .distantPast
 
-    public init(linkGrace: TimeInterval = Self.defaultLinkGrace) {
+    package init(linkGrace: TimeInterval = Self.defaultLinkGrace) {
         self.linkGrace = linkGrace
         self.position = 0
         self.clock = .distantPast
     }
 
     /// A tracker that carries on from stored journeys: the open ones and those ended within `linkGrace`.
-    public init(
+    package init(
         restoring stored: [Journey], position: Int64, clock: Date, linkGrace: TimeInterval = Self.defaultLinkGrace
     ) {
         self.init(linkGrace: linkGrace)
@@ -86,7 +86,7 @@ public struct JourneyTracker: Sendable {
     }
 
     /// The journeys changed and removed since the last call, for the runner to write.
-    public mutating func takeChanges() -> (changed: [Journey], removed: [String]) {
+    package mutating func takeChanges() -> (changed: [Journey], removed: [String]) {
         let changedJourneys = changed.compactMap { table[$0]?.journey }
         let removedIDs = removed.subtracting(changed)
         changed = []
@@ -95,13 +95,13 @@ public struct JourneyTracker: Sendable {
     }
 
     /// The feed messages made since the last call, for the runner to store with the journeys.
-    public mutating func takeFeed() -> [FeedMessage] {
+    package mutating func takeFeed() -> [FeedMessage] {
         defer { feed = [] }
         return feed
     }
 
     /// Frees the memory of journeys ended more than `linkGrace` before the clock; they can no longer change.
-    public mutating func evictExpired() {
+    package mutating func evictExpired() {
         let horizon = clock.addingTimeInterval(-linkGrace)
         while endedOrderStart < endedOrder.count, endedOrder[endedOrderStart].0 < horizon {
             let (endedAt, id) = endedOrder[endedOrderStart]
@@ -121,18 +121,18 @@ public struct JourneyTracker: Sendable {
     }
 
     /// The journey of a UCID, while the tracker holds it.
-    public func journey(ucid: UCID) -> Journey? {
+    package func journey(ucid: UCID) -> Journey? {
         byUCID[ucid].flatMap { table[$0]?.journey }
     }
 
     /// Moves the position past events the tracker did not need (unknown types, undecodable bodies).
-    public mutating func advance(to position: Int64) {
+    package mutating func advance(to position: Int64) {
         self.position = max(self.position, position)
     }
 
     // MARK: - Applying one event
 
-    public mutating func apply(_ event: CallEvent) {
+    package mutating func apply(_ event: CallEvent) {
         position = max(position, event.position)
         // The user-data service's events are stamped with the server's clock, not the switch's: letting them
         // move the event-time clock would end every journey whose switch clock lags as "silent".

@@ -9,7 +9,7 @@ import Prometheus
 import ServiceLifecycle
 
 /// What `buildApplication` needs to know; the CLI's `serve` command and the tests each provide it.
-public protocol AppArguments: Sendable {
+package protocol AppArguments: Sendable {
     var hostname: String { get }
     var port: Int { get }
     /// `DATABASE_URL`; nil runs the embedded PostgreSQL under `dataDirectory`.
@@ -37,13 +37,13 @@ public protocol AppArguments: Sendable {
 /// The defaults, for tests and tools; `calltrail serve` gives each an option (and an environment variable), so the
 /// library itself reads no environment.
 extension AppArguments {
-    public var appendMaxEvents: Int { 2_000 }
-    public var appendLanes: Int { 2 }
-    public var projectorNiceness: Int32 { 10 }
-    public var projectorLongestPause: Double { 2 }
-    public var userData: UserDataPolicy { UserDataPolicy() }
-    public var feed: FeedPolicy { FeedPolicy() }
-    public var readWaitSeconds: Double { 5 }
+    package var appendMaxEvents: Int { 2_000 }
+    package var appendLanes: Int { 2 }
+    package var projectorNiceness: Int32 { 10 }
+    package var projectorLongestPause: Double { 2 }
+    package var userData: UserDataPolicy { UserDataPolicy() }
+    package var feed: FeedPolicy { FeedPolicy() }
+    package var readWaitSeconds: Double { 5 }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
@@ -55,7 +55,7 @@ extension AppArguments {
 /// signal, or with an error (non-zero exit) when it cannot start: an unreachable database or a failed migration at
 /// start-up, where a supervisor's restart is the right cure.
 /// `onServerRunning` gets the port actually bound (useful with port 0).
-public func buildApplication(
+package func buildApplication(
     _ arguments: some AppArguments, metrics: PrometheusCollectorRegistry? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {

@@ -13,7 +13,10 @@ package struct DatabaseOptions: ParsableArguments {
         help:
             "PostgreSQL URL, e.g. postgres://user:pass@host:5432/calltrail (env DATABASE_URL). Without it, a private PostgreSQL runs under --data-dir."
     )
-    package var databaseURL: String? = environment["DATABASE_URL"]
+    var databaseURLOption: String?
+
+    /// `--database-url`, else `DATABASE_URL`; nil for the private PostgreSQL.
+    package var databaseURL: String? { databaseURLOption ?? environment["DATABASE_URL"] }
 
     @Option(name: .customLong("data-dir"), help: "Folder of the private PostgreSQL (env CALLTRAIL_DATA_DIR).")
     package var dataDirectory: String = environment["CALLTRAIL_DATA_DIR"] ?? "calltrail-data"
@@ -21,7 +24,10 @@ package struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .customLong("migrations"),
         help: "Folder of the NNNN_name.sql migrations (env CALLTRAIL_MIGRATIONS; default ./migrations).")
-    package var migrationsDirectory: String? = environment["CALLTRAIL_MIGRATIONS"]
+    var migrationsOption: String?
+
+    /// `--migrations`, else `CALLTRAIL_MIGRATIONS`; nil for the default folder.
+    package var migrationsDirectory: String? { migrationsOption ?? environment["CALLTRAIL_MIGRATIONS"] }
 
     @Option(
         name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env LOG_LEVEL).")

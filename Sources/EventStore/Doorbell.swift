@@ -5,7 +5,7 @@ import Synchronization
 /// The projector waits on one for new events, and the feed for new messages: both are rung by a PostgreSQL
 /// notification and also look again after a timeout, so a lost notification (a reconnect) delays work but never
 /// loses it.
-public final class Doorbell: Sendable {
+package final class Doorbell: Sendable {
     private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -15,9 +15,9 @@ public final class Doorbell: Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    package init() {}
 
-    public func ring() {
+    package func ring() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
                 state.rung = true
@@ -30,7 +30,7 @@ public final class Doorbell: Sendable {
     }
 
     /// Returns at the next ring (at once if one came since the last wait), or after `timeout`.
-    public func wait(timeout: Duration) async {
+    package func wait(timeout: Duration) async {
         if takeRing() { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: timeout) }
@@ -50,7 +50,7 @@ public final class Doorbell: Sendable {
     }
 
     /// Returns at the next ring (at once if one came since the last wait), or when the task is cancelled.
-    public func wait() async {
+    package func wait() async {
         if takeRing() { return }
         await withTaskCancellationHandler {
             await nextRing()

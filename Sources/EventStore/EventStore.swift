@@ -5,7 +5,7 @@ import TSAPI
 ///
 /// A protocol so the HTTP layer and the projections name what they need, not PostgreSQL; the one real
 /// implementation is `PostgresEventStore`, and the tests exercise it against a real server.
-public protocol EventStore: Sendable {
+package protocol EventStore: Sendable {
     /// Appends each batch all-or-nothing, in one transaction for all of them, and returns one result per batch.
     func append(_ batches: [[IncomingEvent]]) async throws -> [AppendResult]
     /// The global log after `position`, in position order.
@@ -17,14 +17,14 @@ public protocol EventStore: Sendable {
 }
 
 /// What an append reports to the client (the ingest envelope, docs/api.md).
-public struct AppendResult: Sendable, Equatable, Codable {
-    public var accepted: Int
-    public var duplicates: Int
+package struct AppendResult: Sendable, Equatable, Codable {
+    package var accepted: Int
+    package var duplicates: Int
     /// The first and last positions of the events this batch stored; nil when it stored none.
-    public var firstPosition: Int64?
-    public var lastPosition: Int64?
+    package var firstPosition: Int64?
+    package var lastPosition: Int64?
 
-    public init(accepted: Int, duplicates: Int, firstPosition: Int64?, lastPosition: Int64?) {
+    package init(accepted: Int, duplicates: Int, firstPosition: Int64?, lastPosition: Int64?) {
         self.accepted = accepted
         self.duplicates = duplicates
         self.firstPosition = firstPosition
@@ -35,7 +35,7 @@ public struct AppendResult: Sendable, Equatable, Codable {
 
     /// The positions are `null` when the batch stored nothing, rather than absent: a client reads the same members
     /// from every answer.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(accepted, forKey: .accepted)
         try c.encode(duplicates, forKey: .duplicates)
@@ -45,26 +45,26 @@ public struct AppendResult: Sendable, Equatable, Codable {
 }
 
 /// One row of the log as the store returns it.
-public struct StoredEvent: Sendable, Equatable {
-    public var position: Int64
-    public var id: String
-    public var source: String
-    public var switchName: String
-    public var seq: Int64?
-    public var monitor: Int64?
-    public var type: String
+package struct StoredEvent: Sendable, Equatable {
+    package var position: Int64
+    package var id: String
+    package var source: String
+    package var switchName: String
+    package var seq: Int64?
+    package var monitor: Int64?
+    package var type: String
     /// False for a type the contract does not name: stored, flagged, ignored by projections.
-    public var isKnownType: Bool
-    public var time: Date
+    package var isKnownType: Bool
+    package var time: Date
     /// The stream the event was stored in; nil while its UCID is unknown (a link event attaches it later).
-    public var ucid: UCID?
-    public var streamVersion: Int?
-    public var callID: Int64?
+    package var ucid: UCID?
+    package var streamVersion: Int?
+    package var callID: Int64?
     /// The event's JSON exactly as received.
-    public var body: String
-    public var storedAt: Date
+    package var body: String
+    package var storedAt: Date
 
-    public init(
+    package init(
         position: Int64, id: String, source: String, switchName: String, seq: Int64?, monitor: Int64?, type: String,
         isKnownType: Bool, time: Date, ucid: UCID?, streamVersion: Int?, callID: Int64?, body: String, storedAt: Date
     ) {

@@ -4,8 +4,8 @@ import Foundation
 /// act on the kind of failure, and a message that says what was wrong in an operator's terms. The HTTP edge maps
 /// the codes once: `unavailable`, `timeout` and `shuttingDown` are `503` with `Retry-After` (the request was not
 /// carried out and may be sent again as it is).
-public struct EventStoreError: Error, Sendable, CustomStringConvertible {
-    public enum Code: Sendable, Equatable {
+package struct EventStoreError: Error, Sendable, CustomStringConvertible {
+    package enum Code: Sendable, Equatable {
         /// The database is away (an outage the process is riding out).
         case unavailable
         /// A database call got no answer within its bound.
@@ -20,29 +20,29 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         case schema
     }
 
-    public let code: Code
-    public let message: String
+    package let code: Code
+    package let message: String
     /// For `unavailable`: since when the database has been away.
-    public let since: Date?
+    package let since: Date?
 
-    public init(_ code: Code, _ message: String, since: Date? = nil) {
+    package init(_ code: Code, _ message: String, since: Date? = nil) {
         self.code = code
         self.message = message
         self.since = since
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
     /// The database is away: a request gets `503` with `Retry-After`, and the work is tried again later.
-    public static func unavailable(since: Date, reason: String) -> EventStoreError {
+    package static func unavailable(since: Date, reason: String) -> EventStoreError {
         EventStoreError(.unavailable, "the database is unavailable (\(reason)); retry shortly", since: since)
     }
 
-    public static func timeout(after limit: Duration) -> EventStoreError {
+    package static func timeout(after limit: Duration) -> EventStoreError {
         EventStoreError(.timeout, "the database did not answer within \(limit)")
     }
 
-    public static func shuttingDown(_ what: String) -> EventStoreError {
+    package static func shuttingDown(_ what: String) -> EventStoreError {
         EventStoreError(
             .shuttingDown, "CallTrail is shutting down and takes no more \(what); retry against another instance")
     }
@@ -53,7 +53,7 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
 
     static func setup(_ message: String) -> EventStoreError { EventStoreError(.setup, message) }
 
-    public static func schema(_ message: String) -> EventStoreError { EventStoreError(.schema, message) }
+    package static func schema(_ message: String) -> EventStoreError { EventStoreError(.schema, message) }
 }
 
 /// Why migrating failed; the message names the file.

@@ -12,9 +12,9 @@ import Synchronization
 /// waiting for ever frees its lane.
 ///
 /// A `Service`: on graceful shutdown it stops taking requests, writes what was already queued, and returns.
-public final class GroupCommitter<Item: Sendable, Output: Sendable>: Service, Sendable {
+package final class GroupCommitter<Item: Sendable, Output: Sendable>: Service, Sendable {
     /// Writes one group in one transaction; one outcome per item, in order. A thrown error fails the group.
-    public typealias Write = @Sendable ([Item]) async throws -> [Result<Output, any Error>]
+    package typealias Write = @Sendable ([Item]) async throws -> [Result<Output, any Error>]
 
     struct Request {
         var item: Item
@@ -32,7 +32,7 @@ public final class GroupCommitter<Item: Sendable, Output: Sendable>: Service, Se
     /// What the requests are, for logs ("append", "user-data change").
     let name: String
     /// Transactions in flight at once.
-    public let lanes: Int
+    package let lanes: Int
     /// The most weight one group takes (a request is always taken, however heavy).
     let maxWeight: Int
     let weight: @Sendable (Item) -> Int
@@ -53,7 +53,7 @@ public final class GroupCommitter<Item: Sendable, Output: Sendable>: Service, Se
     /// One doorbell per lane: a new request wakes every idle lane, and whichever takes it first writes it.
     private let doorbells: [(stream: AsyncStream<Void>, ring: AsyncStream<Void>.Continuation)]
 
-    public init(
+    package init(
         name: String, lanes: Int, maxWeight: Int, weight: @escaping @Sendable (Item) -> Int = { _ in 1 },
         limit: Duration = .seconds(10), priority: TaskPriority = .high, availability: DatabaseAvailability?,
         logger: Logger, shuttingDown: @escaping @Sendable () -> any Error,
@@ -79,7 +79,7 @@ public final class GroupCommitter<Item: Sendable, Output: Sendable>: Service, Se
     }
 
     /// Submits one request; returns its output once its group is committed.
-    public func submit(_ item: Item) async throws -> Output {
+    package func submit(_ item: Item) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = state.withLock { state in
                 guard state.isAccepting else { return false }
@@ -94,7 +94,7 @@ public final class GroupCommitter<Item: Sendable, Output: Sendable>: Service, Se
         }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { lanes in
                 for doorbell in self.doorbells {

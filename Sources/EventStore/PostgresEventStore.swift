@@ -11,13 +11,13 @@ import TSAPI
 /// lock is held through commit, so positions are gapless and become visible in order (event-store-lessons
 /// §2.1, design A), across processes too. Bodies go in before the lock so that concurrent appends share the
 /// heavy part; the `EventAppender` groups waiting requests into such transactions.
-public struct PostgresEventStore: EventStore {
+package struct PostgresEventStore: EventStore {
     let client: PostgresClient
     let logger: Logger
     /// Body refs drawn a block at a time.
     let refBlocks = RefBlocks()
 
-    public init(client: PostgresClient, logger: Logger) {
+    package init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -25,7 +25,7 @@ public struct PostgresEventStore: EventStore {
     /// Sentinel for "no value" in bigint arrays, since PostgresNIO arrays cannot hold NULL.
     static let nullInteger = Int64.min
 
-    public func append(_ batches: [[IncomingEvent]]) async throws -> [AppendResult] {
+    package func append(_ batches: [[IncomingEvent]]) async throws -> [AppendResult] {
         let started = ContinuousClock.now
         defer {
             Timer(label: "calltrail_append_duration_seconds").recordNanoseconds(
@@ -491,7 +491,7 @@ public struct PostgresEventStore: EventStore {
         e.call_id, e.body::text, e.stored_at
         """
 
-    public func read(after position: Int64, limit: Int) async throws -> [StoredEvent] {
+    package func read(after position: Int64, limit: Int) async throws -> [StoredEvent] {
         let rows = try await client.query(
             """
             SELECT \(unescaped: Self.columns) FROM events WHERE position > \(position) ORDER BY position LIMIT \(limit)
@@ -499,7 +499,7 @@ public struct PostgresEventStore: EventStore {
         return try await Self.decode(rows)
     }
 
-    public func readStream(_ ucid: UCID) async throws -> [StoredEvent] {
+    package func readStream(_ ucid: UCID) async throws -> [StoredEvent] {
         let rows = try await client.query(
             """
             SELECT \(unescaped: Self.columns) FROM events WHERE ucid = \(ucid.rawValue)
@@ -512,14 +512,14 @@ public struct PostgresEventStore: EventStore {
     }
 
     /// The position of the last event in `ucid`'s stream (links included), nil when the stream has none.
-    public func lastPosition(of ucid: UCID) async throws -> Int64? {
+    package func lastPosition(of ucid: UCID) async throws -> Int64? {
         let rows = try await client.query(
             "SELECT last_position FROM streams WHERE ucid = \(ucid.rawValue)", logger: logger)
         for try await position in rows.decode(Int64.self) { return position }
         return nil
     }
 
-    public func headPosition() async throws -> Int64 {
+    package func headPosition() async throws -> Int64 {
         var head: Int64 = 0
         for try await value in try await client.query("SELECT last_position FROM event_log_head", logger: logger)
             .decode(Int64.self)

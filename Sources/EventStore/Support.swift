@@ -1,10 +1,10 @@
 extension Duration {
     /// Whole nanoseconds, for swift-metrics timers.
-    public var totalNanoseconds: Int64 {
+    package var totalNanoseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// Seconds as a Double, for reports.
-    public var seconds: Double { Double(totalNanoseconds) / 1e9 }
+    package var seconds: Double { Double(totalNanoseconds) / 1e9 }
 }

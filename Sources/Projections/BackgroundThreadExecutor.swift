@@ -15,22 +15,22 @@ import Glibc
 /// after, in bigger batches. Its database work is paced by it, since each batch waits for the last.
 ///
 /// Jobs run one at a time in the order enqueued. The thread lives as long as the process.
-public final class BackgroundThreadExecutor: TaskExecutor, @unchecked Sendable {
+package final class BackgroundThreadExecutor: TaskExecutor, @unchecked Sendable {
     /// The niceness the thread asks for (Linux `setpriority`, per thread); 0 leaves it as the process is.
-    public let niceness: Int32
+    package let niceness: Int32
     /// The thread's name, as `top -H` and `perf` show it (at most 15 bytes on Linux).
-    public let name: String
+    package let name: String
     /// Guards `jobs` and signals the thread when one arrives.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
 
-    public init(name: String, niceness: Int32) {
+    package init(name: String, niceness: Int32) {
         self.niceness = niceness
         self.name = name
         Thread { [self] in run() }.start()
     }
 
-    public func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         jobs.append(job)

@@ -14,11 +14,11 @@ import TSAPI
 /// journeys together with the new checkpoint in one transaction: an event is never missed or applied twice,
 /// however the process stops. The tracker is a cache of the open rows; if the checkpoint moved under it
 /// (another projector, or a rebuild swapped its tables in), it reloads from PostgreSQL and carries on.
-public struct JourneyProjector: Service {
+package struct JourneyProjector: Service {
     let store: PostgresJourneyStore
     let logger: Logger
     /// Most events read and committed at once.
-    public let batchSize: Int
+    package let batchSize: Int
     /// How long to wait before looking again when the projector has caught up and no notification came.
     let idleWait: Duration
     /// Rung by this process's appender, and by `calltrail_events` notifications for appends in any process.
@@ -45,9 +45,9 @@ public struct JourneyProjector: Service {
     let availability: DatabaseAvailability?
     /// How long every append lane must have been busy before it counts as a burst: a moment's queue at the usual
     /// rate must never hold up an offer.
-    public static let burst = Duration.milliseconds(500)
+    package static let burst = Duration.milliseconds(500)
 
-    public init(
+    package init(
         store: PostgresJourneyStore, logger: Logger, batchSize: Int = 5_000, idleWait: Duration = .milliseconds(500),
         executor: (any TaskExecutor)? = nil, ingest: AppendSaturation? = nil,
         longestPauseForIngest: Duration = .seconds(2),
@@ -67,9 +67,9 @@ public struct JourneyProjector: Service {
     }
 
     /// New events were committed in this process.
-    public func eventsAppended() { newEvents.ring() }
+    package func eventsAppended() { newEvents.ring() }
 
-    public func run() async throws {
+    package func run() async throws {
         // Returns, never throws: a service that ends the service group over a recoverable error would take the
         // HTTP server down with it. Only graceful shutdown (or cancellation) ends this loop.
         await cancelWhenGracefulShutdown {
@@ -229,9 +229,9 @@ public struct JourneyProjector: Service {
 
     /// The projector's memory: its tracker, the checkpoint its tables are at, and the next batch if it was
     /// read while the last one was being written.
-    public struct State: Sendable {
-        public var tracker: JourneyTracker
-        public var checkpoint: PostgresJourneyStore.Checkpoint
+    package struct State: Sendable {
+        package var tracker: JourneyTracker
+        package var checkpoint: PostgresJourneyStore.Checkpoint
         var prefetched: DecodedBatch?
     }
 
@@ -249,7 +249,7 @@ public struct JourneyProjector: Service {
     }
 
     /// Projects one batch; returns how many events it read.
-    public func step(_ state: inout State) async throws -> Int {
+    package func step(_ state: inout State) async throws -> Int {
         let batch: DecodedBatch
         if var prefetched = state.prefetched, let end = prefetched.last {
             // Read while the last batch was written, it may have stopped short of events committed since: those
@@ -290,7 +290,7 @@ public struct JourneyProjector: Service {
         return batch.count
     }
 
-    public func restore() async throws -> State {
+    package func restore() async throws -> State {
         let checkpoint = try await store.checkpoint()
         let journeys = try await store.restorableJourneys(
             .live, checkpoint: checkpoint, grace: JourneyTracker.defaultLinkGrace)

@@ -10,10 +10,10 @@ import TSAPI
 /// Rows live in the `projection` schema; a rebuild writes the same tables in `projection_next` and swaps the
 /// schemas (migrations/0002_projections.sql). Each row keeps the reducer's whole state of its journey, so the
 /// projector restarts from the open rows and the checkpoint alone.
-public struct PostgresJourneyStore: Sendable {
+package struct PostgresJourneyStore: Sendable {
     /// The two schemas the projection tables exist in. Schema names cannot be bound parameters, so they are
     /// spliced into SQL from this closed set only.
-    public enum Schema: String, Sendable {
+    package enum Schema: String, Sendable {
         case live = "projection"
         case rebuild = "projection_next"
 
@@ -23,7 +23,7 @@ public struct PostgresJourneyStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    package init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -31,15 +31,15 @@ public struct PostgresJourneyStore: Sendable {
     // MARK: - The projector's side
 
     /// Where a projector stands: the last position its tables include.
-    public struct Checkpoint: Sendable, Equatable {
-        public var position: Int64
-        public var clock: Date?
-        public var generation: Int
+    package struct Checkpoint: Sendable, Equatable {
+        package var position: Int64
+        package var clock: Date?
+        package var generation: Int
         /// The `Journey.stateVersion` of the rows.
-        public var stateVersion: Int
+        package var stateVersion: Int
     }
 
-    public func checkpoint(_ schema: Schema = .live) async throws -> Checkpoint {
+    package func checkpoint(_ schema: Schema = .live) async throws -> Checkpoint {
         let rows = try await client.query(
             "SELECT position, clock, generation, state_version FROM projection_checkpoints WHERE name = \(schema.checkpoint)",
             logger: logger)
@@ -51,7 +51,7 @@ public struct PostgresJourneyStore: Sendable {
 
     /// Session advisory locks that give work a single owner across processes; the server frees them when the
     /// holder's connection ends.
-    public enum Lock: Int64, Sendable {
+    package enum Lock: Int64, Sendable {
         /// "CTJourny" in ASCII: the projector.
         case projector = 0x4354_4A6F_7572_6E79
         /// "CTRebild": a rebuild, which owns `projection_next` while it runs.
@@ -59,7 +59,7 @@ public struct PostgresJourneyStore: Sendable {
     }
 
     /// Takes `lock` on a connection the caller keeps for as long as it needs it; false if another holds it.
-    public func tryLock(_ lock: Lock, on connection: PostgresConnection) async throws -> Bool {
+    package func tryLock(_ lock: Lock, on connection: PostgresConnection) async throws -> Bool {
         for try await locked in try await connection.query(
             "SELECT pg_try_advisory_lock(\(lock.rawValue))", logger: logger
         ).decode(Bool.self) {
@@ -68,13 +68,13 @@ public struct PostgresJourneyStore: Sendable {
         return false
     }
 
-    public func unlock(_ lock: Lock, on connection: PostgresConnection) async throws {
+    package func unlock(_ lock: Lock, on connection: PostgresConnection) async throws {
         for try await _ in try await connection.query("SELECT pg_advisory_unlock(\(lock.rawValue))", logger: logger) {}
     }
 
     /// Empties the live tables and puts their checkpoint at position 0 with this build's state version: the
     /// projector then starts over (a running one reloads). For benchmarks and a fresh database.
-    public func resetLive() async throws {
+    package func resetLive() async throws {
         try await client.query("SELECT calltrail_create_projection_tables('projection')", logger: logger)
         try await client.query(
             """
@@ -86,7 +86,7 @@ public struct PostgresJourneyStore: Sendable {
     }
 
     /// How a projection reads the log.
-    public enum LogRead: Sendable {
+    package enum LogRead: Sendable {
         /// Small pages at the head of the log (the live projector): each row's body is looked up by key, whatever
         /// the planner's statistics. On a database not yet ANALYZEd (its first minute or so) the plain join
         /// hashed the whole of `event_bodies` for every batch, so each batch took longer as the log grew
@@ -98,7 +98,7 @@ public struct PostgresJourneyStore: Sendable {
     }
 
     /// The stored events after `position` that a projection reads: their position and JSON.
-    public func events(
+    package func events(
         after position: Int64, limit: Int, read: LogRead = .replay
     ) async throws -> [(position: Int64, body: String)] {
         var events: [(Int64, String)] = []
@@ -136,12 +136,12 @@ public struct PostgresJourneyStore: Sendable {
         func decodeRow(_ row: PostgresRow) throws -> (Int64, String) { try row.decode((Int64, String).self) }
     }
 
-    public func headPosition() async throws -> Int64 {
+    package func headPosition() async throws -> Int64 {
         try await PostgresEventStore(client: client, logger: logger).headPosition()
     }
 
     /// The position of the last event of the call `ucid`, nil when none is stored.
-    public func lastPosition(of ucid: UCID) async throws -> Int64? {
+    package func lastPosition(of ucid: UCID) async throws -> Int64? {
         try await PostgresEventStore(client: client, logger: logger).lastPosition(of: ucid)
     }
 
@@ -156,7 +156,7 @@ public struct PostgresJourneyStore: Sendable {
 
     /// The journeys a projector needs to carry on from `checkpoint`: open ones, and those ended within `grace`
     /// of its clock (still linkable).
-    public func restorableJourneys(
+    package func restorableJourneys(
         _ schema: Schema, checkpoint: Checkpoint, grace: TimeInterval
     ) async throws -> [Journey] {
         let horizon = (checkpoint.clock ?? .distantPast).addingTimeInterval(-grace)
@@ -177,7 +177,7 @@ public struct PostgresJourneyStore: Sendable {
     /// One statement, `calltrail_commit_projection` (migrations/0006_feed_latency.sql): a batch's seven round
     /// trips were most of the time between an event's commit and its feed message. It commits asynchronously,
     /// since all it writes can be projected again from the log; the migration says why that is safe.
-    public func commit(
+    package func commit(
         _ changes: (changed: [Journey], removed: [String]), feed: [FeedMessage] = [], through position: Int64,
         clock: Date,
         expected: Checkpoint, schema: Schema = .live
@@ -202,7 +202,7 @@ public struct PostgresJourneyStore: Sendable {
     // MARK: - The API's side
 
     /// The journey with this id or any of its UCIDs.
-    public func journey(id: String) async throws -> Journey? {
+    package func journey(id: String) async throws -> Journey? {
         let rows = try await client.query(
             """
             SELECT j.state::text FROM projection.journeys j
@@ -214,7 +214,7 @@ public struct PostgresJourneyStore: Sendable {
     }
 
     /// The open journeys with `device` among their parties' devices.
-    public func openJourneys(device: String) async throws -> [Journey] {
+    package func openJourneys(device: String) async throws -> [Journey] {
         let rows = try await client.query(
             """
             SELECT state::text FROM projection.journeys
@@ -228,7 +228,7 @@ public struct PostgresJourneyStore: Sendable {
     /// batch writes its journeys and its feed messages in one statement, so the journeys are exactly the state
     /// after feed message `position`, and the messages after it are the changes since. A desktop's snapshot
     /// of its current calls then neither repeats nor misses what the feed sends next.
-    public func currentCalls(devices: Set<String>) async throws -> (position: Int64, journeys: [Journey]) {
+    package func currentCalls(devices: Set<String>) async throws -> (position: Int64, journeys: [Journey]) {
         do {
             return try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
@@ -250,7 +250,7 @@ public struct PostgresJourneyStore: Sendable {
     }
 
     /// One page of a journey search, in start order, after `cursor`.
-    public func search(_ query: JourneyQuery) async throws -> [Journey] {
+    package func search(_ query: JourneyQuery) async throws -> [Journey] {
         let afterStart = query.cursor?.startedAt ?? .distantPast
         let afterID = query.cursor?.id ?? ""
         let rows = try await client.query(
@@ -274,38 +274,38 @@ public struct PostgresJourneyStore: Sendable {
 }
 
 /// A journey search (docs/api.md): every filter optional, pages in start order.
-public struct JourneyQuery: Sendable {
-    public var from: Date?
-    public var to: Date?
-    public var ani: String?
-    public var dnis: String?
-    public var vdn: String?
-    public var split: String?
-    public var device: String?
-    public var agent: String?
-    public var outcome: Outcome?
-    public var ucid: String?
-    public var limit: Int
-    public var cursor: Cursor?
+package struct JourneyQuery: Sendable {
+    package var from: Date?
+    package var to: Date?
+    package var ani: String?
+    package var dnis: String?
+    package var vdn: String?
+    package var split: String?
+    package var device: String?
+    package var agent: String?
+    package var outcome: Outcome?
+    package var ucid: String?
+    package var limit: Int
+    package var cursor: Cursor?
 
-    public init(limit: Int) { self.limit = limit }
+    package init(limit: Int) { self.limit = limit }
 
     /// Where a page ended: the last journey's start and id, the order's key.
-    public struct Cursor: Sendable, Equatable {
-        public var startedAt: Date
-        public var id: String
+    package struct Cursor: Sendable, Equatable {
+        package var startedAt: Date
+        package var id: String
 
-        public init(startedAt: Date, id: String) {
+        package init(startedAt: Date, id: String) {
             self.startedAt = startedAt
             self.id = id
         }
 
         /// `<microseconds since 1970>.<id>`: opaque to clients, readable to operators.
-        public var text: String {
+        package var text: String {
             "\(Int64((startedAt.timeIntervalSince1970 * 1_000_000).rounded())).\(id)"
         }
 
-        public init?(text: String) {
+        package init?(text: String) {
             guard let dot = text.firstIndex(of: "."), let micros = Int64(text[..<dot]) else { return nil }
             self.startedAt = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
             self.id = String(text[text.index(after: dot)...])

@@ -13,7 +13,7 @@ import Synchronization
 /// The position known here only grows. This process's projector reports each commit at once; a process that does
 /// not project (another holds the lock) reads the checkpoint from the database when its own is stale, so the
 /// position given is always one the read models have reached, if sometimes a little behind the truth.
-public final class ProjectionProgress: Sendable {
+package final class ProjectionProgress: Sendable {
     private let known = Atomic<Int64>(0)
     /// When `known` was last brought up to date, in nanoseconds of `ContinuousClock` since `origin`.
     private let updatedAt = Atomic<Int64>(-(1 << 62))
@@ -28,7 +28,7 @@ public final class ProjectionProgress: Sendable {
     /// How often a waiter looks again.
     let pollInterval: Duration
 
-    public init(
+    package init(
         freshness: Duration = .milliseconds(100), pollInterval: Duration = .milliseconds(5),
         readCheckpoint: @escaping @Sendable () async throws -> Int64
     ) {
@@ -38,22 +38,22 @@ public final class ProjectionProgress: Sendable {
     }
 
     /// This process's projector committed (or restored) its tables at `position`.
-    public func advanced(to position: Int64) {
+    package func advanced(to position: Int64) {
         known.max(position)
         updatedAt.store(now, ordering: .releasing)
     }
 
     /// This process's projector took the lock (true) or gave it up (false).
-    public func projecting(_ active: Bool) {
+    package func projecting(_ active: Bool) {
         projectingHere.store(active, ordering: .releasing)
     }
 
     /// Whether some request is waiting for the projections: then the projector does not step aside for ingest.
-    public var hasWaiters: Bool { waiting.load(ordering: .relaxed) > 0 }
+    package var hasWaiters: Bool { waiting.load(ordering: .relaxed) > 0 }
 
     /// A position the read models have reached: the one known here while this process projects or while it is fresh,
     /// else the checkpoint read now.
-    public func current() async throws -> Int64 {
+    package func current() async throws -> Int64 {
         if projectingHere.load(ordering: .acquiring)
             || now - updatedAt.load(ordering: .acquiring) <= freshness.totalNanoseconds
         {
@@ -64,7 +64,7 @@ public final class ProjectionProgress: Sendable {
 
     /// Waits until the read models have reached `target`, for at most `timeout`. Returns the position reached, or
     /// nil when the time ran out first.
-    public func wait(until target: Int64, timeout: Duration) async throws -> Int64? {
+    package func wait(until target: Int64, timeout: Duration) async throws -> Int64? {
         let position = try await current()
         if position >= target { return position }
         waiting.add(1, ordering: .relaxed)

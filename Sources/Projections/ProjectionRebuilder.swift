@@ -12,7 +12,7 @@ import TSAPI
 /// with the log, the swap takes the live checkpoint's row lock (so no projector batch is half-written), renames
 /// the schemas and sets the live checkpoint to the rebuild's position with a new generation. A running
 /// projector then sees the generation change, reloads its state from the new tables, and carries on from there.
-public struct ProjectionRebuilder: Sendable {
+package struct ProjectionRebuilder: Sendable {
     let store: PostgresJourneyStore
     let logger: Logger
     let readSize: Int
@@ -21,7 +21,7 @@ public struct ProjectionRebuilder: Sendable {
     /// Event positions per statement when the swap appends the feed's tail (`RebuildFeedTail`).
     let feedEventsPerAppend: Int64
 
-    public init(
+    package init(
         store: PostgresJourneyStore, logger: Logger, readSize: Int = 20_000, flushEvery: Int = 250_000,
         feedEventsPerAppend: Int64 = 50_000
     ) {
@@ -32,16 +32,16 @@ public struct ProjectionRebuilder: Sendable {
         self.feedEventsPerAppend = feedEventsPerAppend
     }
 
-    public struct Report: Sendable {
-        public var events: Int
-        public var journeys: Int
-        public var position: Int64
-        public var seconds: Double
-        public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
+    package struct Report: Sendable {
+        package var events: Int
+        package var journeys: Int
+        package var position: Int64
+        package var seconds: Double
+        package var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
     }
 
     /// Rebuilds, holding the rebuild lock throughout: two rebuilds at once would write the same fresh tables.
-    public func run(progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
+    package func run(progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
         try await store.client.withConnection { lockConnection in
             guard try await store.tryLock(.rebuild, on: lockConnection) else { throw ProjectionsError.rebuildRunning }
             let feedTail = RebuildFeedTail(

@@ -1,7 +1,7 @@
 /// Every error the projections module throws, one type with a `code` for callers that act on the kind of failure
 /// and a message in an operator's terms.
-public struct ProjectionsError: Error, Sendable, CustomStringConvertible {
-    public enum Code: Sendable, Equatable {
+package struct ProjectionsError: Error, Sendable, CustomStringConvertible {
+    package enum Code: Sendable, Equatable {
         /// A checkpoint row is missing: the database was not migrated by this CallTrail.
         case missingCheckpoint
         /// Another projector or a rebuild's swap moved the checkpoint under this one, which must reload its state.
@@ -28,18 +28,18 @@ public struct ProjectionsError: Error, Sendable, CustomStringConvertible {
         case noCallNow
     }
 
-    public let code: Code
-    public let message: String
+    package let code: Code
+    package let message: String
 
     init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
     /// The positions, when the checkpoint moved under the caller.
-    public var checkpointMove: (expected: Int64, found: Int64)? {
+    package var checkpointMove: (expected: Int64, found: Int64)? {
         if case .checkpointMoved(let expected, let found) = code { (expected, found) } else { nil }
     }
 

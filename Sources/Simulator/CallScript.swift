@@ -3,19 +3,19 @@ import TSAPI
 
 /// Writes the switch events of one call in order, advancing its own clock: the vocabulary the scenarios are
 /// written in, one method per TSAPI event with the fields the reference's tables give it (§1.3, §2.2, §4).
-public struct CallScript {
-    public let sites: [SwitchSite]
-    public private(set) var events: [SwitchEvent] = []
-    public var clock: Date
+package struct CallScript {
+    package let sites: [SwitchSite]
+    package private(set) var events: [SwitchEvent] = []
+    package var clock: Date
     /// The site the next events happen on.
-    public var site = 0
+    package var site = 0
 
-    public init(sites: [SwitchSite], start: Date) {
+    package init(sites: [SwitchSite], start: Date) {
         self.sites = sites
         self.clock = start
     }
 
-    public mutating func wait(_ seconds: Double) { clock += seconds }
+    package mutating func wait(_ seconds: Double) { clock += seconds }
 
     /// Adds an event, reported to the monitors of the given devices that have one.
     mutating func add(
@@ -55,16 +55,16 @@ public struct CallScript {
 
 /// What a call carries that the private data repeats: the caller, what they dialled, the trunk, the UUI, the
 /// digits the vector collected, the UCID.
-public struct CallData: Sendable {
-    public var callID: Int64
-    public var ucid: UCID
-    public var ani: String
-    public var dnis: String
-    public var vdn: String
-    public var skill: String
-    public var trunk: (group: String, member: String)
-    public var uui: String?
-    public var digits: String?
+package struct CallData: Sendable {
+    package var callID: Int64
+    package var ucid: UCID
+    package var ani: String
+    package var dnis: String
+    package var vdn: String
+    package var skill: String
+    package var trunk: (group: String, member: String)
+    package var uui: String?
+    package var digits: String?
 
     var userInfo: JSONTree {
         uui.map { .object([("type", "UUI_IA5_ASCII"), ("data", .string($0))]) }

@@ -3,7 +3,7 @@ import TSAPI
 
 /// The call scenarios of the reference (§4 (a)–(i)) and three more a contact center sees every day, each a
 /// generator of the switch events of one call.
-public enum Scenario: String, CaseIterable, Sendable {
+package enum Scenario: String, CaseIterable, Sendable {
     case inboundAnswered = "a-inbound-answered"
     case abandonInQueue = "b-abandon-in-queue"
     case abandonWhileRinging = "b-abandon-while-ringing"
@@ -21,19 +21,19 @@ public enum Scenario: String, CaseIterable, Sendable {
 }
 
 /// Everything one call needs from the simulation around it.
-public struct ScenarioContext {
-    public var sites: [SwitchSite]
-    public var states: [SwitchState]
-    public var random: SeededRandom
+package struct ScenarioContext {
+    package var sites: [SwitchSite]
+    package var states: [SwitchState]
+    package var random: SeededRandom
     /// Agent stations on site 1 in the roles A, B, C; and the agent on site 2.
-    public var agents: (a: String, b: String, c: String)
-    public var farAgent = "6001"
-    public var caller = "6135550100"
-    public var dnis = "8005551234"
-    public var uui = "ACCT=998877;LANG=FR"
-    public var digits = "4321"
+    package var agents: (a: String, b: String, c: String)
+    package var farAgent = "6001"
+    package var caller = "6135550100"
+    package var dnis = "8005551234"
+    package var uui = "ACCT=998877;LANG=FR"
+    package var digits = "4321"
 
-    public init(
+    package init(
         sites: [SwitchSite], states: [SwitchState], random: SeededRandom, agents: (a: String, b: String, c: String)
     ) {
         self.sites = sites
@@ -48,7 +48,7 @@ public struct ScenarioContext {
 
 extension Scenario {
     /// The switch events of one call of this scenario starting at `start`, in time order.
-    public func run(_ context: inout ScenarioContext, start: Date) -> [SwitchEvent] {
+    package func run(_ context: inout ScenarioContext, start: Date) -> [SwitchEvent] {
         var script = CallScript(sites: context.sites, start: start)
         switch self {
         case .inboundAnswered: Self.inboundAnswered(&script, &context)

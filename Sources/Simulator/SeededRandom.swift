@@ -1,12 +1,12 @@
 import Foundation
 
 /// SplitMix64: a small, fast generator whose sequence depends only on its seed, so a simulation is reproducible.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
+package struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    public init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -15,13 +15,13 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// An exponentially distributed wait with the given mean (Poisson arrivals have such gaps).
-    public mutating func exponential(mean: Double) -> Double {
+    package mutating func exponential(mean: Double) -> Double {
         let u = Double.random(in: Double.ulpOfOne..<1, using: &self)
         return -mean * log(u)
     }
 
     /// A duration around `mean` seconds, never below `minimum`.
-    public mutating func duration(mean: Double, minimum: Double = 1) -> Double {
+    package mutating func duration(mean: Double, minimum: Double = 1) -> Double {
         max(minimum, exponential(mean: mean))
     }
 }

@@ -4,32 +4,32 @@ import TSAPI
 /// One switch event before AES reports it: when, what, and which monitors see it. A switch event reaches every
 /// monitor that matches it as a separate envelope, each with that monitor's own view of its connection
 /// (`localConnectionInfo`).
-public struct SwitchEvent: Sendable {
-    public var time: Date
+package struct SwitchEvent: Sendable {
+    package var time: Date
     /// Index of the site (AES link) that reports it.
-    public var site: Int
-    public var type: EventType
+    package var site: Int
+    package var type: EventType
     /// The monitors that receive a copy, with the connection state each one reports.
-    public var recipients: [(monitor: Int64, state: String)]
+    package var recipients: [(monitor: Int64, state: String)]
     /// The CSTA fields in TSAPI order, without `localConnectionInfo` and `cause`, which close the struct.
-    public var csta: [(key: String, value: JSONTree)]
-    public var cause: String
-    public var att: JSONTree?
+    package var csta: [(key: String, value: JSONTree)]
+    package var cause: String
+    package var att: JSONTree?
 }
 
 /// Turns switch events into ingest envelopes (the ingest envelope, docs/api.md): one per monitor copy, numbered by a per-link
 /// sequence in the order the link delivers them.
-public struct LinkReporter: Sendable {
-    public let sites: [SwitchSite]
+package struct LinkReporter: Sendable {
+    package let sites: [SwitchSite]
     private var sequences: [Int64]
 
-    public init(sites: [SwitchSite]) {
+    package init(sites: [SwitchSite]) {
         self.sites = sites
         self.sequences = sites.map { _ in 0 }
     }
 
     /// The envelopes of one switch event, as JSON text: the parts every monitor copy shares are written once.
-    public mutating func report(_ event: SwitchEvent) -> [String] {
+    package mutating func report(_ event: SwitchEvent) -> [String] {
         let site = sites[event.site]
         let head = "{\"source\":\(JSONWriter.quote(site.source)),\"switch\":\(JSONWriter.quote(site.name)),\"seq\":"
         let time = ",\"time\":\"\(Timestamp.format(event.time))\",\"monitor\":"

@@ -3,23 +3,23 @@ import TSAPI
 
 /// One Communication Manager and the AES link that reports it: its dial plan as the reference's topology
 /// (§4.0) lays it out, and the monitors an application would start on it.
-public struct SwitchSite: Sendable {
+package struct SwitchSite: Sendable {
     /// The switch name (`switch` in the envelope).
-    public var name: String
+    package var name: String
     /// The AES link (`source`).
-    public var source: String
+    package var source: String
     /// UCID network node id (1–32767).
-    public var node: Int
+    package var node: Int
     /// VDN → the skill its vector queues to.
-    public var vdns: [String: String]
+    package var vdns: [String: String]
     /// monitorCrossRefID of each monitored device: calls-via-device on VDNs, device monitors on stations.
-    public var monitors: [String: Int64]
+    package var monitors: [String: Int64]
     /// The incoming trunk group, the outgoing PSTN trunk group and the tie trunk to the other site.
-    public var incomingTrunk = ("10", "5")
-    public var outgoingTrunk = ("20", "7")
-    public var tieTrunk = ("30", "1")
+    package var incomingTrunk = ("10", "5")
+    package var outgoingTrunk = ("20", "7")
+    package var tieTrunk = ("30", "1")
 
-    public init(name: String, source: String, node: Int, vdns: [String: String], monitors: [String: Int64]) {
+    package init(name: String, source: String, node: Int, vdns: [String: String], monitors: [String: Int64]) {
         self.name = name
         self.source = source
         self.node = node
@@ -29,7 +29,7 @@ public struct SwitchSite: Sendable {
 
     /// Site 1 of the reference: VDN 7001 → skill 3001, VDN 7002 → skill 3002, stations 5001… with their
     /// device monitors (5001 → 201, 5002 → 202, …).
-    public static func site1(stations: Int = 3) -> SwitchSite {
+    package static func site1(stations: Int = 3) -> SwitchSite {
         var monitors: [String: Int64] = ["7001": 101, "7002": 102]
         for index in 1...max(stations, 3) { monitors[station(index)] = 200 + Int64(index) }
         return SwitchSite(
@@ -37,12 +37,12 @@ public struct SwitchSite: Sendable {
     }
 
     /// Site 2 of the reference's scenario (i): VDN 87001 → skill 83001, stations 6001….
-    public static func site2(stations: Int = 3) -> SwitchSite {
+    package static func site2(stations: Int = 3) -> SwitchSite {
         var monitors: [String: Int64] = ["87001": 101]
         for index in 1...max(stations, 3) { monitors["\(6000 + index)"] = 200 + Int64(index) }
         return SwitchSite(name: "cm2", source: "aes2", node: 2, vdns: ["87001": "83001"], monitors: monitors)
     }
 
     /// The extension of agent station `index` (1-based) on site 1.
-    public static func station(_ index: Int) -> String { "\(5000 + index)" }
+    package static func station(_ index: Int) -> String { "\(5000 + index)" }
 }

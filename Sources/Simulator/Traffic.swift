@@ -4,23 +4,23 @@ import TSAPI
 /// A contact center's traffic: calls arriving as a Poisson process, each a scenario drawn from a mix and played
 /// by agents chosen from a pool, reported by the AES links as ingest envelopes in the order the links deliver
 /// them. Everything random comes from one seeded generator, so a seed reproduces a run event for event.
-public struct Traffic: Sequence, IteratorProtocol {
-    public struct Options: Sendable {
+package struct Traffic: Sequence, IteratorProtocol {
+    package struct Options: Sendable {
         /// Calls per second of simulated time.
-        public var rate: Double = 2
+        package var rate: Double = 2
         /// Stop after this many calls, or once arrivals pass `duration` simulated seconds.
-        public var calls: Int?
-        public var duration: Double?
-        public var agents: Int = 20
-        public var mix: [(Scenario, Double)] = Traffic.defaultMix
-        public var seed: UInt64 = 1
-        public var start = Date(timeIntervalSince1970: 1_795_168_800)  // 2026-11-20T10:00:00Z
+        package var calls: Int?
+        package var duration: Double?
+        package var agents: Int = 20
+        package var mix: [(Scenario, Double)] = Traffic.defaultMix
+        package var seed: UInt64 = 1
+        package var start = Date(timeIntervalSince1970: 1_795_168_800)  // 2026-11-20T10:00:00Z
 
-        public init() {}
+        package init() {}
     }
 
     /// Mostly answered calls, with every other scenario present.
-    public static let defaultMix: [(Scenario, Double)] = [
+    package static let defaultMix: [(Scenario, Double)] = [
         (.inboundAnswered, 50), (.abandonInQueue, 6), (.abandonWhileRinging, 2), (.consultativeTransfer, 8),
         (.blindTransfer, 5), (.singleStepTransfer, 2), (.conferenceThenDrop, 3), (.rona, 4), (.outbound, 8),
         (.transferToVDN, 4), (.transferToSite, 3), (.holdRetrieve, 8), (.threeAgentConference, 1),
@@ -40,12 +40,12 @@ public struct Traffic: Sequence, IteratorProtocol {
     private var agentFreeAt: [String: Date]
     private let totalWeight: Double
 
-    public private(set) var eventsEmitted = 0
-    public var callsGenerated: Int { callsStarted }
+    package private(set) var eventsEmitted = 0
+    package var callsGenerated: Int { callsStarted }
     /// Simulated time of the last event handed out.
-    public private(set) var clock: Date
+    package private(set) var clock: Date
 
-    public init(_ options: Options) {
+    package init(_ options: Options) {
         self.options = options
         let sites = [SwitchSite.site1(stations: options.agents), SwitchSite.site2()]
         var random = SeededRandom(seed: options.seed)
@@ -68,7 +68,7 @@ public struct Traffic: Sequence, IteratorProtocol {
     }
 
     /// The next envelope, in delivery order.
-    public mutating func next() -> String? {
+    package mutating func next() -> String? {
         while readyIndex == ready.count {
             ready.removeAll(keepingCapacity: true)
             readyIndex = 0

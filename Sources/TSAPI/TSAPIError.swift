@@ -1,8 +1,8 @@
 /// Every error the TSAPI module throws: text that is not what it should be. One type, with a `code` for what was
 /// being read and the facts a client needs to find the problem (the event's index in a batch, the field, the
 /// byte offset), so the HTTP edge can answer with a status and a body that name it.
-public struct TSAPIError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Code: Sendable, Equatable {
+package struct TSAPIError: Error, Equatable, Sendable, CustomStringConvertible {
+    package enum Code: Sendable, Equatable {
         /// An ingest batch was refused: `index` names the first invalid event, `field` its field.
         case batch
         /// Text that is not one JSON value, or JSON whose text cannot be stored (`isUnstorableText`).
@@ -13,18 +13,18 @@ public struct TSAPIError: Error, Equatable, Sendable, CustomStringConvertible {
         case userDataKey
     }
 
-    public var code: Code
-    public var message: String
+    package var code: Code
+    package var message: String
     /// For `batch`: the 0-based position of the offending event; nil when the body as a whole is unreadable.
-    public var index: Int?
+    package var index: Int?
     /// The field at fault, when one is (`time`, `data.customer.name`, `items[2]`).
-    public var field: String?
+    package var field: String?
     /// For `json`: the byte offset of the problem.
-    public var offset: Int?
+    package var offset: Int?
     /// For `json`: the JSON is well formed, but some text in it cannot be stored (not UTF-8, or `\u0000`).
-    public var isUnstorableText = false
+    package var isUnstorableText = false
 
-    public init(
+    package init(
         _ code: Code, _ message: String, index: Int? = nil, field: String? = nil, offset: Int? = nil,
         isUnstorableText: Bool = false
     ) {
@@ -37,11 +37,11 @@ public struct TSAPIError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// A refused ingest batch.
-    public static func batch(message: String, index: Int?, field: String?) -> TSAPIError {
+    package static func batch(message: String, index: Int?, field: String?) -> TSAPIError {
         TSAPIError(.batch, message, index: index, field: field)
     }
 
-    public var description: String {
+    package var description: String {
         switch code {
         case .batch:
             guard let index else { return message }

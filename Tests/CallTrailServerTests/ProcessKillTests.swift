@@ -130,7 +130,7 @@ struct ProcessKillTests {
             // Sending everything again, as the clients would: what was stored is a duplicate, the rest goes in once.
             let acknowledgedSet = Set(acknowledged)
             for name in sent {
-                let answer = try await Self.onThread {
+                let answer = await Self.onThread {
                     try? again.exchange("POST", "/v1/events", body: Self.batch(name, size: size))
                 }
                 let body = try #require(answer, "resending \(name)")

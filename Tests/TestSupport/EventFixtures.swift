@@ -3,13 +3,13 @@ import TSAPI
 
 /// Builds TSAPI events in the ingest envelope (the ingest envelope, docs/api.md), with the fields the reference's sequences
 /// use, so tests read as the scenario they play.
-public struct EventFixtures: Sendable {
-    public var source: String
-    public var switchName: String?
-    public private(set) var seq: Int64
-    public var clock: Date
+package struct EventFixtures: Sendable {
+    package var source: String
+    package var switchName: String?
+    package private(set) var seq: Int64
+    package var clock: Date
 
-    public init(
+    package init(
         source: String = "aes1", switchName: String? = "cm1", startSeq: Int64 = 1,
         clock: Date = Date(timeIntervalSince1970: 1_795_000_000)
     ) {
@@ -19,13 +19,13 @@ public struct EventFixtures: Sendable {
         self.clock = clock
     }
 
-    public static let ani = "6135550100"
-    public static let dnis = "8005551234"
-    public static let u1 = "00001000421700000000"
-    public static let u2 = "00001000431700000060"
+    package static let ani = "6135550100"
+    package static let dnis = "8005551234"
+    package static let u1 = "00001000421700000000"
+    package static let u2 = "00001000431700000060"
 
     /// One event as JSON text, with the next seq and a clock 250 ms later than the last.
-    public mutating func event(_ type: String, monitor: Int? = nil, csta: String, att: String? = nil) -> String {
+    package mutating func event(_ type: String, monitor: Int? = nil, csta: String, att: String? = nil) -> String {
         defer { seq += 1; clock += 0.25 }
         var fields = [
             "\"source\":\"\(source)\"", "\"seq\":\(seq)", "\"time\":\"\(Timestamp.format(clock))\"",
@@ -38,11 +38,11 @@ public struct EventFixtures: Sendable {
         return "{" + fields.joined(separator: ",") + "}"
     }
 
-    public static func connection(_ callID: Int64, _ device: String, dynamic: Bool = false) -> String {
+    package static func connection(_ callID: Int64, _ device: String, dynamic: Bool = false) -> String {
         "{\"callID\":\(callID),\"deviceID\":\"\(device)\",\"devIDType\":\"\(dynamic ? "DYNAMIC_ID" : "STATIC_ID")\"}"
     }
 
-    public mutating func delivered(
+    package mutating func delivered(
         _ callID: Int64, at device: String, ucid: String?, monitor: Int? = nil, toACD: Bool = false,
         ani: String = Self.ani,
         uui: (type: String, data: String) = ("UUI_IA5_ASCII", "ACCT=998877;LANG=FR")
@@ -62,7 +62,8 @@ public struct EventFixtures: Sendable {
             })
     }
 
-    public mutating func established(_ callID: Int64, at device: String, ucid: String?, monitor: Int? = nil) -> String {
+    package mutating func established(_ callID: Int64, at device: String, ucid: String?, monitor: Int? = nil) -> String
+    {
         event(
             "CSTA_ESTABLISHED", monitor: monitor,
             csta: """
@@ -72,19 +73,19 @@ public struct EventFixtures: Sendable {
             att: ucid.map { "{\"ucid\":\"\($0)\"}" })
     }
 
-    public mutating func queued(_ callID: Int64, split: String = "3001", monitor: Int? = nil) -> String {
+    package mutating func queued(_ callID: Int64, split: String = "3001", monitor: Int? = nil) -> String {
         event(
             "CSTA_QUEUED", monitor: monitor,
             csta: "{\"queuedConnection\":\(Self.connection(callID, split)),\"queue\":\"\(split)\",\"numberQueued\":1}")
     }
 
-    public mutating func held(_ callID: Int64, at device: String, monitor: Int? = nil) -> String {
+    package mutating func held(_ callID: Int64, at device: String, monitor: Int? = nil) -> String {
         event(
             "CSTA_HELD", monitor: monitor,
             csta: "{\"heldConnection\":\(Self.connection(callID, device)),\"holdingDevice\":\"\(device)\"}")
     }
 
-    public mutating func serviceInitiated(
+    package mutating func serviceInitiated(
         _ callID: Int64, at device: String, ucid: String?, monitor: Int? = nil
     ) -> String {
         event(
@@ -94,7 +95,8 @@ public struct EventFixtures: Sendable {
             att: ucid.map { "{\"ucid\":\"\($0)\"}" })
     }
 
-    public mutating func originated(_ callID: Int64, at device: String, called: String, monitor: Int? = nil) -> String {
+    package mutating func originated(_ callID: Int64, at device: String, called: String, monitor: Int? = nil) -> String
+    {
         event(
             "CSTA_ORIGINATED", monitor: monitor,
             csta:
@@ -103,7 +105,7 @@ public struct EventFixtures: Sendable {
     }
 
     /// Transferred with the connection list in TSAPI's `{count, connection}` struct form.
-    public mutating func transferred(
+    package mutating func transferred(
         primary: Int64, secondary: Int64, from controller: String, to target: String, ucid: String?, monitor: Int? = nil
     ) -> String {
         event(
@@ -120,7 +122,7 @@ public struct EventFixtures: Sendable {
             })
     }
 
-    public mutating func connectionCleared(_ callID: Int64, device: String, monitor: Int? = nil) -> String {
+    package mutating func connectionCleared(_ callID: Int64, device: String, monitor: Int? = nil) -> String {
         event(
             "CSTA_CONNECTION_CLEARED", monitor: monitor,
             csta:
@@ -128,7 +130,7 @@ public struct EventFixtures: Sendable {
         )
     }
 
-    public mutating func callCleared(_ callID: Int64, monitor: Int? = nil) -> String {
+    package mutating func callCleared(_ callID: Int64, monitor: Int? = nil) -> String {
         event(
             "CSTA_CALL_CLEARED", monitor: monitor,
             csta: "{\"clearedCall\":{\"callID\":\(callID),\"deviceID\":\"\"},\"cause\":\"EC_NONE\"}")
@@ -136,7 +138,7 @@ public struct EventFixtures: Sendable {
 
     /// Parses events written by this builder. They are valid by construction, so a failure is a broken
     /// fixture, and stops the test run rather than letting a test run on no events.
-    public static func incoming(_ events: [String]) -> [IncomingEvent] {
+    package static func incoming(_ events: [String]) -> [IncomingEvent] {
         do {
             return try IngestBatchParser.parse(Array(("[" + events.joined(separator: ",") + "]").utf8))
         } catch {

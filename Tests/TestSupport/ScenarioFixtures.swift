@@ -4,11 +4,11 @@ import TSAPI
 
 /// The scenario library of Tests/Fixtures/scenarios: each scenario's events, and the journey its
 /// expectation file says a correct projection must produce.
-public enum ScenarioFixtures {
-    public static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+package enum ScenarioFixtures {
+    package static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/scenarios")
 
-    public static var names: [String] {
+    package static var names: [String] {
         get throws {
             try FileManager.default.contentsOfDirectory(atPath: folder.path)
                 .filter { $0.hasSuffix(".ndjson") }.map { String($0.dropLast(".ndjson".count)) }.sorted()
@@ -16,13 +16,13 @@ public enum ScenarioFixtures {
     }
 
     /// The scenario's envelopes, one JSON object text per line.
-    public static func lines(_ name: String) throws -> [String] {
+    package static func lines(_ name: String) throws -> [String] {
         try String(contentsOf: folder.appendingPathComponent("\(name).ndjson"), encoding: .utf8)
             .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
 
     /// The scenario's events as the projector gets them, numbered from position `first`.
-    public static func callEvents(_ name: String, from first: Int64 = 1) throws -> [CallEvent] {
+    package static func callEvents(_ name: String, from first: Int64 = 1) throws -> [CallEvent] {
         let decoder = JSONDecoder()
         return try lines(name).enumerated().map { index, line in
             CallEvent(
@@ -31,7 +31,7 @@ public enum ScenarioFixtures {
     }
 
     /// The scenario reduced from position `first` on: the batch a projector would commit, and its last position.
-    public static func batch(_ name: String, from first: Int64) throws -> (tracker: JourneyTracker, through: Int64) {
+    package static func batch(_ name: String, from first: Int64) throws -> (tracker: JourneyTracker, through: Int64) {
         var tracker = JourneyTracker()
         let events = try callEvents(name, from: first)
         for event in events { tracker.apply(event) }
@@ -40,7 +40,7 @@ public enum ScenarioFixtures {
         return (tracker, through)
     }
 
-    public static func expectedJourney(_ name: String) throws -> [String: Any] {
+    package static func expectedJourney(_ name: String) throws -> [String: Any] {
         let data = try Data(contentsOf: folder.appendingPathComponent("\(name).expected.json"))
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let journey = object?["journey"] as? [String: Any] else {
@@ -57,7 +57,7 @@ public enum ScenarioFixtures {
 
     /// What differs between a journey document (as `GET /v1/journeys/{id}` returns it) and the expectation;
     /// empty when the journey is right. Durations may differ by a millisecond of rounding.
-    public static func mismatches(journey: [String: Any], expected: [String: Any]) -> [String] {
+    package static func mismatches(journey: [String: Any], expected: [String: Any]) -> [String] {
         var problems: [String] = []
         func check(_ name: String, _ actual: Any?, _ wanted: Any?) {
             let (got, want) = (canonical(actual), canonical(wanted))

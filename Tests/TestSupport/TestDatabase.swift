@@ -7,13 +7,13 @@ import PostgresNIO
 ///
 /// Each test gets its own database so tests run in parallel without seeing each other's events. The server is
 /// named by `CALLTRAIL_TEST_DATABASE_URL`, which `scripts/test` sets; without it the test fails and says so.
-public struct TestDatabase: Sendable {
-    public let url: DatabaseURL
+package struct TestDatabase: Sendable {
+    package let url: DatabaseURL
     /// The role the service works as (`calltrail_app`), as `buildApplication` would choose it.
-    public let role: String?
-    public let logger: Logger
+    package let role: String?
+    package let logger: Logger
 
-    public static var serverURL: DatabaseURL {
+    package static var serverURL: DatabaseURL {
         get throws {
             guard let text = ProcessInfo.processInfo.environment["CALLTRAIL_TEST_DATABASE_URL"], !text.isEmpty else {
                 throw TestDatabaseError(
@@ -24,12 +24,12 @@ public struct TestDatabase: Sendable {
         }
     }
 
-    public static var migrations: [Migration] {
+    package static var migrations: [Migration] {
         get throws { try Migration.load(from: Migration.defaultDirectory()) }
     }
 
     /// Creates and migrates a new database.
-    public static func create(migrate: Bool = true) async throws -> TestDatabase {
+    package static func create(migrate: Bool = true) async throws -> TestDatabase {
         let logger = {
             var logger = Logger(label: "test")
             logger.logLevel = .warning
@@ -46,7 +46,7 @@ public struct TestDatabase: Sendable {
     }
 
     /// Runs `body` with a new, migrated database and drops it afterwards, whether `body` succeeded or threw.
-    public static func with<Result: Sendable>(
+    package static func with<Result: Sendable>(
         migrate: Bool = true, _ body: (TestDatabase) async throws -> Result
     ) async throws -> Result {
         let database = try await create(migrate: migrate)
@@ -61,14 +61,14 @@ public struct TestDatabase: Sendable {
     }
 
     /// Runs `body` with a pool working as the app role, like the service.
-    public func withClient<Result: Sendable>(
+    package func withClient<Result: Sendable>(
         asOwner: Bool = false, _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
         try await DatabaseBootstrap.withTemporaryClient(url, role: asOwner ? nil : role, logger: logger, body)
     }
 
     /// Drops the database (best effort: a failed test may leave it, and the scratch server goes away anyway).
-    public func drop() async {
+    package func drop() async {
         let name = url.database
         let logger = self.logger
         _ = try? await DatabaseBootstrap.withTemporaryClient(try TestDatabase.serverURL, logger: logger) { client in
@@ -78,7 +78,7 @@ public struct TestDatabase: Sendable {
     }
 }
 
-public struct TestDatabaseError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct TestDatabaseError: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -3,32 +3,32 @@ import TSAPI
 
 /// The call context of one UCID as `GET /v1/calls/{ucid}` returns it (docs/api.md): the call itself, and
 /// the customer data of its journey, so a consulted or transferred-to agent's CRM pops the customer.
-public struct CallContextDocument: Encodable, Sendable {
-    public var ucid: UCID
-    public var journey: Journey
+package struct CallContextDocument: Encodable, Sendable {
+    package var ucid: UCID
+    package var journey: Journey
     /// The journey's user data, when the caller looked it up (the API always does).
-    public var userData: JourneyUserData?
+    package var userData: JourneyUserData?
 
     /// The context of `ucid` within `journey`; nil when the journey has no leg with that UCID.
-    public init?(ucid: UCID, in journey: Journey) {
+    package init?(ucid: UCID, in journey: Journey) {
         guard journey.legs.contains(where: { $0.ucid == ucid }) else { return nil }
         self.ucid = ucid
         self.journey = journey
     }
 
     /// One context per UCID of the journey.
-    public static func all(in journey: Journey) -> [CallContextDocument] {
+    package static func all(in journey: Journey) -> [CallContextDocument] {
         journey.ucids.compactMap { CallContextDocument(ucid: $0, in: journey) }
     }
 
     private var legs: [CallLeg] { journey.legs.filter { $0.ucid == ucid } }
 
     /// The devices on the call now, and what they are doing (for `GET /v1/calls?device=`).
-    public var parties: [(switchID: String, party: Party)] {
+    package var parties: [(switchID: String, party: Party)] {
         legs.filter { !$0.isEnded }.flatMap { leg in leg.parties.map { (leg.switchID, $0) } }
     }
 
-    public var isActive: Bool { legs.contains { !$0.isEnded } }
+    package var isActive: Bool { legs.contains { !$0.isEnded } }
 
     private enum Keys: String, CodingKey {
         case ucid, journeyId, state, role, `switch`, ani, dnis, originalAni, originalDnis, vdn, split, trunkGroup
@@ -37,7 +37,7 @@ public struct CallContextDocument: Encodable, Sendable {
         case startedAt, answeredAt, endedAt, updatedAt
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         let legs = self.legs
         let first = legs[0]
         let live = legs.first { !$0.isEnded } ?? legs.last!

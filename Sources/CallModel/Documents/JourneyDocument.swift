@@ -2,12 +2,12 @@ import Foundation
 import TSAPI
 
 /// A journey as `GET /v1/journeys/{id}` returns it (docs/api.md): every key present, null when unknown.
-public struct JourneyDocument: Encodable, Sendable {
-    public var journey: Journey
+package struct JourneyDocument: Encodable, Sendable {
+    package var journey: Journey
     /// The journey's user data; a single journey shows it, search pages do not look it up.
-    public var userData: JourneyUserData?
+    package var userData: JourneyUserData?
 
-    public init(_ journey: Journey, userData: JourneyUserData? = nil) {
+    package init(_ journey: Journey, userData: JourneyUserData? = nil) {
         self.journey = journey
         self.userData = userData
     }
@@ -19,7 +19,7 @@ public struct JourneyDocument: Encodable, Sendable {
         case agents, devices, offers, segments, legs, times, durations, eventCount, lastPosition
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         let j = journey
         var c = encoder.container(keyedBy: Keys.self)
         try c.encode(j.id, forKey: .id)

@@ -4,10 +4,10 @@ import TSAPI
 /// A key's user data as `GET /v1/userdata/{key}` returns it: the data, the UUI to send, and the call it was set
 /// on with that call's customer data at that moment (original ANI/DNIS, VDN, split, digits, UUI).
 /// Written through `Codable` like every document served at request speed.
-public struct UserDataDocument: Sendable, Encodable {
-    public var record: UserDataRecord
+package struct UserDataDocument: Sendable, Encodable {
+    package var record: UserDataRecord
 
-    public init(_ record: UserDataRecord) { self.record = record }
+    package init(_ record: UserDataRecord) { self.record = record }
 
     private enum Keys: String, CodingKey {
         case key, uui, uuiHex, data, ucid, journeyId, device, originalAni, originalDnis, vdn, split
@@ -15,7 +15,7 @@ public struct UserDataDocument: Sendable, Encodable {
     }
 
     /// Every member is present, `null` when not known: a client reads the same members from every answer.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
         let origin = record.origin
         try c.encode(record.key?.rawValue, forKey: .key)
@@ -39,11 +39,11 @@ public struct UserDataDocument: Sendable, Encodable {
 }
 
 /// One change of a key's history (`GET /v1/userdata/{key}/history`): who, when, what.
-public struct UserDataHistoryItem: Encodable, Sendable {
-    public var position: Int64
-    public var change: UserDataChange
+package struct UserDataHistoryItem: Encodable, Sendable {
+    package var position: Int64
+    package var change: UserDataChange
 
-    public init(position: Int64, change: UserDataChange) {
+    package init(position: Int64, change: UserDataChange) {
         self.position = position
         self.change = change
     }
@@ -51,7 +51,7 @@ public struct UserDataHistoryItem: Encodable, Sendable {
     private enum Keys: String, CodingKey { case position, operation, time, by, data, patch, ucid, expiresAt, origin }
     private enum ActorKeys: String, CodingKey { case name, userAgent }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
         try c.encode(position, forKey: .position)
         try c.encode(change.operation.rawValue, forKey: .operation)

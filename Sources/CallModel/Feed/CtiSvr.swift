@@ -9,11 +9,11 @@ import TSAPI
 /// Pure text in and out; the WebSocket route decides which messages go to which monitor. Written with
 /// `JSONWriter`, not `JSONEncoder`: the feed writes one event per message and subscriber, at event speed.
 /// ctiSVR's values are strings, "" when unknown, never null (integrations index these objects without checking).
-public enum CtiSvr {
+package enum CtiSvr {
     /// ctiSVR's `custdata` is a string: uuiSVR stored whatever text the application gave. Data that is a JSON
     /// string goes out as that string, so an integration that stored plain text reads it back unchanged; any
     /// other value goes out as its compact JSON text, for the integration to parse; no data is "".
-    public static func custdata(_ userData: JourneyUserData?) -> String {
+    package static func custdata(_ userData: JourneyUserData?) -> String {
         guard let merged = userData?.merged else { return "" }
         return merged.string ?? merged.text
     }
@@ -25,7 +25,7 @@ public enum CtiSvr {
     /// `origcalling` / `origcalled` are the customer's numbers from the journey and its user data, not what the
     /// switch reports for this leg: on a consultation ctiSVR shows the transferring agent and the VDN, and a pop
     /// of the customer there is what the project adds.
-    public static func event(_ message: FeedMessage, referenceID: Int, userData: JourneyUserData?) -> String {
+    package static func event(_ message: FeedMessage, referenceID: Int, userData: JourneyUserData?) -> String {
         JSONWriter.object { object in
             object.addOrEmpty("msgtype", "event")
             object.addOrEmpty("eventtype", eventType(message.kind))
@@ -82,10 +82,10 @@ public enum CtiSvr {
     }
 
     /// ctiSVR's events name six parties at most (`party1` … `party6`): the most a CM call can hold.
-    public static let partySlots = 6
+    package static let partySlots = 6
 
     /// ctiSVR's name for each kind of feed message; ours were chosen to match, and this keeps them from drifting.
-    public static func eventType(_ kind: FeedMessage.Kind) -> String {
+    package static func eventType(_ kind: FeedMessage.Kind) -> String {
         switch kind {
         case .offer: "offer"
         case .connect: "connect"
@@ -101,7 +101,7 @@ public enum CtiSvr {
 
     /// A successful answer to the request whose `id` (its JSON text, as `CtiSvrRequest.id` keeps it) is given,
     /// with `fields` as name and JSON value text, in order.
-    public static func response(id: String, fields: [(String, String)]) -> String {
+    package static func response(id: String, fields: [(String, String)]) -> String {
         JSONWriter.object { object in
             object.addOrEmpty("msgtype", "response")
             object.add("id", json: id)
@@ -111,7 +111,7 @@ public enum CtiSvr {
     }
 
     /// A failed answer: ctiSVR's integrations show `error` to the user, so it should say what to do.
-    public static func failure(id: String, error: String) -> String {
+    package static func failure(id: String, error: String) -> String {
         JSONWriter.object { object in
             object.addOrEmpty("msgtype", "response")
             object.add("id", json: id)
@@ -123,7 +123,7 @@ public enum CtiSvr {
     /// The answer to `userdata` with `type: "alert"`: the call alerting at the extension (`message`, its offer),
     /// with `cli` and `dnis` the customer's numbers and `userdata` the call's data as `custdata` gives it.
     /// The route answers with `failure` when nothing alerts there.
-    public static func alertResponse(id: String, message: FeedMessage, userData: JourneyUserData?) -> String {
+    package static func alertResponse(id: String, message: FeedMessage, userData: JourneyUserData?) -> String {
         response(
             id: id,
             fields: [
@@ -144,7 +144,7 @@ public enum CtiSvr {
 
     /// The answer to `userdata` with `type: "hangup"`: the call that last left the extension (`message`, its
     /// disconnect), so an after-call screen still finds its data.
-    public static func hangupResponse(id: String, message: FeedMessage, userData: JourneyUserData?) -> String {
+    package static func hangupResponse(id: String, message: FeedMessage, userData: JourneyUserData?) -> String {
         response(
             id: id,
             fields: [
@@ -178,24 +178,24 @@ public enum CtiSvr {
 /// One request a ctiSVR client sends over the WebSocket (`startmonitor`, `userdata`, ...), read from its text
 /// message. Only the fields the feed's requests share are typed here; whether a request has the ones it needs
 /// is the route's business, since that differs per request.
-public struct CtiSvrRequest: Sendable, Equatable {
+package struct CtiSvrRequest: Sendable, Equatable {
     /// The JSON text of `id`, to echo back unchanged: clients match answers by it and some send numbers, some
     /// strings. `null` when the request had none, so even that request gets an answer.
-    public var id: String
-    public var request: String
+    package var id: String
+    package var request: String
     /// For `userdata`: `alert`, `hangup`, `set`, `get` or `update`; for `singlestepconference`: `active` or
     /// `passive`.
-    public var type: String?
-    public var `extension`: String?
+    package var type: String?
+    package var `extension`: String?
     /// User data to store or attach. ctiSVR sends a string; any JSON is accepted, since our user data is JSON.
-    public var data: JSONTree?
+    package var data: JSONTree?
     /// For `userdata` `get` and `update`: the key, as the call's UUI carries it.
-    public var uui: String?
+    package var uui: String?
     /// The whole request, for the fields of requests not typed here (`destination`, `callid`, ...).
-    public var object: JSONTree
+    package var object: JSONTree
 
     /// Reads one text message. A member that is `null` counts as absent: clients write optional fields that way.
-    public init(text: String) throws(CallModelError) {
+    package init(text: String) throws(CallModelError) {
         let tree: JSONTree
         do { tree = try JSONTree(parsing: text) } catch {
             throw CallModelError(.ctiSvrRequest(.notJSON), "the request is not JSON: \(error)", id: nil)

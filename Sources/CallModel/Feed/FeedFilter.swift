@@ -3,17 +3,17 @@ import TSAPI
 
 /// What one subscriber wants from the feed (docs/feed.md): each kind of filter left out matches everything;
 /// a message must match every kind given, and any one value of each.
-public struct FeedFilter: Sendable, Equatable, Encodable {
+package struct FeedFilter: Sendable, Equatable, Encodable {
     /// The device the message is for.
-    public var devices: Set<String>?
+    package var devices: Set<String>?
     /// Stations that answered the contact: a supervisor follows an agent's calls onward, through the consulted
     /// agent's offer and after the transfer.
-    public var agents: Set<String>?
-    public var vdns: Set<String>?
-    public var splits: Set<String>?
-    public var events: Set<FeedMessage.Kind>?
+    package var agents: Set<String>?
+    package var vdns: Set<String>?
+    package var splits: Set<String>?
+    package var events: Set<FeedMessage.Kind>?
 
-    public init(
+    package init(
         devices: Set<String>? = nil, agents: Set<String>? = nil, vdns: Set<String>? = nil, splits: Set<String>? = nil,
         events: Set<FeedMessage.Kind>? = nil
     ) {
@@ -24,7 +24,7 @@ public struct FeedFilter: Sendable, Equatable, Encodable {
         self.events = events
     }
 
-    public func matches(_ message: FeedMessage) -> Bool {
+    package func matches(_ message: FeedMessage) -> Bool {
         if let events, !events.contains(message.kind) { return false }
         if let devices, !devices.contains(message.device) { return false }
         if let vdns, !(message.vdn.map(vdns.contains) ?? false) { return false }
@@ -37,10 +37,10 @@ public struct FeedFilter: Sendable, Equatable, Encodable {
     }
 
     /// The names of a filter, as query parameters and as members of a `subscribe` message.
-    public static let names = ["devices", "agents", "vdns", "splits", "events"]
+    package static let names = ["devices", "agents", "vdns", "splits", "events"]
 
     /// From values given as comma-separated text (`devices=5001,5002`); absent names are nil.
-    public init(values: (String) -> [String]?) throws(CallModelError) {
+    package init(values: (String) -> [String]?) throws(CallModelError) {
         func set(_ name: String) -> Set<String>? {
             values(name).map { Set($0.filter { !$0.isEmpty }) }
         }
@@ -62,7 +62,7 @@ public struct FeedFilter: Sendable, Equatable, Encodable {
     }
 
     /// From query parameters: `devices=5001,5002&events=offer,connect`.
-    public init(query: (String) -> String?) throws(CallModelError) {
+    package init(query: (String) -> String?) throws(CallModelError) {
         try self.init(values: { name in
             query(name).map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         })
@@ -70,7 +70,7 @@ public struct FeedFilter: Sendable, Equatable, Encodable {
 
     /// From the object of a `{"subscribe": {...}}` message: each member an array of strings, or one string with
     /// commas.
-    public init(subscribe object: JSONTree) throws(CallModelError) {
+    package init(subscribe object: JSONTree) throws(CallModelError) {
         for name in Self.names {
             guard let value = object[name], value != .null else { continue }
             switch value {
@@ -93,7 +93,7 @@ public struct FeedFilter: Sendable, Equatable, Encodable {
     private enum Keys: String, CodingKey { case devices, agents, vdns, splits, events }
 
     /// The filter for the `subscribed` acknowledgement: each list sorted, `null` where it does not filter.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
         try c.encode(devices?.sorted(), forKey: .devices)
         try c.encode(agents?.sorted(), forKey: .agents)

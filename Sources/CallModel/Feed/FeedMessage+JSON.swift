@@ -6,7 +6,7 @@ extension FeedMessage {
     /// `snapshot` marks the current state of a call sent when a subscriber connects, not an event.
     ///
     /// Written by hand: the feed writes one per message for every subscriber format, at event speed.
-    public func json(position: Int64, userData: JourneyUserData?, snapshot: Bool = false) -> String {
+    package func json(position: Int64, userData: JourneyUserData?, snapshot: Bool = false) -> String {
         JSONWriter.object { object in
             object.add("position", number: position)
             object.add("eventtype", kind.rawValue)

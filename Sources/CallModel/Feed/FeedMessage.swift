@@ -9,8 +9,8 @@ import TSAPI
 /// event: monitor copies of one event were already dropped, so four monitors on a call still give one offer.
 /// The projector stores them with feed positions of their own; user data is added when they are sent, so a key's
 /// latest data goes out.
-public struct FeedMessage: Sendable, Equatable {
-    public enum Kind: String, Sendable, CaseIterable {
+package struct FeedMessage: Sendable, Equatable {
+    package enum Kind: String, Sendable, CaseIterable {
         /// Delivered: the call alerts at a station, or is offered to a VDN.
         case offer
         /// Established: a device answered; every device on the call hears of it.
@@ -20,43 +20,43 @@ public struct FeedMessage: Sendable, Equatable {
         case disconnect
     }
 
-    public var kind: Kind
+    package var kind: Kind
     /// The position of the stored event the message comes from.
-    public var eventPosition: Int64
+    package var eventPosition: Int64
     /// The device this message is for.
-    public var device: String
-    public var switchID: String
-    public var ucid: UCID?
-    public var callID: Int64
+    package var device: String
+    package var switchID: String
+    package var ucid: UCID?
+    package var callID: Int64
     /// The device that acted: alerting, answering, holding, retrieving, releasing, transferring or the controller.
-    public var party: String?
+    package var party: String?
     /// The CSTA calling and called numbers of this call (on a consultation: the agent and whom they dialled).
-    public var calling: String?
-    public var called: String?
-    public var lastRedirection: String?
+    package var calling: String?
+    package var called: String?
+    package var lastRedirection: String?
     /// The customer's data, from the journey.
-    public var originalAni: String?
-    public var originalDnis: String?
-    public var vdn: String?
-    public var split: String?
-    public var uui: String?
-    public var userEnteredCode: String?
-    public var trunkGroup: String?
-    public var trunkMember: String?
-    public var journeyID: String
+    package var originalAni: String?
+    package var originalDnis: String?
+    package var vdn: String?
+    package var split: String?
+    package var uui: String?
+    package var userEnteredCode: String?
+    package var trunkGroup: String?
+    package var trunkMember: String?
+    package var journeyID: String
     /// Stations that answered the contact before this message, in order, without `device`.
-    public var previousAgents: [String]
+    package var previousAgents: [String]
     /// The devices on the call after the event.
-    public var parties: [String]
+    package var parties: [String]
     /// Transfer and conference: the two calls merged, and the party added.
-    public var primaryCallID: Int64?
-    public var secondaryCallID: Int64?
-    public var addedParty: String?
-    public var time: Date
+    package var primaryCallID: Int64?
+    package var secondaryCallID: Int64?
+    package var addedParty: String?
+    package var time: Date
     /// What user data can belong to the message: the keys the journey's calls carried, and its UCIDs (data set
     /// on a call). Read when the message is sent.
-    public var userDataKeys: [CarriedKey]
-    public var journeyUcids: [UCID]
+    package var userDataKeys: [CarriedKey]
+    package var journeyUcids: [UCID]
 }
 
 // MARK: - Stored form
@@ -64,7 +64,7 @@ public struct FeedMessage: Sendable, Equatable {
 extension FeedMessage {
     /// The message as `feed_messages.body` keeps it: compact JSON written by hand (the projector writes one or more
     /// per event, at ingest speed).
-    public var storedJSON: String {
+    package var storedJSON: String {
         JSONWriter.object { object in
             object.add("kind", kind.rawValue)
             object.add("eventPosition", number: eventPosition)
@@ -103,7 +103,7 @@ extension FeedMessage {
     }
 
     /// Reads `storedJSON` back; nil for text that is not a stored message.
-    public init?(storedJSON text: String) {
+    package init?(storedJSON text: String) {
         guard let tree = try? JSONTree(parsing: text),
             let kind = tree["kind"]?.string.flatMap(Kind.init(rawValue:)),
             let device = tree["device"]?.string, let switchID = tree["switch"]?.string,

@@ -85,7 +85,7 @@ extension Journey {
 extension Journey {
     /// The state of the calls at `device` now, as the messages that would have put them there: an offer while
     /// the call rings, connect while it talks, hold while it is held. What a desktop that connects mid-call gets.
-    public func currentMessages(at device: String) -> [FeedMessage] {
+    package func currentMessages(at device: String) -> [FeedMessage] {
         var messages: [FeedMessage] = []
         for index in legs.indices where !legs[index].isEnded {
             for party in legs[index].parties where party.device == device {

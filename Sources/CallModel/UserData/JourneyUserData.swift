@@ -3,28 +3,28 @@ import TSAPI
 
 /// The user data of one journey, as its call contexts and the journey show it: each key its calls carried or
 /// that was set on one of its UCIDs, the data attached to its calls, and what they add up to.
-public struct JourneyUserData: Sendable {
-    public struct Entry: Sendable {
-        public var record: UserDataRecord
+package struct JourneyUserData: Sendable {
+    package struct Entry: Sendable {
+        package var record: UserDataRecord
         /// The call that carried the key in its UUI, and when; nil for data set on the journey's own calls.
-        public var carried: CarriedKey?
-        public var status: UserDataRecord.Status
+        package var carried: CarriedKey?
+        package var status: UserDataRecord.Status
     }
 
     /// In the order the data entered the journey.
-    public var entries: [Entry]
+    package var entries: [Entry]
     /// The customer's numbers from the earliest key that came from another call: a call that arrives from
     /// another site shows the transferring agent as its caller, and the key carries who really called.
-    public var originalAni: String?
-    public var originalDnis: String?
+    package var originalAni: String?
+    package var originalDnis: String?
 
-    public init(journey: Journey, records: [UserDataRecord], now: Date) {
+    package init(journey: Journey, records: [UserDataRecord], now: Date) {
         self.init(carried: journey.userDataKeys, ucids: journey.ucids, records: records, now: now)
     }
 
     /// The user data of the calls `ucids` that carried the keys `carried` (a feed message names both), from
     /// `records`, which may hold other calls' records too.
-    public init(carried keys: [CarriedKey], ucids journeyUcids: [UCID], records: [UserDataRecord], now: Date) {
+    package init(carried keys: [CarriedKey], ucids journeyUcids: [UCID], records: [UserDataRecord], now: Date) {
         let byID = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var entries: [Entry] = []
         var seen = Set<String>()
@@ -48,7 +48,7 @@ public struct JourneyUserData: Sendable {
 
     /// The data a desktop pops: every live entry's data, merged in order (RFC 7396: objects combine, a later
     /// non-object replaces); nil when there is none.
-    public var merged: JSONTree? {
+    package var merged: JSONTree? {
         var result: JSONTree?
         for entry in entries where entry.status == .active {
             result = (result ?? .object([])).merged(with: entry.record.data)
@@ -65,7 +65,7 @@ extension JourneyUserData.Entry: Encodable {
         case key, ucid, status, data, carriedBy, carriedAt, origin, setAt, updatedAt, expiresAt
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
         try c.encode(record.key, forKey: .key)
         try c.encode(record.ucid, forKey: .ucid)
@@ -82,7 +82,7 @@ extension JourneyUserData.Entry: Encodable {
 
 extension UserDataOrigin: Encodable {
     /// Every field, null when not known.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: MemberName.self)
         for (name, value) in fields { try c.encode(value, forKey: MemberName(name)) }
     }

@@ -6,8 +6,8 @@ import TSAPI
 ///
 /// The event is the truth and the `userdata` row is its projection (`UserDataRecord.applying`), so the
 /// history of a key is its events and a rebuild replays them.
-public struct UserDataChange: Sendable, Equatable {
-    public enum Operation: String, Sendable, CaseIterable {
+package struct UserDataChange: Sendable, Equatable {
+    package enum Operation: String, Sendable, CaseIterable {
         /// A new key (`POST /v1/userdata`).
         case set
         /// New data for a key (`PUT /v1/userdata/{key}`), and a new expiry when one was asked for.
@@ -19,7 +19,7 @@ public struct UserDataChange: Sendable, Equatable {
         /// Data attached to a call without a key (`PUT /v1/calls/{ucid}/userdata`); replaces what was attached.
         case attach
 
-        public var eventType: EventType {
+        package var eventType: EventType {
             switch self {
             case .set: .userDataSet
             case .replace: .userDataReplaced
@@ -29,27 +29,27 @@ public struct UserDataChange: Sendable, Equatable {
             }
         }
 
-        public init?(_ type: EventType) {
+        package init?(_ type: EventType) {
             guard let operation = Self.allCases.first(where: { $0.eventType == type }) else { return nil }
             self = operation
         }
     }
 
-    public var operation: Operation
+    package var operation: Operation
     /// The key; nil for data attached to a call.
-    public var key: UserDataKey?
+    package var key: UserDataKey?
     /// For a key: the call it was set on, if any. For attached data: the call.
-    public var ucid: UCID?
+    package var ucid: UCID?
     /// The data (set, replace, attach) or the patch (merge); nil for delete.
-    public var data: JSONTree?
+    package var data: JSONTree?
     /// When the data expires: set and attach always say; replace only when the expiry was renewed.
-    public var expiresAt: Date?
+    package var expiresAt: Date?
     /// The call's customer data when the data was set or attached.
-    public var origin: UserDataOrigin?
-    public var actor: UserDataActor
-    public var time: Date
+    package var origin: UserDataOrigin?
+    package var actor: UserDataActor
+    package var time: Date
 
-    public init(
+    package init(
         operation: Operation, key: UserDataKey?, ucid: UCID?, data: JSONTree?, expiresAt: Date?,
         origin: UserDataOrigin?, actor: UserDataActor, time: Date
     ) {
@@ -70,15 +70,15 @@ public struct UserDataChange: Sendable, Equatable {
     }
 
     /// The row this change belongs to: the key, or `call:` and the UCID for attached data.
-    public var recordID: String { Self.recordID(key: key, ucid: ucid) }
+    package var recordID: String { Self.recordID(key: key, ucid: ucid) }
 
-    public static func recordID(key: UserDataKey?, ucid: UCID?) -> String {
+    package static func recordID(key: UserDataKey?, ucid: UCID?) -> String {
         key?.rawValue ?? "call:\(ucid?.rawValue ?? "")"
     }
 
     /// The stored event: the ingest envelope (docs/api.md) with the change under `userdata`. It goes into
     /// the stream of the UCID it names, so `GET /v1/calls/{ucid}/events` shows it beside the call's events.
-    public func eventJSON(id: String) -> String {
+    package func eventJSON(id: String) -> String {
         JSONWriter.object { event in
             event.add("id", id)
             event.add("source", "calltrail")
@@ -104,7 +104,7 @@ public struct UserDataChange: Sendable, Equatable {
     }
 
     /// Reads a stored user-data event back.
-    public init(eventJSON text: String) throws(CallModelError) {
+    package init(eventJSON text: String) throws(CallModelError) {
         let tree: JSONTree
         do { tree = try JSONTree(parsing: text) } catch { throw CallModelError(.userDataEvent, "not JSON: \(error)") }
         guard let typeName = tree["type"]?.string, let type = EventType(rawValue: typeName),
@@ -135,19 +135,19 @@ public struct UserDataChange: Sendable, Equatable {
 
 /// The call's customer data when user data was set on it: what the next agent needs to know about who called,
 /// even on a call that reaches another site with a new UCID and the transferring agent as its caller.
-public struct UserDataOrigin: Sendable, Equatable {
-    public var ucid: UCID?
-    public var journeyId: String?
+package struct UserDataOrigin: Sendable, Equatable {
+    package var ucid: UCID?
+    package var journeyId: String?
     /// The device named in `POST /v1/userdata` (`device`), when the call was found through it.
-    public var device: String?
-    public var originalAni: String?
-    public var originalDnis: String?
-    public var vdn: String?
-    public var split: String?
-    public var userEnteredCode: String?
-    public var uui: String?
+    package var device: String?
+    package var originalAni: String?
+    package var originalDnis: String?
+    package var vdn: String?
+    package var split: String?
+    package var userEnteredCode: String?
+    package var uui: String?
 
-    public init(
+    package init(
         ucid: UCID?, journeyId: String? = nil, device: String? = nil, originalAni: String? = nil,
         originalDnis: String? = nil, vdn: String? = nil, split: String? = nil, userEnteredCode: String? = nil,
         uui: String? = nil
@@ -164,7 +164,7 @@ public struct UserDataOrigin: Sendable, Equatable {
     }
 
     /// What the journey knows of its customer at this moment.
-    public init(ucid: UCID, journey: Journey?, device: String? = nil) {
+    package init(ucid: UCID, journey: Journey?, device: String? = nil) {
         self.init(
             ucid: ucid, journeyId: journey?.id, device: device, originalAni: journey?.originalAni,
             originalDnis: journey?.originalDnis, vdn: journey?.vdn, split: journey?.split,
@@ -180,13 +180,13 @@ public struct UserDataOrigin: Sendable, Equatable {
     }
 
     /// The origin as the user-data row and event keep it: the members it knows.
-    public var json: String {
+    package var json: String {
         JSONWriter.object { o in
             for (name, value) in fields { o.addIfPresent(name, value) }
         }
     }
 
-    public init?(tree: JSONTree) {
+    package init?(tree: JSONTree) {
         guard tree.isObject else { return nil }
         self.init(
             ucid: tree["ucid"]?.string.flatMap(UCID.init), journeyId: tree["journeyId"]?.string,
@@ -197,11 +197,11 @@ public struct UserDataOrigin: Sendable, Equatable {
 }
 
 /// Who made a change: the name the application gave (`CallTrail-Actor` header) and its HTTP client.
-public struct UserDataActor: Sendable, Equatable {
-    public var name: String?
-    public var userAgent: String?
+package struct UserDataActor: Sendable, Equatable {
+    package var name: String?
+    package var userAgent: String?
 
-    public init(name: String?, userAgent: String?) {
+    package init(name: String?, userAgent: String?) {
         self.name = name
         self.userAgent = userAgent
     }

@@ -2,23 +2,23 @@ import Foundation
 import TSAPI
 
 /// A key's (or a call's) user data now: the projection of its `UserDataChange` events, applied in order.
-public struct UserDataRecord: Sendable, Equatable {
+package struct UserDataRecord: Sendable, Equatable {
     /// The key, or `call:` and the UCID for data attached to a call.
-    public var id: String
-    public var key: UserDataKey?
+    package var id: String
+    package var key: UserDataKey?
     /// The call the data was set on (a key) or attached to.
-    public var ucid: UCID?
+    package var ucid: UCID?
     /// The data; `null` once deleted.
-    public var data: JSONTree
-    public var origin: UserDataOrigin
-    public var createdAt: Date
-    public var updatedAt: Date
-    public var expiresAt: Date
-    public var deletedAt: Date?
+    package var data: JSONTree
+    package var origin: UserDataOrigin
+    package var createdAt: Date
+    package var updatedAt: Date
+    package var expiresAt: Date
+    package var deletedAt: Date?
     /// How many changes made it: 1 after the set.
-    public var version: Int
+    package var version: Int
 
-    public init(
+    package init(
         id: String, key: UserDataKey?, ucid: UCID?, data: JSONTree, origin: UserDataOrigin, createdAt: Date,
         updatedAt: Date, expiresAt: Date, deletedAt: Date?, version: Int
     ) {
@@ -34,11 +34,11 @@ public struct UserDataRecord: Sendable, Equatable {
         self.version = version
     }
 
-    public enum Status: String, Sendable {
+    package enum Status: String, Sendable {
         case active, expired, deleted
     }
 
-    public func status(at now: Date) -> Status {
+    package func status(at now: Date) -> Status {
         if deletedAt != nil { return .deleted }
         return now >= expiresAt ? .expired : .active
     }
@@ -46,7 +46,7 @@ public struct UserDataRecord: Sendable, Equatable {
     /// The record after `change`. A set or attach starts a record (an attach on an existing one replaces its
     /// data and renews it); any other change to a record that does not exist changes nothing, since the
     /// service only writes one after finding the record.
-    public static func applying(_ change: UserDataChange, to record: UserDataRecord?) -> UserDataRecord? {
+    package static func applying(_ change: UserDataChange, to record: UserDataRecord?) -> UserDataRecord? {
         switch change.operation {
         case .set, .attach:
             guard let data = change.data, let expiresAt = change.expiresAt else { return record }

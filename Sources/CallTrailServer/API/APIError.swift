@@ -8,17 +8,17 @@ import TSAPI
 ///
 /// The message says what was wrong in the client's terms; it never carries SQL or a stack. `503` always comes
 /// with `Retry-After`: the request was not carried out and may be sent again as it is.
-public struct APIError: HTTPResponseError, CustomStringConvertible {
-    public var status: HTTPResponse.Status
-    public var message: String
-    public var index: Int?
-    public var field: String?
+package struct APIError: HTTPResponseError, CustomStringConvertible {
+    package var status: HTTPResponse.Status
+    package var message: String
+    package var index: Int?
+    package var field: String?
     /// Seconds after which the client may retry (`Retry-After`); set for every 503.
-    public var retryAfter: Int?
+    package var retryAfter: Int?
     /// More headers for the answer (the projections' position on a read model's 404).
-    public var headers: HTTPFields = [:]
+    package var headers: HTTPFields = [:]
 
-    public init(
+    package init(
         _ status: HTTPResponse.Status, _ message: String, index: Int? = nil, field: String? = nil,
         retryAfter: Int? = nil
     ) {
@@ -47,11 +47,11 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         }
     }
 
-    public init(_ error: TSAPIError) {
+    package init(_ error: TSAPIError) {
         self.init(.unprocessableContent, error.message, index: error.index, field: error.field)
     }
 
-    public var description: String { "\(status.code) \(message)" }
+    package var description: String { "\(status.code) \(message)" }
 
     /// The body clients read.
     struct Body: Encodable {
@@ -65,7 +65,7 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
 
     var body: Body { Body(error: Body.Detail(message: message, index: index, field: field)) }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = try Response.encoded(body, status: status, retryAfter: retryAfter)
         response.headers.append(contentsOf: headers)
         return response

@@ -10,16 +10,16 @@ import ServiceLifecycle
 import TSAPI
 
 /// How the feed treats its subscribers; `calltrail serve` sets these from flags.
-public struct FeedPolicy: Sendable {
+package struct FeedPolicy: Sendable {
     /// Seconds between heartbeats on an idle connection.
-    public var heartbeatSeconds: Double
+    package var heartbeatSeconds: Double
     /// Most messages waiting for one subscriber before it is closed as too slow.
-    public var queueCapacity: Int
+    package var queueCapacity: Int
     /// Days feed messages are kept (by their event's time), for subscribers resuming with `after`; 0 keeps them
     /// for ever.
-    public var retentionDays: Double
+    package var retentionDays: Double
 
-    public init(heartbeatSeconds: Double = 15, queueCapacity: Int = 1_000, retentionDays: Double = 7) {
+    package init(heartbeatSeconds: Double = 15, queueCapacity: Int = 1_000, retentionDays: Double = 7) {
         self.heartbeatSeconds = heartbeatSeconds
         self.queueCapacity = queueCapacity
         self.retentionDays = retentionDays

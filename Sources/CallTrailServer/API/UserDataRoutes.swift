@@ -6,15 +6,15 @@ import Projections
 import TSAPI
 
 /// How long user data lives and how large it may be; `calltrail serve` sets these from flags.
-public struct UserDataPolicy: Sendable {
+package struct UserDataPolicy: Sendable {
     /// The TTL of data set without `ttlSeconds`.
-    public var defaultTTL: Int
+    package var defaultTTL: Int
     /// The longest TTL a client may ask for.
-    public var maxTTL: Int
+    package var maxTTL: Int
     /// The largest request body of the user-data routes.
-    public var maxBodyBytes: Int
+    package var maxBodyBytes: Int
 
-    public init(defaultTTL: Int = 7_200, maxTTL: Int = 86_400, maxBodyBytes: Int = 65_536) {
+    package init(defaultTTL: Int = 7_200, maxTTL: Int = 86_400, maxBodyBytes: Int = 65_536) {
         self.defaultTTL = defaultTTL
         self.maxTTL = maxTTL
         self.maxBodyBytes = maxBodyBytes

@@ -8,13 +8,13 @@ import Synchronization
 /// the niced thread alone did not give it back: its database work and WAL are not niced. An event the
 /// switch's connector cannot hand over is worse than a pop that comes a second late. At a contact center's
 /// usual rate the lanes idle most of the time, so this never holds and the projector never waits.
-public final class AppendSaturation: Sendable {
+package final class AppendSaturation: Sendable {
     private let since = Mutex<ContinuousClock.Instant?>(nil)
 
-    public init() {}
+    package init() {}
 
     /// The appender's report: `writing` of its `lanes` are writing now.
-    public func record(lanesWriting writing: Int, of lanes: Int) {
+    package func record(lanesWriting writing: Int, of lanes: Int) {
         since.withLock { since in
             if writing < lanes {
                 since = nil
@@ -25,7 +25,7 @@ public final class AppendSaturation: Sendable {
     }
 
     /// Whether every lane has been writing without a pause for at least `duration`.
-    public func hasLasted(_ duration: Duration) -> Bool {
+    package func hasLasted(_ duration: Duration) -> Bool {
         since.withLock { since in since.map { ContinuousClock.now - $0 >= duration } ?? false }
     }
 }

@@ -8,7 +8,7 @@ import TSAPI
 ///
 /// A `Service`: on graceful shutdown it stops taking work, writes what was already queued, and returns, so the
 /// batches in flight when the process is told to stop are committed.
-public final class EventAppender: Service, Sendable {
+package final class EventAppender: Service, Sendable {
     let committer: GroupCommitter<[IncomingEvent], AppendResult>
 
     /// - Parameters:
@@ -19,7 +19,7 @@ public final class EventAppender: Service, Sendable {
     ///   - availability: while the database is away, batches fail at once (the clients get 503 and resend).
     ///   - onCommit: after each commit, so this process's projector starts on the new events at once, without
     ///     waiting for the database's notification to come back round.
-    public init(
+    package init(
         store: any EventStore, logger: Logger, maxEventsPerTransaction: Int = 2_000, lanes: Int = 2,
         saturation: AppendSaturation = AppendSaturation(), availability: DatabaseAvailability? = nil,
         onCommit: @escaping @Sendable () -> Void = {}
@@ -34,11 +34,11 @@ public final class EventAppender: Service, Sendable {
     }
 
     /// Appends one batch, all or nothing; returns once it is committed.
-    public func append(_ events: [IncomingEvent]) async throws -> AppendResult {
+    package func append(_ events: [IncomingEvent]) async throws -> AppendResult {
         try await committer.submit(events)
     }
 
-    public func run() async throws {
+    package func run() async throws {
         try await committer.run()
     }
 }

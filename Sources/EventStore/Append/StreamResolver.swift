@@ -1,25 +1,25 @@
 import TSAPI
 
 /// A call on a switch: callIDs are unique per switch, and only among live calls.
-public struct CallKey: Hashable, Sendable {
-    public var switchName: String
-    public var callID: Int64
+package struct CallKey: Hashable, Sendable {
+    package var switchName: String
+    package var callID: Int64
 
-    public init(switchName: String, callID: Int64) {
+    package init(switchName: String, callID: Int64) {
         self.switchName = switchName
         self.callID = callID
     }
 }
 
 /// What the store knows of a callID: the UCID of the call now (or last) using it.
-public struct CallBinding: Hashable, Sendable {
-    public var ucid: UCID
+package struct CallBinding: Hashable, Sendable {
+    package var ucid: UCID
     /// False once the call's CallCleared was seen: a later non-clear event with this callID is a new call.
-    public var isOpen: Bool
-    public var boundAt: Int64
-    public var closedAt: Int64?
+    package var isOpen: Bool
+    package var boundAt: Int64
+    package var closedAt: Int64?
 
-    public init(ucid: UCID, isOpen: Bool, boundAt: Int64, closedAt: Int64? = nil) {
+    package init(ucid: UCID, isOpen: Bool, boundAt: Int64, closedAt: Int64? = nil) {
         self.ucid = ucid
         self.isOpen = isOpen
         self.boundAt = boundAt
@@ -28,11 +28,11 @@ public struct CallBinding: Hashable, Sendable {
 }
 
 /// The record written when a UCID becomes known for events already stored without one (docs/architecture.md).
-public struct UCIDLink: Hashable, Sendable {
-    public var ucid: UCID
-    public var call: CallKey
+package struct UCIDLink: Hashable, Sendable {
+    package var ucid: UCID
+    package var call: CallKey
     /// The earlier events that now belong to the stream, in position order.
-    public var positions: [Int64]
+    package var positions: [Int64]
 }
 
 /// Decides the stream (UCID) of every event of a batch, and the bookkeeping that goes with it.
@@ -52,31 +52,31 @@ public struct UCIDLink: Hashable, Sendable {
 ///    bound to it too and closed, so only their CallCleared still resolves through them.
 /// 6. A CallCleared that cannot be resolved ends the unresolved call: its pending events stay stored, unlinked,
 ///    rather than being attached to whichever call reuses the callID next.
-public struct StreamResolver: Sendable {
-    public private(set) var bindings: [CallKey: CallBinding]
-    public private(set) var pending: [CallKey: [Int64]]
+package struct StreamResolver: Sendable {
+    package private(set) var bindings: [CallKey: CallBinding]
+    package private(set) var pending: [CallKey: [Int64]]
     /// Every key whose binding or pending list this batch changed, so the caller writes only those.
-    public private(set) var touched: Set<CallKey> = []
+    package private(set) var touched: Set<CallKey> = []
 
-    public init(bindings: [CallKey: CallBinding], pending: [CallKey: [Int64]]) {
+    package init(bindings: [CallKey: CallBinding], pending: [CallKey: [Int64]]) {
         self.bindings = bindings
         self.pending = pending
     }
 
     /// One row to store: the incoming event at `index`, or a link record, with its position and stream.
-    public struct Row: Hashable, Sendable {
-        public enum Kind: Hashable, Sendable {
+    package struct Row: Hashable, Sendable {
+        package enum Kind: Hashable, Sendable {
             case event(index: Int)
             case link(UCIDLink)
         }
 
-        public var kind: Kind
-        public var position: Int64
-        public var ucid: UCID?
+        package var kind: Kind
+        package var position: Int64
+        package var ucid: UCID?
     }
 
     /// Resolves `events` (already free of duplicates) to rows with positions from `firstPosition` on.
-    public mutating func resolve(_ events: [IncomingEvent], firstPosition: Int64) -> [Row] {
+    package mutating func resolve(_ events: [IncomingEvent], firstPosition: Int64) -> [Row] {
         var rows: [Row] = []
         rows.reserveCapacity(events.count)
         var position = firstPosition

@@ -13,38 +13,38 @@ import _ConnectionPoolModule
 /// HTTP routes answer `503` with `Retry-After` at once instead of queueing behind a pool that cannot connect, and
 /// `/ready` names the database. `DatabaseMonitor` probes until a query succeeds again and clears the outage. The
 /// long-lived workers (appender, projector, feed, retention) retry on their own and carry on from their checkpoints.
-public final class DatabaseAvailability: Sendable {
+package final class DatabaseAvailability: Sendable {
     /// Why the database is considered away, and since when.
-    public struct Outage: Sendable, Equatable {
-        public var since: Date
-        public var reason: String
+    package struct Outage: Sendable, Equatable {
+        package var since: Date
+        package var reason: String
     }
 
     private let state = Mutex<Outage?>(nil)
     /// Where the start and the end of each outage are logged, once each whoever noticed them.
     let logger: Logger
 
-    public init(logger: Logger) {
+    package init(logger: Logger) {
         self.logger = logger
         Gauge(label: "calltrail_database_up").record(1)
     }
 
     /// The current outage, nil while the database answers.
-    public var outage: Outage? { state.withLock { $0 } }
+    package var outage: Outage? { state.withLock { $0 } }
 
-    public var isAvailable: Bool { outage == nil }
+    package var isAvailable: Bool { outage == nil }
 
     /// Records `error` as an outage when it says the database is away; returns whether it did. A single call that
     /// took too long (`DatabaseTimeout`) is not taken for an outage: the monitor's probe decides that.
     @discardableResult
-    public func record(_ error: any Error) -> Bool {
+    package func record(_ error: any Error) -> Bool {
         guard Self.isOutage(error), (error as? EventStoreError)?.code != .timeout else { return false }
         markUnavailable(reason: Self.reason(error))
         return true
     }
 
     /// Records an outage for a reason CallTrail found itself (a probe that got no answer in time).
-    public func markUnavailable(reason: String) {
+    package func markUnavailable(reason: String) {
         let started = state.withLock { outage -> Bool in
             guard outage == nil else { return false }
             outage = Outage(since: Date(), reason: reason)
@@ -63,7 +63,7 @@ public final class DatabaseAvailability: Sendable {
 
     /// A query succeeded: the outage, if there was one, is over. Returns the outage that ended.
     @discardableResult
-    public func restored() -> Outage? {
+    package func restored() -> Outage? {
         let ended = state.withLock { outage -> Outage? in
             defer { outage = nil }
             return outage
@@ -81,7 +81,7 @@ public final class DatabaseAvailability: Sendable {
     }
 
     /// The error a caller gets while the database is away.
-    public func unavailableError() -> EventStoreError? {
+    package func unavailableError() -> EventStoreError? {
         outage.map { EventStoreError.unavailable(since: $0.since, reason: $0.reason) }
     }
 
@@ -89,7 +89,7 @@ public final class DatabaseAvailability: Sendable {
     /// data or a client's broken connection: connection failures and closes, the pool unable to connect, and the server states that a restart or a
     /// failover produce (SQLSTATE class 08 connection exceptions; 57P01–57P03 shutting down or starting;
     /// 53300 too many connections; 53100 disk full; 25006 a read-only standby after a failover).
-    public static func isOutage(_ error: any Error) -> Bool {
+    package static func isOutage(_ error: any Error) -> Bool {
         switch error {
         // Not a bare IOError or ChannelError: a client's own socket raises those too (a reset in the middle of a
         // body), and one client must not switch the API off. The driver wraps its socket errors in PSQLError.
@@ -140,7 +140,7 @@ public final class DatabaseAvailability: Sendable {
 /// (which frees it whenever it is merely waiting) and, in that one case, left waiting with the dead connection it
 /// leased. Each long-lived worker bounds its database steps with this, so a restart of PostgreSQL cannot freeze it.
 /// The operation runs on `executor` when one is given (the projector's own thread), else on the global pool.
-public func withDatabaseTimeout<Result: Sendable>(
+package func withDatabaseTimeout<Result: Sendable>(
     _ limit: Duration, on executor: (any TaskExecutor)? = nil,
     _ operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {

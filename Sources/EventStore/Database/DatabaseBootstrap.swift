@@ -6,13 +6,13 @@ import PostgresNIO
 ///
 /// Migrations need the owner's privileges; serving must not have them (the app role cannot UPDATE or DELETE
 /// events), so this runs first on a short-lived client of its own.
-public enum DatabaseBootstrap {
+package enum DatabaseBootstrap {
     /// The role the migrations grant exactly the privileges the service needs.
-    public static let appRole = "calltrail_app"
+    package static let appRole = "calltrail_app"
 
     /// Migrates, then returns `appRole` when the connecting user may act as it (nil: work as the user itself,
     /// with the append-only trigger as the guard).
-    public static func migrate(_ url: DatabaseURL, migrations: [Migration], logger: Logger) async throws -> String? {
+    package static func migrate(_ url: DatabaseURL, migrations: [Migration], logger: Logger) async throws -> String? {
         try await withTemporaryClient(url, logger: logger) { client in
             try await MigrationRunner(client: client, migrations: migrations, logger: logger).migrate()
             let rows = try await client.query(
@@ -26,7 +26,7 @@ public enum DatabaseBootstrap {
     }
 
     /// Runs `body` with a client whose pool runs only for that long.
-    public static func withTemporaryClient<Result: Sendable>(
+    package static func withTemporaryClient<Result: Sendable>(
         _ url: DatabaseURL, role: String? = nil, logger: Logger,
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {

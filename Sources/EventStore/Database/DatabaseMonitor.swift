@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// during an outage it asks every `retryInterval`, through the same pool the service uses, so the outage ends
 /// when the service itself can work again, not merely when the server accepts a connection. PostgresNIO's pool
 /// reconnects by itself, backing off from 100 ms towards a minute while connecting fails.
-public struct DatabaseMonitor: Service {
+package struct DatabaseMonitor: Service {
     let client: PostgresClient
     let availability: DatabaseAvailability
     let logger: Logger
@@ -19,7 +19,7 @@ public struct DatabaseMonitor: Service {
     /// away after two probes in a row got no answer (an error that says it is away counts at once).
     let probeTimeout: Duration
 
-    public init(
+    package init(
         client: PostgresClient, availability: DatabaseAvailability, logger: Logger, interval: Duration = .seconds(2),
         retryInterval: Duration = .milliseconds(250), probeTimeout: Duration = .seconds(5)
     ) {
@@ -31,7 +31,7 @@ public struct DatabaseMonitor: Service {
         self.probeTimeout = probeTimeout
     }
 
-    public func run() async throws {
+    package func run() async throws {
         // Returns rather than throws when stopped: a service that throws during graceful shutdown makes the service
         // group cancel the others instead of letting them finish.
         await cancelWhenGracefulShutdown {

@@ -3,17 +3,17 @@ import PostgresNIO
 
 /// Where the database is: a `postgres://user:password@host:port/database` URL (`DATABASE_URL`), or a Unix
 /// socket folder (`postgres://user@/database?host=/path/to/folder`, the libpq form the embedded server uses).
-public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
-    public var username: String
-    public var password: String?
-    public var host: String?
-    public var port: Int
-    public var socketDirectory: String?
-    public var database: String
+package struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
+    package var username: String
+    package var password: String?
+    package var host: String?
+    package var port: Int
+    package var socketDirectory: String?
+    package var database: String
     /// `sslmode=require|verify-full` asks for TLS; otherwise none (the embedded server listens only locally).
-    public var requireTLS: Bool
+    package var requireTLS: Bool
 
-    public init(
+    package init(
         username: String, password: String? = nil, host: String? = nil, port: Int = 5432,
         socketDirectory: String? = nil,
         database: String, requireTLS: Bool = false
@@ -27,7 +27,7 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         self.requireTLS = requireTLS
     }
 
-    public init(_ text: String) throws(EventStoreError) {
+    package init(_ text: String) throws(EventStoreError) {
         guard let components = URLComponents(string: text), let scheme = components.scheme,
             scheme == "postgres" || scheme == "postgresql"
         else {
@@ -55,13 +55,13 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The same server, another database (tests give each case its own).
-    public func with(database: String) -> DatabaseURL {
+    package func with(database: String) -> DatabaseURL {
         var copy = self
         copy.database = database
         return copy
     }
 
-    public func with(username: String, password: String?) -> DatabaseURL {
+    package func with(username: String, password: String?) -> DatabaseURL {
         var copy = self
         copy.username = username
         copy.password = password
@@ -70,7 +70,8 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 
     /// The client configuration; `role` makes every connection of the pool work as that role (`SET ROLE` at
     /// startup), which is how the service gives up the privileges it must not have.
-    public func clientConfiguration(role: String? = nil, maximumConnections: Int = 20) -> PostgresClient.Configuration {
+    package func clientConfiguration(role: String? = nil, maximumConnections: Int = 20) -> PostgresClient.Configuration
+    {
         var configuration: PostgresClient.Configuration
         if let socketDirectory {
             configuration = .init(
@@ -104,14 +105,14 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The URL without the password, for logs.
-    public var description: String {
+    package var description: String {
         let server = socketDirectory.map { "?host=\($0)&port=\(port)" } ?? ""
         let authority = socketDirectory == nil ? "\(host ?? "localhost"):\(port)" : ""
         return "postgres://\(username)@\(authority)/\(database)\(server)"
     }
 
     /// The URL as text, password included, in the form `init(_:)` reads back.
-    public var urlString: String {
+    package var urlString: String {
         let credentials =
             username.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed)!
             + (password.map { ":" + $0.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed)! } ?? "")
@@ -123,7 +124,7 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A libpq connection string for psql.
-    public var psqlArguments: [String] {
+    package var psqlArguments: [String] {
         ["-h", socketDirectory ?? host ?? "localhost", "-p", "\(port)", "-U", username, database]
     }
 }

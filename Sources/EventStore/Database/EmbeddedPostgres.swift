@@ -15,13 +15,13 @@ import Darwin
 /// PostgreSQL refuses to run as root, so when CallTrail runs as root the server runs as the `postgres` user
 /// that Debian's package creates. A second start against the same folder reuses the data, and reuses a server
 /// that is still running there.
-public final class EmbeddedPostgres: Sendable {
-    public let dataDirectory: URL
+package final class EmbeddedPostgres: Sendable {
+    package let dataDirectory: URL
     let logger: Logger
     let port = 5432
     /// The database CallTrail uses inside the private cluster.
-    public static let databaseName = "calltrail"
-    public static let superuser = "calltrail"
+    package static let databaseName = "calltrail"
+    package static let superuser = "calltrail"
 
     /// The server's settings, beyond listening only on the socket.
     ///
@@ -33,7 +33,7 @@ public final class EmbeddedPostgres: Sendable {
     /// to write what they evict (`*_flush_after`) keep the dirty data near the pool's size and the writes steady:
     /// the feed's offer latency lost its 30-second spikes (max 190–220 ms before, 19–34 ms after). Reads come
     /// from the page cache instead; the ingest and user-data benchmarks did not move.
-    public static let serverSettings: KeyValuePairs<String, String> = [
+    package static let serverSettings: KeyValuePairs<String, String> = [
         "max_connections": "200",
         "shared_buffers": "32MB",
         "bgwriter_delay": "50ms",
@@ -41,7 +41,7 @@ public final class EmbeddedPostgres: Sendable {
         "backend_flush_after": "256kB",
     ]
 
-    public init(dataDirectory: URL, logger: Logger) {
+    package init(dataDirectory: URL, logger: Logger) {
         self.dataDirectory = dataDirectory.standardizedFileURL
         self.logger = logger
     }
@@ -59,7 +59,7 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     /// The URL to reach the server once started.
-    public var url: DatabaseURL {
+    package var url: DatabaseURL {
         DatabaseURL(username: Self.superuser, port: port, socketDirectory: socketDirectory, database: Self.databaseName)
     }
 
@@ -67,7 +67,7 @@ public final class EmbeddedPostgres: Sendable {
     private let startedHere = Mutex(false)
 
     /// Creates the cluster if needed and starts the server if it is not running; returns its URL.
-    public func start() throws -> DatabaseURL {
+    package func start() throws -> DatabaseURL {
         let binaries = try PostgresBinaries.find()
         let runAs = try Self.unprivilegedUser()
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
@@ -120,7 +120,7 @@ public final class EmbeddedPostgres: Sendable {
 
     /// Starts the server again if it is no longer running (it crashed, or someone stopped it); returns whether it
     /// had to. `calltrail serve` asks every few seconds, so a private PostgreSQL that dies comes back by itself.
-    public func restartIfStopped() throws -> Bool {
+    package func restartIfStopped() throws -> Bool {
         if isRunning { return false }
         _ = try start()
         return true
@@ -138,7 +138,7 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     /// Stops the server if this object started it.
-    public func stop() {
+    package func stop() {
         guard startedHere.withLock({ $0 }), let binaries = try? PostgresBinaries.find() else { return }
         let runAs = try? Self.unprivilegedUser()
         do {
@@ -162,7 +162,7 @@ public final class EmbeddedPostgres: Sendable {
 
     /// The folder to use for `requested`: itself, unless CallTrail runs as root and the `postgres` user cannot
     /// enter it (a checkout under `/root`, say); then a folder under `/var/lib/calltrail` named after it.
-    public static func usableDataDirectory(for requested: URL, logger: Logger) -> URL {
+    package static func usableDataDirectory(for requested: URL, logger: Logger) -> URL {
         guard let user = try? unprivilegedUser() else { return requested }
         var ancestor = requested.standardizedFileURL.deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: ancestor.path) { ancestor.deleteLastPathComponent() }
@@ -256,7 +256,7 @@ struct PostgresBinaries {
 extension EmbeddedPostgres {
     /// The database every command uses: `databaseURL` when given, else the private server under `dataDirectory`,
     /// started (the caller stops it through the returned object when it is done).
-    public static func locate(
+    package static func locate(
         databaseURL: String?, dataDirectory: String, logger: Logger
     ) throws -> (url: DatabaseURL, embedded: EmbeddedPostgres?) {
         if let databaseURL, !databaseURL.isEmpty { return (try DatabaseURL(databaseURL), nil) }

@@ -1,19 +1,19 @@
 import Foundation
 
 /// One numbered SQL file of `migrations/`: applied once, in order, and never edited once released.
-public struct Migration: Sendable, Hashable {
-    public var version: Int
-    public var name: String
-    public var sql: String
+package struct Migration: Sendable, Hashable {
+    package var version: Int
+    package var name: String
+    package var sql: String
 
-    public init(version: Int, name: String, sql: String) {
+    package init(version: Int, name: String, sql: String) {
         self.version = version
         self.name = name
         self.sql = sql
     }
 
     /// Reads `NNNN_name.sql` files from a folder, ordered by number.
-    public static func load(from directory: URL) throws(EventStoreError) -> [Migration] {
+    package static func load(from directory: URL) throws(EventStoreError) -> [Migration] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -42,7 +42,7 @@ public struct Migration: Sendable, Hashable {
 
     /// Where the migrations are: `CALLTRAIL_MIGRATIONS`, `./migrations`, or the folder next to this source tree
     /// (so `swift run` and `swift test` work from anywhere in a checkout).
-    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+    package static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
         if let path = environment["CALLTRAIL_MIGRATIONS"], !path.isEmpty { return URL(fileURLWithPath: path) }
         let local = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("migrations")
         if FileManager.default.fileExists(atPath: local.path) { return local }

@@ -5,7 +5,7 @@ import PostgresNIO
 /// with a checksum so an edited released file is caught.
 ///
 /// A session advisory lock makes two processes starting together take turns: the second finds the work done.
-public struct MigrationRunner: Sendable {
+package struct MigrationRunner: Sendable {
     /// The advisory lock key: "CallTrai" read as a 64-bit number, so it will not clash with an application's.
     static let lockKey: Int64 = 0x43616C6C54726169
 
@@ -13,7 +13,7 @@ public struct MigrationRunner: Sendable {
     let migrations: [Migration]
     let logger: Logger
 
-    public init(client: PostgresClient, migrations: [Migration], logger: Logger) {
+    package init(client: PostgresClient, migrations: [Migration], logger: Logger) {
         self.client = client
         self.migrations = migrations
         self.logger = logger
@@ -21,7 +21,7 @@ public struct MigrationRunner: Sendable {
 
     /// Applies what is missing; returns the versions it applied.
     @discardableResult
-    public func migrate() async throws -> [Int] {
+    package func migrate() async throws -> [Int] {
         try await client.withConnection { connection in
             try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
@@ -36,7 +36,7 @@ public struct MigrationRunner: Sendable {
     }
 
     /// The migrations not yet applied (empty when the schema is current); `GET /ready` uses it.
-    public func pending() async throws -> [Migration] {
+    package func pending() async throws -> [Migration] {
         let applied = try await appliedChecksums(using: { try await client.query($0, logger: logger) })
         return migrations.filter { applied[$0.version] == nil }
     }

@@ -2,8 +2,8 @@
 ///
 /// PostgresNIO's extended protocol runs one statement per query, so a file must be cut at each top-level `;`,
 /// minding quotes, quoted identifiers, dollar-quoted bodies (`$$ … $$`, `$tag$ … $tag$`) and comments.
-public enum SQLStatementSplitter {
-    public static func split(_ sql: String) -> [String] {
+package enum SQLStatementSplitter {
+    package static func split(_ sql: String) -> [String] {
         let chars = Array(sql.unicodeScalars)
         var statements: [String] = []
         var current = String.UnicodeScalarView()

@@ -6,27 +6,27 @@ import TSAPI
 
 /// The feed's messages in PostgreSQL (migrations/0005_feed.sql): the projector appends them with the journeys;
 /// every process's feed reads them by position.
-public struct PostgresFeedStore: Sendable {
+package struct PostgresFeedStore: Sendable {
     /// The NOTIFY channel a commit of new messages wakes; the payload is the last position.
-    public static let channel = "calltrail_feed"
+    package static let channel = "calltrail_feed"
 
     let client: PostgresClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    package init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
 
     /// Where the feed stands: its last position, the last event whose messages it holds, and how far its oldest
     /// messages were removed (`trim`).
-    public struct Head: Sendable, Equatable {
-        public var position: Int64
-        public var eventPosition: Int64
-        public var trimmedThrough: Int64
+    package struct Head: Sendable, Equatable {
+        package var position: Int64
+        package var eventPosition: Int64
+        package var trimmedThrough: Int64
     }
 
-    public func head() async throws -> Head {
+    package func head() async throws -> Head {
         let rows = try await client.query(
             "SELECT position, event_position, trimmed_through FROM feed_head", logger: logger)
         for try await (position, eventPosition, trimmed) in rows.decode((Int64, Int64, Int64).self) {
@@ -38,13 +38,13 @@ public struct PostgresFeedStore: Sendable {
     /// Messages after a position, and how far the feed was trimmed when they were read (in one snapshot): when
     /// `trimmedThrough` is past the position asked for, messages after it are gone and the page does not start
     /// where the reader stands.
-    public struct Page: Sendable {
-        public var trimmedThrough: Int64
-        public var messages: [(position: Int64, message: FeedMessage)]
+    package struct Page: Sendable {
+        package var trimmedThrough: Int64
+        package var messages: [(position: Int64, message: FeedMessage)]
     }
 
     /// Messages after `position`, in order, at most `limit`, with the trim point they were read at.
-    public func page(after position: Int64, limit: Int) async throws -> Page {
+    package func page(after position: Int64, limit: Int) async throws -> Page {
         var page = Page(trimmedThrough: 0, messages: [])
         for try await (trimmed, at, body) in try await client.execute(
             PageAfter(after: position, limit: Int64(limit)), logger: logger)
@@ -75,7 +75,7 @@ public struct PostgresFeedStore: Sendable {
     /// Removes the messages whose time is before `olderThan`, oldest first, `batch` at a time (each batch its own
     /// transaction, so the projector's commits never wait long); returns how many it removed.
     @discardableResult
-    public func trim(olderThan cutoff: Date, batch: Int = 10_000) async throws -> Int64 {
+    package func trim(olderThan cutoff: Date, batch: Int = 10_000) async throws -> Int64 {
         var removed: Int64 = 0
         while true {
             var step: Int64 = 0
@@ -87,7 +87,7 @@ public struct PostgresFeedStore: Sendable {
     }
 
     /// The last message of `kind` at `device`.
-    public func latest(
+    package func latest(
         _ kind: FeedMessage.Kind, device: String
     ) async throws -> (position: Int64, message: FeedMessage)? {
         try await decode(

@@ -13,11 +13,11 @@ import TSAPI
 /// hands the key to a transfer needs the next `GET` to find it. The row lock taken before the change is
 /// decided serialises writers of one key, and since the log-head lock is held through commit too, the events
 /// of a key are in the log in the order they were applied; a rebuild that replays them gets the same rows.
-public struct PostgresUserDataStore: Sendable {
+package struct PostgresUserDataStore: Sendable {
     let client: PostgresClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    package init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -27,12 +27,12 @@ public struct PostgresUserDataStore: Sendable {
 
     /// One record: what every `GET /v1/userdata/{key}` asks, so a prepared statement (planned once per
     /// connection, not per request).
-    public func record(id: String) async throws -> UserDataRecord? {
+    package func record(id: String) async throws -> UserDataRecord? {
         try await Self.only(client.execute(RecordByID(id: id), logger: logger)).map(Self.record)
     }
 
     /// The rows of a journey: the keys its calls carried, and whatever was set on or attached to its UCIDs.
-    public func records(ids: [String], ucids: [String]) async throws -> [UserDataRecord] {
+    package func records(ids: [String], ucids: [String]) async throws -> [UserDataRecord] {
         guard !ids.isEmpty || !ucids.isEmpty else { return [] }
         let rows = try await client.query(
             """
@@ -44,7 +44,7 @@ public struct PostgresUserDataStore: Sendable {
     }
 
     /// Decides a change from the record as it is (under a row lock), or throws to refuse it.
-    public typealias Decision = @Sendable (UserDataRecord?) throws -> UserDataChange
+    package typealias Decision = @Sendable (UserDataRecord?) throws -> UserDataChange
 
     /// Applies several changes in one transaction, in order (`UserDataWriter` groups concurrent requests so that
     /// they share one commit). Each decision sees the record as the changes before it in the group left it; a
@@ -53,7 +53,7 @@ public struct PostgresUserDataStore: Sendable {
     /// `new`: every request creates a key made just now (80 random bits: no collision is expected), so there is
     /// no row to read or lock, and the one statement that appends is its own transaction: one round trip
     /// instead of four, which is what most of the writes (`POST /v1/userdata`) are.
-    public func change(
+    package func change(
         _ requests: [(id: String, decide: Decision)], new: Bool = false
     ) async throws -> [Result<(record: UserDataRecord, position: Int64), any Error>] {
         if new {
@@ -111,7 +111,6 @@ public struct PostgresUserDataStore: Sendable {
         guard !events.isEmpty else { return outcomes }
         var latest: [String: UserDataRecord] = [:]
         for item in written { latest[item.record.id] = item.record }
-        let rows = latest.values.sorted { $0.id < $1.id }
         // Everything under the log-head lock in one call (migration 0004): events, streams, rows, history.
         let first = try await append(
             AppendChanges(events: events, rows: latest.values.sorted { $0.id < $1.id }, written: written.map(\.record)))
@@ -151,7 +150,7 @@ public struct PostgresUserDataStore: Sendable {
     }
 
     /// The events that made the record, oldest first.
-    public func history(id: String) async throws -> [(position: Int64, change: UserDataChange)] {
+    package func history(id: String) async throws -> [(position: Int64, change: UserDataChange)] {
         let rows = try await client.query(
             """
             SELECT e.position, e.body::text FROM userdata_history h JOIN events e ON e.position = h.position
@@ -167,7 +166,7 @@ public struct PostgresUserDataStore: Sendable {
     /// Replays every user-data event of the log into empty tables, in one transaction that keeps writers out
     /// until it commits. Returns how many events it applied.
     @discardableResult
-    public func rebuild() async throws -> Int {
+    package func rebuild() async throws -> Int {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("LOCK TABLE userdata, userdata_history IN EXCLUSIVE MODE", logger: logger)
             try await connection.query("DELETE FROM userdata_history", logger: logger)

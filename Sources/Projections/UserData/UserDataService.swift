@@ -5,7 +5,7 @@ import TSAPI
 /// The UUI key service's operations, for every way in: the REST routes and the feed's ctiSVR `userdata`
 /// requests. Errors are `ProjectionsError`s (`notFound`, `gone`, `conflict`, `behind`, `noCallNow`), whose message
 /// each way in passes on; the HTTP edge gives each its status.
-public struct UserDataService: Sendable {
+package struct UserDataService: Sendable {
     let store: PostgresUserDataStore
     /// Every change goes through the writer, which commits concurrent ones together.
     let writer: UserDataWriter
@@ -20,7 +20,7 @@ public struct UserDataService: Sendable {
     /// The longest that wait may take; past it the request gets `503` with `Retry-After` and nothing is stored.
     let originWait: Duration
 
-    public init(
+    package init(
         store: PostgresUserDataStore, writer: UserDataWriter, journeys: PostgresJourneyStore, defaultTTL: Int,
         progress: ProjectionProgress, originWait: Duration
     ) {
@@ -33,7 +33,7 @@ public struct UserDataService: Sendable {
     }
 
     /// New data under a new key, set on the call `ucid` or the call now at `device` (or on no call).
-    public func create(
+    package func create(
         data: JSONTree, ucid: UCID?, device: String?, ttl: Int?, actor: UserDataActor
     ) async throws -> UserDataRecord {
         var origin: UserDataOrigin?
@@ -59,12 +59,12 @@ public struct UserDataService: Sendable {
     }
 
     /// The key's record if it can be read now.
-    public func read(_ key: UserDataKey) async throws -> UserDataRecord {
+    package func read(_ key: UserDataKey) async throws -> UserDataRecord {
         try live(try await store.record(id: key.rawValue), key.rawValue, now: Date())
     }
 
     /// New data, and a new expiry counted from now when `ttl` is given.
-    public func replace(
+    package func replace(
         _ key: UserDataKey, data: JSONTree, ttl: Int?, actor: UserDataActor
     ) async throws -> UserDataRecord {
         let now = Date()
@@ -78,7 +78,7 @@ public struct UserDataService: Sendable {
     }
 
     /// An RFC 7396 merge patch of the data.
-    public func merge(_ key: UserDataKey, patch: JSONTree, actor: UserDataActor) async throws -> UserDataRecord {
+    package func merge(_ key: UserDataKey, patch: JSONTree, actor: UserDataActor) async throws -> UserDataRecord {
         let now = Date()
         let (record, _) = try await writer.change(id: key.rawValue) { current in
             let record = try live(current, key.rawValue, now: now)
@@ -90,7 +90,7 @@ public struct UserDataService: Sendable {
     }
 
     /// Removes the data; an expired key may be deleted too. The history stays.
-    public func delete(_ key: UserDataKey, actor: UserDataActor) async throws {
+    package func delete(_ key: UserDataKey, actor: UserDataActor) async throws {
         let now = Date()
         _ = try await writer.change(id: key.rawValue) { current in
             guard let current, current.deletedAt == nil else { throw notFound(current, key.rawValue) }
@@ -101,7 +101,7 @@ public struct UserDataService: Sendable {
     }
 
     /// Data attached to the call itself: its context, and its journey's, show it.
-    public func attach(_ ucid: UCID, data: JSONTree, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
+    package func attach(_ ucid: UCID, data: JSONTree, ttl: Int?, actor: UserDataActor) async throws -> UserDataRecord {
         let origin = try await self.origin(of: ucid)
         let now = Date()
         let change = UserDataChange(
@@ -112,7 +112,7 @@ public struct UserDataService: Sendable {
         return record
     }
 
-    public func attached(to ucid: UCID) async throws -> UserDataRecord {
+    package func attached(to ucid: UCID) async throws -> UserDataRecord {
         let id = UserDataChange.recordID(key: nil, ucid: ucid)
         guard let record = try await store.record(id: id) else {
             throw ProjectionsError(.notFound, "no user data attached to call \(ucid)")
@@ -121,14 +121,14 @@ public struct UserDataService: Sendable {
     }
 
     /// Every change of a key, oldest first, with who made it; also for a deleted or expired key.
-    public func history(_ key: UserDataKey) async throws -> [UserDataHistoryItem] {
+    package func history(_ key: UserDataKey) async throws -> [UserDataHistoryItem] {
         let changes = try await store.history(id: key.rawValue)
         guard !changes.isEmpty else { throw ProjectionsError(.notFound, "no user data under key \(key)") }
         return changes.map { UserDataHistoryItem(position: $0.position, change: $0.change) }
     }
 
     /// The origin of the call `ucid`, read once the projections have reached its last stored event.
-    public func origin(of ucid: UCID) async throws -> UserDataOrigin {
+    package func origin(of ucid: UCID) async throws -> UserDataOrigin {
         try await projectionsReached(try await journeys.lastPosition(of: ucid), for: "call \(ucid)")
         return UserDataOrigin(ucid: ucid, journey: try await journeys.journey(id: ucid.rawValue))
     }
@@ -145,7 +145,7 @@ public struct UserDataService: Sendable {
     }
 
     /// The call now at a device, for data set by `device`: the one it is talking on, else ringing, else held.
-    public func callNow(at device: String) async throws -> UserDataOrigin {
+    package func callNow(at device: String) async throws -> UserDataOrigin {
         let rank: [Party.State: Int] = [.connected: 0, .alerting: 1, .initiated: 2, .held: 3, .queued: 4]
         var best: (rank: Int, since: Date, ucid: UCID, journey: Journey)?
         for journey in try await journeys.openJourneys(device: device) {

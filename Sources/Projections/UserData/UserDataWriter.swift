@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// grouped, the rate follows the requests.
 ///
 /// A `Service`: on graceful shutdown it stops taking work and writes what is already queued.
-public final class UserDataWriter: Service, Sendable {
+package final class UserDataWriter: Service, Sendable {
     struct Change: Sendable {
         var id: String
         /// A key made just now: no row to read.
@@ -21,7 +21,7 @@ public final class UserDataWriter: Service, Sendable {
 
     let committer: GroupCommitter<Change, (record: UserDataRecord, position: Int64)>
 
-    public init(store: PostgresUserDataStore, logger: Logger, maxChangesPerTransaction: Int = 500) {
+    package init(store: PostgresUserDataStore, logger: Logger, maxChangesPerTransaction: Int = 500) {
         committer = GroupCommitter(
             name: "user-data change", lanes: 1, maxWeight: maxChangesPerTransaction, availability: nil, logger: logger,
             shuttingDown: { EventStoreError.shuttingDown("user data") }
@@ -32,13 +32,13 @@ public final class UserDataWriter: Service, Sendable {
 
     /// Applies one change (see `PostgresUserDataStore.change(_:new:)`); returns once it is committed. `new`
     /// says the change creates a key made just now.
-    public func change(
+    package func change(
         id: String, new: Bool = false, _ decide: @escaping PostgresUserDataStore.Decision
     ) async throws -> (record: UserDataRecord, position: Int64) {
         try await committer.submit(Change(id: id, isNew: new, decide: decide))
     }
 
-    public func run() async throws {
+    package func run() async throws {
         try await committer.run()
     }
 }

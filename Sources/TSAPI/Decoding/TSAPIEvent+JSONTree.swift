@@ -3,7 +3,7 @@ import Foundation
 /// `TSAPIEvent` read from JSON bytes by hand, with exactly the leniency of its `Decodable` conformance (a field
 /// of the wrong shape is nil, never an error) at a fraction of the cost: the projections decode every event.
 extension TSAPIEvent {
-    public init(json bytes: UnsafeRawBufferPointer) throws(TSAPIError) {
+    package init(json bytes: UnsafeRawBufferPointer) throws(TSAPIError) {
         let tree: JSONTree
         do {
             tree = try JSONTree.parse(bytes)

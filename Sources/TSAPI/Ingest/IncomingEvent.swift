@@ -2,34 +2,34 @@ import Foundation
 
 /// One event of an ingest batch: the envelope fields that route and identify it, and its JSON exactly as it
 /// came, which is what the store keeps.
-public struct IncomingEvent: Sendable, Equatable {
+package struct IncomingEvent: Sendable, Equatable {
     /// Idempotency key: the given `id`, or `{source}-{seq}`.
-    public var id: String
-    public var source: String
+    package var id: String
+    package var source: String
     /// The Communication Manager; callIDs are unique per switch among live calls.
-    public var switchName: String
-    public var seq: Int64?
-    public var time: Date
-    public var monitor: Int64?
+    package var switchName: String
+    package var seq: Int64?
+    package var time: Date
+    package var monitor: Int64?
     /// The event name as sent.
-    public var type: String
+    package var type: String
     /// nil when the name is not one the contract knows: such an event is stored and flagged.
-    public var eventType: EventType?
+    package var eventType: EventType?
     /// The UCID the event carries in its private data (`att.ucid`), if a valid one.
-    public var ucid: UCID?
+    package var ucid: UCID?
     /// The callID of the event's own connection (for Transferred/Conferenced, the primary old call).
-    public var callID: Int64?
+    package var callID: Int64?
     /// For Transferred/Conferenced: the old calls merged away (primary, secondary), callID 0 dropped.
-    public var oldCallIDs: [Int64]
+    package var oldCallIDs: [Int64]
     /// For Transferred/Conferenced: the surviving callID, read from the connection list.
-    public var resultingCallID: Int64?
+    package var resultingCallID: Int64?
     /// Fields inside `csta`/`att` that were present but of a shape CallTrail could not read; counted, never
     /// rejected (the ingest envelope, docs/api.md).
-    public var uninterpretedFields: [String]
+    package var uninterpretedFields: [String]
     /// The event object's JSON text, byte for byte as received.
-    public var rawJSON: String
+    package var rawJSON: String
 
-    public init(
+    package init(
         id: String, source: String, switchName: String, seq: Int64?, time: Date, monitor: Int64?, type: String,
         eventType: EventType?, ucid: UCID?, callID: Int64?, oldCallIDs: [Int64] = [], resultingCallID: Int64? = nil,
         uninterpretedFields: [String] = [], rawJSON: String

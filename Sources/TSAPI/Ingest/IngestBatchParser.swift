@@ -6,16 +6,16 @@ import Foundation
 /// It validates the envelope and stops at the first invalid event, because a batch is all
 /// or nothing. Inside `csta` and `att` it only reads what routes the event and never rejects a shape it did
 /// not expect.
-public enum IngestBatchParser {
+package enum IngestBatchParser {
     /// Ids CallTrail gives its own link records; a client's event may not take one.
-    public static let reservedIDPrefix = "calltrail-link-"
+    package static let reservedIDPrefix = "calltrail-link-"
     /// Ids of the user-data service's events.
-    public static let userDataIDPrefix = "calltrail-userdata-"
+    package static let userDataIDPrefix = "calltrail-userdata-"
     static let reservedIDPrefixes = [reservedIDPrefix, userDataIDPrefix]
     /// The longest `id`, `source`, `switch` or `type`, in bytes: names and keys, never payloads.
-    public static let maxFieldBytes = 256
+    package static let maxFieldBytes = 256
 
-    public static func parse(_ body: UnsafeRawBufferPointer) throws(TSAPIError) -> [IncomingEvent] {
+    package static func parse(_ body: UnsafeRawBufferPointer) throws(TSAPIError) -> [IncomingEvent] {
         var scanner = JSONScanner(body)
         scanner.skipWhitespace()
         guard !scanner.isAtEnd else {
@@ -61,7 +61,7 @@ public enum IngestBatchParser {
     }
 
     /// Convenience for tests and tools holding bytes or a string.
-    public static func parse(_ body: some Sequence<UInt8>) throws(TSAPIError) -> [IncomingEvent] {
+    package static func parse(_ body: some Sequence<UInt8>) throws(TSAPIError) -> [IncomingEvent] {
         let bytes = Array(body)
         let result = bytes.withUnsafeBytes { buffer in
             Result { () throws(TSAPIError) -> [IncomingEvent] in try parse(buffer) }

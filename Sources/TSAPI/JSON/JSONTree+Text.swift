@@ -3,7 +3,7 @@ import Foundation
 /// JSON text in and out, and RFC 7396 merge patch: what the user-data service does with an application's data.
 extension JSONTree: Equatable {
     /// Parses one JSON value; the error names the byte offset of the first problem.
-    public init(parsing text: String) throws(TSAPIError) {
+    package init(parsing text: String) throws(TSAPIError) {
         var copy = text
         let result: Result<JSONTree, JSONScanner.SyntaxError> = copy.withUTF8 { bytes in
             do throws(JSONScanner.SyntaxError) {
@@ -20,7 +20,7 @@ extension JSONTree: Equatable {
 
     /// Parses a client's document for storing: text that is not UTF-8, or holds `\u0000`, is an error whose
     /// `field` names where (`data.customer.name`, `items[2]`), as PostgreSQL could store neither.
-    public init(validating bytes: UnsafeRawBufferPointer) throws(TSAPIError) {
+    package init(validating bytes: UnsafeRawBufferPointer) throws(TSAPIError) {
         do throws(JSONScanner.SyntaxError) {
             self = try JSONTree.parse(bytes, strings: .reject)
         } catch {
@@ -38,17 +38,17 @@ extension JSONTree: Equatable {
     }
 
     /// Compact JSON text, members in their order.
-    public var text: String {
+    package var text: String {
         var writer = JSONWriter(capacity: 256)
         writer.tree(self)
         return writer.text
     }
 
-    public static func == (lhs: JSONTree, rhs: JSONTree) -> Bool { lhs.text == rhs.text }
+    package static func == (lhs: JSONTree, rhs: JSONTree) -> Bool { lhs.text == rhs.text }
 
     /// This value with `patch` applied as RFC 7396 says: an object patch sets its members, recursively, and a
     /// `null` member removes one; any other patch replaces the whole value.
-    public func merged(with patch: JSONTree) -> JSONTree {
+    package func merged(with patch: JSONTree) -> JSONTree {
         guard case .object(let changes) = patch else { return patch }
         var members: [(key: String, value: JSONTree)] = []
         if case .object(let existing) = self { members = existing }
@@ -69,7 +69,7 @@ extension JSONTree: Equatable {
 /// For documents written with `JSONEncoder`. A number keeps its value: integers as integers, others as
 /// `Decimal` (exact to 38 digits), rather than through `Double`.
 extension JSONTree: Encodable {
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         switch self {
         case .object(let members):
             var c = encoder.container(keyedBy: MemberName.self)
@@ -101,10 +101,10 @@ extension JSONTree: Encodable {
 
 /// A member name known only at run time, for documents whose members are data (an application's JSON, a list
 /// of fields).
-public struct MemberName: CodingKey {
-    public var stringValue: String
-    public var intValue: Int? { nil }
-    public init(_ name: String) { stringValue = name }
-    public init(stringValue: String) { self.stringValue = stringValue }
-    public init?(intValue: Int) { nil }
+package struct MemberName: CodingKey {
+    package var stringValue: String
+    package var intValue: Int? { nil }
+    package init(_ name: String) { stringValue = name }
+    package init(stringValue: String) { self.stringValue = stringValue }
+    package init?(intValue: Int) { nil }
 }

@@ -4,7 +4,7 @@
 /// Projections decode every stored event; through `JSONDecoder` that was more than half of a rebuild's time.
 /// A tree with members in document order, read by `TSAPIEvent(json:)`, gives the same result for a fraction
 /// of the cost (`TSAPIEventFastDecodingTests` checks that it is the same).
-public enum JSONTree: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+package enum JSONTree: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
     case object([(key: String, value: JSONTree)])
     case array([JSONTree])
     case string(String)
@@ -13,11 +13,11 @@ public enum JSONTree: Sendable, ExpressibleByStringLiteral, ExpressibleByInteger
     case bool(Bool)
     case null
 
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(integerLiteral value: Int64) { self = .number(String(value)) }
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(integerLiteral value: Int64) { self = .number(String(value)) }
 
     /// An integer.
-    public static func int(_ value: Int64) -> JSONTree { .number(String(value)) }
+    package static func int(_ value: Int64) -> JSONTree { .number(String(value)) }
 
     /// What a parse does with text PostgreSQL cannot store as it is: bytes that are not UTF-8 and `\u0000`.
     enum StringPolicy {
@@ -108,27 +108,27 @@ public enum JSONTree: Sendable, ExpressibleByStringLiteral, ExpressibleByInteger
         }
     }
 
-    public subscript(key: String) -> JSONTree? {
+    package subscript(key: String) -> JSONTree? {
         guard case .object(let members) = self else { return nil }
         for member in members where member.key == key { return member.value }
         return nil
     }
 
-    public var isObject: Bool {
+    package var isObject: Bool {
         if case .object = self { true } else { false }
     }
 
-    public var string: String? {
+    package var string: String? {
         if case .string(let text) = self { text } else { nil }
     }
 
     /// An integer written as a JSON number.
-    public var integer: Int64? {
+    package var integer: Int64? {
         if case .number(let text) = self { Int64(text) } else { nil }
     }
 
     /// An integer written as a JSON number or as a numeric string (serialisers differ).
-    public var lenientInteger: Int64? {
+    package var lenientInteger: Int64? {
         switch self {
         case .number(let text): Int64(text)
         case .string(let text): Int64(text)

@@ -11,17 +11,17 @@ import Foundation
 ///
 /// Members come out in the order they are written, so a document is always the same text. Values are written
 /// by the typed methods, or as `json:` text that is already JSON.
-public struct JSONWriter {
-    public private(set) var text: String
+package struct JSONWriter {
+    package private(set) var text: String
     private var needsComma = false
 
-    public init(capacity: Int = 512) {
+    package init(capacity: Int = 512) {
         text = ""
         text.reserveCapacity(capacity)
     }
 
     /// A writer whose text is one object, written by `body`.
-    public static func object(capacity: Int = 512, _ body: (inout JSONWriter) -> Void) -> String {
+    package static func object(capacity: Int = 512, _ body: (inout JSONWriter) -> Void) -> String {
         var writer = JSONWriter(capacity: capacity)
         writer.object(body)
         return writer.text
@@ -30,24 +30,24 @@ public struct JSONWriter {
     // MARK: - Values
 
     /// JSON text written as it is.
-    public mutating func json(_ value: String) {
+    package mutating func json(_ value: String) {
         if needsComma { text.append(",") }
         text.append(value)
         needsComma = true
     }
 
     /// A string, or `null`.
-    public mutating func string(_ value: String?) { json(Self.quote(value)) }
+    package mutating func string(_ value: String?) { json(Self.quote(value)) }
 
     /// A number, or `null`.
-    public mutating func number(_ value: (some BinaryInteger)?) { json(value.map { String($0) } ?? "null") }
+    package mutating func number(_ value: (some BinaryInteger)?) { json(value.map { String($0) } ?? "null") }
 
-    public mutating func number(_ value: Double) { json(value.description) }
+    package mutating func number(_ value: Double) { json(value.description) }
 
-    public mutating func bool(_ value: Bool) { json(value ? "true" : "false") }
+    package mutating func bool(_ value: Bool) { json(value ? "true" : "false") }
 
     /// A parsed value, members in their order.
-    public mutating func tree(_ value: JSONTree) {
+    package mutating func tree(_ value: JSONTree) {
         switch value {
         case .object(let members):
             object { o in
@@ -62,7 +62,7 @@ public struct JSONWriter {
         }
     }
 
-    public mutating func object(_ body: (inout JSONWriter) -> Void) {
+    package mutating func object(_ body: (inout JSONWriter) -> Void) {
         if needsComma { text.append(",") }
         text.append("{")
         needsComma = false
@@ -71,8 +71,9 @@ public struct JSONWriter {
         needsComma = true
     }
 
-    public mutating func array<Element>(_ elements: some Sequence<Element>, _ body: (inout JSONWriter, Element) -> Void)
-    {
+    package mutating func array<Element>(
+        _ elements: some Sequence<Element>, _ body: (inout JSONWriter, Element) -> Void
+    ) {
         if needsComma { text.append(",") }
         text.append("[")
         needsComma = false
@@ -84,7 +85,7 @@ public struct JSONWriter {
     // MARK: - Members
 
     /// A member's name; its value is whatever is written next.
-    public mutating func key(_ name: String) {
+    package mutating func key(_ name: String) {
         if needsComma { text.append(",") }
         text.append(Self.quote(name))
         text.append(":")
@@ -92,49 +93,49 @@ public struct JSONWriter {
     }
 
     /// A member whose value is JSON text.
-    public mutating func add(_ name: String, json value: String) {
+    package mutating func add(_ name: String, json value: String) {
         key(name)
         json(value)
     }
 
     /// A string member, `null` when nil.
-    public mutating func add(_ name: String, _ value: String?) {
+    package mutating func add(_ name: String, _ value: String?) {
         key(name)
         string(value)
     }
 
     /// A number member, `null` when nil.
-    public mutating func add(_ name: String, number value: (some BinaryInteger)?) {
+    package mutating func add(_ name: String, number value: (some BinaryInteger)?) {
         key(name)
         number(value)
     }
 
-    public mutating func add(_ name: String, number value: Double) {
+    package mutating func add(_ name: String, number value: Double) {
         key(name)
         number(value)
     }
 
-    public mutating func add(_ name: String, bool value: Bool) {
+    package mutating func add(_ name: String, bool value: Bool) {
         key(name)
         bool(value)
     }
 
-    public mutating func add(_ name: String, strings values: [String]) {
+    package mutating func add(_ name: String, strings values: [String]) {
         key(name)
         array(values) { a, value in a.string(value) }
     }
 
-    public mutating func add(_ name: String, tree value: JSONTree?) {
+    package mutating func add(_ name: String, tree value: JSONTree?) {
         key(name)
         if let value { tree(value) } else { json("null") }
     }
 
-    public mutating func add(_ name: String, object body: (inout JSONWriter) -> Void) {
+    package mutating func add(_ name: String, object body: (inout JSONWriter) -> Void) {
         key(name)
         object(body)
     }
 
-    public mutating func add<Element>(
+    package mutating func add<Element>(
         _ name: String, array elements: some Sequence<Element>, _ body: (inout JSONWriter, Element) -> Void
     ) {
         key(name)
@@ -142,14 +143,14 @@ public struct JSONWriter {
     }
 
     /// A string member only when there is a value, as `encodeIfPresent` does.
-    public mutating func addIfPresent(_ name: String, _ value: String?) {
+    package mutating func addIfPresent(_ name: String, _ value: String?) {
         if let value { add(name, value) }
     }
 
     // MARK: - Text
 
     /// `value` as a JSON string literal, quotes included.
-    public static func quote(_ value: String) -> String {
+    package static func quote(_ value: String) -> String {
         // Most values need no escaping: check the bytes once and copy.
         if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
             return "\"" + value + "\""
@@ -173,12 +174,12 @@ public struct JSONWriter {
     }
 
     /// A JSON string literal, or `null`.
-    public static func quote(_ value: String?) -> String { value.map { quote($0) } ?? "null" }
+    package static func quote(_ value: String?) -> String { value.map { quote($0) } ?? "null" }
 
     /// JSON text whose strings hold bytes that are not UTF-8, with each such byte written as the escape of the
     /// Latin-1 character it would be (0xE9 becomes `\u00e9`). Only bytes inside strings can be invalid in JSON that
     /// parsed, so the result is valid JSON, and every byte's value can be read back.
-    public static func escapingInvalidUTF8(_ bytes: UnsafeRawBufferPointer) -> String {
+    package static func escapingInvalidUTF8(_ bytes: UnsafeRawBufferPointer) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 32)
         var index = 0

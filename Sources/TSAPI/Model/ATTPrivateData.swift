@@ -3,32 +3,32 @@
 /// A union rather than one struct per ATT event type: the projections ask "does this event carry a UCID, UUI,
 /// originalCallInfo?" regardless of type, and a field that appears on a type where the header does not list it
 /// (serialisers differ) is still useful. Every field decodes leniently.
-public struct ATTPrivateData: Sendable, Hashable, Codable {
-    public var deliveredType: String?
-    public var trunkGroup: String?
-    public var trunkMember: String?
-    public var split: String?
-    public var lookaheadInfo: LookaheadInfo?
-    public var userEnteredCode: UserEnteredCode?
-    public var userInfo: UserToUserInfo?
-    public var reason: String?
-    public var originalCallInfo: OriginalCallInfo?
-    public var distributingDevice: DeviceID?
-    public var distributingVDN: DeviceID?
+package struct ATTPrivateData: Sendable, Hashable, Codable {
+    package var deliveredType: String?
+    package var trunkGroup: String?
+    package var trunkMember: String?
+    package var split: String?
+    package var lookaheadInfo: LookaheadInfo?
+    package var userEnteredCode: UserEnteredCode?
+    package var userInfo: UserToUserInfo?
+    package var reason: String?
+    package var originalCallInfo: OriginalCallInfo?
+    package var distributingDevice: DeviceID?
+    package var distributingVDN: DeviceID?
     /// The raw `ucid` text; `ucidValue` is the validated form.
-    public var ucid: String?
-    public var trunkList: [TrunkInfo]
-    public var deviceHistory: [DeviceHistoryEntry]
-    public var logicalAgent: String?
-    public var consultMode: String?
-    public var progressLocation: String?
-    public var progressDescription: String?
-    public var callingDevice: DeviceID?
+    package var ucid: String?
+    package var trunkList: [TrunkInfo]
+    package var deviceHistory: [DeviceHistoryEntry]
+    package var logicalAgent: String?
+    package var consultMode: String?
+    package var progressLocation: String?
+    package var progressDescription: String?
+    package var callingDevice: DeviceID?
 
     /// The UCID, when the event carries a valid one (all zeros or empty mean none).
-    public var ucidValue: UCID? { ucid.flatMap { UCID($0) } }
+    package var ucidValue: UCID? { ucid.flatMap { UCID($0) } }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let fields = try LenientFields(decoder)
         deliveredType = fields.enumName("deliveredType")
         trunkGroup = fields.enumName("trunkGroup")
@@ -51,25 +51,25 @@ public struct ATTPrivateData: Sendable, Hashable, Codable {
         callingDevice = fields["callingDevice"]
     }
 
-    public init() {
+    package init() {
         trunkList = []
         deviceHistory = []
     }
 }
 
 /// `ATTUserToUserInfo_t`: text for `UUI_IA5_ASCII`, hex for `UUI_USER_SPECIFIC` (the ingest envelope, docs/api.md).
-public struct UserToUserInfo: Sendable, Hashable, Codable {
-    public var type: String?
-    public var data: String
+package struct UserToUserInfo: Sendable, Hashable, Codable {
+    package var type: String?
+    package var data: String
 
-    public init(type: String?, data: String) {
+    package init(type: String?, data: String) {
         self.type = type
         self.data = data
     }
 
     private enum CodingKeys: String, CodingKey { case type, data }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         type = try? container.decodeIfPresent(String.self, forKey: .type)
         if let text = try? container.decodeIfPresent(String.self, forKey: .data) {
@@ -87,7 +87,7 @@ public struct UserToUserInfo: Sendable, Hashable, Codable {
     }
 
     /// The UUI's bytes: hex-decoded for user-specific UUI, UTF-8 otherwise.
-    public var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         guard type == "UUI_USER_SPECIFIC" else { return Array(data.utf8) }
         var bytes: [UInt8] = []
         var high: UInt8?
@@ -114,20 +114,20 @@ public struct UserToUserInfo: Sendable, Hashable, Codable {
 }
 
 /// `ATTUserEnteredCode_t`: digits from the most recent vector collect step.
-public struct UserEnteredCode: Sendable, Hashable, Codable {
-    public var type: String?
-    public var indicator: String?
-    public var data: String?
-    public var collectVDN: String?
+package struct UserEnteredCode: Sendable, Hashable, Codable {
+    package var type: String?
+    package var indicator: String?
+    package var data: String?
+    package var collectVDN: String?
 
-    public init(type: String? = nil, indicator: String? = nil, data: String? = nil, collectVDN: String? = nil) {
+    package init(type: String? = nil, indicator: String? = nil, data: String? = nil, collectVDN: String? = nil) {
         self.type = type
         self.indicator = indicator
         self.data = data
         self.collectVDN = collectVDN
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let fields = try LenientFields(decoder)
         type = fields.enumName("type")
         indicator = fields.enumName("indicator")
@@ -137,13 +137,13 @@ public struct UserEnteredCode: Sendable, Hashable, Codable {
 }
 
 /// `ATTLookaheadInfo_t`: interflow data from another site.
-public struct LookaheadInfo: Sendable, Hashable, Codable {
-    public var type: String?
-    public var priority: String?
-    public var hours: Int?
-    public var minutes: Int?
-    public var seconds: Int?
-    public var sourceVDN: String?
+package struct LookaheadInfo: Sendable, Hashable, Codable {
+    package var type: String?
+    package var priority: String?
+    package var hours: Int?
+    package var minutes: Int?
+    package var seconds: Int?
+    package var sourceVDN: String?
 
     init(type: String?, priority: String?, hours: Int?, minutes: Int?, seconds: Int?, sourceVDN: String?) {
         self.type = type
@@ -154,7 +154,7 @@ public struct LookaheadInfo: Sendable, Hashable, Codable {
         self.sourceVDN = sourceVDN
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let fields = try LenientFields(decoder)
         type = fields.enumName("type")
         priority = fields.enumName("priority")
@@ -167,19 +167,19 @@ public struct LookaheadInfo: Sendable, Hashable, Codable {
 
 /// `ATTOriginalCallInfo_t`: the original call's ANI, DNIS, UUI, digits and UCID, carried after a transfer or
 /// conference so the next agent sees the customer, not the transferring agent.
-public struct OriginalCallInfo: Sendable, Hashable, Codable {
-    public var reason: String?
-    public var callingDevice: DeviceID?
-    public var calledDevice: DeviceID?
-    public var trunkGroup: String?
-    public var trunkMember: String?
-    public var lookaheadInfo: LookaheadInfo?
-    public var userEnteredCode: UserEnteredCode?
-    public var userInfo: UserToUserInfo?
-    public var ucid: String?
-    public var deviceHistory: [DeviceHistoryEntry]
+package struct OriginalCallInfo: Sendable, Hashable, Codable {
+    package var reason: String?
+    package var callingDevice: DeviceID?
+    package var calledDevice: DeviceID?
+    package var trunkGroup: String?
+    package var trunkMember: String?
+    package var lookaheadInfo: LookaheadInfo?
+    package var userEnteredCode: UserEnteredCode?
+    package var userInfo: UserToUserInfo?
+    package var ucid: String?
+    package var deviceHistory: [DeviceHistoryEntry]
 
-    public var ucidValue: UCID? { ucid.flatMap { UCID($0) } }
+    package var ucidValue: UCID? { ucid.flatMap { UCID($0) } }
 
     init(
         reason: String?, callingDevice: DeviceID?, calledDevice: DeviceID?, trunkGroup: String?, trunkMember: String?,
@@ -198,7 +198,7 @@ public struct OriginalCallInfo: Sendable, Hashable, Codable {
         self.deviceHistory = deviceHistory
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let fields = try LenientFields(decoder)
         reason = fields.enumName("reason")
         callingDevice = fields["callingDevice"]
@@ -214,10 +214,10 @@ public struct OriginalCallInfo: Sendable, Hashable, Codable {
 }
 
 /// `ATTTrunkInfo_t`.
-public struct TrunkInfo: Sendable, Hashable, Codable {
-    public var connection: ConnectionID?
-    public var trunkGroup: String?
-    public var trunkMember: String?
+package struct TrunkInfo: Sendable, Hashable, Codable {
+    package var connection: ConnectionID?
+    package var trunkGroup: String?
+    package var trunkMember: String?
 
     init(connection: ConnectionID?, trunkGroup: String?, trunkMember: String?) {
         self.connection = connection
@@ -225,7 +225,7 @@ public struct TrunkInfo: Sendable, Hashable, Codable {
         self.trunkMember = trunkMember
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let fields = try LenientFields(decoder)
         connection = fields["connection"]
         trunkGroup = fields.enumName("trunkGroup")
@@ -234,10 +234,10 @@ public struct TrunkInfo: Sendable, Hashable, Codable {
 }
 
 /// `DeviceHistoryEntry_t`: a device that was on the call and left, and why.
-public struct DeviceHistoryEntry: Sendable, Hashable, Codable {
-    public var olddeviceID: String?
-    public var cause: String?
-    public var oldconnectionID: ConnectionID?
+package struct DeviceHistoryEntry: Sendable, Hashable, Codable {
+    package var olddeviceID: String?
+    package var cause: String?
+    package var oldconnectionID: ConnectionID?
 
     init(olddeviceID: String?, cause: String?, oldconnectionID: ConnectionID?) {
         self.olddeviceID = olddeviceID
@@ -245,7 +245,7 @@ public struct DeviceHistoryEntry: Sendable, Hashable, Codable {
         self.oldconnectionID = oldconnectionID
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let fields = try LenientFields(decoder)
         olddeviceID = (fields["olddeviceID"] as DeviceID?)?.deviceID
         cause = fields.enumName("cause")

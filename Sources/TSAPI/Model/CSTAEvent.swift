@@ -3,7 +3,7 @@
 /// Every field is optional and read leniently: real links differ by private-data version and serialiser, and a
 /// field of an unexpected shape must never make the event unreadable (the ingest envelope, docs/api.md). Enumerations stay as
 /// their TSAPI names (`CS_ALERTING`, `EC_TRANSFER`) so an unknown name is kept, not lost.
-public enum CSTAEvent: Sendable, Hashable {
+package enum CSTAEvent: Sendable, Hashable {
     case delivered(Delivered)
     case established(Established)
     case connectionCleared(ConnectionCleared)
@@ -22,124 +22,124 @@ public enum CSTAEvent: Sendable, Hashable {
     case other
 
     /// Alerting at a device (`CSTADeliveredEvent_t`); Established has the same shape with other names.
-    public struct Delivered: Codable, Sendable, Hashable {
-        public var connection: ConnectionID?
-        public var alertingDevice: DeviceID?
-        public var callingDevice: DeviceID?
-        public var calledDevice: DeviceID?
-        public var lastRedirectionDevice: DeviceID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct Delivered: Codable, Sendable, Hashable {
+        package var connection: ConnectionID?
+        package var alertingDevice: DeviceID?
+        package var callingDevice: DeviceID?
+        package var calledDevice: DeviceID?
+        package var lastRedirectionDevice: DeviceID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
-    public struct Established: Codable, Sendable, Hashable {
-        public var establishedConnection: ConnectionID?
-        public var answeringDevice: DeviceID?
-        public var callingDevice: DeviceID?
-        public var calledDevice: DeviceID?
-        public var lastRedirectionDevice: DeviceID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct Established: Codable, Sendable, Hashable {
+        package var establishedConnection: ConnectionID?
+        package var answeringDevice: DeviceID?
+        package var callingDevice: DeviceID?
+        package var calledDevice: DeviceID?
+        package var lastRedirectionDevice: DeviceID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
-    public struct ConnectionCleared: Codable, Sendable, Hashable {
-        public var droppedConnection: ConnectionID?
-        public var releasingDevice: DeviceID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct ConnectionCleared: Codable, Sendable, Hashable {
+        package var droppedConnection: ConnectionID?
+        package var releasingDevice: DeviceID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
-    public struct CallCleared: Codable, Sendable, Hashable {
-        public var clearedCall: ConnectionID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct CallCleared: Codable, Sendable, Hashable {
+        package var clearedCall: ConnectionID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
-    public struct Held: Codable, Sendable, Hashable {
-        public var heldConnection: ConnectionID?
-        public var holdingDevice: DeviceID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct Held: Codable, Sendable, Hashable {
+        package var heldConnection: ConnectionID?
+        package var holdingDevice: DeviceID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
-    public struct Retrieved: Codable, Sendable, Hashable {
-        public var retrievedConnection: ConnectionID?
-        public var retrievingDevice: DeviceID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct Retrieved: Codable, Sendable, Hashable {
+        package var retrievedConnection: ConnectionID?
+        package var retrievingDevice: DeviceID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
     /// Transferred and Conferenced: two old calls merged into the one named by the connection list.
-    public struct Merged: Codable, Sendable, Hashable {
-        public var primaryOldCall: ConnectionID?
-        public var secondaryOldCall: ConnectionID?
+    package struct Merged: Codable, Sendable, Hashable {
+        package var primaryOldCall: ConnectionID?
+        package var secondaryOldCall: ConnectionID?
         /// `transferringDevice` or `confController`.
-        public var controller: DeviceID?
+        package var controller: DeviceID?
         /// `transferredDevice` or `addedParty`.
-        public var addedParty: DeviceID?
+        package var addedParty: DeviceID?
         /// `transferredConnections` or `conferenceConnections`.
-        public var connections: [Connection]
-        public var localConnectionInfo: String?
-        public var cause: String?
+        package var connections: [Connection]
+        package var localConnectionInfo: String?
+        package var cause: String?
 
         /// The surviving callID: the connection list is the source of truth, not the old-call fields.
-        public var resultingCallID: Int64? {
+        package var resultingCallID: Int64? {
             connections.first(where: { $0.party.callID != 0 })?.party.callID
                 ?? secondaryOldCall.flatMap { $0.callID == 0 ? nil : $0.callID }
         }
     }
 
-    public struct Diverted: Codable, Sendable, Hashable {
-        public var connection: ConnectionID?
-        public var divertingDevice: DeviceID?
-        public var newDestination: DeviceID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct Diverted: Codable, Sendable, Hashable {
+        package var connection: ConnectionID?
+        package var divertingDevice: DeviceID?
+        package var newDestination: DeviceID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
-    public struct Failed: Codable, Sendable, Hashable {
-        public var failedConnection: ConnectionID?
-        public var failingDevice: DeviceID?
-        public var calledDevice: DeviceID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct Failed: Codable, Sendable, Hashable {
+        package var failedConnection: ConnectionID?
+        package var failingDevice: DeviceID?
+        package var calledDevice: DeviceID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
-    public struct Queued: Codable, Sendable, Hashable {
-        public var queuedConnection: ConnectionID?
-        public var queue: DeviceID?
-        public var callingDevice: DeviceID?
-        public var calledDevice: DeviceID?
-        public var lastRedirectionDevice: DeviceID?
-        public var numberQueued: Int?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct Queued: Codable, Sendable, Hashable {
+        package var queuedConnection: ConnectionID?
+        package var queue: DeviceID?
+        package var callingDevice: DeviceID?
+        package var calledDevice: DeviceID?
+        package var lastRedirectionDevice: DeviceID?
+        package var numberQueued: Int?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
-    public struct Originated: Codable, Sendable, Hashable {
-        public var originatedConnection: ConnectionID?
-        public var callingDevice: DeviceID?
-        public var calledDevice: DeviceID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct Originated: Codable, Sendable, Hashable {
+        package var originatedConnection: ConnectionID?
+        package var callingDevice: DeviceID?
+        package var calledDevice: DeviceID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
-    public struct NetworkReached: Codable, Sendable, Hashable {
-        public var connection: ConnectionID?
-        public var trunkUsed: DeviceID?
-        public var calledDevice: DeviceID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct NetworkReached: Codable, Sendable, Hashable {
+        package var connection: ConnectionID?
+        package var trunkUsed: DeviceID?
+        package var calledDevice: DeviceID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
-    public struct ServiceInitiated: Codable, Sendable, Hashable {
-        public var initiatedConnection: ConnectionID?
-        public var localConnectionInfo: String?
-        public var cause: String?
+    package struct ServiceInitiated: Codable, Sendable, Hashable {
+        package var initiatedConnection: ConnectionID?
+        package var localConnectionInfo: String?
+        package var cause: String?
     }
 
     /// Decodes `csta` for the given event type; fields that do not fit are left nil.
-    public static func decode(_ type: EventType?, from decoder: any Decoder) -> CSTAEvent {
+    package static func decode(_ type: EventType?, from decoder: any Decoder) -> CSTAEvent {
         guard let lenient = try? LenientFields(decoder) else { return .other }
         switch type {
         case .delivered:

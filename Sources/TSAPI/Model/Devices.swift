@@ -2,22 +2,22 @@
 ///
 /// Adapters serialise it either as a bare string (`"5001"`) or as `{deviceID, deviceIDType, deviceIDStatus}`;
 /// both must decode everywhere (the ingest envelope, docs/api.md). It re-encodes in the object form.
-public struct DeviceID: Codable, Hashable, Sendable, ExpressibleByStringLiteral {
-    public var deviceID: String
-    public var deviceIDType: String?
-    public var deviceIDStatus: String?
+package struct DeviceID: Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+    package var deviceID: String
+    package var deviceIDType: String?
+    package var deviceIDStatus: String?
 
-    public init(_ deviceID: String, type: String? = nil, status: String? = nil) {
+    package init(_ deviceID: String, type: String? = nil, status: String? = nil) {
         self.deviceID = deviceID
         self.deviceIDType = type
         self.deviceIDStatus = status
     }
 
-    public init(stringLiteral value: String) { self.init(value) }
+    package init(stringLiteral value: String) { self.init(value) }
 
     private enum CodingKeys: String, CodingKey { case deviceID, deviceIDType, deviceIDStatus }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         if let single = try? decoder.singleValueContainer(), let text = try? single.decode(String.self) {
             self.init(text)
             return
@@ -34,16 +34,16 @@ public struct DeviceID: Codable, Hashable, Sendable, ExpressibleByStringLiteral 
     }
 
     /// TSAPI reports "no device" as an empty ID or `ID_NOT_KNOWN`.
-    public var isKnown: Bool { !deviceID.isEmpty && deviceIDStatus != "ID_NOT_KNOWN" }
+    package var isKnown: Bool { !deviceID.isEmpty && deviceIDStatus != "ID_NOT_KNOWN" }
 }
 
 /// `ConnectionID_t`: one device's leg of one call. callID 0 means "absent" (old Lucent V5 quirk).
-public struct ConnectionID: Codable, Hashable, Sendable {
-    public var callID: Int64
-    public var deviceID: String
-    public var devIDType: String?
+package struct ConnectionID: Codable, Hashable, Sendable {
+    package var callID: Int64
+    package var deviceID: String
+    package var devIDType: String?
 
-    public init(callID: Int64, deviceID: String, devIDType: String? = nil) {
+    package init(callID: Int64, deviceID: String, devIDType: String? = nil) {
         self.callID = callID
         self.deviceID = deviceID
         self.devIDType = devIDType
@@ -51,7 +51,7 @@ public struct ConnectionID: Codable, Hashable, Sendable {
 
     private enum CodingKeys: String, CodingKey { case callID, deviceID, devIDType }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.callID = try container.decodeLenientInteger(forKey: .callID) ?? 0
         // deviceID is sometimes itself an ExtendedDeviceID object.
@@ -59,22 +59,22 @@ public struct ConnectionID: Codable, Hashable, Sendable {
         self.devIDType = try? container.decodeIfPresent(String.self, forKey: .devIDType)
     }
 
-    public var isTrunk: Bool { devIDType == "DYNAMIC_ID" }
+    package var isTrunk: Bool { devIDType == "DYNAMIC_ID" }
 }
 
 /// `Connection_t`: a party of a merged call and the static device behind it.
-public struct Connection: Codable, Hashable, Sendable {
-    public var party: ConnectionID
-    public var staticDevice: DeviceID?
+package struct Connection: Codable, Hashable, Sendable {
+    package var party: ConnectionID
+    package var staticDevice: DeviceID?
 
-    public init(party: ConnectionID, staticDevice: DeviceID? = nil) {
+    package init(party: ConnectionID, staticDevice: DeviceID? = nil) {
         self.party = party
         self.staticDevice = staticDevice
     }
 
     private enum CodingKeys: String, CodingKey { case party, staticDevice }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         if let party = try? container.decode(ConnectionID.self, forKey: .party) {
             self.party = party
@@ -88,10 +88,10 @@ public struct Connection: Codable, Hashable, Sendable {
 
 /// A TSAPI list (`ConnectionList_t`, `ATTTrunkList_t`, `DeviceHistory_t`) as a plain array or as the
 /// `{count, <items>: [...]}` struct.
-public struct FlexibleList<Element: Codable & Sendable & Hashable>: Codable, Hashable, Sendable {
-    public var items: [Element]
+package struct FlexibleList<Element: Codable & Sendable & Hashable>: Codable, Hashable, Sendable {
+    package var items: [Element]
 
-    public init(_ items: [Element]) { self.items = items }
+    package init(_ items: [Element]) { self.items = items }
 
     private struct AnyKey: CodingKey {
         var stringValue: String
@@ -100,7 +100,7 @@ public struct FlexibleList<Element: Codable & Sendable & Hashable>: Codable, Has
         init?(intValue: Int) { nil }
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         if var array = try? decoder.unkeyedContainer() {
             var items: [Element] = []
             while !array.isAtEnd {
@@ -123,7 +123,7 @@ public struct FlexibleList<Element: Codable & Sendable & Hashable>: Codable, Has
         self.items = []
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(items)
     }

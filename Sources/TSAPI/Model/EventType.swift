@@ -2,7 +2,7 @@
 ///
 /// Any other name is still stored, raw and flagged, so a new AES release or adapter never loses data; the
 /// projections simply ignore what they cannot interpret.
-public enum EventType: String, CaseIterable, Sendable, Codable {
+package enum EventType: String, CaseIterable, Sendable, Codable {
     case delivered = "CSTA_DELIVERED"
     case established = "CSTA_ESTABLISHED"
     case connectionCleared = "CSTA_CONNECTION_CLEARED"
@@ -32,7 +32,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case callUserDataSet = "CALLTRAIL_CALL_USERDATA_SET"
 
     /// CallTrail writes these itself; a client that posts one has it stored as an unknown type, not obeyed.
-    public var isCallTrailOwn: Bool {
+    package var isCallTrailOwn: Bool {
         switch self {
         case .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged, .userDataDeleted, .callUserDataSet: true
         default: false
@@ -40,11 +40,11 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     }
 
     /// The user-data service's events.
-    public var isUserData: Bool { isCallTrailOwn && self != .ucidLinked }
+    package var isUserData: Bool { isCallTrailOwn && self != .ucidLinked }
 
     /// The CSTA field that holds the event's own connection, whose callID routes the event.
     /// Transferred and Conferenced name two old calls and a connection list instead.
-    public var connectionField: String? {
+    package var connectionField: String? {
         switch self {
         case .delivered, .diverted, .networkReached: "connection"
         case .established: "establishedConnection"
@@ -64,7 +64,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     }
 
     /// The connection list that names the surviving call after a merge.
-    public var connectionListField: String? {
+    package var connectionListField: String? {
         switch self {
         case .transferred: "transferredConnections"
         case .conferenced: "conferenceConnections"

@@ -4,27 +4,27 @@ import Foundation
 ///
 /// Ingest itself never needs this full decode (it reads the envelope with `IngestBatchParser` and stores the
 /// bytes); projections and tools decode stored events with `JSONDecoder` into this type.
-public struct TSAPIEvent: Sendable, Hashable, Decodable {
-    public var id: String?
-    public var source: String
-    public var switchName: String?
-    public var seq: Int64?
-    public var time: Date
-    public var monitor: Int64?
-    public var type: String
-    public var csta: CSTAEvent
-    public var att: ATTPrivateData?
+package struct TSAPIEvent: Sendable, Hashable, Decodable {
+    package var id: String?
+    package var source: String
+    package var switchName: String?
+    package var seq: Int64?
+    package var time: Date
+    package var monitor: Int64?
+    package var type: String
+    package var csta: CSTAEvent
+    package var att: ATTPrivateData?
 
-    public var eventType: EventType? { EventType(rawValue: type) }
+    package var eventType: EventType? { EventType(rawValue: type) }
     /// The switch, defaulting to the source as the contract says.
-    public var switchID: String { switchName ?? source }
+    package var switchID: String { switchName ?? source }
 
     private enum CodingKeys: String, CodingKey {
         case id, source, seq, time, monitor, type, csta, att
         case switchName = "switch"
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decodeIfPresent(String.self, forKey: .id)
         source = try container.decode(String.self, forKey: .source)

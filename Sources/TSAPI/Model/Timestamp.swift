@@ -4,9 +4,9 @@ import Foundation
 ///
 /// Parsed by hand because ingest reads one per event and `ISO8601DateFormatter` is both slow and strict about
 /// the number of fraction digits; the fraction is kept to the microsecond, which is what PostgreSQL stores.
-public enum Timestamp {
+package enum Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t` and a space are accepted for `T`, `z` for `Z`.
-    public static func parse(_ text: some StringProtocol) -> Date? {
+    package static func parse(_ text: some StringProtocol) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20 else { return nil }
         func number(_ start: Int, _ count: Int) -> Int? {
@@ -61,7 +61,7 @@ public enum Timestamp {
 
     /// Formats a date as RFC 3339 in UTC with milliseconds (or `fractionDigits` 6, microseconds), the form
     /// CallTrail writes everywhere.
-    public static func format(_ date: Date, fractionDigits: Int = 3) -> String {
+    package static func format(_ date: Date, fractionDigits: Int = 3) -> String {
         let fields = UTCFields(date)
         func pad(_ value: Int, _ width: Int) -> String {
             let digits = String(value)
@@ -74,16 +74,16 @@ public enum Timestamp {
 
     /// A date's calendar fields in UTC, rounded to the microsecond: what `format` writes, for writers that put
     /// the digits straight into a buffer rather than build a string per event.
-    public struct UTCFields: Equatable, Sendable {
-        public var year: Int
-        public var month: Int
-        public var day: Int
-        public var hour: Int
-        public var minute: Int
-        public var second: Int
-        public var microsecond: Int
+    package struct UTCFields: Equatable, Sendable {
+        package var year: Int
+        package var month: Int
+        package var day: Int
+        package var hour: Int
+        package var minute: Int
+        package var second: Int
+        package var microsecond: Int
 
-        public init(_ date: Date) {
+        package init(_ date: Date) {
             // Round to the microsecond first: a Double just below an exact millisecond must not lose it.
             let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
             let seconds = Timestamp.floorDivide(micros, 1_000_000)

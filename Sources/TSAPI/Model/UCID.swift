@@ -4,13 +4,13 @@
 /// The ASCII form is 20 digits `NNNNNSSSSSTTTTTTTTTT`: the switch's UCID network node id (1–32767), a per-node
 /// sequence (1–65535) and the call's origination time in epoch seconds. In shared UUI over
 /// ISDN/SIP it travels as the 8-byte item `FA 08 <node:2><seq:2><time:4>`, big-endian.
-public struct UCID: Hashable, Sendable, Comparable, CustomStringConvertible {
+package struct UCID: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The 20 digits.
-    public let rawValue: String
+    package let rawValue: String
 
     /// Accepts exactly 20 ASCII digits that are not all zeros. An empty or all-zero UCID means "none" in TSAPI,
     /// so it gives nil like any malformed value.
-    public init?(_ text: some StringProtocol) {
+    package init?(_ text: some StringProtocol) {
         let utf8 = text.utf8
         guard utf8.count == 20 else { return nil }
         var allZero = true
@@ -23,7 +23,7 @@ public struct UCID: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     /// Builds a UCID from its parts, as a switch does.
-    public init(node: Int, sequence: Int, time: Int64) {
+    package init(node: Int, sequence: Int, time: Int64) {
         precondition(
             (0...99_999).contains(node) && (0...99_999).contains(sequence) && (0...9_999_999_999).contains(time))
         func pad(_ value: some BinaryInteger, _ width: Int) -> String {
@@ -34,7 +34,7 @@ public struct UCID: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     /// Decodes the binary form (8 bytes: node, sequence, time) found in shared UUI item `FA 08`.
-    public init?(binary bytes: some Collection<UInt8>) {
+    package init?(binary bytes: some Collection<UInt8>) {
         guard bytes.count == 8 else { return nil }
         let b = Array(bytes)
         let node = Int(b[0]) << 8 | Int(b[1])
@@ -45,14 +45,14 @@ public struct UCID: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     /// The switch's UCID network node id.
-    public var node: Int { Int(rawValue.prefix(5))! }
+    package var node: Int { Int(rawValue.prefix(5))! }
     /// The per-node call sequence number.
-    public var sequence: Int { Int(rawValue.dropFirst(5).prefix(5))! }
+    package var sequence: Int { Int(rawValue.dropFirst(5).prefix(5))! }
     /// The call's origination time, in seconds since 1970.
-    public var originationEpochSeconds: Int64 { Int64(rawValue.suffix(10))! }
+    package var originationEpochSeconds: Int64 { Int64(rawValue.suffix(10))! }
 
     /// The 8-byte binary form, as carried in shared UUI.
-    public var binary: [UInt8] {
+    package var binary: [UInt8] {
         let node = UInt16(truncatingIfNeeded: self.node)
         let sequence = UInt16(truncatingIfNeeded: self.sequence)
         let time = UInt32(truncatingIfNeeded: originationEpochSeconds)
@@ -62,13 +62,13 @@ public struct UCID: Hashable, Sendable, Comparable, CustomStringConvertible {
         ]
     }
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 
-    public static func < (lhs: UCID, rhs: UCID) -> Bool { lhs.rawValue < rhs.rawValue }
+    package static func < (lhs: UCID, rhs: UCID) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 extension UCID: Codable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
         guard let ucid = UCID(text) else {
@@ -78,7 +78,7 @@ extension UCID: Codable {
         self = ucid
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)
     }

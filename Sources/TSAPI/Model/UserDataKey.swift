@@ -10,22 +10,22 @@
 /// the check symbols (a CRC-10, which catches every error within two adjacent symbols) turn away the text that
 /// merely looks like a key, so a scan does not invent keys; a key typed with one symbol wrong is malformed
 /// (400), not unknown (404). Lowercase is read as uppercase, since some systems change the case of UUI.
-public struct UserDataKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+package struct UserDataKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The canonical text: uppercase.
-    public let rawValue: String
+    package let rawValue: String
 
-    public static let prefix = "CT"
-    public static let length = 20
+    package static let prefix = "CT"
+    package static let length = 20
     static let randomSymbols = 16
     static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
 
     /// A new key from a cryptographically secure generator (the system's, by default).
-    public static func random() -> UserDataKey {
+    package static func random() -> UserDataKey {
         var generator = SystemRandomNumberGenerator()
         return random(using: &generator)
     }
 
-    public static func random(using generator: inout some RandomNumberGenerator) -> UserDataKey {
+    package static func random(using generator: inout some RandomNumberGenerator) -> UserDataKey {
         let bits = UInt128(generator.next() as UInt64) << 16 | UInt128(generator.next() as UInt16)
         let symbols = (0..<randomSymbols).map { index in
             UInt8(truncatingIfNeeded: bits >> UInt128(75 - 5 * index) & 0x1F)
@@ -42,7 +42,7 @@ public struct UserDataKey: Hashable, Sendable, Comparable, CustomStringConvertib
     }
 
     /// A key read from text that must be exactly one; the error says what is wrong with it.
-    public init(validating text: String) throws(TSAPIError) {
+    package init(validating text: String) throws(TSAPIError) {
         let bytes = Array(text.utf8)
         guard bytes.count == Self.length else {
             throw TSAPIError.userDataKey(text, "it has \(bytes.count) characters, not \(Self.length)")
@@ -64,22 +64,22 @@ public struct UserDataKey: Hashable, Sendable, Comparable, CustomStringConvertib
         self.init(symbols: Array(symbols[..<Self.randomSymbols]))
     }
 
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard let key = try? UserDataKey(validating: text) else { return nil }
         self = key
     }
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 
     /// The key as hex, for `UUI_USER_SPECIFIC` UUI and SIP `User-to-User` headers.
-    public var hex: String {
+    package var hex: String {
         rawValue.utf8.map { byte in
             let digits = Array("0123456789ABCDEF".utf8)
             return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
         }.joined()
     }
 
-    public static func < (lhs: UserDataKey, rhs: UserDataKey) -> Bool { lhs.rawValue < rhs.rawValue }
+    package static func < (lhs: UserDataKey, rhs: UserDataKey) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// Every key in a call's UUI, in order of appearance, each once.
     ///
@@ -87,11 +87,11 @@ public struct UserDataKey: Hashable, Sendable, Comparable, CustomStringConvertib
     /// (`UUI_USER_SPECIFIC`, or Avaya shared UUI such as `04C814…FA08…` with an optional `;encoding=hex`), in the
     /// bytes it encodes: the ASCII of a key sits whole inside the item that carries it, whatever the protocol
     /// discriminator and the other items around it.
-    public static func find(in uui: UserToUserInfo) -> [UserDataKey] {
+    package static func find(in uui: UserToUserInfo) -> [UserDataKey] {
         find(inText: uui.data)
     }
 
-    public static func find(inText text: String) -> [UserDataKey] {
+    package static func find(inText text: String) -> [UserDataKey] {
         // Most UUI holds no key, and projections ask for every event that carries UUI: no copy of a text too
         // short to hold one.
         guard text.utf8.count >= length else { return [] }
@@ -173,7 +173,7 @@ extension TSAPIError {
 }
 
 extension UserDataKey: Codable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
         do {
@@ -183,7 +183,7 @@ extension UserDataKey: Codable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)
     }
