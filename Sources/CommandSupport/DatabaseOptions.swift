@@ -35,6 +35,13 @@ package struct DatabaseOptions: ParsableArguments {
 
     package var logLevel: Logger.Level { Logger.Level(rawValue: logLevelName) ?? .info }
 
+    /// The command's logger, at `--log-level`.
+    package var logger: Logger {
+        var logger = Logger(label: "calltrail")
+        logger.logLevel = logLevel
+        return logger
+    }
+
     package init() {}
 
     package func validate() throws {

@@ -14,8 +14,7 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        var logger = Logger(label: "calltrail")
-        logger.logLevel = database.logLevel
+        let logger = database.logger
         let (url, embedded, _, migrations) = try await database.prepare(logger: logger)
         defer { embedded?.stop() }
         print("database \(url) is at migration \(migrations.last!.version) (\(migrations.last!.name))")

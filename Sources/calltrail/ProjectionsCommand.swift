@@ -26,8 +26,7 @@ struct ProjectionsCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            var logger = Logger(label: "calltrail")
-            logger.logLevel = database.logLevel
+            let logger = database.logger
             let (url, embedded, role, _) = try await database.prepare(logger: logger)
             defer { embedded?.stop() }
             let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
