@@ -27,6 +27,32 @@ struct JourneyAPITests {
         #expect(try ScenarioFixtures.names.count == 14)
     }
 
+    /// A journey reads as the same text every time, its members (and theirs) in alphabetical order.
+    @Test func aJourneysMembersComeInAStableOrder() async throws {
+        try await withApp { client, _ in
+            try await AppHarness.post(client, try ScenarioFixtures.lines("c-consultative-transfer"))
+            try await AppHarness.waitForProjection(client)
+            let uri = "/v1/journeys/00001000011795168800"
+            let first = String(buffer: try await client.execute(uri: uri, method: .get).body)
+            let second = String(buffer: try await client.execute(uri: uri, method: .get).body)
+            #expect(first == second)
+            func checkSorted(_ tree: JSONTree, _ path: String) {
+                switch tree {
+                case .object(let members):
+                    let keys = members.map(\.key)
+                    #expect(keys == keys.sorted(), "\(path): \(keys)")
+                    for member in members { checkSorted(member.value, path + "." + member.key) }
+                case .array(let items):
+                    for (index, item) in items.enumerated() { checkSorted(item, path + "[\(index)]") }
+                default: break
+                }
+            }
+            let tree = try JSONTree(parsing: first)
+            #expect(tree["offers"] != nil)
+            checkSorted(tree, "journey")
+        }
+    }
+
     /// Each scenario's journey read over HTTP, as the live projector made it and again after a rebuild.
     @Test(arguments: scenarios)
     func scenarioJourneyOverHTTP(_ name: String) async throws {
