@@ -26,6 +26,10 @@ struct IngestConnection {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // A server that stops answering must not hang the tool: no byte for 60 s closes the
+                    // connection, and the batch is sent again on a new one.
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(60)))
+                    try channel.pipeline.syncOperations.addHandler(CloseWhenIdle())
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                         wrappingChannelSynchronously: channel)
@@ -38,7 +42,9 @@ struct IngestConnection {
         }
     }
 
-    /// Posts one NDJSON batch; returns the status and the body of the answer.
+    /// Posts one NDJSON batch; returns the status and the body of the answer. A connection the server closed
+    /// (between batches sent slowly, or a restart) is an `IngestClientError` with `closed` set; the caller
+    /// connects again and sends the batch anew: ingest is idempotent.
     mutating func post(_ body: String) async throws -> (status: Int, body: String) {
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
         head.headers.add(name: "Host", value: authority)
@@ -54,11 +60,29 @@ struct IngestConnection {
             case .end: return (status, String(buffer: answer))
             }
         }
-        throw IngestClientError("CallTrail closed the connection before it answered")
+        throw IngestClientError("CallTrail closed the connection before it answered", closed: true)
     }
 }
 
 struct IngestClientError: Error, CustomStringConvertible {
     var description: String
-    init(_ description: String) { self.description = description }
+    /// The connection was closed: connecting again may succeed.
+    var closed = false
+    init(_ description: String, closed: Bool = false) {
+        self.description = description
+        self.closed = closed
+    }
+}
+
+/// Closes the connection when `IdleStateHandler` says nothing was read for its timeout.
+private final class CloseWhenIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
 }

@@ -26,7 +26,7 @@ struct ReadYourWritesTests {
     @Test func aReadWithMinPositionSeesThePost() async throws {
         try await withApp { client in
             let lines = try ScenarioFixtures.lines("a-inbound-answered")
-            let last = try await AppHarness.post(client, lines)
+            let last = try await AppHarness.postNew(client, lines)
             let started = ContinuousClock.now
             let journey = try await client.execute(
                 uri: "/v1/journeys/\(Self.customer)?minPosition=\(last)", method: .get)
@@ -45,7 +45,7 @@ struct ReadYourWritesTests {
 
     @Test func everyReadModelAnswerCarriesThePosition() async throws {
         try await withApp { client in
-            let last = try await AppHarness.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
+            let last = try await AppHarness.postNew(client, try ScenarioFixtures.lines("a-inbound-answered"))
             try await AppHarness.waitForProjection(client)
             for uri in [
                 "/v1/journeys/\(Self.customer)", "/v1/calls/\(Self.customer)", "/v1/calls?device=5001",
@@ -60,7 +60,7 @@ struct ReadYourWritesTests {
 
     @Test func aPositionPastTheLogIsRefusedAtOnce() async throws {
         try await withApp { client in
-            let last = try await AppHarness.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
+            let last = try await AppHarness.postNew(client, try ScenarioFixtures.lines("a-inbound-answered"))
             let response = try await client.execute(
                 uri: "/v1/journeys/\(Self.customer)?minPosition=\(last + 1_000)", method: .get)
             // 400, not the 503 a wait for it would end in: it was refused before any wait.
@@ -82,7 +82,8 @@ struct ReadYourWritesTests {
                     let app = try await buildApplication(
                         TestArguments(databaseURL: database.url.urlString, readWaitSeconds: 0.3))
                     try await app.test(.live) { client in
-                        let last = try await AppHarness.post(client, try ScenarioFixtures.lines("a-inbound-answered"))
+                        let last = try await AppHarness.postNew(
+                            client, try ScenarioFixtures.lines("a-inbound-answered"))
                         let started = ContinuousClock.now
                         let response = try await client.execute(
                             uri: "/v1/journeys/\(Self.customer)?minPosition=\(last)", method: .get)

@@ -11,9 +11,10 @@ struct RebuildLockTests {
                 let store = PostgresJourneyStore(client: pool, logger: database.logger)
                 try await pool.withConnection { holder in
                     #expect(try await store.tryLock(.rebuild, on: holder))
-                    await #expect(throws: ProjectionsError.self) {
+                    let refused = await #expect(throws: ProjectionsError.self) {
                         try await ProjectionRebuilder(store: store, logger: database.logger).run()
                     }
+                    #expect(refused?.code == .rebuildRunning)
                     try await store.unlock(.rebuild, on: holder)
                 }
                 let report = try await ProjectionRebuilder(store: store, logger: database.logger).run()

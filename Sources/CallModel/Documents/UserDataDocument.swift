@@ -3,38 +3,35 @@ import TSAPI
 
 /// A key's user data as `GET /v1/userdata/{key}` returns it: the data, the UUI to send, and the call it was set
 /// on with that call's customer data at that moment (original ANI/DNIS, VDN, split, digits, UUI).
-/// Written through `Codable` like every document served at request speed.
-package struct UserDataDocument: Sendable, Encodable {
+package struct UserDataDocument: Sendable {
     package var record: UserDataRecord
 
     package init(_ record: UserDataRecord) { self.record = record }
 
-    private enum Keys: String, CodingKey {
-        case key, uui, uuiHex, data, ucid, journeyId, device, originalAni, originalDnis, vdn, split
-        case userEnteredCode, originalUui, createdAt, updatedAt, expiresAt, version
-    }
-
-    /// Every member is present, `null` when not known: a client reads the same members from every answer.
-    package func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Keys.self)
+    /// The document's JSON, written with `JSONWriter` rather than `Codable`: the data goes out exactly as the client
+    /// stored it, its members in their order and its numbers as written (an encoder would sort the one and
+    /// normalise the other). Every member is present, `null` when not known.
+    package var json: String {
         let origin = record.origin
-        try c.encode(record.key?.rawValue, forKey: .key)
-        try c.encode(record.key?.rawValue, forKey: .uui)
-        try c.encode(record.key?.hex, forKey: .uuiHex)
-        try c.encode(record.data, forKey: .data)
-        try c.encode(record.ucid?.rawValue, forKey: .ucid)
-        try c.encode(origin.journeyId, forKey: .journeyId)
-        try c.encode(origin.device, forKey: .device)
-        try c.encode(origin.originalAni, forKey: .originalAni)
-        try c.encode(origin.originalDnis, forKey: .originalDnis)
-        try c.encode(origin.vdn, forKey: .vdn)
-        try c.encode(origin.split, forKey: .split)
-        try c.encode(origin.userEnteredCode, forKey: .userEnteredCode)
-        try c.encode(origin.uui, forKey: .originalUui)
-        try c.encode(Timestamp.format(record.createdAt), forKey: .createdAt)
-        try c.encode(Timestamp.format(record.updatedAt), forKey: .updatedAt)
-        try c.encode(Timestamp.format(record.expiresAt), forKey: .expiresAt)
-        try c.encode(record.version, forKey: .version)
+        return JSONWriter.object(capacity: 512) { d in
+            d.add("key", record.key?.rawValue)
+            d.add("uui", record.key?.rawValue)
+            d.add("uuiHex", record.key?.hex)
+            d.add("data", tree: record.data)
+            d.add("ucid", record.ucid?.rawValue)
+            d.add("journeyId", origin.journeyId)
+            d.add("device", origin.device)
+            d.add("originalAni", origin.originalAni)
+            d.add("originalDnis", origin.originalDnis)
+            d.add("vdn", origin.vdn)
+            d.add("split", origin.split)
+            d.add("userEnteredCode", origin.userEnteredCode)
+            d.add("originalUui", origin.uui)
+            d.add("createdAt", Timestamp.format(record.createdAt))
+            d.add("updatedAt", Timestamp.format(record.updatedAt))
+            d.add("expiresAt", Timestamp.format(record.expiresAt))
+            d.add("version", number: record.version)
+        }
     }
 }
 

@@ -3,7 +3,7 @@ import TSAPI
 
 /// What one subscriber wants from the feed (docs/feed.md): each kind of filter left out matches everything;
 /// a message must match every kind given, and any one value of each.
-package struct FeedFilter: Sendable, Equatable, Encodable {
+package struct FeedFilter: Sendable, Equatable {
     /// The device the message is for.
     package var devices: Set<String>?
     /// Stations that answered the contact: a supervisor follows an agent's calls onward, through the consulted
@@ -88,17 +88,5 @@ package struct FeedFilter: Sendable, Equatable, Encodable {
             default: nil
             }
         })
-    }
-
-    private enum Keys: String, CodingKey { case devices, agents, vdns, splits, events }
-
-    /// The filter for the `subscribed` acknowledgement: each list sorted, `null` where it does not filter.
-    package func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Keys.self)
-        try c.encode(devices?.sorted(), forKey: .devices)
-        try c.encode(agents?.sorted(), forKey: .agents)
-        try c.encode(vdns?.sorted(), forKey: .vdns)
-        try c.encode(splits?.sorted(), forKey: .splits)
-        try c.encode(events?.map(\.rawValue).sorted(), forKey: .events)
     }
 }

@@ -70,11 +70,11 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
             device = valid
         }
         let record = try await service.create(data: data, ucid: ucid, device: device, ttl: ttl, actor: actor(request))
-        return try .encoded(UserDataDocument(record), status: .created)
+        return .json(UserDataDocument(record).json, status: .created)
     }
 
     @Sendable func read(_ request: Request, context: Context) async throws -> Response {
-        try .encoded(UserDataDocument(try await service.read(try keyParameter(context))))
+        .json(UserDataDocument(try await service.read(try keyParameter(context))).json)
     }
 
     /// `{"data": any JSON, "ttlSeconds"?}`: new data, and a new expiry counted from now when `ttlSeconds` is given.
@@ -84,8 +84,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let body = try await object(&request)
         let data = try required("data", in: body)
         let ttl = try ttlSeconds(in: body)
-        return try .encoded(
-            UserDataDocument(try await service.replace(key, data: data, ttl: ttl, actor: actor(request))))
+        return .json(UserDataDocument(try await service.replace(key, data: data, ttl: ttl, actor: actor(request))).json)
     }
 
     /// The body is an RFC 7396 merge patch of the data: members set, `null` members removed.
@@ -93,7 +92,7 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let key = try keyParameter(context)
         var request = request
         let patch = try await json(&request)
-        return try .encoded(UserDataDocument(try await service.merge(key, patch: patch, actor: actor(request))))
+        return .json(UserDataDocument(try await service.merge(key, patch: patch, actor: actor(request))).json)
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
@@ -118,12 +117,11 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let body = try await object(&request)
         let data = try required("data", in: body)
         let ttl = try ttlSeconds(in: body)
-        return try .encoded(
-            UserDataDocument(try await service.attach(ucid, data: data, ttl: ttl, actor: actor(request))))
+        return .json(UserDataDocument(try await service.attach(ucid, data: data, ttl: ttl, actor: actor(request))).json)
     }
 
     @Sendable func attached(_ request: Request, context: Context) async throws -> Response {
-        try .encoded(UserDataDocument(try await service.attached(to: try context.parameters.ucid())))
+        .json(UserDataDocument(try await service.attached(to: try context.parameters.ucid())).json)
     }
 
     // MARK: - Reading requests

@@ -2,9 +2,10 @@ import CallModel
 import Foundation
 import TSAPI
 
-/// The native feed's own messages, the ones that are not events: written through `Codable` (they are sent once
-/// per subscription or per heartbeat, not per event).
-enum FeedControlMessage: Encodable {
+/// The native feed's own messages, the ones that are not events. Written with `JSONWriter` like the feed's event
+/// messages, `type` first: desktop integrations read these as they arrive, and some tell them apart by their
+/// first member, so their text stays exactly as it has always been.
+package enum FeedControlMessage {
     /// The subscription was read: the filter as understood, and where replay starts (`null`: live only).
     case subscribed(filter: FeedFilter, after: Int64?)
     /// Replay has caught up; events now come as they are stored.
@@ -14,31 +15,32 @@ enum FeedControlMessage: Encodable {
     /// What was wrong, naming the field at fault (`null` for none).
     case error(field: String?, message: String)
 
-    private enum Keys: String, CodingKey { case type, filter, after, position, time, field, message }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Keys.self)
-        switch self {
-        case .subscribed(let filter, let after):
-            try c.encode("subscribed", forKey: .type)
-            try c.encode(filter, forKey: .filter)
-            try c.encode(after, forKey: .after)
-        case .live(let position):
-            try c.encode("live", forKey: .type)
-            try c.encode(position, forKey: .position)
-        case .heartbeat(let position, let time):
-            try c.encode("heartbeat", forKey: .type)
-            try c.encode(position, forKey: .position)
-            try c.encode(Timestamp.format(time), forKey: .time)
-        case .error(let field, let message):
-            try c.encode("error", forKey: .type)
-            try c.encode(field, forKey: .field)
-            try c.encode(message, forKey: .message)
+    package var text: String {
+        JSONWriter.object { m in
+            switch self {
+            case .subscribed(let filter, let after):
+                m.add("type", "subscribed")
+                m.add("filter") { f in
+                    for (name, values) in [
+                        ("devices", filter.devices), ("agents", filter.agents), ("vdns", filter.vdns),
+                        ("splits", filter.splits), ("events", filter.events.map { Set($0.map(\.rawValue)) }),
+                    ] {
+                        if let values { f.add(name, strings: values.sorted()) } else { f.add(name, json: "null") }
+                    }
+                }
+                m.add("after", number: after)
+            case .live(let position):
+                m.add("type", "live")
+                m.add("position", number: position)
+            case .heartbeat(let position, let time):
+                m.add("type", "heartbeat")
+                m.add("position", number: position)
+                m.add("time", Timestamp.format(time))
+            case .error(let field, let message):
+                m.add("type", "error")
+                m.add("field", field)
+                m.add("message", message)
+            }
         }
-    }
-
-    /// The message's text. Encoding these values cannot fail (strings and integers only).
-    var text: String {
-        (try? JSONCoding.text(self)) ?? #"{"type":"error","field":null,"message":"the message could not be written"}"#
     }
 }

@@ -322,7 +322,7 @@ final class FeedSession: Sendable {
             if let response = try await answer(request) { subscriber.send(response) }
         } catch let error as APIError {
             subscriber.send(CtiSvr.failure(id: request.id, error: error.message))
-        } catch let error as ProjectionsError {
+        } catch let error as ProjectionsError where APIError(error) != nil {
             subscriber.send(CtiSvr.failure(id: request.id, error: error.message))
         } catch {
             logger.error(

@@ -24,6 +24,11 @@ enum AppHarness {
         }
     }
 
+    /// Posts events that are new, and returns the position of the last: what a client passes as `minPosition`.
+    static func postNew(_ client: some TestClientProtocol, _ lines: some Collection<String>) async throws -> Int {
+        try #require(try await post(client, lines), "the batch stored events, so it names its lastPosition")
+    }
+
     /// The app for a feed test: the body gets the client and the port the feed listens on.
     static func withFeedApp(
         _ arguments: TestArguments = TestArguments(),
@@ -36,14 +41,14 @@ enum AppHarness {
         try #require(JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any])
     }
 
-    /// Posts NDJSON lines, expecting 200; returns the batch's `lastPosition`.
+    /// Posts NDJSON lines, expecting 200; returns the batch's `lastPosition` (nil when it stored nothing new).
     @discardableResult
-    static func post(_ client: some TestClientProtocol, _ lines: some Collection<String>) async throws -> Int {
+    static func post(_ client: some TestClientProtocol, _ lines: some Collection<String>) async throws -> Int? {
         let response = try await client.execute(
             uri: "/v1/events", method: .post, headers: [.contentType: "application/x-ndjson"],
             body: ByteBuffer(string: lines.joined(separator: "\n")))
         #expect(response.status == .ok, "\(String(buffer: response.body))")
-        return try json(response)["lastPosition"] as? Int ?? 0
+        return try json(response)["lastPosition"] as? Int
     }
 
     /// Waits until the projector has applied everything stored.
