@@ -11,7 +11,8 @@ let swiftSettings: [SwiftSetting] = [
 /// `calltrail feed`, a user tool that watches the feed; the HTTP client library (AsyncHTTPClient) is the benchmarks'
 /// alone.
 let commandDependencies: [Target.Dependency] = [
-    "CallTrailServer", "CommandSupport", "EventStore", "TSAPI", "Simulator", "Projections", "CallModel",
+    "CallTrailServer", "CommandSupport", "EventStore", "TSAPI", "Simulator", "Projections", "CallModel", "AESLink",
+    "AESSimulator", "DMCC",
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
     .product(name: "Hummingbird", package: "hummingbird"),
     .product(name: "Logging", package: "swift-log"),
@@ -45,12 +46,37 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Event model: envelope, CSTA + ATT types, UCID. No I/O.
         .target(name: "TSAPI", swiftSettings: swiftSettings),
-        // A Communication Manager and its AES links, emitting the TSAPI events of each call scenario. No I/O.
-        .target(name: "Simulator", dependencies: ["TSAPI"], swiftSettings: swiftSettings),
+        // DMCC, AES's XML protocol: frames, the XML reader, requests, answers, and the mapping of its events to
+        // TSAPI's. No I/O beyond the frame codec.
+        .target(
+            name: "DMCC",
+            dependencies: ["TSAPI", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // A Communication Manager and its AES links, emitting the TSAPI events of each call scenario, and writing
+        // them as DMCC XML. No I/O.
+        .target(name: "Simulator", dependencies: ["TSAPI", "DMCC"], swiftSettings: swiftSettings),
+        // The simulator playing AES over DMCC, TCP or TLS.
+        .target(
+            name: "AESSimulator",
+            dependencies: [
+                "DMCC", "Simulator", "TSAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Projections as pure reducers: call context, journeys, device state. No I/O.
         .target(name: "CallModel", dependencies: ["TSAPI"], swiftSettings: swiftSettings),
         // PostgreSQL: migrations, appender, readers, embedded server.
@@ -79,11 +105,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The AES links: a DMCC session per configured link, its events appended like HTTP ingest.
+        .target(
+            name: "AESLink",
+            dependencies: [
+                "DMCC", "EventStore", "TSAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Hummingbird app: routes and buildApplication.
         .target(
             name: "CallTrailServer",
             dependencies: [
-                "TSAPI", "EventStore", "CallModel", "Projections",
+                "TSAPI", "EventStore", "CallModel", "Projections", "AESLink",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -139,6 +180,9 @@ let package = Package(
         .testTarget(name: "TSAPITests", dependencies: ["TSAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "TSAPI"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "DMCCTests", dependencies: ["DMCC", "AESLink", "CallModel", "Simulator", "TSAPI", "TestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "CallModelTests", dependencies: ["CallModel", "TSAPI", "TestSupport", "Simulator"],
             swiftSettings: swiftSettings),
         .testTarget(
@@ -164,7 +208,11 @@ let package = Package(
             name: "CallTrailServerTests",
             dependencies: [
                 "CallTrailServer", "EventStore", "TSAPI", "TestSupport", "Simulator", "Projections", "CallModel",
+                "AESLink", "AESSimulator", "DMCC",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),

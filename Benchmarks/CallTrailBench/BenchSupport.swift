@@ -128,7 +128,7 @@ struct BenchServerChild: Sendable {
 
 /// `withServerProcess`, with the child's process id for `body` too.
 func withServerChild(
-    databaseURL: String, migrationsDirectory: String?, port: Int, logger: Logger,
+    databaseURL: String, migrationsDirectory: String?, port: Int, extraArguments: [String] = [], logger: Logger,
     _ body: @Sendable (_ http: HTTPClient, _ child: BenchServerChild) async throws -> Void
 ) async throws {
     let server = Process()
@@ -137,7 +137,7 @@ func withServerChild(
         .appendingPathComponent("calltrail")
     server.arguments =
         ["serve", "--database-url", databaseURL, "--port", String(port), "--log-level", "warning"]
-        + (migrationsDirectory.map { ["--migrations", $0] } ?? [])
+        + (migrationsDirectory.map { ["--migrations", $0] } ?? []) + extraArguments
     try server.run()
     defer {
         if server.isRunning {

@@ -10,5 +10,6 @@ struct CallTrailBenchCommand: AsyncParsableCommand {
             "CallTrail's benchmarks: build them in release mode (swift build -c release), then run .build/release/calltrail-bench ...",
         subcommands: [
             IngestBenchCommand.self, ProjectionsBenchCommand.self, UserDataBenchCommand.self, FeedBenchCommand.self,
+            LinkBenchCommand.self,
         ])
 }

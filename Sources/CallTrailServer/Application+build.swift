@@ -1,3 +1,4 @@
+import AESLink
 import EventStore
 import Foundation
 import Hummingbird
@@ -32,6 +33,8 @@ package protocol AppArguments: Sendable {
     var feed: FeedPolicy { get }
     /// The longest a read asking for `minPosition` (and user data set on a call) waits for the projections, in seconds.
     var readWaitSeconds: Double { get }
+    /// The AES links to run (`--links FILE`).
+    var links: [LinkConfiguration] { get }
 }
 
 /// The defaults, for tests and tools; `calltrail serve` gives each an option (and an environment variable), so the
@@ -44,6 +47,7 @@ extension AppArguments {
     package var userData: UserDataPolicy { UserDataPolicy() }
     package var feed: FeedPolicy { FeedPolicy() }
     package var readWaitSeconds: Double { 5 }
+    package var links: [LinkConfiguration] { [] }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
@@ -114,6 +118,15 @@ package func buildApplication(
         client, DatabaseMonitor(client: client, availability: availability, logger: logger), appender, userDataWriter,
         projector, hub,
     ]
+    // The AES links come after the appender, so on shutdown they stop (and store their last events) before it does.
+    let links = LinkBoard(arguments.links)
+    for configuration in arguments.links {
+        services.append(
+            AESLink(
+                configuration: configuration, board: links,
+                append: { events in _ = try await appender.append(events) },
+                lastSeq: { source in try await store.lastContiguousSeq(source: source) }, logger: logger))
+    }
     if arguments.feed.retentionDays > 0 {
         services.append(
             FeedRetention(
@@ -136,6 +149,7 @@ package func buildApplication(
         progress: progress,
         originWait: readWait)
     UserDataRoutes(service: userDataService, policy: arguments.userData).register(on: router)
+    LinkRoutes(board: links).register(on: router)
     HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics).register(
         on: router)
     FeedRoutes.registerPlainHTTP(on: router)

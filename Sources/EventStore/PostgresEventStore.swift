@@ -519,6 +519,32 @@ package struct PostgresEventStore: EventStore {
         return nil
     }
 
+    /// The highest `seq` stored for `source` whose events are numbered 1, 2, 3, ... with no gap (an AES link's),
+    /// 0 when none is. Found through the unique `id` (`{source}-{seq}`) in about 2 log2(N) lookups, so a link
+    /// starts at once over a store of any size: a link's events are stored in order, so its seqs are a prefix of
+    /// the whole numbers.
+    package func lastContiguousSeq(source: String) async throws -> Int64 {
+        func stored(_ seq: Int64) async throws -> Bool {
+            let rows = try await client.query(
+                "SELECT 1 FROM event_bodies WHERE id = \("\(source)-\(seq)")", logger: logger)
+            for try await _ in rows { return true }
+            return false
+        }
+        guard try await stored(1) else { return 0 }
+        var low: Int64 = 1  // stored
+        var high: Int64 = 2
+        while try await stored(high) {
+            low = high
+            high *= 2
+        }
+        // low is stored, high is not: the last stored lies in [low, high).
+        while high - low > 1 {
+            let middle = low + (high - low) / 2
+            if try await stored(middle) { low = middle } else { high = middle }
+        }
+        return low
+    }
+
     package func headPosition() async throws -> Int64 {
         var head: Int64 = 0
         for try await value in try await client.query("SELECT last_position FROM event_log_head", logger: logger)

@@ -44,10 +44,23 @@ package struct Traffic: Sequence, IteratorProtocol {
     package var callsGenerated: Int { callsStarted }
     /// Simulated time of the last event handed out.
     package private(set) var clock: Date
+    /// The switches the traffic happens on, with their monitors.
+    package let sites: [SwitchSite]
+
+    /// The traffic of one scenario as the scenario library's fixture has it: one call, three agents, seed 7.
+    package static func fixture(_ scenario: Scenario) -> Traffic {
+        var options = Options()
+        options.calls = 1
+        options.agents = 3
+        options.seed = 7
+        options.mix = [(scenario, 1)]
+        return Traffic(options)
+    }
 
     package init(_ options: Options) {
         self.options = options
         let sites = [SwitchSite.site1(stations: options.agents), SwitchSite.site2()]
+        self.sites = sites
         var random = SeededRandom(seed: options.seed)
         arrivals = SeededRandom(seed: random.next())
         context = ScenarioContext(
@@ -85,6 +98,26 @@ package struct Traffic: Sequence, IteratorProtocol {
         defer { readyIndex += 1 }
         eventsEmitted += 1
         return ready[readyIndex]
+    }
+
+    /// The next switch event itself, in time order, rather than its envelopes: for the simulator playing AES,
+    /// which writes each as DMCC XML. `eventsEmitted` counts the monitor copies, as `next()` does.
+    package mutating func nextSwitchEvent() -> SwitchEvent? {
+        while true {
+            if moreCalls {
+                if let event = pending.popIfEarlier(than: nextArrival) {
+                    clock = event.time
+                    eventsEmitted += event.recipients.count
+                    return event
+                }
+                startCall()
+            } else {
+                guard let event = pending.popIfEarlier(than: .distantFuture) else { return nil }
+                clock = event.time
+                eventsEmitted += event.recipients.count
+                return event
+            }
+        }
     }
 
     private mutating func flush(before time: Date) {

@@ -1,3 +1,4 @@
+import AESLink
 import ArgumentParser
 import CallTrailServer
 import CommandSupport
@@ -95,6 +96,22 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     )
     var readWaitSeconds: Double = Double(environment["CALLTRAIL_READ_WAIT"] ?? "") ?? 5
 
+    @Option(
+        name: .customLong("links"),
+        help:
+            "The AES links to run: a YAML or JSON file (env CALLTRAIL_LINKS; docs/links.md, example: links.example.yaml)."
+    )
+    var linksOption: String?
+
+    /// `--links`, else `CALLTRAIL_LINKS`.
+    var linksFile: String? { linksOption ?? environment["CALLTRAIL_LINKS"] }
+
+    /// The links of the links file; `validate` has read it once already, so a bad file stops the command there.
+    var links: [LinkConfiguration] {
+        guard let linksFile else { return [] }
+        return (try? LinkConfiguration.load(file: linksFile)) ?? []
+    }
+
     var feed: FeedPolicy {
         FeedPolicy(heartbeatSeconds: feedHeartbeat, queueCapacity: feedQueue, retentionDays: feedRetentionDays)
     }
@@ -127,6 +144,9 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
         guard readWaitSeconds >= 0 else { throw ValidationError("--read-wait must be 0 or more seconds") }
         guard feedRetentionDays >= 0 else {
             throw ValidationError("--feed-retention-days must be 0 (keep for ever) or more")
+        }
+        if let linksFile {
+            do { _ = try LinkConfiguration.load(file: linksFile) } catch { throw ValidationError("--links: \(error)") }
         }
     }
 

@@ -1,5 +1,7 @@
+import AESSimulator
 import ArgumentParser
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import Simulator
@@ -19,6 +21,9 @@ struct SimulateCommand: AsyncParsableCommand {
               calltrail simulate --url http://127.0.0.1:8080 --rate 2 --duration 600 --speed 1
               calltrail simulate --calls 100000 --output traffic.ndjson
               calltrail simulate --scenario c-consultative-transfer --calls 1 --output -
+              calltrail simulate --dmcc-listen 127.0.0.1:4721 --rate 1 --duration 3600 --speed 1
+            With --dmcc-listen it plays AES instead: CallTrail connects with a links file (links.example.yaml), \
+            and once a link monitors its devices the traffic goes out as DMCC XML to the monitors it concerns.
             """)
 
     @Option(help: "Calls per second of simulated time.")
@@ -57,8 +62,35 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Events per POST.")
     var batch: Int = 200
 
+    @Option(help: "Play AES: listen for DMCC links on HOST:PORT (e.g. 127.0.0.1:4721).")
+    var dmccListen: String?
+
+    @Option(help: "The user name the AES accepts (with --dmcc-listen).")
+    var dmccUser: String = "calltrail"
+
+    @Option(help: "The password the AES accepts (env CALLTRAIL_DMCC_PASSWORD).")
+    var dmccPassword: String = ProcessInfo.processInfo.environment["CALLTRAIL_DMCC_PASSWORD"] ?? "calltrail"
+
+    @Option(help: "PEM certificate chain: the AES listens with TLS (with --dmcc-key).")
+    var dmccCert: String?
+
+    @Option(help: "PEM private key of --dmcc-cert.")
+    var dmccKey: String?
+
+    @Option(help: "How the AES writes event XML: default, prefixed or versioned (default: each in turn).")
+    var dmccStyle: String?
+
     func validate() throws {
-        guard (url == nil) != (output == nil) else { throw ValidationError("give exactly one of --url and --output") }
+        guard [url, output, dmccListen].compactMap({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --url, --output and --dmcc-listen")
+        }
+        if let dmccListen { _ = try Self.address(dmccListen) }
+        guard (dmccCert == nil) == (dmccKey == nil) else {
+            throw ValidationError("give --dmcc-cert and --dmcc-key together")
+        }
+        if let dmccStyle, DMCCEventWriter.Style(rawValue: dmccStyle) == nil {
+            throw ValidationError("--dmcc-style must be default, prefixed or versioned")
+        }
         guard calls != nil || duration != nil else { throw ValidationError("give --calls or --duration") }
         guard rate > 0, agents >= 3, batch > 0, speed >= 0 else {
             throw ValidationError(
@@ -100,6 +132,9 @@ struct SimulateCommand: AsyncParsableCommand {
             try write(&traffic, to: output, progress: &progress)
         } else if let url {
             try await post(&traffic, to: url, progress: &progress)
+        } else if let dmccListen {
+            try await playAES(&traffic, on: dmccListen, progress: &progress)
+            return
         }
         progress.finish(calls: traffic.callsGenerated, events: traffic.eventsEmitted)
     }
@@ -140,30 +175,89 @@ struct SimulateCommand: AsyncParsableCommand {
         let batch = self.batch, speed = self.speed
         var generator = traffic
         var meter = progress
-        try await IngestConnection.with(url) { connection in
-            var lines: [String] = []
-            var exhausted = false
-            while !exhausted {
-                lines.removeAll(keepingCapacity: true)
-                while lines.count < batch, let line = generator.next() { lines.append(line) }
-                exhausted = lines.count < batch
-                guard !lines.isEmpty else { break }
-                if speed > 0 {
-                    // Keep to the simulated clock: a batch leaves when its last event's time has come.
-                    let due = generator.clock.timeIntervalSince(simulatedStart) / speed
-                    let elapsed = (ContinuousClock.now - started).components
-                    let wait = due - (Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
-                    if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+        var lines: [String] = []
+        var exhausted = false
+        var reconnects = 0
+        while !exhausted || !lines.isEmpty {
+            do {
+                try await IngestConnection.with(url) { connection in
+                    while true {
+                        if lines.isEmpty {
+                            guard !exhausted else { return }
+                            while lines.count < batch, let line = generator.next() { lines.append(line) }
+                            exhausted = lines.count < batch
+                            guard !lines.isEmpty else { return }
+                            if speed > 0 {
+                                // Keep to the simulated clock: a batch leaves when its last event's time has come.
+                                let due = generator.clock.timeIntervalSince(simulatedStart) / speed
+                                let elapsed = (ContinuousClock.now - started).components
+                                let wait = due - (Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+                                if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+                            }
+                        }
+                        let body = lines.joined(separator: "\n")
+                        let answer = try await connection.post(body)
+                        guard answer.status == 200 else {
+                            throw ValidationError("CallTrail answered \(answer.status): \(answer.body)")
+                        }
+                        lines.removeAll(keepingCapacity: true)
+                        reconnects = 0
+                        meter.tick(calls: generator.callsGenerated, events: generator.eventsEmitted)
+                    }
                 }
-                let answer = try await connection.post(lines.joined(separator: "\n"))
-                guard answer.status == 200 else {
-                    throw ValidationError("CallTrail answered \(answer.status): \(answer.body)")
-                }
-                meter.tick(calls: generator.callsGenerated, events: generator.eventsEmitted)
+            } catch let error as IngestClientError where error.closed && reconnects < 5 {
+                // The batch is sent again on a new connection; a batch stored twice counts as duplicates.
+                reconnects += 1
+                try await Task.sleep(for: .milliseconds(200 * reconnects))
             }
         }
         traffic = generator
         progress = meter
+    }
+}
+
+extension SimulateCommand {
+    static func address(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { throw ValidationError("--dmcc-listen must be HOST:PORT, e.g. 127.0.0.1:4721; got \(text)") }
+        return (String(text[..<colon]), port)
+    }
+
+    /// Plays AES: serves DMCC sessions and, once a link monitors devices, sends the traffic to their monitors;
+    /// then keeps serving the links until interrupted.
+    func playAES(_ traffic: inout Traffic, on address: String, progress: inout Progress) async throws {
+        var options = AESSimulatorServer.Options()
+        (options.host, options.port) = try Self.address(address)
+        options.username = dmccUser
+        options.password = dmccPassword
+        options.certificateFile = dmccCert
+        options.keyFile = dmccKey
+        options.style = dmccStyle.flatMap(DMCCEventWriter.Style.init(rawValue:))
+        options.sites = traffic.sites
+        let server = try await AESSimulatorServer.start(options, logger: Logger(label: "aes-simulator"))
+        FileHandle.standardError.write(
+            Data(
+                ("playing AES on \(dmccCert == nil ? "tcp" : "tls")://\(options.host):\(server.port) "
+                    + "(user \(dmccUser)); waiting for a link to monitor its devices\n").utf8))
+        while server.monitoredSites.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        // Let every link that is connecting finish starting its monitors.
+        try await Task.sleep(for: .seconds(1))
+        let started = ContinuousClock.now
+        let simulatedStart = traffic.clock
+        while let event = traffic.nextSwitchEvent() {
+            if speed > 0 {
+                let due = event.time.timeIntervalSince(simulatedStart) / speed
+                let elapsed = (ContinuousClock.now - started).components
+                let wait = due - (Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+                if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+            }
+            await server.send(event)
+            progress.tick(calls: traffic.callsGenerated, events: server.eventsSent)
+        }
+        progress.finish(calls: traffic.callsGenerated, events: server.eventsSent)
+        FileHandle.standardError.write(Data("the traffic is played; still serving the links (Ctrl-C ends)\n".utf8))
+        while true { try await Task.sleep(for: .seconds(3600)) }
     }
 }
 

@@ -11,16 +11,7 @@ struct JourneyRuleTests {
     static let consultation = EventFixtures.u2
 
     /// The tracker after `lines`, numbered from position 1.
-    static func given(_ lines: [String]) throws -> JourneyTracker {
-        let decoder = JSONDecoder()
-        var tracker = JourneyTracker()
-        for (index, line) in lines.enumerated() {
-            tracker.apply(
-                CallEvent(position: Int64(index + 1), event: try decoder.decode(TSAPIEvent.self, from: Data(line.utf8)))
-            )
-        }
-        return tracker
-    }
+    static func given(_ lines: [String]) throws -> JourneyTracker { try ScenarioFixtures.tracker(lines) }
 
     /// An answered call at 5001: delivered, established.
     static func answered(_ f: inout EventFixtures, _ callID: Int64, ucid: String) -> [String] {

@@ -10,12 +10,7 @@ struct FixtureTests {
         .appendingPathComponent("Fixtures/scenarios")
 
     static func generate(_ scenario: Scenario) -> String {
-        var options = Traffic.Options()
-        options.calls = 1
-        options.agents = 3
-        options.seed = 7
-        options.mix = [(scenario, 1)]
-        return Array(Traffic(options)).map { $0 + "\n" }.joined()
+        Array(Traffic.fixture(scenario)).map { $0 + "\n" }.joined()
     }
 
     @Test(arguments: Scenario.allCases)

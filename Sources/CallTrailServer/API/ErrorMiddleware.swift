@@ -57,7 +57,9 @@ struct DatabaseGateMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        if let unavailable = availability.unavailableError(), request.uri.path.hasPrefix("/v1/") {
+        if let unavailable = availability.unavailableError(), request.uri.path.hasPrefix("/v1/"),
+            !request.uri.path.hasPrefix("/v1/links")
+        {
             throw APIError.unavailable(unavailable)
         }
         return try await next(request, context)

@@ -1,3 +1,4 @@
+import AESLink
 import CallTrailServer
 import Logging
 
@@ -13,4 +14,5 @@ struct TestArguments: AppArguments {
     var migrationsDirectory: String?
     var feed = FeedPolicy()
     var readWaitSeconds: Double = 5
+    var links: [LinkConfiguration] = []
 }

@@ -1,0 +1,259 @@
+import DMCC
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Simulator
+import Synchronization
+import TSAPI
+
+/// The simulator playing AES: it takes DMCC sessions over TCP or TLS, checks their login, hands out device IDs
+/// and monitors for the simulated switches' devices, and sends the simulated contact center's events as DMCC XML
+/// to each monitor an event concerns, so the whole real path (AES link → store → journeys → feed) can be run and
+/// tested on one machine (`calltrail simulate --dmcc-listen`).
+///
+/// A session names its switch in `GetDeviceId` (`CM1` for the site `cm1`); its monitors get the crossRefIDs the
+/// simulator's sites give their devices, so a link and HTTP ingest of the same traffic store the same `monitor`s.
+/// A device the site does not have is refused with `invalidDeviceID`, as AES would.
+package final class AESSimulatorServer: Sendable {
+    package struct Options: Sendable {
+        package var host = "127.0.0.1"
+        package var port = 0
+        package var username = "calltrail"
+        package var password = "calltrail"
+        /// PEM certificate chain and key: TLS when given.
+        package var certificateFile: String?
+        package var keyFile: String?
+        /// How event XML is written; nil rotates the styles per event, so a link meets every one.
+        package var style: DMCCEventWriter.Style?
+        package var sites: [SwitchSite] = [.site1(stations: 12), .site2()]
+
+        package init() {}
+    }
+
+    package let options: Options
+    private let state = Mutex(ServerState())
+    private let logger: Logger
+    private let channel: any Channel
+
+    struct ServerState {
+        var sessions: [Int: SessionState] = [:]
+        var nextConnection = 0
+        var nextSession = 0
+        var eventsSent = 0
+        var styleIndex = 0
+        /// Every request received, by name, in order.
+        var requests: [String] = []
+    }
+
+    struct SessionState {
+        var outbound: NIOAsyncChannelOutboundWriter<DMCCFrame>
+        var sessionID: String?
+        var site: Int?
+        /// crossRefID → device extension.
+        var monitors: [String: String] = [:]
+        var stopped = false
+    }
+
+    /// The address the server listens on (its port, when 0 was asked for).
+    package var port: Int { channel.localAddress?.port ?? options.port }
+
+    private init(options: Options, channel: any Channel, logger: Logger) {
+        self.options = options
+        self.channel = channel
+        self.logger = logger
+    }
+
+    /// Starts listening; the server runs until `close()`.
+    package static func start(_ options: Options, logger: Logger) async throws -> AESSimulatorServer {
+        var sslContext: NIOSSLContext?
+        if let certificateFile = options.certificateFile, let keyFile = options.keyFile {
+            let configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
+            sslContext = try NIOSSLContext(configuration: configuration)
+        }
+        let tls = sslContext
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: options.host, port: options.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try channel.pipeline.syncOperations.addDMCCFrameCodec()
+                    return try NIOAsyncChannel<DMCCFrame, DMCCFrame>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let simulator = AESSimulatorServer(options: options, channel: server.channel, logger: logger)
+        Task {
+            try? await server.executeThenClose { connections in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in connections {
+                        group.addTask { await simulator.serve(connection) }
+                    }
+                }
+            }
+        }
+        return simulator
+    }
+
+    package func close() async {
+        try? await channel.close()
+    }
+
+    // MARK: - Sessions
+
+    private func serve(_ connection: NIOAsyncChannel<DMCCFrame, DMCCFrame>) async {
+        try? await connection.executeThenClose { inbound, outbound in
+            let id = state.withLock { state in
+                state.nextConnection += 1
+                state.sessions[state.nextConnection] = SessionState(outbound: outbound)
+                return state.nextConnection
+            }
+            defer { _ = state.withLock { $0.sessions.removeValue(forKey: id) } }
+            for try await frame in inbound {
+                guard
+                    let root = try? frame.body.withUnsafeBytes({ bytes throws(DMCCError) in try XMLReader.parse(bytes) }
+                    )
+                else {
+                    logger.warning("the AES simulator got a frame that is not XML; closing")
+                    return
+                }
+                state.withLock { $0.requests.append(root.name) }
+                let answer = respond(to: root, connection: id)
+                if let answer { try await outbound.write(DMCCFrame(invokeID: frame.invokeID, xml: answer)) }
+                if root.name == "StopApplicationSession" { return }
+            }
+        }
+    }
+
+    private static let prolog = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+    private static let sessionNS = DMCCRequest.sessionNamespace
+    private static let cstaNS = DMCCRequest.cstaNamespace
+    private static let avayaNS = DMCCRequest.avayaNamespace
+
+    /// AES's answer to one request (nil for the answers clients send, such as `SystemStatusResponse`).
+    func respond(to request: XMLElement, connection: Int) -> String? {
+        switch request.name {
+        case "StartApplicationSession":
+            let login = request.descendant("SessionLoginInfo")
+            guard login?.text(of: "userName") == options.username, login?.text(of: "password") == options.password
+            else {
+                return Self.prolog + "<StartApplicationSessionNegResponse xmlns=\"\(Self.sessionNS)\"><errorCode>"
+                    + "<definedError>invalidApplicationInfo</definedError></errorCode></StartApplicationSessionNegResponse>"
+            }
+            let version = request.descendant("protocolVersion")?.text.trimmed ?? DMCCRequest.protocolVersions[0]
+            let duration = request.text(of: "requestedSessionDuration") ?? "180"
+            let sessionID = state.withLock { state in
+                state.nextSession += 1
+                let id = String(format: "%032X-%d", state.nextSession, connection)
+                state.sessions[connection]?.sessionID = id
+                return id
+            }
+            return Self.prolog + "<StartApplicationSessionPosResponse xmlns=\"\(Self.sessionNS)\">"
+                + "<sessionID>\(sessionID)</sessionID><actualProtocolVersion>\(version)</actualProtocolVersion>"
+                + "<actualSessionDuration>\(duration)</actualSessionDuration></StartApplicationSessionPosResponse>"
+        case "ResetApplicationSessionTimer":
+            return Self.prolog + "<ResetApplicationSessionTimerPosResponse xmlns=\"\(Self.sessionNS)\">"
+                + "<actualSessionDuration>\(request.text(of: "requestedSessionDuration") ?? "180")</actualSessionDuration>"
+                + "</ResetApplicationSessionTimerPosResponse>"
+        case "StopApplicationSession":
+            state.withLock { $0.sessions[connection]?.stopped = true }
+            return Self.prolog + "<StopApplicationSessionPosResponse xmlns=\"\(Self.sessionNS)\"/>"
+        case "SystemRegister":
+            return Self.prolog + "<SystemRegisterResponse xmlns=\"\(Self.cstaNS)\"><sysStatRegisterID>1"
+                + "</sysStatRegisterID></SystemRegisterResponse>"
+        case "GetDeviceId":
+            let switchName = request.text(of: "switchName") ?? ""
+            let number = request.text(of: "extension") ?? ""
+            guard
+                let site = options.sites.firstIndex(where: {
+                    $0.name.caseInsensitiveCompare(switchName) == .orderedSame
+                }),
+                options.sites[site].monitors[number] != nil
+            else { return Self.error("operation", "invalidDeviceID") }
+            state.withLock { $0.sessions[connection]?.site = site }
+            return Self.prolog + "<GetDeviceIdResponse xmlns=\"\(Self.avayaNS)\"><device typeOfNumber=\"other\" "
+                + "mediaClass=\"voice\" bitRate=\"constant\">\(number):\(options.sites[site].name.uppercased())::0"
+                + "</device></GetDeviceIdResponse>"
+        case "ReleaseDeviceId":
+            return Self.prolog + "<ReleaseDeviceIdResponse xmlns=\"\(Self.avayaNS)\"/>"
+        case "MonitorStart":
+            let device = request.descendant("deviceObject")?.text.trimmed ?? ""
+            let number = String(device.prefix { $0 != ":" })
+            let crossRefID = state.withLock { state -> String? in
+                guard let site = state.sessions[connection]?.site,
+                    let id = options.sites[site].monitors[number]
+                else { return nil }
+                state.sessions[connection]?.monitors[String(id)] = number
+                return String(id)
+            }
+            guard let crossRefID else { return Self.error("operation", "invalidMonitorObject") }
+            return Self.prolog + "<MonitorStartResponse xmlns=\"\(Self.cstaNS)\"><monitorCrossRefID>\(crossRefID)"
+                + "</monitorCrossRefID><actualMonitorFilter/></MonitorStartResponse>"
+        case "MonitorStop":
+            let crossRefID = request.text(of: "monitorCrossRefID") ?? ""
+            state.withLock { _ = $0.sessions[connection]?.monitors.removeValue(forKey: crossRefID) }
+            return Self.prolog + "<MonitorStopResponse xmlns=\"\(Self.cstaNS)\"/>"
+        case "SystemStatusResponse":
+            return nil
+        default:
+            return Self.error("operation", "serviceNotSupported")
+        }
+    }
+
+    private static func error(_ category: String, _ value: String) -> String {
+        prolog + "<CSTAErrorCode xmlns=\"\(cstaNS)\"><\(category)>\(value)</\(category)></CSTAErrorCode>"
+    }
+
+    // MARK: - Traffic
+
+    /// How many sessions have their monitors on each site.
+    package var monitoredSites: [Int: Int] {
+        state.withLock { state in
+            var sites: [Int: Int] = [:]
+            for session in state.sessions.values where !session.monitors.isEmpty {
+                if let site = session.site { sites[site, default: 0] += session.monitors.count }
+            }
+            return sites
+        }
+    }
+
+    package var eventsSent: Int { state.withLock { $0.eventsSent } }
+
+    /// Sends `frame` as it is to every session: for tests of what a client does with a frame it cannot read.
+    package func inject(_ frame: DMCCFrame) async {
+        let writers = state.withLock { state in state.sessions.values.map(\.outbound) }
+        for writer in writers { try? await writer.write(frame) }
+    }
+
+    /// Every request the AES received, by name, in order.
+    package var requestsReceived: [String] { state.withLock { $0.requests } }
+
+    /// Sends one switch event to every session monitoring a device it concerns, one frame per monitor, as AES
+    /// does. Returns how many frames went out.
+    @discardableResult
+    package func send(_ event: SwitchEvent) async -> Int {
+        let site = options.sites[event.site]
+        let deliveries = state.withLock { state -> [(NIOAsyncChannelOutboundWriter<DMCCFrame>, DMCCFrame)] in
+            var out: [(NIOAsyncChannelOutboundWriter<DMCCFrame>, DMCCFrame)] = []
+            for session in state.sessions.values where session.site == event.site && !session.stopped {
+                for recipient in event.recipients where session.monitors[String(recipient.monitor)] != nil {
+                    let style =
+                        options.style
+                        ?? DMCCEventWriter.Style.allCases[state.styleIndex % DMCCEventWriter.Style.allCases.count]
+                    state.styleIndex += 1
+                    let xml = DMCCEventWriter(style: style, switchName: site.name.uppercased())
+                        .xml(event, crossRefID: String(recipient.monitor), state: recipient.state)
+                    out.append((session.outbound, DMCCFrame(invokeID: DMCCFrame.eventInvokeID, xml: xml)))
+                }
+            }
+            state.eventsSent += out.count
+            return out
+        }
+        for (outbound, frame) in deliveries {
+            try? await outbound.write(frame)
+        }
+        return deliveries.count
+    }
+}
