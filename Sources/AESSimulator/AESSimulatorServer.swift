@@ -234,10 +234,51 @@ package final class AESSimulatorServer: Sendable {
     /// does. Returns how many frames went out.
     @discardableResult
     package func send(_ event: SwitchEvent) async -> Int {
+        let deliveries = frames(for: event)
+        for delivery in deliveries {
+            try? await delivery.writer.write(delivery.frame)
+        }
+        return deliveries.count
+    }
+
+    /// The frames of many switch events, written ahead of sending: for a benchmark that times the link rather than
+    /// the simulator's XML writer.
+    package struct Rendered: Sendable {
+        fileprivate var deliveries: [Delivery]
+        package var count: Int { deliveries.count }
+    }
+
+    fileprivate struct Delivery: Sendable {
+        var session: Int
+        var writer: NIOAsyncChannelOutboundWriter<DMCCFrame>
+        var frame: DMCCFrame
+    }
+
+    package func render(_ events: some Sequence<SwitchEvent>) -> Rendered {
+        Rendered(deliveries: events.flatMap { frames(for: $0) })
+    }
+
+    /// Sends rendered frames in order, consecutive frames of one session in one write.
+    package func send(_ rendered: Rendered, framesPerWrite: Int = 256) async {
+        var start = 0
+        let deliveries = rendered.deliveries
+        while start < deliveries.count {
+            var end = start + 1
+            while end < deliveries.count, end - start < framesPerWrite,
+                deliveries[end].session == deliveries[start].session
+            {
+                end += 1
+            }
+            try? await deliveries[start].writer.write(contentsOf: deliveries[start..<end].map(\.frame))
+            start = end
+        }
+    }
+
+    private func frames(for event: SwitchEvent) -> [Delivery] {
         let site = options.sites[event.site]
-        let deliveries = state.withLock { state -> [(NIOAsyncChannelOutboundWriter<DMCCFrame>, DMCCFrame)] in
-            var out: [(NIOAsyncChannelOutboundWriter<DMCCFrame>, DMCCFrame)] = []
-            for session in state.sessions.values where session.site == event.site && !session.stopped {
+        return state.withLock { state -> [Delivery] in
+            var out: [Delivery] = []
+            for (id, session) in state.sessions where session.site == event.site && !session.stopped {
                 for recipient in event.recipients where session.monitors[String(recipient.monitor)] != nil {
                     let style =
                         options.style
@@ -245,15 +286,14 @@ package final class AESSimulatorServer: Sendable {
                     state.styleIndex += 1
                     let xml = DMCCEventWriter(style: style, switchName: site.name.uppercased())
                         .xml(event, crossRefID: String(recipient.monitor), state: recipient.state)
-                    out.append((session.outbound, DMCCFrame(invokeID: DMCCFrame.eventInvokeID, xml: xml)))
+                    out.append(
+                        Delivery(
+                            session: id, writer: session.outbound,
+                            frame: DMCCFrame(invokeID: DMCCFrame.eventInvokeID, xml: xml)))
                 }
             }
             state.eventsSent += out.count
             return out
         }
-        for (outbound, frame) in deliveries {
-            try? await outbound.write(frame)
-        }
-        return deliveries.count
     }
 }

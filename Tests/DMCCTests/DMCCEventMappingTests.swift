@@ -142,6 +142,23 @@ struct DMCCEventMappingTests {
         #expect(try type("6135550100", connection: "T9#2") == "DELIVERED_OTHER")
     }
 
+    @Test func enteredDigitsAreKeptUnderAvayasName() throws {
+        let xml = """
+            <ns1:EnteredDigitsEvent xmlns:ns1="http://www.avaya.com/csta"><ns1:monitorCrossRefID>5</ns1:monitorCrossRefID>
+            <ns1:connection><ns1:callID>1001</ns1:callID><ns1:deviceID>5001:CM1::0</ns1:deviceID></ns1:connection>
+            <ns1:digits>1234#</ns1:digits><ns1:localConnectionInfo>connected</ns1:localConnectionInfo>
+            <ns1:cause>normalClearing</ns1:cause></ns1:EnteredDigitsEvent>
+            """
+        let event = try DMCCEvent(try XMLReader.parse(xml), vdns: [], stations: ["5001"])
+        #expect(event.type == "ATT_ENTERED_DIGITS")
+        #expect(event.callID == 1001)
+        let csta = try JSONTree(parsing: event.csta)
+        #expect(csta["digits"] == "1234#")
+        #expect(csta["cause"] == "EC_NORMAL_CLEARING")
+        #expect(event.att == nil)
+        #expect(event.unknownElements.isEmpty)
+    }
+
     @Test func anEventWithoutItsMonitorIsRefused() throws {
         let error = #expect(throws: DMCCError.self) {
             try DMCCEvent(try XMLReader.parse("<HeldEvent><heldConnection/></HeldEvent>"), vdns: [], stations: [])
