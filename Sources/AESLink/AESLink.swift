@@ -26,7 +26,6 @@ package final class AESLink: Service, Sendable {
     let lastSeq: @Sendable (String) async throws -> Int64
     let logger: Logger
     private let queue = EnvelopeQueue()
-    private let sequence = Mutex<Int64>(0)
     private let stamper = Mutex(TimeStamper())
     private let vdns: Set<String>
     private let stations: Set<String>
@@ -55,7 +54,7 @@ package final class AESLink: Service, Sendable {
             logger.warning("TLS certificate checks are off for this link (insecureSkipVerify)")
         }
         guard let first = await firstSeq() else { return }
-        sequence.withLock { $0 = first }
+        queue.start(at: first)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.storeLoop() }
             await self.connectLoop()
@@ -80,13 +79,6 @@ package final class AESLink: Service, Sendable {
         return nil
     }
 
-    private func nextSeq() -> Int64 {
-        sequence.withLock { seq in
-            defer { seq += 1 }
-            return seq
-        }
-    }
-
     // MARK: - Connecting
 
     private func connectLoop() async {
@@ -95,12 +87,17 @@ package final class AESLink: Service, Sendable {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             board.update(name) { $0.state = .connecting }
             var wasUp = false
+            var upSince = ContinuousClock.now
             do {
-                try await session(onUp: { wasUp = true })
+                try await session(onUp: {
+                    wasUp = true
+                    upSince = .now
+                })
                 return  // graceful shutdown: the session ended itself
             } catch {
-                let problem = error as? DMCCError
-                let refused = problem?.code == .refused
+                let refusal = (error as? LoginRefused)?.error
+                let problem = refusal ?? (error as? DMCCError)
+                let refused = refusal != nil
                 logger.error(
                     "AES link failed", metadata: ["error": "\(error)", "aes": "\(configuration.url)"])
                 Counter(label: "calltrail_link_errors_total", dimensions: [("link", name)]).increment()
@@ -114,18 +111,21 @@ package final class AESLink: Service, Sendable {
                 }
                 Gauge(label: "calltrail_link_up", dimensions: [("link", name)]).record(0)
                 if wasUp {
-                    queue.push(
+                    queue.push { seq in
                         LinkEnvelope.linkDown(
-                            link: configuration, seq: nextSeq(), time: Date(), sessionID: nil,
-                            code: problem?.code == .closed ? .closed : .error, reason: "\(error)"))
+                            link: self.configuration, seq: seq, time: Date(), sessionID: nil,
+                            code: problem?.code == .closed ? .closed : .error, reason: "\(error)")
+                    }
                 }
                 let delay: Duration
                 if refused {
                     refusals += 1
                     delay = .seconds(min(60 * (1 << min(refusals - 1, 4)), 900))
                 } else {
-                    refusals = 0
-                    failures = wasUp ? 1 : failures + 1
+                    if wasUp { refusals = 0 }
+                    // A session that lasted a while starts the backoff over; one that failed at once does not,
+                    // so an AES that accepts and then drops every session is not logged into every second.
+                    failures = wasUp && ContinuousClock.now - upSince > .seconds(30) ? 1 : failures + 1
                     delay = .seconds(min(1 << min(failures - 1, 5), 30))
                 }
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
@@ -144,7 +144,7 @@ package final class AESLink: Service, Sendable {
             .connect(host: url.host, port: url.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
-                        let isAddress = url.host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
+                        let isAddress = url.host.contains(":") || url.host.allSatisfy { $0.isNumber || $0 == "." }
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : url.host))
                     }
@@ -190,11 +190,16 @@ package final class AESLink: Service, Sendable {
     }
 
     private func start(_ connection: DMCCConnection) async throws -> Session {
-        let answer = try await connection.request(
-            DMCCRequest.startApplicationSession(
-                applicationID: "CallTrail-\(name)", username: configuration.username,
-                password: configuration.password, protocolVersions: configuration.protocolVersions,
-                duration: configuration.sessionDuration, cleanupDelay: configuration.sessionCleanupDelay))
+        let answer: DMCCMessage
+        do {
+            answer = try await connection.request(
+                DMCCRequest.startApplicationSession(
+                    applicationID: "CallTrail-\(name)", username: configuration.username,
+                    password: configuration.password, protocolVersions: configuration.protocolVersions,
+                    duration: configuration.sessionDuration, cleanupDelay: configuration.sessionCleanupDelay))
+        } catch let error as DMCCError where error.code == .refused {
+            throw LoginRefused(error: error)
+        }
         guard case .sessionStarted(let id, let version, let duration) = answer, !id.isEmpty else {
             throw DMCCError(.unexpectedMessage, "AES answered StartApplicationSession with \(answer)")
         }
@@ -202,6 +207,10 @@ package final class AESLink: Service, Sendable {
             "AES session started",
             metadata: ["session": "\(id)", "protocol": "\(version ?? "?")", "duration": "\(duration ?? 0)"])
         var session = Session(id: id, duration: duration ?? configuration.sessionDuration, monitors: [], devices: [])
+        // Recorded as the session starts, so the events of the monitors being started come after it.
+        queue.push { seq in
+            LinkEnvelope.linkUp(link: self.configuration, seq: seq, time: Date(), sessionID: id)
+        }
         board.update(name) { status in
             status.sessionID = id
             status.monitored = []
@@ -217,7 +226,7 @@ package final class AESLink: Service, Sendable {
         }
         for (extensions, kind) in [(configuration.stations, "station"), (configuration.vdns, "vdn")] {
             for number in extensions {
-                await monitor(number, kind: kind, connection, &session)
+                try await monitor(number, kind: kind, connection, &session)
             }
         }
         Gauge(label: "calltrail_link_monitors", dimensions: [("link", name)]).record(session.monitors.count)
@@ -225,13 +234,14 @@ package final class AESLink: Service, Sendable {
             $0.state = .up; $0.lastError = nil
         }
         Gauge(label: "calltrail_link_up", dimensions: [("link", name)]).record(1)
-        queue.push(LinkEnvelope.linkUp(link: configuration, seq: nextSeq(), time: Date(), sessionID: id))
         return session
     }
 
     /// A device ID and a monitor for one extension; AES refusing either is recorded for that device and the
     /// others go on.
-    private func monitor(_ number: String, kind: String, _ connection: DMCCConnection, _ session: inout Session) async {
+    private func monitor(
+        _ number: String, kind: String, _ connection: DMCCConnection, _ session: inout Session
+    ) async throws {
         do {
             let answer = try await connection.request(
                 DMCCRequest.getDeviceId(switchName: configuration.switchName, extension: number))
@@ -248,18 +258,15 @@ package final class AESLink: Service, Sendable {
                 $0.monitored.append(.init(extension: number, kind: kind, monitorCrossRefID: crossRefID, error: nil))
             }
         } catch let error as DMCCError where error.code == .refused || error.code == .unexpectedMessage {
+            // AES refused this device (or answered oddly): recorded, and the others go on.
             logger.warning("AES refused a device", metadata: ["extension": "\(number)", "error": "\(error)"])
             board.update(name) {
                 $0.failed.append(
                     .init(extension: number, kind: kind, monitorCrossRefID: nil, error: error.aesError ?? error.message)
                 )
             }
-        } catch {
-            // The connection failed: the session is lost with it.
-            board.update(name) {
-                $0.failed.append(.init(extension: number, kind: kind, monitorCrossRefID: nil, error: "\(error)"))
-            }
         }
+        // Any other error (the connection lost, no answer) ends the session: it is thrown on.
     }
 
     /// Resets the session timer at a third of the duration AES granted (well inside it, however late a timer
@@ -278,28 +285,37 @@ package final class AESLink: Service, Sendable {
         }
     }
 
-    /// Stops every monitor, releases the device IDs, ends the session, and records `LINK_DOWN`; each step is
-    /// bounded, as AES may be gone already.
+    /// Records `LINK_DOWN`, then stops every monitor, releases the device IDs and ends the session, within 8 s
+    /// in all (AES may be slow or gone, and the process's graceful shutdown is bounded): what AES does not answer
+    /// in time it cleans up itself when the session ends.
     private func stop(_ connection: DMCCConnection, session: Session) async {
-        for monitor in session.monitors {
-            _ = try? await connection.request(
-                DMCCRequest.monitorStop(crossRefID: monitor.crossRefID), timeout: .seconds(2))
-        }
-        for device in session.devices {
-            _ = try? await connection.request(DMCCRequest.releaseDeviceId(device), timeout: .seconds(2))
-        }
-        _ = try? await connection.request(
-            DMCCRequest.stopApplicationSession(sessionID: session.id), timeout: .seconds(2))
-        logger.info("AES session stopped", metadata: ["session": "\(session.id)"])
         board.update(name) { status in
             status.state = .down
             status.monitored = []
         }
         Gauge(label: "calltrail_link_up", dimensions: [("link", name)]).record(0)
-        queue.push(
+        queue.push { seq in
             LinkEnvelope.linkDown(
-                link: configuration, seq: nextSeq(), time: Date(), sessionID: session.id, code: .shutdown,
-                reason: "CallTrail is stopping"))
+                link: self.configuration, seq: seq, time: Date(), sessionID: session.id, code: .shutdown,
+                reason: "CallTrail is stopping")
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for monitor in session.monitors {
+                    _ = try? await connection.request(
+                        DMCCRequest.monitorStop(crossRefID: monitor.crossRefID), timeout: .seconds(2))
+                }
+                for device in session.devices {
+                    _ = try? await connection.request(DMCCRequest.releaseDeviceId(device), timeout: .seconds(2))
+                }
+                _ = try? await connection.request(
+                    DMCCRequest.stopApplicationSession(sessionID: session.id), timeout: .seconds(2))
+            }
+            group.addTask { try? await Task.sleep(for: .seconds(8)) }
+            await group.next()
+            group.cancelAll()
+        }
+        logger.info("AES session stopped", metadata: ["session": "\(session.id)"])
     }
 
     // MARK: - Reading
@@ -360,7 +376,7 @@ package final class AESLink: Service, Sendable {
         }
         let now = Date()
         let time = stamper.withLock { $0.time(for: event, now: now) }
-        queue.push(LinkEnvelope.event(event, xml: xml, link: configuration, seq: nextSeq(), time: time))
+        queue.push { seq in LinkEnvelope.event(event, xml: xml, link: self.configuration, seq: seq, time: time) }
         Counter(label: "calltrail_link_events_total", dimensions: [("link", name)]).increment()
         board.update(name) { status in
             status.eventsReceived += 1
@@ -375,6 +391,7 @@ package final class AESLink: Service, Sendable {
     private func storeLoop() async {
         var delay = Duration.milliseconds(200)
         while let batch = await queue.next(max: 1_000) {
+            var batch = batch
             while true {
                 do {
                     let bytes = Array(batch.joined(separator: "\n").utf8)
@@ -386,10 +403,16 @@ package final class AESLink: Service, Sendable {
                     delay = .milliseconds(200)
                     break
                 } catch let error as TSAPIError {
-                    // The link wrote an envelope the parser refuses: a bug of CallTrail's. Logged, then left.
+                    // The link wrote an envelope the parser refuses: a bug of CallTrail's. Each envelope is read
+                    // alone, and one that cannot be is stored as a placeholder with its seq, so the link's seqs
+                    // stay without a gap (a restart finds the last one by that).
                     logger.error("the link wrote envelopes that do not parse", metadata: ["error": "\(error)"])
-                    queue.stored(batch.count)
-                    break
+                    batch = queue.replace(batch.count) { envelope in
+                        let bytes = Array(envelope.utf8)
+                        let readable = bytes.withUnsafeBytes { (try? IngestBatchParser.parse($0)) != nil }
+                        return readable ? envelope : LinkEnvelope.unreadable(envelope, link: self.configuration)
+                    }
+                    continue
                 } catch {
                     if Task.isCancelled { return }
                     logger.warning(
@@ -403,13 +426,27 @@ package final class AESLink: Service, Sendable {
     }
 }
 
-/// The envelopes received and not yet stored, in order.
+/// The envelopes received and not yet stored, in order, each numbered with the link's next `seq` as it is
+/// queued (numbering and queueing are one step, so the queue's order is the seqs' order).
 final class EnvelopeQueue: Sendable {
-    private let state = Mutex<(items: [String], taken: Int, finished: Bool)>(([], 0, false))
+    private struct State {
+        var items: [String] = []
+        /// Items before `head` are stored; the array is compacted now and then, not shifted on every batch.
+        var head = 0
+        var nextSeq: Int64 = 1
+        var finished = false
+    }
+    private let state = Mutex(State())
     private let bell = Doorbell()
 
-    func push(_ envelope: String) {
-        state.withLock { $0.items.append(envelope) }
+    func start(at seq: Int64) { state.withLock { $0.nextSeq = seq } }
+
+    /// Queues the envelope `make` writes for the next seq.
+    func push(_ make: (Int64) -> String) {
+        state.withLock { state in
+            state.items.append(make(state.nextSeq))
+            state.nextSeq += 1
+        }
         bell.ring()
     }
 
@@ -423,8 +460,8 @@ final class EnvelopeQueue: Sendable {
     func next(max: Int) async -> [String]? {
         while true {
             let batch = state.withLock { state -> [String]? in
-                if state.items.isEmpty { return state.finished ? [] : nil }
-                return Array(state.items.prefix(max))
+                if state.head == state.items.count { return state.finished ? [] : nil }
+                return Array(state.items[state.head..<min(state.items.count, state.head + max)])
             }
             if let batch { return batch.isEmpty ? nil : batch }
             await bell.wait(timeout: .seconds(1))
@@ -433,10 +470,32 @@ final class EnvelopeQueue: Sendable {
     }
 
     func stored(_ count: Int) {
-        state.withLock { $0.items.removeFirst(count) }
+        state.withLock { state in
+            state.head += count
+            if state.head > 4_096, state.head * 2 > state.items.count {
+                state.items.removeFirst(state.head)
+                state.head = 0
+            }
+        }
     }
 
-    var count: Int { state.withLock { $0.items.count } }
+    /// Replaces the first `count` envelopes not yet stored by what `transform` makes of each; returns them.
+    func replace(_ count: Int, _ transform: (String) -> String) -> [String] {
+        state.withLock { state in
+            for index in state.head..<min(state.items.count, state.head + count) {
+                state.items[index] = transform(state.items[index])
+            }
+            return Array(state.items[state.head..<min(state.items.count, state.head + count)])
+        }
+    }
+
+    var count: Int { state.withLock { $0.items.count - $0.head } }
+}
+
+/// A login AES refused: retried after minutes, not seconds, so the AES account is not locked.
+struct LoginRefused: Error, CustomStringConvertible {
+    var error: DMCCError
+    var description: String { error.description }
 }
 
 /// Gives each event its time: when it was received, except that a copy of an event another monitor of the link

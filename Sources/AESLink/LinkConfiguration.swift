@@ -128,7 +128,25 @@ extension LinkConfiguration {
         if case DecodingError.typeMismatch(_, let context) = error {
             return "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
         }
-        return "\(error)"
+        // A YAML error quotes the line it stopped at, which may be a password's: only its position is told.
+        var yaml = error as? YamlError
+        if case DecodingError.dataCorrupted(let context) = error { yaml = context.underlyingError as? YamlError }
+        switch yaml {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return "it is not valid YAML or JSON at line \(mark.line), column \(mark.column) (\(problem))"
+        default: break
+        }
+        let text = "\(error)"
+        if let range = text.range(of: #"line \d+"#, options: .regularExpression) {
+            return "it is not valid YAML or JSON near \(text[range])"
+        }
+        // Yams writes "LINE:COLUMN: error: ..." first.
+        if let range = text.range(of: #"^\d+:\d+"#, options: .regularExpression) {
+            let parts = text[range].split(separator: ":")
+            return "it is not valid YAML or JSON near line \(parts[0]), column \(parts[1])"
+        }
+        return "it is not valid YAML or JSON"
     }
 
     /// `"5001-5003"` → `5001, 5002, 5003`; single extensions as they are.
@@ -204,8 +222,12 @@ private struct LinksFile: Decodable {
                 }
                 return out + rest
             }
-            guard !name.isEmpty, name.utf8.count <= 64 else {
-                throw LinkConfigurationError("links[\(index)].name must be 1 to 64 characters")
+            guard !name.isEmpty, name.utf8.count <= 64, !name.hasPrefix("calltrail") else {
+                throw LinkConfigurationError(
+                    "links[\(index)].name must be 1 to 64 characters and not start with calltrail (CallTrail's own)")
+            }
+            if let switchID = self.switch, switchID.isEmpty || switchID.utf8.count > 64 {
+                throw LinkConfigurationError("\(field("switch")) must be 1 to 64 characters")
             }
             let password: String
             if let file = passwordFile {

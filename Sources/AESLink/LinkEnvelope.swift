@@ -23,6 +23,20 @@ package enum LinkEnvelope {
         }
     }
 
+    /// An envelope the ingest parser refused (a bug of the mapping), kept as an event of an unknown type with its
+    /// seq and the XML, so the link's seqs stay without a gap and nothing AES sent is lost.
+    static func unreadable(_ envelope: String, link: LinkConfiguration) -> String {
+        let tree = try? JSONTree(parsing: envelope)
+        return JSONWriter.object { e in
+            e.add("source", link.name)
+            e.add("switch", link.switchID)
+            e.add("seq", number: tree?["seq"]?.integer ?? 0)
+            e.add("time", tree?["time"]?.string ?? Timestamp.format(Date()))
+            e.add("type", "DMCC_UNREADABLE")
+            e.add("dmcc", tree?["dmcc"]?.string)
+        }
+    }
+
     /// Why a link went down, in words for people and a code for programs.
     enum DownCode: String {
         /// The socket was lost.

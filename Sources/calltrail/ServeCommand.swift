@@ -2,6 +2,7 @@ import AESLink
 import ArgumentParser
 import CallTrailServer
 import CommandSupport
+import Foundation
 import Hummingbird
 import Logging
 import Metrics
@@ -109,7 +110,14 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     /// The links of the links file; `validate` has read it once already, so a bad file stops the command there.
     var links: [LinkConfiguration] {
         guard let linksFile else { return [] }
-        return (try? LinkConfiguration.load(file: linksFile)) ?? []
+        do {
+            return try LinkConfiguration.load(file: linksFile)
+        } catch {
+            // Read fine by `validate` a moment ago: the file changed under us. Running without the links would
+            // hide it, so the process stops, saying why.
+            FileHandle.standardError.write(Data("calltrail serve: --links: \(error)\n".utf8))
+            Foundation.exit(EXIT_FAILURE)
+        }
     }
 
     var feed: FeedPolicy {

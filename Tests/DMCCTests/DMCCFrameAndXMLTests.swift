@@ -46,6 +46,8 @@ struct XMLReaderTests {
         #expect(root["empty"] == XMLElement("empty"))
         #expect(root.text(of: "text") == "a <b> & \"c\" 'd' éA<raw>")
         #expect(root.descendant("string")?.text == "41")
+        // An entity's ';' followed by a combining mark still ends it.
+        #expect(try XMLReader.parse("<a>&amp;\u{301}x</a>").text == "&\u{301}x")
     }
 
     @Test(arguments: [
@@ -56,6 +58,8 @@ struct XMLReaderTests {
         ("<A/><B/>", "text after the root element"),
         ("<!DOCTYPE A [<!ENTITY x \"y\">]><A/>", "DOCTYPE"),
         ("", "no root element"),
+        ("<A>&#0;</A>", "unknown entity"),
+        ("<A>&#+65;</A>", "unknown entity"),
         ("<A><:B/></A>", "starts or ends with ':'"),
         ("<A><b:/></A>", "starts or ends with ':'"),
     ])

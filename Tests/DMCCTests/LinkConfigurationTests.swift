@@ -80,7 +80,26 @@ struct LinkConfigurationTests {
         ),
     ])
     func aBadFileIsAnErrorThatNamesWhatIsWrong(_ text: String, _ expected: String) {
+        // (see the arguments above)
         let error = #expect(throws: LinkConfigurationError.self) { try LinkConfiguration.parse(text, environment: [:]) }
         #expect(error?.description.contains(expected) == true, "\(error?.description ?? "")")
+    }
+
+    @Test func aYAMLMistakeOnThePasswordLineDoesNotShowThePassword() {
+        let error = #expect(throws: LinkConfigurationError.self) {
+            try LinkConfiguration.parse(
+                "links:\n  - name: a\n    password: s3cr3t: [oops\n    url: tcp://h\n", environment: [:])
+        }
+        #expect(error?.description.contains("s3cr3t") == false, "\(error?.description ?? "")")
+        #expect(error?.description.contains("line") == true, "\(error?.description ?? "")")
+    }
+
+    @Test func aNameOfCallTrailsOwnIsRefused() {
+        let error = #expect(throws: LinkConfigurationError.self) {
+            try LinkConfiguration.parse(
+                "links: [{name: calltrail-x, url: 'tcp://h', username: u, password: p, switchName: S, stations: ['1']}]",
+                environment: [:])
+        }
+        #expect(error?.description.contains("calltrail") == true)
     }
 }

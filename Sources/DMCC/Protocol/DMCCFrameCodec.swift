@@ -26,6 +26,10 @@ package struct DMCCFrameDecoder: ByteToMessageDecoder {
         context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
     ) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
+        if buffer.readableBytes > 0 {
+            throw DMCCError(
+                .malformedFrame, "the connection ended inside a frame (\(buffer.readableBytes) bytes of it received)")
+        }
         return .needMoreData
     }
 }

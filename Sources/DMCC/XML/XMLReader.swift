@@ -186,34 +186,37 @@ package struct XMLReader {
     }
 
     private static func resolvingEntities(_ text: String, at offset: Int) throws(DMCCError) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        var rest = Substring(text)
-        while let amp = rest.firstIndex(of: "&") {
-            out += rest[..<amp]
-            guard let semicolon = rest[amp...].firstIndex(of: ";") else {
+        // By Unicode scalars, not characters: a ';' followed by a combining mark is still the entity's end.
+        var out = String.UnicodeScalarView()
+        var scalars = text.unicodeScalars[...]
+        while let amp = scalars.firstIndex(of: "&") {
+            out.append(contentsOf: scalars[..<amp])
+            guard let semicolon = scalars[amp...].firstIndex(of: ";") else {
                 throw DMCCError(.malformedXML, "an '&' that starts no entity near byte \(offset)")
             }
-            let entity = rest[rest.index(after: amp)..<semicolon]
+            let entity = String(String.UnicodeScalarView(scalars[scalars.index(after: amp)..<semicolon]))
             switch entity {
-            case "lt": out += "<"
-            case "gt": out += ">"
-            case "amp": out += "&"
-            case "quot": out += "\""
-            case "apos": out += "'"
+            case "lt": out.append("<")
+            case "gt": out.append(">")
+            case "amp": out.append("&")
+            case "quot": out.append("\"")
+            case "apos": out.append("'")
             default:
-                let value: UInt32? =
-                    entity.hasPrefix("#x")
-                    ? UInt32(entity.dropFirst(2), radix: 16)
-                    : entity.hasPrefix("#") ? UInt32(entity.dropFirst(), radix: 10) : nil
-                guard let value, let scalar = Unicode.Scalar(value) else {
+                let hex = entity.hasPrefix("#x")
+                let digits = entity.dropFirst(hex ? 2 : 1)
+                let isNumber =
+                    entity.hasPrefix("#") && !digits.isEmpty
+                    && digits.allSatisfy { hex ? $0.isHexDigit : ("0"..."9").contains($0) }
+                guard isNumber, let value = UInt32(digits, radix: hex ? 16 : 10), value != 0,
+                    let scalar = Unicode.Scalar(value)
+                else {
                     throw DMCCError(.malformedXML, "unknown entity &\(entity); near byte \(offset)")
                 }
-                out.unicodeScalars.append(scalar)
+                out.append(scalar)
             }
-            rest = rest[rest.index(after: semicolon)...]
+            scalars = scalars[scalars.index(after: semicolon)...]
         }
-        out += rest
-        return out
+        out.append(contentsOf: scalars)
+        return String(out)
     }
 }
