@@ -128,6 +128,57 @@ struct DMCCEventMappingTests {
             original["userEnteredCode"]?.text == #"{"type":"UE_CALL_PROMPTER","indicator":"UE_COLLECT","data":"4321"}"#)
     }
 
+    /// A Delivered written as other DMCC clients' parsers expect AES to write it (not by the simulator): the
+    /// private data's children prefixed, the device inside it unprefixed, a caller with a long number.
+    @Test func aDeliveredAsOtherClientsReadIt() throws {
+        let xml = """
+            <DeliveredEvent xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3">
+              <monitorCrossRefID>7</monitorCrossRefID>
+              <connection><callID>179</callID><deviceID typeOfNumber="other" mediaClass="notKnown">5001:CM1::0</deviceID></connection>
+              <callingDevice><deviceIdentifier>989150603267:CM1::0</deviceIdentifier></callingDevice>
+              <localConnectionInfo>alerting</localConnectionInfo><userData><string>48656C6C6F</string></userData><cause>newCall</cause>
+              <callLinkageData><globalCallData><globalCallLinkageID><globallyUniqueCallLinkageID>00001001791428242051</globallyUniqueCallLinkageID></globalCallLinkageID></globalCallData></callLinkageData>
+              <extensions><privateData><private><ns1:DeliveredEventPrivateData xmlns:ns1="http://www.avaya.com/csta">
+                <ns1:acdGroup>3001:CM1::0</ns1:acdGroup>
+                <ns1:userEnteredCode><ns1:userEnteredCodeType>any</ns1:userEnteredCodeType><ns1:userEnteredCodeIndicator>collect</ns1:userEnteredCodeIndicator><ns1:data>12345</ns1:data></ns1:userEnteredCode>
+                <ns1:distributingVDN><deviceIdentifier>7000:CM1::0</deviceIdentifier></ns1:distributingVDN>
+              </ns1:DeliveredEventPrivateData></private></privateData></extensions>
+            </DeliveredEvent>
+            """
+        let event = try DMCCEvent(try XMLReader.parse(xml), vdns: ["7000"], stations: ["5001"])
+        #expect(event.type == "CSTA_DELIVERED")
+        #expect(event.monitor == "7")
+        #expect(event.unknownElements.isEmpty)
+        let csta = try JSONTree(parsing: event.csta)
+        #expect(csta["connection"]?.text == #"{"callID":179,"deviceID":"5001","devIDType":"STATIC_ID"}"#)
+        #expect(csta["callingDevice"] == "989150603267")
+        #expect(csta["localConnectionInfo"] == "CS_ALERTING")
+        #expect(csta["cause"] == "EC_NEW_CALL")
+        let att = try JSONTree(parsing: try #require(event.att))
+        #expect(att["deliveredType"] == "DELIVERED_TO_STATION")
+        #expect(att["ucid"] == "00001001791428242051")
+        #expect(att["userInfo"]?.text == #"{"type":"UUI_IA5_ASCII","data":"Hello"}"#)
+        #expect(att["split"] == "3001")
+        #expect(att["userEnteredCode"]?.text == #"{"type":"UE_ANY","indicator":"UE_COLLECT","data":"12345"}"#)
+        #expect(att["distributingVDN"] == "7000")
+        // Decoded as the projections decode stored events: the UCID and the customer's number are there.
+        let envelope = LinkEnvelope.event(
+            event, xml: xml,
+            link: LinkConfiguration(
+                name: "aes1", switchID: "cm1", url: try LinkURL("tcp://h:1"), username: "u", password: "p",
+                switchName: "CM1", stations: ["5001"], vdns: ["7000"]),
+            seq: 1, time: Date(timeIntervalSince1970: 1_795_168_800))
+        let decoded = try JSONDecoder().decode(TSAPIEvent.self, from: Data(envelope.utf8))
+        #expect(decoded.att?.ucid == "00001001791428242051")
+        #expect(decoded.att?.userEnteredCode?.data == "12345")
+        guard case .delivered(let delivered) = decoded.csta else {
+            Issue.record("a Delivered decodes as one: \(decoded.csta)")
+            return
+        }
+        #expect(delivered.callingDevice?.deviceID == "989150603267")
+        #expect(delivered.connection?.callID == 179)
+    }
+
     @Test func deliveredTypeFollowsWhereTheCallAlerts() throws {
         func type(_ alerting: String, connection: String) throws -> String? {
             let xml =
