@@ -81,6 +81,33 @@ func withBenchServer(
     }
 }
 
+/// Runs `body` on a new database on `server` named `name`, and drops it afterwards (unless `keep`), whether
+/// `body` succeeded or threw, before returning: a benchmark leaves no scratch database behind.
+func withScratchDatabase<Result>(
+    _ server: DatabaseURL, name: String, keep: Bool = false, logger: Logger,
+    _ body: (DatabaseURL) async throws -> Result
+) async throws -> Result {
+    let scratch = server.with(database: name)
+    _ = try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
+        try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
+    }
+    func drop() async {
+        guard !keep else { return }
+        _ = try? await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
+            try await client.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE \(scratch.database) WITH (FORCE)"), logger: logger)
+        }
+    }
+    do {
+        let result = try await body(scratch)
+        await drop()
+        return result
+    } catch {
+        await drop()
+        throw error
+    }
+}
+
 struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

@@ -72,34 +72,30 @@ struct IngestBenchCommand: AsyncParsableCommand {
 
         var ratios: [Double] = []
         for round in 1...rounds {
-            let scratch = server.with(database: "calltrail_bench_\(Int(Date().timeIntervalSince1970))_\(round)")
-            _ = try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-                try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
+            let ratio = try await withScratchDatabase(
+                server, name: "calltrail_bench_\(Int(Date().timeIntervalSince1970))_\(round)", keep: keep,
+                logger: logger
+            ) { scratch in
+                try await benchCheckpoint(server, logger: logger)
+                if rounds > 1 { print("round \(round):") }
+                let http = try await measureHTTP(bodies: bodies, events: events.count, scratch: scratch, logger: logger)
+                let ingestRate = http.eventsPerSecond
+                try await benchCheckpoint(server, logger: logger)
+                let rawRate = try await measureRawInserts(events: events, scratch: scratch, logger: logger)
+                print(String(format: "HTTP ingest:        %10.0f events/s", ingestRate))
+                // The projector is derived work and runs behind the requests (`BackgroundThreadExecutor`): how long it
+                // took to catch up after the last POST, and so the rate of the whole path from POST to journey and feed.
+                print(
+                    String(
+                        format:
+                            "projected:          %10.0f events/s from the first POST until projected, caught up %.1f s after the last%@",
+                        http.projectedPerSecond, http.catchUp.seconds, http.lag > 0 ? " (still \(http.lag) behind)" : ""
+                    ))
+                print(String(format: "raw batched INSERT: %10.0f rows/s", rawRate))
+                print(String(format: "ratio:              %10.2f", ingestRate / rawRate))
+                return ingestRate / rawRate
             }
-            // Each phase starts from a checkpoint, so neither pays for the other's dirty pages.
-            try await benchCheckpoint(server, logger: logger)
-            if rounds > 1 { print("round \(round):") }
-            let http = try await measureHTTP(bodies: bodies, events: events.count, scratch: scratch, logger: logger)
-            let ingestRate = http.eventsPerSecond
-            try await benchCheckpoint(server, logger: logger)
-            let rawRate = try await measureRawInserts(events: events, scratch: scratch, logger: logger)
-            print(String(format: "HTTP ingest:        %10.0f events/s", ingestRate))
-            // The projector is derived work and runs behind the requests (`BackgroundThreadExecutor`): how long it
-            // took to catch up after the last POST, and so the rate of the whole path from POST to journey and feed.
-            print(
-                String(
-                    format:
-                        "projected:          %10.0f events/s from the first POST until projected, caught up %.1f s after the last%@",
-                    http.projectedPerSecond, http.catchUp.seconds, http.lag > 0 ? " (still \(http.lag) behind)" : ""))
-            print(String(format: "raw batched INSERT: %10.0f rows/s", rawRate))
-            print(String(format: "ratio:              %10.2f", ingestRate / rawRate))
-            ratios.append(ingestRate / rawRate)
-            if !keep {
-                _ = try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-                    try await client.query(
-                        PostgresQuery(unsafeSQL: "DROP DATABASE \(scratch.database) WITH (FORCE)"), logger: logger)
-                }
-            }
+            ratios.append(ratio)
         }
         if rounds > 1 {
             let sorted = ratios.sorted()

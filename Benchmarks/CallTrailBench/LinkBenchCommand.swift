@@ -69,66 +69,61 @@ struct LinkBenchCommand: AsyncParsableCommand {
             vdns: [\(vdns.map { "\"\($0)\"" }.joined(separator: ", "))]
         """.write(to: linksFile, atomically: true, encoding: .utf8)
 
-        let scratch = server.with(database: "calltrail_bench_link_\(Int(Date().timeIntervalSince1970))")
-        _ = try await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
-        }
-        defer {
-            Task {
-                _ = try? await DatabaseBootstrap.withTemporaryClient(server, logger: logger) { client in
-                    try await client.query(
-                        PostgresQuery(unsafeSQL: "DROP DATABASE \(scratch.database) WITH (FORCE)"), logger: logger)
+        try await withScratchDatabase(
+            server, name: "calltrail_bench_link_\(Int(Date().timeIntervalSince1970))", logger: logger
+        ) { scratch in
+            try await benchCheckpoint(server, logger: logger)
+            try await withServerChild(
+                databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, port: port,
+                extraArguments: ["--links", linksFile.path], logger: logger
+            ) { http, child in
+                func json(_ path: String) async throws -> [String: Any] {
+                    let response = try await http.execute(
+                        HTTPClientRequest(url: child.base + path), timeout: .seconds(10))
+                    let body = try await response.body.collect(upTo: 1 << 24)
+                    return try JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any]
+                        ?? [:]
                 }
-            }
-        }
-        try await benchCheckpoint(server, logger: logger)
-        try await withServerChild(
-            databaseURL: scratch.urlString, migrationsDirectory: database.migrationsDirectory, port: port,
-            extraArguments: ["--links", linksFile.path], logger: logger
-        ) { http, child in
-            func json(_ path: String) async throws -> [String: Any] {
-                let response = try await http.execute(HTTPClientRequest(url: child.base + path), timeout: .seconds(10))
-                let body = try await response.body.collect(upTo: 1 << 24)
-                return try JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any] ?? [:]
-            }
-            var up = false
-            for _ in 0..<300 where !up {
-                let links = try await json("/v1/links")["links"] as? [[String: Any]] ?? []
-                up = links.first?["state"] as? String == "up"
-                if !up { try await Task.sleep(for: .milliseconds(100)) }
-            }
-            guard up else { throw BenchError("the link did not come up") }
-            let stored = { () async throws -> Int in try await json("/v1/projections")["head"] as? Int ?? 0 }
-            // The XML is written before the clock starts: the figure is the link's, not the simulator's writer's.
-            let rendered = aes.render(events)
-            let before = try await stored()
-            let cpuBefore = CPUSample.take(server: child.pid)
-            let start = ContinuousClock.now
-            await aes.send(rendered)
-            let sent = ContinuousClock.now
-            var head = before
-            while head < before + frames {
-                try await Task.sleep(for: .milliseconds(20))
-                head = try await stored()
-                if ContinuousClock.now - start > .seconds(600) {
-                    throw BenchError("only \(head - before) of \(frames) stored in 600 s")
+                var up = false
+                for _ in 0..<300 where !up {
+                    let links = try await json("/v1/links")["links"] as? [[String: Any]] ?? []
+                    up = links.first?["state"] as? String == "up"
+                    if !up { try await Task.sleep(for: .milliseconds(100)) }
                 }
+                guard up else { throw BenchError("the link did not come up") }
+                let stored = { () async throws -> Int in try await json("/v1/projections")["head"] as? Int ?? 0 }
+                // The XML is written before the clock starts: the figure is the link's, not the simulator's writer's.
+                let rendered = aes.render(events)
+                let before = try await stored()
+                let cpuBefore = CPUSample.take(server: child.pid)
+                let start = ContinuousClock.now
+                await aes.send(rendered)
+                let sent = ContinuousClock.now
+                var head = before
+                while head < before + frames {
+                    try await Task.sleep(for: .milliseconds(20))
+                    head = try await stored()
+                    if ContinuousClock.now - start > .seconds(600) {
+                        throw BenchError("only \(head - before) of \(frames) stored in 600 s")
+                    }
+                }
+                let done = ContinuousClock.now
+                let cpuAfter = CPUSample.take(server: child.pid)
+                let seconds = (done - start).seconds
+                let rate = Double(frames) / seconds
+                let cpuPerEvent = (cpuAfter.server - cpuBefore.server) / Double(frames) * 1_000_000
+                print(
+                    String(
+                        format: "sent:    %d frames in %.2f s (%.0f frames/s from the simulator)", frames,
+                        (sent - start).seconds, Double(frames) / (sent - start).seconds))
+                print(
+                    String(
+                        format: "stored:  %.0f events/s through the link, first frame to last stored (%.2f s)", rate,
+                        seconds))
+                print(
+                    String(format: "server CPU: %.1f µs an event (link, appender and projector together)", cpuPerEvent))
+                print(rate >= Self.target ? "target met (>= 10,000 events/s)" : "TARGET MISSED (>= 10,000 events/s)")
             }
-            let done = ContinuousClock.now
-            let cpuAfter = CPUSample.take(server: child.pid)
-            let seconds = (done - start).seconds
-            let rate = Double(frames) / seconds
-            let cpuPerEvent = (cpuAfter.server - cpuBefore.server) / Double(frames) * 1_000_000
-            print(
-                String(
-                    format: "sent:    %d frames in %.2f s (%.0f frames/s from the simulator)", frames,
-                    (sent - start).seconds, Double(frames) / (sent - start).seconds))
-            print(
-                String(
-                    format: "stored:  %.0f events/s through the link, first frame to last stored (%.2f s)", rate,
-                    seconds))
-            print(String(format: "server CPU: %.1f µs an event (link, appender and projector together)", cpuPerEvent))
-            print(rate >= Self.target ? "target met (>= 10,000 events/s)" : "TARGET MISSED (>= 10,000 events/s)")
         }
     }
 }

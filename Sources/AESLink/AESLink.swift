@@ -488,8 +488,6 @@ final class EnvelopeQueue: Sendable {
             return Array(state.items[state.head..<min(state.items.count, state.head + count)])
         }
     }
-
-    var count: Int { state.withLock { $0.items.count - $0.head } }
 }
 
 /// A login AES refused: retried after minutes, not seconds, so the AES account is not locked.

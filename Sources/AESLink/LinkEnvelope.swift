@@ -41,8 +41,6 @@ package enum LinkEnvelope {
     enum DownCode: String {
         /// The socket was lost.
         case closed
-        /// AES refused the session or its login.
-        case refused
         /// The process is stopping.
         case shutdown
         /// Anything else: a malformed frame, a request AES never answered.

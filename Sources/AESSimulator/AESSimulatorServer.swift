@@ -245,7 +245,6 @@ package final class AESSimulatorServer: Sendable {
     /// the simulator's XML writer.
     package struct Rendered: Sendable {
         fileprivate var deliveries: [Delivery]
-        package var count: Int { deliveries.count }
     }
 
     fileprivate struct Delivery: Sendable {
