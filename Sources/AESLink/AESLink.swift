@@ -29,6 +29,7 @@ package final class AESLink: Service, Sendable {
     private let stamper = Mutex(TimeStamper())
     private let vdns: Set<String>
     private let stations: Set<String>
+    private let metrics: LinkMetrics
 
     /// `append` stores a batch (the event appender); `lastSeq` gives the highest `seq` stored for a source.
     package init(
@@ -45,6 +46,7 @@ package final class AESLink: Service, Sendable {
         self.logger = logger
         vdns = Set(configuration.vdns)
         stations = Set(configuration.stations)
+        metrics = LinkMetrics(link: configuration.name)
     }
 
     private var name: String { configuration.name }
@@ -100,7 +102,7 @@ package final class AESLink: Service, Sendable {
                 let refused = refusal != nil
                 logger.error(
                     "AES link failed", metadata: ["error": "\(error)", "aes": "\(configuration.url)"])
-                Counter(label: "calltrail_link_errors_total", dimensions: [("link", name)]).increment()
+                metrics.errors.increment()
                 board.update(name) { status in
                     status.state = refused ? .down : .connecting
                     status.sessionID = nil
@@ -109,7 +111,7 @@ package final class AESLink: Service, Sendable {
                         message: "\(error)", aesError: problem?.aesError, at: Timestamp.format(Date()))
                     if wasUp { status.reconnects += 1 }
                 }
-                Gauge(label: "calltrail_link_up", dimensions: [("link", name)]).record(0)
+                metrics.up.record(0)
                 if wasUp {
                     queue.push { seq in
                         LinkEnvelope.linkDown(
@@ -229,11 +231,10 @@ package final class AESLink: Service, Sendable {
                 try await monitor(number, kind: kind, connection, &session)
             }
         }
-        Gauge(label: "calltrail_link_monitors", dimensions: [("link", name)]).record(session.monitors.count)
-        board.update(name) {
-            $0.state = .up; $0.lastError = nil
-        }
-        Gauge(label: "calltrail_link_up", dimensions: [("link", name)]).record(1)
+        metrics.monitors.record(session.monitors.count)
+        // `lastError` stays: once the link is up again it says why it last went down.
+        board.update(name) { $0.state = .up }
+        metrics.up.record(1)
         return session
     }
 
@@ -280,8 +281,7 @@ package final class AESLink: Service, Sendable {
                 DMCCRequest.resetApplicationSessionTimer(sessionID: session.id, duration: session.duration),
                 timeout: .seconds(5))
             let elapsed = (ContinuousClock.now - start).components
-            Gauge(label: "calltrail_link_keepalive_seconds", dimensions: [("link", name)])
-                .record(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+            metrics.keepAlive.record(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
         }
     }
 
@@ -293,7 +293,7 @@ package final class AESLink: Service, Sendable {
             status.state = .down
             status.monitored = []
         }
-        Gauge(label: "calltrail_link_up", dimensions: [("link", name)]).record(0)
+        metrics.up.record(0)
         queue.push { seq in
             LinkEnvelope.linkDown(
                 link: self.configuration, seq: seq, time: Date(), sessionID: session.id, code: .shutdown,
@@ -367,17 +367,16 @@ package final class AESLink: Service, Sendable {
             event = try DMCCEvent(element, vdns: vdns, stations: stations)
         } catch {
             logger.warning("an event that cannot be read", metadata: ["error": "\(error)"])
-            Counter(label: "calltrail_link_errors_total", dimensions: [("link", name)]).increment()
+            metrics.errors.increment()
             return
         }
         if !event.unknownElements.isEmpty {
-            Counter(label: "calltrail_link_unknown_elements_total", dimensions: [("link", name)])
-                .increment(by: event.unknownElements.count)
+            metrics.unknownElements.increment(by: event.unknownElements.count)
         }
         let now = Date()
         let time = stamper.withLock { $0.time(for: event, now: now) }
         queue.push { seq in LinkEnvelope.event(event, xml: xml, link: self.configuration, seq: seq, time: time) }
-        Counter(label: "calltrail_link_events_total", dimensions: [("link", name)]).increment()
+        metrics.events.increment()
         board.update(name) { status in
             status.eventsReceived += 1
             status.lastEventAt = Timestamp.format(now)
@@ -487,6 +486,27 @@ final class EnvelopeQueue: Sendable {
             }
             return Array(state.items[state.head..<min(state.items.count, state.head + count)])
         }
+    }
+}
+
+/// A link's metrics, made once: looking one up by label and dimensions takes the registry's lock, which at an
+/// event's pace is not free.
+struct LinkMetrics {
+    let up: Gauge
+    let events: Counter
+    let errors: Counter
+    let unknownElements: Counter
+    let monitors: Gauge
+    let keepAlive: Gauge
+
+    init(link: String) {
+        let dimensions = [("link", link)]
+        up = Gauge(label: "calltrail_link_up", dimensions: dimensions)
+        events = Counter(label: "calltrail_link_events_total", dimensions: dimensions)
+        errors = Counter(label: "calltrail_link_errors_total", dimensions: dimensions)
+        unknownElements = Counter(label: "calltrail_link_unknown_elements_total", dimensions: dimensions)
+        monitors = Gauge(label: "calltrail_link_monitors", dimensions: dimensions)
+        keepAlive = Gauge(label: "calltrail_link_keepalive_seconds", dimensions: dimensions)
     }
 }
 

@@ -38,6 +38,7 @@ package struct LinkStatus: Sendable, Encodable, Equatable {
     package var since: String
     package var monitored: [Device]
     package var failed: [Device]
+    /// The last thing that went wrong, kept once the link is up again: why it last went down.
     package var lastError: Problem?
     package var eventsReceived: Int
     package var lastEventAt: String?

@@ -49,6 +49,7 @@ package final class AESSimulatorServer: Sendable {
 
     struct SessionState {
         var outbound: NIOAsyncChannelOutboundWriter<DMCCFrame>
+        var channel: any Channel
         var sessionID: String?
         var site: Int?
         /// crossRefID → device extension.
@@ -107,7 +108,7 @@ package final class AESSimulatorServer: Sendable {
         try? await connection.executeThenClose { inbound, outbound in
             let id = state.withLock { state in
                 state.nextConnection += 1
-                state.sessions[state.nextConnection] = SessionState(outbound: outbound)
+                state.sessions[state.nextConnection] = SessionState(outbound: outbound, channel: connection.channel)
                 return state.nextConnection
             }
             defer { _ = state.withLock { $0.sessions.removeValue(forKey: id) } }
@@ -227,6 +228,24 @@ package final class AESSimulatorServer: Sendable {
         for writer in writers { try? await writer.write(frame) }
     }
 
+    /// Writes `bytes` to every session as they are, past the frame encoder: for tests of what a client does with a
+    /// stream that breaks the framing (an invoke ID that is not digits, a length that runs past the message).
+    package func injectRaw(_ bytes: [UInt8]) async {
+        let channels = state.withLock { state in state.sessions.values.map(\.channel) }
+        for channel in channels {
+            try? await channel.eventLoop.flatSubmit {
+                do {
+                    // Written from the encoder's place in the pipeline, so it goes out beneath it, unencoded.
+                    let encoder = try channel.pipeline.syncOperations.context(
+                        handlerType: MessageToByteHandler<DMCCFrameEncoder>.self)
+                    return encoder.writeAndFlush(NIOAny(ByteBuffer(bytes: bytes)))
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }.get()
+        }
+    }
+
     /// Every request the AES received, by name, in order.
     package var requestsReceived: [String] { state.withLock { $0.requests } }
 
@@ -245,6 +264,11 @@ package final class AESSimulatorServer: Sendable {
     /// the simulator's XML writer.
     package struct Rendered: Sendable {
         fileprivate var deliveries: [Delivery]
+
+        /// The frames of several renderings, in order: what a paced sender writes in one go.
+        package init(joining parts: some Sequence<Rendered>) { deliveries = parts.flatMap(\.deliveries) }
+
+        fileprivate init(deliveries: [Delivery]) { self.deliveries = deliveries }
     }
 
     fileprivate struct Delivery: Sendable {

@@ -259,19 +259,56 @@ struct AESLinkTests {
         }
     }
 
+    /// A stream that breaks the DMCC connection, as raw bytes, with words the `LINK_DOWN` reason must hold.
+    struct BrokenStream: Sendable, CustomTestStringConvertible {
+        var testDescription: String
+        var bytes: @Sendable (_ monitor: String) -> [UInt8]
+        var reason: String
+
+        /// A well-formed Delivered for `monitor`: what must not be stored when it comes inside a broken stream.
+        static func delivered(_ monitor: String) -> String {
+            "<DeliveredEvent><monitorCrossRefID>\(monitor)</monitorCrossRefID><connection><callID>77</callID>"
+                + "<deviceID>5001:CM1::0</deviceID></connection><alertingDevice><deviceIdentifier>5001:CM1::0"
+                + "</deviceIdentifier></alertingDevice><localConnectionInfo>alerting</localConnectionInfo>"
+                + "<cause>newCall</cause></DeliveredEvent>"
+        }
+
+        static func frame(_ xml: String, invokeID: String = "9999", extraLength: Int = 0) -> [UInt8] {
+            let length = 8 + xml.utf8.count + extraLength
+            return [0, 0, UInt8(length >> 8), UInt8(length & 0xFF)] + Array(invokeID.utf8) + Array(xml.utf8)
+        }
+
+        static let all: [BrokenStream] = [
+            BrokenStream(
+                testDescription: "XML that does not parse",
+                bytes: { _ in frame("<DeliveredEvent><monitorCrossRefID>201</mon") }, reason: "byte"),
+            BrokenStream(
+                testDescription: "an invoke ID that is not four digits",
+                bytes: { frame(delivered($0), invokeID: "99x9") }, reason: "invoke ID"),
+            // The length runs 40 bytes into the next frame: the first message gets the next one's start, so
+            // neither may be stored.
+            BrokenStream(
+                testDescription: "a length past the end of its message",
+                bytes: { frame(delivered($0), extraLength: 40) + frame(delivered($0)) },
+                reason: "text after the root element"),
+        ]
+    }
+
     /// A frame that cannot be read ends the connection (nothing after it can be trusted); the link says why,
-    /// reconnects with a new session, and stores nothing from the broken frame.
-    @Test func aFrameThatCannotBeReadEndsTheConnectionAndTheLinkReconnects() async throws {
+    /// reconnects with a new session, and stores nothing from the broken stream. An event that is well-formed XML
+    /// but cannot be mapped (no monitor) is only counted.
+    @Test(arguments: BrokenStream.all)
+    func aStreamThatCannotBeReadEndsTheConnectionAndTheLinkReconnects(_ broken: BrokenStream) async throws {
         let traffic = Traffic.fixture(.inboundAnswered)
         let aes = try await Self.startAES(traffic.sites)
         defer { Task { await aes.close() } }
         var arguments = TestArguments()
         arguments.links = [try Self.links(traffic.sites, port: aes.port)[0]]
+        let monitor = String(try #require(traffic.sites[0].monitors["5001"]))
         try await AppHarness.withApp(arguments) { client, _ in
             try await Self.waitForLinks(client)
-            // An event without its monitor is logged and counted; the connection goes on.
             await aes.inject(DMCCFrame(invokeID: 9_999, xml: "<HeldEvent><heldConnection/></HeldEvent>"))
-            await aes.inject(DMCCFrame(invokeID: 9_999, xml: "<DeliveredEvent><monitorCrossRefID>201</mon"))
+            await aes.injectRaw(broken.bytes(monitor))
             for _ in 0..<500 {
                 if let link = try await Self.linkStates(client).first, link["reconnects"] as? Int == 1,
                     link["state"] as? String == "up"
@@ -283,13 +320,14 @@ struct AESLinkTests {
             let link = try #require(try await Self.linkStates(client).first)
             #expect(link["reconnects"] as? Int == 1)
             #expect(link["state"] as? String == "up")
-            // LINK_UP, LINK_DOWN for the broken frame, LINK_UP again: nothing else.
+            #expect((link["lastError"] as? [String: Any])?["message"] as? String != nil, "\(link)")
+            // LINK_UP, LINK_DOWN for the broken stream, LINK_UP again: nothing else.
             try await Self.waitForStored(client, count: 3)
             let log = try await AppHarness.get(client, "/v1/events?limit=100")["events"] as? [[String: Any]] ?? []
             #expect(log.map { $0["type"] as? String ?? "" } == ["LINK_UP", "LINK_DOWN", "LINK_UP"])
             let down = try #require(log.dropFirst().first?["link"] as? [String: Any])
             #expect(down["code"] as? String == "error")
-            #expect((down["reason"] as? String)?.contains("byte") == true, "\(down)")
+            #expect((down["reason"] as? String)?.contains(broken.reason) == true, "\(down)")
         }
     }
 }

@@ -36,7 +36,7 @@ struct JSONWriterTests {
     /// Whatever the input, the output is a JSON string literal that decodes back to it.
     @Test func outputDecodesBackToTheInput() throws {
         let controls = String(String.UnicodeScalarView((0..<0x20).compactMap(Unicode.Scalar.init)))
-        for value in [controls, "\"\\/\u{7F}", "tab\there", "Zoë 😀 漢字", #"{"json":"inside"}"#] {
+        for value in [controls, "\"\\/\u{7F}", "tab\there", "Zoë 😀 漢字", #"{"json":"inside"}"#, "é\"😀\n漢\u{01}"] {
             let quoted = JSONWriter.quote(value)
             let decoded = try JSONDecoder().decode([String].self, from: Data("[\(quoted)]".utf8))
             #expect(decoded == [value], "\(quoted)")

@@ -66,7 +66,8 @@ package struct DMCCFrame: Sendable, Equatable {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
                 throw DMCCError(
                     .malformedFrame,
-                    "the invoke ID is not four ASCII digits: \(header[4..<8].map { String($0, radix: 16) })")
+                    "the invoke ID is not four ASCII digits: \(String(decoding: header[4..<8], as: UTF8.self).debugDescription)"
+                )
             }
             invokeID = invokeID * 10 + Int(byte - UInt8(ascii: "0"))
         }

@@ -6,12 +6,16 @@ extension TSAPIEvent {
     package init(json bytes: UnsafeRawBufferPointer) throws(TSAPIError) {
         let tree: JSONTree
         do {
-            tree = try JSONTree.parse(bytes)
+            tree = try JSONTree.parse(bytes, only: Self.membersRead)
         } catch {
             throw TSAPIError(.event, "not JSON: \(error.message) at byte \(error.offset)")
         }
         try self.init(tree: tree)
     }
+
+    /// The envelope's members an event is read from; the rest (a link's `dmcc` XML, members a client added) is
+    /// skipped unread.
+    static let membersRead: Set<String> = ["id", "source", "switch", "seq", "time", "monitor", "type", "csta", "att"]
 
     init(tree: JSONTree) throws(TSAPIError) {
         guard tree.isObject else { throw TSAPIError(.event, "an event is a JSON object") }

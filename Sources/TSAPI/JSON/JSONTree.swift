@@ -27,19 +27,21 @@ package enum JSONTree: Sendable, ExpressibleByStringLiteral, ExpressibleByIntege
         case reject
     }
 
+    /// `only`: the members of the top-level object to read; the others are checked for syntax and skipped (a stored
+    /// DMCC event's XML, a few kilobytes of escaped text no read model needs, is most of the event).
     static func parse(
-        _ bytes: UnsafeRawBufferPointer, strings: StringPolicy = .repair
+        _ bytes: UnsafeRawBufferPointer, strings: StringPolicy = .repair, only: Set<String>? = nil
     ) throws(JSONScanner.SyntaxError) -> JSONTree {
         var scanner = JSONScanner(bytes)
         scanner.replacesNUL = strings == .repair
-        let tree = try parse(&scanner, depth: 0, strings: strings)
+        let tree = try parse(&scanner, depth: 0, strings: strings, only: only)
         scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.error("unexpected text after the value") }
         return tree
     }
 
     private static func parse(
-        _ scanner: inout JSONScanner, depth: Int, strings: StringPolicy
+        _ scanner: inout JSONScanner, depth: Int, strings: StringPolicy, only: Set<String>? = nil
     ) throws(JSONScanner.SyntaxError) -> JSONTree {
         guard depth < 64 else { throw scanner.error("nested too deeply") }
         switch scanner.kindOfNext() {
@@ -48,6 +50,7 @@ package enum JSONTree: Sendable, ExpressibleByStringLiteral, ExpressibleByIntege
             var members: [(key: String, value: JSONTree)] = []
             try scanner.forEachMember { (scanner: inout JSONScanner, key: JSONKey) throws(JSONScanner.SyntaxError) in
                 let name = key.string
+                if let only, !only.contains(name) { return try scanner.skipValue() }
                 if strings == .reject, name.utf8.contains(0) {
                     throw JSONScanner.SyntaxError(
                         message: "a member name \(JSONScanner.StringProblem.nul.message)", offset: scanner.offset,

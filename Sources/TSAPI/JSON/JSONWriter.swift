@@ -150,28 +150,76 @@ package struct JSONWriter {
     // MARK: - Text
 
     /// `value` as a JSON string literal, quotes included.
+    ///
+    /// Byte-wise, in runs: the text between the bytes that need an escape is copied whole. Strings with quotes in
+    /// them are common (every DMCC event the link stores carries its XML, attributes and all), and escaping them
+    /// character by character was a third of the link's CPU (`calltrail-bench link`).
     package static func quote(_ value: String) -> String {
-        // Most values need no escaping: check the bytes once and copy.
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + value + "\""
-        }
-        var out = "\""
-        out.reserveCapacity(value.utf8.count + 2)
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+        var value = value
+        let escaped = value.withUTF8 { bytes -> String? in
+            var extra = 0
+            for byte in bytes where needsEscape(byte) { extra += escapeLength(byte) - 1 }
+            guard extra > 0 else { return nil }
+            return String(unsafeUninitializedCapacity: bytes.count + extra + 2) { out in
+                out[0] = UInt8(ascii: "\"")
+                var written = 1
+                var run = 0
+                for index in 0..<bytes.count {
+                    let byte = bytes[index]
+                    guard needsEscape(byte) else { continue }
+                    if index > run {
+                        _ = UnsafeMutableBufferPointer(rebasing: out[written...]).initialize(
+                            from: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+                        written += index - run
+                    }
+                    written += writeEscape(byte, to: out, at: written)
+                    run = index + 1
+                }
+                if bytes.count > run {
+                    _ = UnsafeMutableBufferPointer(rebasing: out[written...]).initialize(
+                        from: UnsafeBufferPointer(rebasing: bytes[run..<bytes.count]))
+                    written += bytes.count - run
+                }
+                out[written] = UInt8(ascii: "\"")
+                return written + 1
             }
         }
-        return out + "\""
+        return escaped ?? "\"" + value + "\""
     }
+
+    @inline(__always)
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    /// The length of a byte's escape: `\"`, `\\`, `\n`, `\r` and `\t` take two bytes, other control bytes six
+    /// (`\u001f`).
+    @inline(__always)
+    private static func escapeLength(_ byte: UInt8) -> Int {
+        byte >= 0x20 || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\t") ? 2 : 6
+    }
+
+    /// Writes the escape of one byte JSON does not allow as it is in a string; returns its length.
+    @inline(__always)
+    private static func writeEscape(_ byte: UInt8, to out: UnsafeMutableBufferPointer<UInt8>, at index: Int) -> Int {
+        out[index] = UInt8(ascii: "\\")
+        switch byte {
+        case UInt8(ascii: "\n"): out[index + 1] = UInt8(ascii: "n")
+        case UInt8(ascii: "\r"): out[index + 1] = UInt8(ascii: "r")
+        case UInt8(ascii: "\t"): out[index + 1] = UInt8(ascii: "t")
+        case 0..<0x20:
+            out[index + 1] = UInt8(ascii: "u")
+            out[index + 2] = UInt8(ascii: "0")
+            out[index + 3] = UInt8(ascii: "0")
+            out[index + 4] = hexDigits[Int(byte >> 4)]
+            out[index + 5] = hexDigits[Int(byte & 0xF)]
+            return 6
+        default: out[index + 1] = byte  // `"` and `\`
+        }
+        return 2
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A JSON string literal, or `null`.
     package static func quote(_ value: String?) -> String { value.map { quote($0) } ?? "null" }
