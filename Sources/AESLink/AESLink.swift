@@ -375,7 +375,7 @@ package final class AESLink: Service, Sendable {
         }
         let now = Date()
         let time = stamper.withLock { $0.time(for: event, now: now) }
-        queue.push { seq in LinkEnvelope.event(event, xml: xml, link: self.configuration, seq: seq, time: time) }
+        queue.push(xml: xml) { seq in LinkEnvelope.event(event, link: self.configuration, seq: seq, time: time) }
         metrics.events.increment()
         board.update(name) { status in
             status.eventsReceived += 1
@@ -393,10 +393,12 @@ package final class AESLink: Service, Sendable {
             var batch = batch
             while true {
                 do {
-                    let bytes = Array(batch.joined(separator: "\n").utf8)
-                    let events = try bytes.withUnsafeBytes { bytes throws(TSAPIError) in
+                    let bytes = Array(batch.map(\.envelope).joined(separator: "\n").utf8)
+                    var events = try bytes.withUnsafeBytes { bytes throws(TSAPIError) in
                         try IngestBatchParser.parse(bytes)
                     }
+                    // Each envelope is one event; its XML is stored beside it.
+                    for (index, item) in zip(events.indices, batch) { events[index].sourceMessage = item.xml }
                     try await append(events)
                     queue.stored(batch.count)
                     delay = .milliseconds(200)
@@ -428,8 +430,14 @@ package final class AESLink: Service, Sendable {
 /// The envelopes received and not yet stored, in order, each numbered with the link's next `seq` as it is
 /// queued (numbering and queueing are one step, so the queue's order is the seqs' order).
 final class EnvelopeQueue: Sendable {
+    /// An envelope, and the XML of the event it holds (nil for `LINK_UP` and `LINK_DOWN`).
+    struct Item: Sendable {
+        var envelope: String
+        var xml: String?
+    }
+
     private struct State {
-        var items: [String] = []
+        var items: [Item] = []
         /// Items before `head` are stored; the array is compacted now and then, not shifted on every batch.
         var head = 0
         var nextSeq: Int64 = 1
@@ -440,10 +448,10 @@ final class EnvelopeQueue: Sendable {
 
     func start(at seq: Int64) { state.withLock { $0.nextSeq = seq } }
 
-    /// Queues the envelope `make` writes for the next seq.
-    func push(_ make: (Int64) -> String) {
+    /// Queues the envelope `make` writes for the next seq, with the XML it was made of.
+    func push(xml: String? = nil, _ make: (Int64) -> String) {
         state.withLock { state in
-            state.items.append(make(state.nextSeq))
+            state.items.append(Item(envelope: make(state.nextSeq), xml: xml))
             state.nextSeq += 1
         }
         bell.ring()
@@ -456,9 +464,9 @@ final class EnvelopeQueue: Sendable {
     }
 
     /// The oldest envelopes not yet stored, at most `max`; they stay at the head until `stored(_:)` says so.
-    func next(max: Int) async -> [String]? {
+    func next(max: Int) async -> [Item]? {
         while true {
-            let batch = state.withLock { state -> [String]? in
+            let batch = state.withLock { state -> [Item]? in
                 if state.head == state.items.count { return state.finished ? [] : nil }
                 return Array(state.items[state.head..<min(state.items.count, state.head + max)])
             }
@@ -479,10 +487,10 @@ final class EnvelopeQueue: Sendable {
     }
 
     /// Replaces the first `count` envelopes not yet stored by what `transform` makes of each; returns them.
-    func replace(_ count: Int, _ transform: (String) -> String) -> [String] {
+    func replace(_ count: Int, _ transform: (String) -> String) -> [Item] {
         state.withLock { state in
             for index in state.head..<min(state.items.count, state.head + count) {
-                state.items[index] = transform(state.items[index])
+                state.items[index].envelope = transform(state.items[index].envelope)
             }
             return Array(state.items[state.head..<min(state.items.count, state.head + count)])
         }

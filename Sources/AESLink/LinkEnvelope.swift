@@ -2,14 +2,13 @@ import DMCC
 import Foundation
 import TSAPI
 
-/// The envelopes a link stores: each DMCC event as the TSAPI event it is (with its XML), and `LINK_UP` /
-/// `LINK_DOWN` for every start, loss and recovery of the link, so a journey that spans a gap can say so.
+/// The envelopes a link stores: each DMCC event as the TSAPI event it is, and `LINK_UP` / `LINK_DOWN` for every
+/// start, loss and recovery of the link, so a journey that spans a gap can say so. The XML of an event is stored
+/// beside its envelope, as AES sent it (`IncomingEvent.sourceMessage`), never inside it as an escaped string.
 package enum LinkEnvelope {
     /// One event. `time` is when CallTrail received it: DMCC events carry no time.
-    package static func event(
-        _ event: DMCCEvent, xml: String, link: LinkConfiguration, seq: Int64, time: Date
-    ) -> String {
-        JSONWriter.object(capacity: xml.utf8.count + event.csta.utf8.count + 256) { e in
+    package static func event(_ event: DMCCEvent, link: LinkConfiguration, seq: Int64, time: Date) -> String {
+        JSONWriter.object(capacity: event.csta.utf8.count + (event.att?.utf8.count ?? 0) + 256) { e in
             e.add("source", link.name)
             e.add("switch", link.switchID)
             e.add("seq", number: seq)
@@ -19,12 +18,12 @@ package enum LinkEnvelope {
             if let monitor = Int64(event.monitor) { e.add("monitor", number: monitor) }
             e.add("csta", json: event.csta)
             if let att = event.att { e.add("att", json: att) }
-            e.add("dmcc", xml)
         }
     }
 
     /// An envelope the ingest parser refused (a bug of the mapping), kept as an event of an unknown type with its
-    /// seq and the XML, so the link's seqs stay without a gap and nothing AES sent is lost.
+    /// seq (and its XML beside it, as every event's), so the link's seqs stay without a gap and nothing AES sent is
+    /// lost.
     static func unreadable(_ envelope: String, link: LinkConfiguration) -> String {
         let tree = try? JSONTree(parsing: envelope)
         return JSONWriter.object { e in
@@ -33,7 +32,6 @@ package enum LinkEnvelope {
             e.add("seq", number: tree?["seq"]?.integer ?? 0)
             e.add("time", tree?["time"]?.string ?? Timestamp.format(Date()))
             e.add("type", "DMCC_UNREADABLE")
-            e.add("dmcc", tree?["dmcc"]?.string)
         }
     }
 

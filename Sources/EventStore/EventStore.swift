@@ -63,10 +63,14 @@ package struct StoredEvent: Sendable, Equatable {
     /// The event's JSON exactly as received.
     package var body: String
     package var storedAt: Date
+    /// The source's own message the event was made of, as it sent it (an AES link's DMCC XML); nil for an event
+    /// that came as JSON.
+    package var sourceMessage: String?
 
     package init(
         position: Int64, id: String, source: String, switchName: String, seq: Int64?, monitor: Int64?, type: String,
-        isKnownType: Bool, time: Date, ucid: UCID?, streamVersion: Int?, callID: Int64?, body: String, storedAt: Date
+        isKnownType: Bool, time: Date, ucid: UCID?, streamVersion: Int?, callID: Int64?, body: String, storedAt: Date,
+        sourceMessage: String? = nil
     ) {
         self.position = position
         self.id = id
@@ -82,5 +86,6 @@ package struct StoredEvent: Sendable, Equatable {
         self.callID = callID
         self.body = body
         self.storedAt = storedAt
+        self.sourceMessage = sourceMessage
     }
 }

@@ -244,6 +244,7 @@ package struct PostgresEventStore: EventStore {
         var time: Date
         var callID: Int64?
         var body: String
+        var sourceMessage: String?
     }
 
     /// Stores bodies under refs from this process's blocks (`RefBlocks`); returns the refs, in order.
@@ -260,14 +261,17 @@ package struct PostgresEventStore: EventStore {
         let null = Self.nullInteger
         try await connection.query(
             """
-            INSERT INTO event_bodies (ref, id, source, switch, seq, monitor, type, known_type, time, call_id, body)
-            SELECT r, i, src, sw, NULLIF(sq, \(null)), NULLIF(m, \(null)), t, k, tm, NULLIF(c, \(null)), b::json
+            INSERT INTO event_bodies (ref, id, source, switch, seq, monitor, type, known_type, time, call_id, body,
+                                      source_message)
+            SELECT r, i, src, sw, NULLIF(sq, \(null)), NULLIF(m, \(null)), t, k, tm, NULLIF(c, \(null)), b::json,
+                   NULLIF(sm, '')
             FROM unnest(\(refs)::bigint[], \(bodies.map(\.id))::text[], \(bodies.map(\.source))::text[],
                         \(bodies.map(\.switchName))::text[], \(bodies.map { $0.seq ?? null })::bigint[],
                         \(bodies.map { $0.monitor ?? null })::bigint[], \(bodies.map(\.type))::text[],
                         \(bodies.map(\.isKnownType))::bool[], \(bodies.map(\.time))::timestamptz[],
-                        \(bodies.map { $0.callID ?? null })::bigint[], \(bodies.map(\.body))::text[])
-              AS x(r, i, src, sw, sq, m, t, k, tm, c, b)
+                        \(bodies.map { $0.callID ?? null })::bigint[], \(bodies.map(\.body))::text[],
+                        \(bodies.map { $0.sourceMessage ?? "" })::text[])
+              AS x(r, i, src, sw, sq, m, t, k, tm, c, b, sm)
             """, logger: logger
         ).consume()
         return refs
@@ -282,13 +286,16 @@ package struct PostgresEventStore: EventStore {
         var refs: [String: Int64] = [:]
         let rows = try await connection.query(
             """
-            INSERT INTO event_bodies (ref, id, source, switch, seq, monitor, type, known_type, time, call_id, body)
-            SELECT nextval('event_ref_seq'), i, src, sw, NULLIF(sq, \(null)), NULLIF(m, \(null)), t, k, tm, NULLIF(c, \(null)), b::json
+            INSERT INTO event_bodies (ref, id, source, switch, seq, monitor, type, known_type, time, call_id, body,
+                                      source_message)
+            SELECT nextval('event_ref_seq'), i, src, sw, NULLIF(sq, \(null)), NULLIF(m, \(null)), t, k, tm, NULLIF(c, \(null)), b::json,
+                   NULLIF(sm, '')
             FROM unnest(\(sorted.map(\.id))::text[], \(sorted.map(\.source))::text[], \(sorted.map(\.switchName))::text[],
                         \(sorted.map { $0.seq ?? null })::bigint[], \(sorted.map { $0.monitor ?? null })::bigint[],
                         \(sorted.map(\.type))::text[], \(sorted.map(\.isKnownType))::bool[], \(sorted.map(\.time))::timestamptz[],
-                        \(sorted.map { $0.callID ?? null })::bigint[], \(sorted.map(\.body))::text[])
-              WITH ORDINALITY AS r(i, src, sw, sq, m, t, k, tm, c, b, n)
+                        \(sorted.map { $0.callID ?? null })::bigint[], \(sorted.map(\.body))::text[],
+                        \(sorted.map { $0.sourceMessage ?? "" })::text[])
+              WITH ORDINALITY AS r(i, src, sw, sq, m, t, k, tm, c, b, sm, n)
             ORDER BY n
             ON CONFLICT (id) DO NOTHING
             RETURNING id, ref
@@ -485,10 +492,10 @@ package struct PostgresEventStore: EventStore {
     // MARK: Reads
 
     static let columns =
-        "position, id, source, switch, seq, monitor, type, known_type, time, ucid, stream_version, call_id, body::text, stored_at"
+        "position, id, source, switch, seq, monitor, type, known_type, time, ucid, stream_version, call_id, body::text, stored_at, source_message"
     static let linkedColumns = """
         e.position, e.id, e.source, e.switch, e.seq, e.monitor, e.type, e.known_type, e.time, e.ucid, e.stream_version,
-        e.call_id, e.body::text, e.stored_at
+        e.call_id, e.body::text, e.stored_at, e.source_message
         """
 
     package func read(after position: Int64, limit: Int) async throws -> [StoredEvent] {
@@ -559,12 +566,14 @@ package struct PostgresEventStore: EventStore {
         var events: [StoredEvent] = []
         for try await row in rows {
             let (
-                position, id, source, switchName, seq, monitor, type, known, time, ucid, version, callID, body, storedAt
+                position, id, source, switchName, seq, monitor, type, known, time, ucid, version, callID, body,
+                storedAt,
+                sourceMessage
             ) =
                 try row.decode(
                     (
                         Int64, String, String, String, Int64?, Int64?, String, Bool, Date, String?, Int?, Int64?,
-                        String, Date
+                        String, Date, String?
                     ).self)
             events.append(
                 StoredEvent(
@@ -572,7 +581,7 @@ package struct PostgresEventStore: EventStore {
                     type: type,
                     isKnownType: known, time: time, ucid: ucid.flatMap { UCID($0) }, streamVersion: version,
                     callID: callID,
-                    body: body, storedAt: storedAt))
+                    body: body, storedAt: storedAt, sourceMessage: sourceMessage))
         }
         return events
     }
@@ -583,7 +592,7 @@ extension PostgresEventStore.BodyRow {
         self.init(
             id: event.id, source: event.source, switchName: event.switchName, seq: event.seq, monitor: event.monitor,
             type: event.type, isKnownType: event.eventType != nil, time: event.time, callID: event.callID,
-            body: event.rawJSON)
+            body: event.rawJSON, sourceMessage: event.sourceMessage)
     }
 
     /// A link record: an event CallTrail writes itself, in the stream it links to.

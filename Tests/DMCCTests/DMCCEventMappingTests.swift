@@ -39,7 +39,7 @@ struct DMCCEventMappingTests {
                 // The switch's time to the millisecond, as the simulator's envelopes give it, so durations compare
                 // too (a live link stamps the time it receives).
                 let time = Timestamp.parse(Timestamp.format(event.time)) ?? event.time
-                lines.append(LinkEnvelope.event(mapped, xml: xml, link: link, seq: seq[event.site]!, time: time))
+                lines.append(LinkEnvelope.event(mapped, link: link, seq: seq[event.site]!, time: time))
             }
         }
         return lines
@@ -163,7 +163,7 @@ struct DMCCEventMappingTests {
         #expect(att["distributingVDN"] == "7000")
         // Decoded as the projections decode stored events: the UCID and the customer's number are there.
         let envelope = LinkEnvelope.event(
-            event, xml: xml,
+            event,
             link: LinkConfiguration(
                 name: "aes1", switchID: "cm1", url: try LinkURL("tcp://h:1"), username: "u", password: "p",
                 switchName: "CM1", stations: ["5001"], vdns: ["7000"]),

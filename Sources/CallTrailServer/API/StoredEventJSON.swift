@@ -6,7 +6,8 @@ import TSAPI
 ///
 /// The body is spliced as text rather than decoded and re-encoded, so a read returns the bytes that were
 /// stored. The added names (`position`, `ucid`, `streamVersion`, `storedAt`, `unknownType`) are reserved at the
-/// top level of an event.
+/// top level of an event. A source's own message, stored beside the event (an AES link's DMCC XML), comes last,
+/// as the string `dmcc`.
 enum StoredEventJSON {
     static func render(_ event: StoredEvent) -> String {
         var facts = JSONWriter(capacity: event.body.utf8.count + 128)
@@ -22,6 +23,11 @@ enum StoredEventJSON {
         text.removeLast()
         let rest = event.body.drop(while: { $0 != "{" }).dropFirst().drop(while: { $0.isWhitespace })
         text += rest.first == "}" ? "}" : "," + rest
+        if let message = event.sourceMessage {
+            while text.last?.isWhitespace == true { text.removeLast() }
+            text.removeLast()
+            text += ",\"dmcc\":" + JSONWriter.quote(message) + "}"
+        }
         return text
     }
 

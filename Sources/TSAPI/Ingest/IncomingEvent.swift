@@ -28,11 +28,14 @@ package struct IncomingEvent: Sendable, Equatable {
     package var uninterpretedFields: [String]
     /// The event object's JSON text, byte for byte as received.
     package var rawJSON: String
+    /// The source's own message the event was made of, exactly as the source sent it (an AES link's DMCC XML),
+    /// stored beside the event; nil for an event that came as JSON.
+    package var sourceMessage: String?
 
     package init(
         id: String, source: String, switchName: String, seq: Int64?, time: Date, monitor: Int64?, type: String,
         eventType: EventType?, ucid: UCID?, callID: Int64?, oldCallIDs: [Int64] = [], resultingCallID: Int64? = nil,
-        uninterpretedFields: [String] = [], rawJSON: String
+        uninterpretedFields: [String] = [], rawJSON: String, sourceMessage: String? = nil
     ) {
         self.id = id
         self.source = source
@@ -48,5 +51,6 @@ package struct IncomingEvent: Sendable, Equatable {
         self.resultingCallID = resultingCallID
         self.uninterpretedFields = uninterpretedFields
         self.rawJSON = rawJSON
+        self.sourceMessage = sourceMessage
     }
 }
