@@ -398,6 +398,10 @@ package final class AESLink: Service, Sendable {
                         try IngestBatchParser.parse(bytes)
                     }
                     // Each envelope is one event; its XML is stored beside it.
+                    guard events.count == batch.count else {
+                        throw TSAPIError.batch(
+                            message: "\(batch.count) envelopes read as \(events.count) events", index: nil, field: nil)
+                    }
                     for (index, item) in zip(events.indices, batch) { events[index].sourceMessage = item.xml }
                     try await append(events)
                     queue.stored(batch.count)

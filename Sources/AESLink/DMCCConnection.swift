@@ -31,7 +31,15 @@ final class DMCCConnection: Sendable {
             return state.lastInvokeID
         }
         defer { _ = state.withLock { $0.waiting.removeValue(forKey: invokeID) } }
-        try await outbound.write(DMCCFrame(invokeID: invokeID, xml: xml))
+        do {
+            try await outbound.write(DMCCFrame(invokeID: invokeID, xml: xml))
+        } catch {
+            // The connection is closing. Its reader says why (a TLS handshake refused, AES gone), which the write's
+            // own error ("I/O on closed channel") does not: that reason, if it comes within a second.
+            let writeError = error
+            _ = try await waiter.value(timeout: .seconds(1)) { writeError }
+            throw writeError
+        }
         let answer = try await waiter.value(timeout: timeout) {
             DMCCError(.timeout, "AES did not answer within \(timeout)")
         }

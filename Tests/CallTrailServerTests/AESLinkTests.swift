@@ -283,14 +283,18 @@ struct AESLinkTests {
                 testDescription: "XML that does not parse",
                 bytes: { _ in frame("<DeliveredEvent><monitorCrossRefID>201</mon") }, reason: "byte"),
             BrokenStream(
+                testDescription: "a NUL byte, which XML does not allow",
+                bytes: { frame(delivered($0).replacingOccurrences(of: "newCall", with: "new\u{0}Call")) },
+                reason: "NUL byte"),
+            BrokenStream(
                 testDescription: "an invoke ID that is not four digits",
                 bytes: { frame(delivered($0), invokeID: "99x9") }, reason: "invoke ID"),
-            // The length runs 40 bytes into the next frame: the first message gets the next one's start, so
-            // neither may be stored.
+            // The length runs 40 bytes into the next frame: the first message gets the next one's start (whose
+            // header begins with two zero bytes), so neither may be stored.
             BrokenStream(
                 testDescription: "a length past the end of its message",
                 bytes: { frame(delivered($0), extraLength: 40) + frame(delivered($0)) },
-                reason: "text after the root element"),
+                reason: "a NUL byte, which XML does not allow, at byte 305"),
         ]
     }
 

@@ -134,7 +134,8 @@ struct HostileRequestTests {
             try await app.test(.live) { client in
                 let http = RawHTTP(port: try #require(client.port))
                 for test in Self.cases {
-                    let answer = try http.exchange(test.method, test.target, body: test.body, headers: test.headers)
+                    let answer = try await http.exchangeOffPool(
+                        test.method, test.target, body: test.body, headers: test.headers)
                     #expect(answer.status == test.status, "\(test): \(answer.status) \(answer.body.prefix(300))")
                     #expect(answer.headers["content-type"]?.hasPrefix("application/json") == true, "\(test)")
                     let object = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
@@ -143,7 +144,7 @@ struct HostileRequestTests {
                     #expect(error?["field"] as? String == test.field, "\(test): \(answer.body.prefix(300))")
                 }
                 // Nothing of any of it was stored: no event, no user data.
-                let log = try http.exchange("GET", "/v1/events?after=0&limit=10")
+                let log = try await http.exchangeOffPool("GET", "/v1/events?after=0&limit=10")
                 #expect(log.body.hasPrefix(#"{"events":[],"#), "\(log.body.prefix(300))")
             }
             let rows = try await database.withClient(asOwner: true) { client in

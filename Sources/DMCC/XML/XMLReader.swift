@@ -17,6 +17,12 @@ package struct XMLReader {
     /// The document's root element.
     package static func parse(_ bytes: UnsafeRawBufferPointer) throws(DMCCError) -> XMLElement {
         var reader = XMLReader(bytes)
+        // XML allows no NUL character, and PostgreSQL stores no NUL in text: a message with one is not XML, and
+        // could not be kept as received.
+        if let nul = bytes.firstIndex(of: 0) {
+            reader.index = nul
+            throw reader.error("a NUL byte, which XML does not allow,")
+        }
         try reader.skipProlog()
         guard reader.peek == UInt8(ascii: "<") else { throw reader.error("the document has no root element") }
         let root = try reader.element(depth: 0)

@@ -13,10 +13,6 @@ extension TSAPIEvent {
         try self.init(tree: tree)
     }
 
-    /// The envelope's members an event is read from; the rest (a link's `dmcc` XML, members a client added) is
-    /// skipped unread.
-    static let membersRead: Set<String> = ["id", "source", "switch", "seq", "time", "monitor", "type", "csta", "att"]
-
     init(tree: JSONTree) throws(TSAPIError) {
         guard tree.isObject else { throw TSAPIError(.event, "an event is a JSON object") }
         func optionalString(_ key: String) throws(TSAPIError) -> String? {

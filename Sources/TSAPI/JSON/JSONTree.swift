@@ -27,8 +27,9 @@ package enum JSONTree: Sendable, ExpressibleByStringLiteral, ExpressibleByIntege
         case reject
     }
 
-    /// `only`: the members of the top-level object to read; the others are checked for syntax and skipped (a stored
-    /// DMCC event's XML, a few kilobytes of escaped text no read model needs, is most of the event).
+    /// `only`: the members of the top-level object to read; the others are checked for syntax and skipped (in a
+    /// link event stored before the XML had a column of its own, its `dmcc` XML, a few kilobytes of escaped text
+    /// no read model needs, is most of the event).
     static func parse(
         _ bytes: UnsafeRawBufferPointer, strings: StringPolicy = .repair, only: Set<String>? = nil
     ) throws(JSONScanner.SyntaxError) -> JSONTree {

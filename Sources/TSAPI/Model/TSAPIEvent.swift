@@ -19,7 +19,11 @@ package struct TSAPIEvent: Sendable, Hashable, Decodable {
     /// The switch, defaulting to the source as the contract says.
     package var switchID: String { switchName ?? source }
 
-    private enum CodingKeys: String, CodingKey {
+    /// The envelope's members an event is read from (`TSAPIEvent(json:)` skips the rest unread: members a client
+    /// added, and the `dmcc` XML that link events stored before it had a column of its own carried).
+    static let membersRead = Set(CodingKeys.allCases.map(\.stringValue))
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
         case id, source, seq, time, monitor, type, csta, att
         case switchName = "switch"
     }

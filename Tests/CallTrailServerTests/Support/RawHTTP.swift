@@ -69,6 +69,18 @@ struct RawHTTP {
     }
 
     /// A request with a JSON body.
+    /// `exchange` on a thread of its own, for async tests: its socket calls block, and a blocked thread of the
+    /// concurrency pool (two on a 2-core machine) is one that a server in the same process cannot answer on.
+    func exchangeOffPool(
+        _ method: String, _ target: String, body: [UInt8] = [], headers: [String: String] = [:]
+    ) async throws -> Answer {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try exchange(method, target, body: body, headers: headers) })
+            }.start()
+        }
+    }
+
     func exchange(
         _ method: String, _ target: String, body: [UInt8] = [], headers: [String: String] = [:]
     ) throws -> Answer {
