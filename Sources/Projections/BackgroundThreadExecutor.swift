@@ -39,9 +39,17 @@ package final class BackgroundThreadExecutor: TaskExecutor, @unchecked Sendable 
     }
 
     private func run() {
-        // Set from the thread itself: Foundation on Linux does not pass a name given before `start` to the OS.
-        Thread.current.name = String(decoding: name.utf8.prefix(15), as: UTF8.self)
         #if os(Linux)
+        // Named from the thread itself, through the OS: a new Linux thread starts with its creator's name (here a
+        // concurrency-pool thread's), and Foundation's `Thread.name` reaches the OS only once `start` has stored
+        // the thread's handle, which this thread may run before. A thread may write its own name to
+        // `/proc/thread-self/comm` (proc(5)); Swift reaches neither `pthread_setname_np` nor variadic `prctl`.
+        let descriptor = open("/proc/thread-self/comm", O_WRONLY)
+        if descriptor >= 0 {
+            let bytes = Array(name.utf8.prefix(15))
+            _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
+        }
         if niceness != 0 {
             // On Linux the niceness is a thread's own, and `who` 0 is the calling thread: the process's other
             // threads keep theirs (setpriority(2), NOTES).

@@ -16,7 +16,8 @@ struct BackgroundThreadExecutorTests {
     }
 
     /// The calling thread's name as the kernel has it, which `top -H` shows (Foundation's `Thread.current` is a
-    /// cached object, and has been seen to name another thread under load).
+    /// cached object). The executor names its thread itself: a thread named through Foundation before `start` had
+    /// stored its handle kept its creator's name, `oot.default-qos`, under load.
     static func threadName() -> String? {
         (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines)
