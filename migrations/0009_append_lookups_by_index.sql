@@ -1,0 +1,11 @@
+-- The append's lookups of call bindings and streams always by their primary keys.
+--
+-- calltrail_lock_and_load probes call_bindings and streams once per key of a batch, under the log-head lock. Its
+-- plan is made once per connection and kept until the tables' statistics change, and a plan made while a table
+-- was small (a new database, or one between two automatic ANALYZEs while it grows fast) probes by reading the
+-- whole table: a sequential scan per key, every append, over a table that meanwhile grows. On a new database
+-- taking a link's 2,000 events a second, that was most of PostgreSQL's CPU within a minute (thousands of
+-- sequential scans a second of call_bindings and streams) and put seconds on the feed's offers. With sequential
+-- scans priced out inside the function, each probe is an index lookup whatever the statistics say; the one-row
+-- event_log_head has no index and is still read whole.
+ALTER FUNCTION calltrail_lock_and_load(text[], bigint[], text[]) SET enable_seqscan = off;
