@@ -8,4 +8,8 @@
 -- sequential scans a second of call_bindings and streams) and put seconds on the feed's offers. With sequential
 -- scans priced out inside the function, each probe is an index lookup whatever the statistics say; the one-row
 -- event_log_head has no index and is still read whole.
-ALTER FUNCTION calltrail_lock_and_load(text[], bigint[], text[]) SET enable_seqscan = off;
+--
+-- Pricing a sequential scan out makes the head's read look enormously costly, and PostgreSQL compiles queries
+-- it thinks costly with LLVM (JIT) first: 38 ms an append, spent under the lock, when this was first tried. JIT
+-- never pays for the few rows an append touches, so it is off here too.
+ALTER FUNCTION calltrail_lock_and_load(text[], bigint[], text[]) SET enable_seqscan = off SET jit = off;
