@@ -30,6 +30,9 @@ package final class AESLink: Service, Sendable {
     private let vdns: Set<String>
     private let stations: Set<String>
     private let metrics: LinkMetrics
+    /// Set by `switchAES()`: the session in progress ends and the link moves to its other AES.
+    private let switchRequested = Mutex(false)
+    private let switchBell = Doorbell()
 
     /// `append` stores a batch (the event appender); `lastSeq` gives the highest `seq` stored for a source.
     package init(
@@ -83,28 +86,64 @@ package final class AESLink: Service, Sendable {
 
     // MARK: - Connecting
 
+    /// Which of the link's two AES servers it is on.
+    package enum Target: String, Sendable {
+        case primary, standby
+    }
+
+    /// What one attempt at a session left behind, for the loop to decide what comes next.
+    struct Attempt {
+        /// The session, once it was up (resumed or new).
+        var session: Session?
+        /// When it came up.
+        var upSince = ContinuousClock.now
+    }
+
+    /// A session the link lost, which AES may keep for a resume until its cleanup delay has passed.
+    struct LostSession {
+        var session: Session
+        var at: ContinuousClock.Instant
+    }
+
     private func connectLoop() async {
         var failures = 0
         var refusals = 0
+        var target = Target.primary
+        var lost: LostSession?
+        // Since when the link's events have had a gap: set when it goes down, cleared once every device has been
+        // snapshot on the session that follows.
+        var gapFrom: Date?
+        var downSince: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            board.update(name) { $0.state = .connecting }
-            var wasUp = false
-            var upSince = ContinuousClock.now
+            let url = self.url(target)
+            board.update(name) { status in
+                status.state = .connecting
+                status.active = target.rawValue
+                status.url = url.description
+            }
+            var attempt = Attempt()
+            let resume = lost.flatMap { lost in
+                ContinuousClock.now - lost.at < .seconds(configuration.sessionCleanupDelay) ? lost.session : nil
+            }
             do {
-                try await session(onUp: {
-                    wasUp = true
-                    upSince = .now
-                })
+                try await session(on: target, resuming: resume, gapFrom: gapFrom, attempt: &attempt)
                 return  // graceful shutdown: the session ended itself
             } catch {
+                let wasUp = attempt.session != nil
+                if wasUp { gapFrom = nil }
                 let refusal = (error as? LoginRefused)?.error
                 let problem = refusal ?? (error as? DMCCError)
-                let refused = refusal != nil
+                let moving = error is SwitchRequested
+                let code: LinkEnvelope.DownCode =
+                    moving
+                    ? .shutdown
+                    : refusal != nil
+                        ? .refused : problem?.code == .closed ? .closed : problem?.code == .timeout ? .silent : .error
                 logger.error(
-                    "AES link failed", metadata: ["error": "\(error)", "aes": "\(configuration.url)"])
-                metrics.errors.increment()
+                    "AES link failed", metadata: ["error": "\(error)", "aes": "\(url)", "code": "\(code.rawValue)"])
+                if !moving { metrics.errors.increment() }
                 board.update(name) { status in
-                    status.state = refused ? .down : .connecting
+                    status.state = refusal != nil ? .down : .connecting
                     status.sessionID = nil
                     status.monitored = []
                     status.lastError = LinkStatus.Problem(
@@ -112,34 +151,96 @@ package final class AESLink: Service, Sendable {
                     if wasUp { status.reconnects += 1 }
                 }
                 metrics.up.record(0)
-                if wasUp {
+                if let session = attempt.session {
+                    // A session ended on purpose (a move to the other AES) was stopped: nothing to resume.
+                    lost = moving ? nil : LostSession(session: session, at: .now)
+                    gapFrom = Date()
+                    downSince = .now
                     queue.push { seq in
                         LinkEnvelope.linkDown(
-                            link: self.configuration, seq: seq, time: Date(), sessionID: nil,
-                            code: problem?.code == .closed ? .closed : .error, reason: "\(error)")
+                            link: self.configuration, aes: url, seq: seq, time: Date(), sessionID: session.id,
+                            code: code, reason: "\(error)")
                     }
+                } else if downSince == nil {
+                    downSince = .now
                 }
                 let delay: Duration
-                if refused {
+                if moving {
+                    target = target == .primary ? .standby : .primary
+                    failures = 0
+                    delay = .zero
+                } else if refusal != nil {
                     refusals += 1
                     delay = .seconds(min(60 * (1 << min(refusals - 1, 4)), 900))
                 } else {
                     if wasUp { refusals = 0 }
-                    // A session that lasted a while starts the backoff over; one that failed at once does not,
-                    // so an AES that accepts and then drops every session is not logged into every second.
-                    failures = wasUp && ContinuousClock.now - upSince > .seconds(30) ? 1 : failures + 1
-                    delay = .seconds(min(1 << min(failures - 1, 5), 30))
+                    // A session that lasted a while starts the backoff over; one that failed at once does not, so an
+                    // AES that accepts and then drops every session is not logged into every second.
+                    failures = wasUp && ContinuousClock.now - attempt.upSince > .seconds(30) ? 0 : failures + 1
+                    if wasUp && failures <= 1 {
+                        // A session lost: at once (give or take), to resume it while AES keeps it.
+                        delay = Self.jittered(.milliseconds(100))
+                    } else if let next = switchTarget(from: target, failures: failures, downSince: downSince) {
+                        // The primary failed its retries (or has been gone 30 s): the standby, resuming the old
+                        // session there first; the standby failing its own goes back.
+                        logger.notice(
+                            "moving the link to the other AES",
+                            metadata: ["to": "\(next.rawValue)", "aes": "\(self.url(next))"])
+                        target = next
+                        failures = 0
+                        delay = Self.jittered(.milliseconds(100))
+                    } else {
+                        delay = Self.jittered(.milliseconds(min(500 << min(max(failures - 1, 0), 6), 30_000)))
+                    }
                 }
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+                if delay > .zero {
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+                }
             }
         }
         board.update(name) { $0.state = .down }
     }
 
-    /// Connects, starts the session and the monitors, and serves the connection until graceful shutdown (then
-    /// stops it cleanly and returns) or until it fails (then throws).
-    private func session(onUp: () -> Void) async throws {
-        let url = configuration.url
+    /// The AES to try next instead of `target`, when it is time to move: the primary after 3 failed tries in a
+    /// row or 30 s without the link, the standby after 3 failed tries. Nil to stay (or without a standby).
+    private func switchTarget(
+        from target: Target, failures: Int, downSince: ContinuousClock.Instant?
+    ) -> Target? {
+        guard configuration.standby != nil else { return nil }
+        switch target {
+        case .primary:
+            let long = downSince.map { ContinuousClock.now - $0 >= .seconds(30) } ?? false
+            return failures >= 3 || long ? .standby : nil
+        case .standby:
+            return failures >= 3 ? .primary : nil
+        }
+    }
+
+    /// `base` give or take a fifth: links of many processes that lost the same AES do not all call back at once.
+    static func jittered(_ base: Duration) -> Duration {
+        base * Double.random(in: 0.8...1.2)
+    }
+
+    private func url(_ target: Target) -> LinkURL {
+        target == .standby ? configuration.standby ?? configuration.url : configuration.url
+    }
+
+    /// Moves the link to its other AES (`POST /v1/links/{name}/switch`): the session on this one is stopped and
+    /// one is made on the other. False when the link has no standby.
+    package func switchAES() -> Bool {
+        guard configuration.standby != nil else { return false }
+        switchRequested.withLock { $0 = true }
+        switchBell.ring()
+        return true
+    }
+
+    /// Connects, resumes `resuming` or starts a session and its monitors, takes a snapshot of every device when the
+    /// link comes back from a gap, and serves the connection until graceful shutdown (then stops it cleanly and
+    /// returns) or until it fails (then throws). `attempt` says whether the session came up.
+    private func session(
+        on target: Target, resuming: Session?, gapFrom: Date?, attempt: inout Attempt
+    ) async throws {
+        let url = self.url(target)
         let tls = try url.tls ? makeTLSContext() : nil
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
@@ -154,17 +255,47 @@ package final class AESLink: Service, Sendable {
                     return try NIOAsyncChannel<DMCCFrame, DMCCFrame>(wrappingChannelSynchronously: channel)
                 }
             }
+        switchRequested.withLock { $0 = false }
+        var up: Session?
+        defer { attempt.session = up }
         try await channel.executeThenClose { inbound, outbound in
             let connection = DMCCConnection(outbound: outbound)
+            let (gaps, gap) = AsyncStream.makeStream(of: Date.self)
+            let context = ReadContext(url: url)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.read(inbound, connection) }
-                let session = try await self.start(connection)
-                onUp()
+                group.addTask { try await self.read(inbound, connection, context: context, gaps: gap) }
+                let session = try await self.start(connection, url: url, resuming: resuming)
+                up = session
+                attempt.upSince = .now
+                context.sessionID.withLock { $0 = session.id }
                 group.addTask { try await self.keepAlive(connection, session: session) }
                 group.addTask { try await gracefulShutdown() }
-                // The first to finish: a failure of the reader or the keep-alive (thrown), or the shutdown.
-                _ = try await group.next()
-                await self.stop(connection, session: session)
+                group.addTask {
+                    while !self.switchRequested.withLock({ $0 }) {
+                        try Task.checkCancellation()
+                        await self.switchBell.wait(timeout: .seconds(1))
+                    }
+                    throw SwitchRequested(to: target == .primary ? .standby : .primary)
+                }
+                group.addTask {
+                    // Ends only with the connection (the group's cancellation ends the stream's iteration).
+                    for await from in gaps {
+                        try await self.resynchronise(connection, session, url: url, gapFrom: from)
+                    }
+                    try Task.checkCancellation()
+                }
+                if let gapFrom { gap.yield(gapFrom) }
+                // The first to finish: a failure of the reader or the keep-alive (thrown), a move to the other AES
+                // (thrown), or the shutdown.
+                do {
+                    _ = try await group.next()
+                } catch let error as SwitchRequested {
+                    await self.stop(connection, session: session, url: url, reason: "\(error)", code: nil)
+                    group.cancelAll()
+                    throw error
+                }
+                await self.stop(
+                    connection, session: session, url: url, reason: "CallTrail is stopping", code: .shutdown)
                 group.cancelAll()
             }
         }
@@ -183,22 +314,121 @@ package final class AESLink: Service, Sendable {
 
     // MARK: - The session
 
-    struct Session {
+    struct Session: Sendable {
         var id: String
         var duration: Int
-        /// Monitors started: crossRefID and the device ID AES gave.
-        var monitors: [(crossRefID: String, device: String)]
+        /// Monitors started: the extension, its kind, the crossRefID and the device ID AES gave.
+        var monitors: [Monitor]
         var devices: [String]
+        /// Whether AES took back a lost session (its monitors with it) rather than starting a new one.
+        var resumed = false
     }
 
-    private func start(_ connection: DMCCConnection) async throws -> Session {
+    struct Monitor: Sendable {
+        var `extension`: String
+        var kind: String
+        var crossRefID: String
+        var device: String
+    }
+
+    /// What the reader of one connection knows of its session: the ID (once started) and since when AES has
+    /// reported the switch link down.
+    final class ReadContext: Sendable {
+        let url: LinkURL
+        let sessionID = Mutex<String?>(nil)
+        let switchLinkDownSince = Mutex<Date?>(nil)
+
+        init(url: LinkURL) { self.url = url }
+    }
+
+    private func start(_ connection: DMCCConnection, url: LinkURL, resuming: Session?) async throws -> Session {
+        var session: Session
+        if let resuming, let resumed = try await resume(resuming, connection) {
+            session = resumed
+        } else {
+            session = try await login(connection, refusedResume: resuming?.id)
+        }
+        // Recorded as the session starts, so the events of the monitors being started come after it.
+        let up = session
+        queue.push { seq in
+            LinkEnvelope.linkUp(
+                link: self.configuration, aes: url, seq: seq, time: Date(), sessionID: up.id, resumed: up.resumed,
+                reason: up.resumed
+                    ? "session resumed with its monitors"
+                    : resuming != nil ? "AES did not resume the lost session; a new one was started" : "session started"
+            )
+        }
+        board.update(name) { status in
+            status.sessionID = up.id
+            status.monitored = []
+            status.failed = []
+        }
+        if session.resumed {
+            board.update(name) { status in
+                status.monitored = up.monitors.map {
+                    .init(extension: $0.extension, kind: $0.kind, monitorCrossRefID: $0.crossRefID, error: nil)
+                }
+            }
+        } else {
+            // AES reports the switch link through SystemStatus once registered; a refusal is no reason to stop.
+            do {
+                _ = try await connection.request(DMCCRequest.systemRegister(switchName: configuration.switchName))
+            } catch {
+                logger.notice(
+                    "AES refused SystemRegister; the switch link's state will not be reported",
+                    metadata: ["error": "\(error)"])
+            }
+            for (extensions, kind) in [(configuration.stations, "station"), (configuration.vdns, "vdn")] {
+                for number in extensions {
+                    try await monitor(number, kind: kind, connection, &session)
+                }
+            }
+        }
+        metrics.monitors.record(session.monitors.count)
+        // `lastError` stays: once the link is up again it says why it last went down.
+        board.update(name) { $0.state = .up }
+        metrics.up.record(1)
+        return session
+    }
+
+    /// Asks AES to take back a lost session, with its monitors; nil when it will not (it no longer keeps it, or
+    /// it gave a new session instead), and the link then starts a new one.
+    private func resume(_ lost: Session, _ connection: DMCCConnection) async throws -> Session? {
         let answer: DMCCMessage
         do {
-            answer = try await connection.request(
-                DMCCRequest.startApplicationSession(
-                    applicationID: "CallTrail-\(name)", username: configuration.username,
-                    password: configuration.password, protocolVersions: configuration.protocolVersions,
-                    duration: configuration.sessionDuration, cleanupDelay: configuration.sessionCleanupDelay))
+            answer = try await connection.request(startRequest(resume: lost.id))
+        } catch let error as DMCCError where error.code == .refused {
+            logger.notice(
+                "AES did not resume the lost session", metadata: ["session": "\(lost.id)", "error": "\(error)"])
+            return nil
+        }
+        guard case .sessionStarted(let id, _, let duration) = answer, id == lost.id else {
+            if case .sessionStarted(let id, _, _) = answer, !id.isEmpty {
+                // A session AES made anew: stopped again, so it does not hold a licence until it times out.
+                _ = try? await connection.request(
+                    DMCCRequest.stopApplicationSession(sessionID: id), timeout: .seconds(2))
+            }
+            return nil
+        }
+        logger.info("AES session resumed", metadata: ["session": "\(id)"])
+        var session = lost
+        session.duration = duration ?? lost.duration
+        session.resumed = true
+        return session
+    }
+
+    private func startRequest(resume: String? = nil) -> String {
+        DMCCRequest.startApplicationSession(
+            applicationID: "CallTrail-\(name)", username: configuration.username, password: configuration.password,
+            protocolVersions: configuration.protocolVersions, duration: configuration.sessionDuration,
+            cleanupDelay: configuration.sessionCleanupDelay, resume: resume)
+    }
+
+    /// A new session.
+    private func login(_ connection: DMCCConnection, refusedResume: String?) async throws -> Session {
+        let answer: DMCCMessage
+        do {
+            answer = try await connection.request(startRequest())
         } catch let error as DMCCError where error.code == .refused {
             throw LoginRefused(error: error)
         }
@@ -208,34 +438,7 @@ package final class AESLink: Service, Sendable {
         logger.info(
             "AES session started",
             metadata: ["session": "\(id)", "protocol": "\(version ?? "?")", "duration": "\(duration ?? 0)"])
-        var session = Session(id: id, duration: duration ?? configuration.sessionDuration, monitors: [], devices: [])
-        // Recorded as the session starts, so the events of the monitors being started come after it.
-        queue.push { seq in
-            LinkEnvelope.linkUp(link: self.configuration, seq: seq, time: Date(), sessionID: id)
-        }
-        board.update(name) { status in
-            status.sessionID = id
-            status.monitored = []
-            status.failed = []
-        }
-        // AES reports the switch link through SystemStatus once registered; a refusal is no reason to stop.
-        do {
-            _ = try await connection.request(DMCCRequest.systemRegister(switchName: configuration.switchName))
-        } catch {
-            logger.notice(
-                "AES refused SystemRegister; the switch link's state will not be reported",
-                metadata: ["error": "\(error)"])
-        }
-        for (extensions, kind) in [(configuration.stations, "station"), (configuration.vdns, "vdn")] {
-            for number in extensions {
-                try await monitor(number, kind: kind, connection, &session)
-            }
-        }
-        metrics.monitors.record(session.monitors.count)
-        // `lastError` stays: once the link is up again it says why it last went down.
-        board.update(name) { $0.state = .up }
-        metrics.up.record(1)
-        return session
+        return Session(id: id, duration: duration ?? configuration.sessionDuration, monitors: [], devices: [])
     }
 
     /// A device ID and a monitor for one extension; AES refusing either is recorded for that device and the
@@ -254,7 +457,7 @@ package final class AESLink: Service, Sendable {
             guard case .monitorStarted(let crossRefID) = started, !crossRefID.isEmpty else {
                 throw DMCCError(.unexpectedMessage, "AES answered MonitorStart with \(started)")
             }
-            session.monitors.append((crossRefID, device))
+            session.monitors.append(Monitor(extension: number, kind: kind, crossRefID: crossRefID, device: device))
             board.update(name) {
                 $0.monitored.append(.init(extension: number, kind: kind, monitorCrossRefID: crossRefID, error: nil))
             }
@@ -270,34 +473,75 @@ package final class AESLink: Service, Sendable {
         // Any other error (the connection lost, no answer) ends the session: it is thrown on.
     }
 
+    /// After a gap in the link's events, the calls at every monitored device as AES has them now, each device's
+    /// recorded as one `LINK_SNAPSHOT`: the projections end the legs a snapshot no longer holds and take up the
+    /// calls they did not know. Each snapshot is queued by the reader as its answer arrives, so it stands in the
+    /// log exactly where it stood among the events AES sent.
+    private func resynchronise(
+        _ connection: DMCCConnection, _ session: Session, url: LinkURL, gapFrom: Date
+    ) async throws {
+        let gapTo = Date()
+        for monitor in session.monitors {
+            do {
+                _ = try await connection.request(DMCCRequest.snapshotDevice(monitor.device)) { answer in
+                    guard case .snapshot(let calls) = answer else { return }
+                    self.queue.push { seq in
+                        LinkEnvelope.snapshot(
+                            link: self.configuration, aes: url, seq: seq, time: Date(), sessionID: session.id,
+                            device: monitor.extension, kind: monitor.kind, calls: calls, gap: (gapFrom, gapTo))
+                    }
+                }
+            } catch let error as DMCCError where error.code == .refused || error.code == .timeout {
+                logger.warning(
+                    "AES refused a device's snapshot; its calls cannot be resynchronised",
+                    metadata: ["extension": "\(monitor.extension)", "error": "\(error)"])
+            }
+        }
+        logger.info(
+            "link resynchronised after a gap",
+            metadata: ["devices": "\(session.monitors.count)", "gap_seconds": "\(gapTo.timeIntervalSince(gapFrom))"])
+    }
+
     /// Resets the session timer at a third of the duration AES granted (well inside it, however late a timer
-    /// fires), and reports the round trip. A reset that fails ends the connection.
+    /// fires), and reports the round trip. A reset AES does not answer within 5 s ends the connection as `silent`:
+    /// a peer gone quiet without closing its socket is found within one interval and that deadline.
     private func keepAlive(_ connection: DMCCConnection, session: Session) async throws {
         let interval = Duration.seconds(max(1, session.duration / 3))
         while true {
             try await Task.sleep(for: interval)
             let start = ContinuousClock.now
-            _ = try await connection.request(
-                DMCCRequest.resetApplicationSessionTimer(sessionID: session.id, duration: session.duration),
-                timeout: .seconds(5))
+            do {
+                _ = try await connection.request(
+                    DMCCRequest.resetApplicationSessionTimer(sessionID: session.id, duration: session.duration),
+                    timeout: .seconds(5))
+            } catch let error as DMCCError where error.code == .timeout {
+                let silent = DMCCError(.timeout, "AES did not answer the keep-alive within 5 s")
+                connection.close(silent)
+                throw silent
+            }
             let elapsed = (ContinuousClock.now - start).components
             metrics.keepAlive.record(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
         }
     }
 
-    /// Records `LINK_DOWN`, then stops every monitor, releases the device IDs and ends the session, within 8 s
-    /// in all (AES may be slow or gone, and the process's graceful shutdown is bounded): what AES does not answer
-    /// in time it cleans up itself when the session ends.
-    private func stop(_ connection: DMCCConnection, session: Session) async {
+    /// Records `LINK_DOWN` (when `code` is given: a move to the other AES records its own), then stops every
+    /// monitor, releases the device IDs and ends the session, within 8 s in all (AES may be slow or gone, and the
+    /// process's graceful shutdown is bounded): what AES does not answer in time it cleans up itself when the
+    /// session ends.
+    private func stop(
+        _ connection: DMCCConnection, session: Session, url: LinkURL, reason: String, code: LinkEnvelope.DownCode?
+    ) async {
         board.update(name) { status in
             status.state = .down
             status.monitored = []
         }
         metrics.up.record(0)
-        queue.push { seq in
-            LinkEnvelope.linkDown(
-                link: self.configuration, seq: seq, time: Date(), sessionID: session.id, code: .shutdown,
-                reason: "CallTrail is stopping")
+        if let code {
+            queue.push { seq in
+                LinkEnvelope.linkDown(
+                    link: self.configuration, aes: url, seq: seq, time: Date(), sessionID: session.id, code: code,
+                    reason: reason)
+            }
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -322,9 +566,11 @@ package final class AESLink: Service, Sendable {
 
     /// Reads every frame until the connection ends (then throws why): answers go to their requests, AES's own
     /// requests are answered, events are stored. A frame that cannot be read ends the connection: nothing after it
-    /// can be trusted.
+    /// can be trusted. AES reporting the switch link down marks the link down (the session stays); reporting it up
+    /// again marks it up and asks for a snapshot of every device (`gaps`).
     private func read(
-        _ inbound: NIOAsyncChannelInboundStream<DMCCFrame>, _ connection: DMCCConnection
+        _ inbound: NIOAsyncChannelInboundStream<DMCCFrame>, _ connection: DMCCConnection, context: ReadContext,
+        gaps: AsyncStream<Date>.Continuation
     ) async throws {
         do {
             for try await frame in inbound {
@@ -335,9 +581,7 @@ package final class AESLink: Service, Sendable {
                     received(element, xml: frame.xml)
                 case .systemStatus(let switchLinkUp):
                     try await connection.answer(invokeID: frame.invokeID, xml: DMCCRequest.systemStatusResponse)
-                    if let switchLinkUp {
-                        logger.notice("AES reports the switch link", metadata: ["up": "\(switchLinkUp)"])
-                    }
+                    if let switchLinkUp { switchLink(up: switchLinkUp, context: context, gaps: gaps) }
                 case .sessionTerminated(let reason):
                     throw DMCCError(.closed, "AES ended the session (\(reason ?? "no reason given"))")
                 default:
@@ -357,6 +601,49 @@ package final class AESLink: Service, Sendable {
         let closed = DMCCError(.closed, "AES closed the connection")
         connection.close(closed)
         throw closed
+    }
+
+    /// AES reports the switch link (Communication Manager to AES): down, the link is down with its session kept,
+    /// and `LINK_DOWN` says `tlink-down`; up again, `LINK_UP` (the session resumed) and a snapshot of every device.
+    private func switchLink(up: Bool, context: ReadContext, gaps: AsyncStream<Date>.Continuation) {
+        let sessionID = context.sessionID.withLock { $0 }
+        let now = Date()
+        let change = context.switchLinkDownSince.withLock { since -> Date?? in
+            if up, let from = since {
+                since = nil
+                return .some(from)
+            }
+            if !up, since == nil {
+                since = now
+                return .some(nil)
+            }
+            return .none
+        }
+        guard let change else { return }
+        logger.notice("AES reports the switch link", metadata: ["up": "\(up)"])
+        if let gapFrom = change {
+            queue.push { seq in
+                LinkEnvelope.linkUp(
+                    link: self.configuration, aes: context.url, seq: seq, time: now, sessionID: sessionID ?? "",
+                    resumed: true, reason: "AES reports the switch link up again")
+            }
+            board.update(name) { $0.state = .up }
+            metrics.up.record(1)
+            gaps.yield(gapFrom)
+        } else {
+            queue.push { seq in
+                LinkEnvelope.linkDown(
+                    link: self.configuration, aes: context.url, seq: seq, time: now, sessionID: sessionID,
+                    code: .tlinkDown, reason: "AES reports the switch link down")
+            }
+            board.update(name) { status in
+                status.state = .down
+                status.lastError = LinkStatus.Problem(
+                    message: "AES reports the switch link (Communication Manager to AES) down", aesError: "tlinkDown",
+                    at: Timestamp.format(now))
+            }
+            metrics.up.record(0)
+        }
     }
 
     /// One event: mapped, numbered and queued for the store. An event the mapping cannot read is logged and
@@ -520,6 +807,12 @@ struct LinkMetrics {
         monitors = Gauge(label: "calltrail_link_monitors", dimensions: dimensions)
         keepAlive = Gauge(label: "calltrail_link_keepalive_seconds", dimensions: dimensions)
     }
+}
+
+/// The operator asked the link to move to its other AES.
+struct SwitchRequested: Error, CustomStringConvertible {
+    var to: AESLink.Target
+    var description: String { "moved to the \(to.rawValue) AES at the operator's request" }
 }
 
 /// A login AES refused: retried after minutes, not seconds, so the AES account is not locked.

@@ -11,23 +11,33 @@ final class DMCCConnection: Sendable {
 
     private struct State {
         var lastInvokeID = 0
-        var waiting: [Int: OneShot<DMCCMessage>] = [:]
+        var waiting: [Int: Waiter] = [:]
         var closed: DMCCError?
+    }
+
+    /// A request waiting for its answer; `onAnswer` runs on the reader as the answer is read, before any later
+    /// frame is.
+    private struct Waiter {
+        var answer: OneShot<DMCCMessage>
+        var onAnswer: (@Sendable (DMCCMessage) -> Void)?
     }
 
     init(outbound: NIOAsyncChannelOutboundWriter<DMCCFrame>) {
         self.outbound = outbound
     }
 
-    /// Sends `xml` and waits for AES's answer; a refusal is thrown as the `DMCCError` AES gave.
-    func request(_ xml: String, timeout: Duration = .seconds(10)) async throws -> DMCCMessage {
+    /// Sends `xml` and waits for AES's answer; a refusal is thrown as the `DMCCError` AES gave. `onAnswer` sees the
+    /// answer in the reader's order: what it records stands exactly where the answer stood among AES's events.
+    func request(
+        _ xml: String, timeout: Duration = .seconds(10), onAnswer: (@Sendable (DMCCMessage) -> Void)? = nil
+    ) async throws -> DMCCMessage {
         let waiter = OneShot<DMCCMessage>()
         let invokeID = try state.withLock { state throws(DMCCError) -> Int in
             if let closed = state.closed { throw closed }
             repeat {
                 state.lastInvokeID = state.lastInvokeID % 9_998 + 1
             } while state.waiting[state.lastInvokeID] != nil
-            state.waiting[state.lastInvokeID] = waiter
+            state.waiting[state.lastInvokeID] = Waiter(answer: waiter, onAnswer: onAnswer)
             return state.lastInvokeID
         }
         defer { _ = state.withLock { $0.waiting.removeValue(forKey: invokeID) } }
@@ -56,7 +66,8 @@ final class DMCCConnection: Sendable {
     @discardableResult
     func complete(invokeID: Int, with message: DMCCMessage) -> Bool {
         guard let waiter = state.withLock({ $0.waiting.removeValue(forKey: invokeID) }) else { return false }
-        waiter.resolve(.success(message))
+        waiter.onAnswer?(message)
+        waiter.answer.resolve(.success(message))
         return true
     }
 
@@ -67,7 +78,7 @@ final class DMCCConnection: Sendable {
             defer { state.waiting.removeAll() }
             return Array(state.waiting.values)
         }
-        for waiter in waiters { waiter.resolve(.failure(error)) }
+        for waiter in waiters { waiter.answer.resolve(.failure(error)) }
     }
 }
 

@@ -120,12 +120,14 @@ package func buildApplication(
     ]
     // The AES links come after the appender, so on shutdown they stop (and store their last events) before it does.
     let links = LinkBoard(arguments.links)
+    var aesLinks: [String: AESLink] = [:]
     for configuration in arguments.links {
-        services.append(
-            AESLink(
-                configuration: configuration, board: links,
-                append: { events in _ = try await appender.append(events) },
-                lastSeq: { source in try await store.lastContiguousSeq(source: source) }, logger: logger))
+        let link = AESLink(
+            configuration: configuration, board: links,
+            append: { events in _ = try await appender.append(events) },
+            lastSeq: { source in try await store.lastContiguousSeq(source: source) }, logger: logger)
+        aesLinks[configuration.name] = link
+        services.append(link)
     }
     if arguments.feed.retentionDays > 0 {
         services.append(
@@ -149,7 +151,7 @@ package func buildApplication(
         progress: progress,
         originWait: readWait)
     UserDataRoutes(service: userDataService, policy: arguments.userData).register(on: router)
-    LinkRoutes(board: links).register(on: router)
+    LinkRoutes(board: links, links: aesLinks).register(on: router)
     HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics).register(
         on: router)
     FeedRoutes.registerPlainHTTP(on: router)

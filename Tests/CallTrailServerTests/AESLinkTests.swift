@@ -40,10 +40,12 @@ struct AESLinkTests {
         }
     }
 
-    static func startAES(_ sites: [SwitchSite], certificate: TestCertificate? = nil) async throws -> AESSimulatorServer
-    {
+    static func startAES(
+        _ sites: [SwitchSite], certificate: TestCertificate? = nil, port: Int = 0
+    ) async throws -> AESSimulatorServer {
         var options = AESSimulatorServer.Options()
         options.sites = sites
+        options.port = port
         options.certificateFile = certificate?.certificateFile
         options.keyFile = certificate?.keyFile
         return try await AESSimulatorServer.start(options, logger: Logger(label: "aes-simulator"))
@@ -325,10 +327,15 @@ struct AESLinkTests {
             #expect(link["reconnects"] as? Int == 1)
             #expect(link["state"] as? String == "up")
             #expect((link["lastError"] as? [String: Any])?["message"] as? String != nil, "\(link)")
-            // LINK_UP, LINK_DOWN for the broken stream, LINK_UP again: nothing else.
-            try await Self.waitForStored(client, count: 3)
+            // LINK_UP, LINK_DOWN for the broken stream, LINK_UP again (AES resumed the session), and a snapshot of
+            // each monitored device for the gap: nothing else.
+            let monitored = (link["monitored"] as? [[String: Any]] ?? []).count
+            try await Self.waitForStored(client, count: 3 + monitored)
             let log = try await AppHarness.get(client, "/v1/events?limit=100")["events"] as? [[String: Any]] ?? []
-            #expect(log.map { $0["type"] as? String ?? "" } == ["LINK_UP", "LINK_DOWN", "LINK_UP"])
+            #expect(
+                log.map { $0["type"] as? String ?? "" }
+                    == ["LINK_UP", "LINK_DOWN", "LINK_UP"] + Array(repeating: "LINK_SNAPSHOT", count: monitored))
+            #expect((log.dropFirst(2).first?["link"] as? [String: Any])?["resumed"] as? Bool == true)
             let down = try #require(log.dropFirst().first?["link"] as? [String: Any])
             #expect(down["code"] as? String == "error")
             #expect((down["reason"] as? String)?.contains(broken.reason) == true, "\(down)")

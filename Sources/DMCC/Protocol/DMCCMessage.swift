@@ -9,6 +9,9 @@ package enum DMCCMessage: Sendable, Equatable {
     case monitorStarted(crossRefID: String)
     case monitorStopped
     case systemRegistered
+    /// The calls at a device (`SnapshotDeviceResponse`): each call's ID and the device's connection state in it,
+    /// in TSAPI's names (`CS_CONNECT`).
+    case snapshot([SnapshotCall])
     /// A refusal: a negative response or a `CSTAErrorCode`; the error carries AES's name for it.
     case refused(DMCCError)
     /// AES asks for an answer (`SystemStatus`): `switchLinkUp` is what it says of the switch link, when it says.
@@ -40,6 +43,17 @@ package enum DMCCMessage: Sendable, Equatable {
             self = .monitorStopped
         case "SystemRegisterResponse":
             self = .systemRegistered
+        case "SnapshotDeviceResponse":
+            // ECMA-323: snapshotData holds one snapshotDeviceResponseInfo per call, with the call's connection
+            // and the device's state in it (compound, or simple as in some releases).
+            self = .snapshot(
+                root.descendants("snapshotDeviceResponseInfo").compactMap { info in
+                    guard let callID = info.descendant("callID")?.text.trimmed, !callID.isEmpty else { return nil }
+                    let state =
+                        info.descendant("localConnectionState")?.text.trimmed
+                        ?? info.descendant("simpleCallState")?.text.trimmed ?? ""
+                    return SnapshotCall(callID: callID, state: Mapper.connectionState(state))
+                })
         case "StartApplicationSessionNegResponse", "ResetApplicationSessionTimerNegResponse",
             "StopApplicationSessionNegResponse", "CSTAErrorCode", "ErrorValue":
             self = .refused(Self.refusal(root))
@@ -50,6 +64,17 @@ package enum DMCCMessage: Sendable, Equatable {
             self = .sessionTerminated(reason: root.descendant("definedTermReason")?.text.trimmed)
         default:
             self = DMCCEvent.isEvent(root.name) ? .event(root) : .other(root.name)
+        }
+    }
+
+    /// One call of a device's snapshot.
+    package struct SnapshotCall: Sendable, Equatable {
+        package var callID: String
+        package var state: String
+
+        package init(callID: String, state: String) {
+            self.callID = callID
+            self.state = state
         }
     }
 

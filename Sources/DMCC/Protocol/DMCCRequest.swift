@@ -90,6 +90,12 @@ package enum DMCCRequest {
             + "</monitorCrossRefID></MonitorStop>"
     }
 
+    /// The calls at a device now, with the device's state in each: what the link asks after a gap in its events.
+    package static func snapshotDevice(_ device: String) -> String {
+        prolog + "<SnapshotDevice xmlns=\"\(cstaNamespace)\"><snapshotObject typeOfNumber=\"other\" "
+            + "mediaClass=\"notKnown\">\(escape(device))</snapshotObject></SnapshotDevice>"
+    }
+
     /// Registers for AES's system status, so it reports the switch link going down and up (`SystemStatus`).
     package static func systemRegister(switchName: String) -> String {
         prolog + "<SystemRegister xmlns=\"\(cstaNamespace)\"><requestTypes><systemStatus>true</systemStatus>"

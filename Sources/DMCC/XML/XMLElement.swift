@@ -49,6 +49,11 @@ package struct XMLElement: Sendable, Equatable {
         return nil
     }
 
+    /// Every descendant of that local name, in document order (not looking inside one that matches).
+    package func descendants(_ name: String) -> [XMLElement] {
+        children.flatMap { child in child.name == name ? [child] : child.descendants(name) }
+    }
+
     /// The text of the child of that name, trimmed; nil when there is none or it is empty.
     package func text(of name: String) -> String? {
         guard let child = self[name] else { return nil }

@@ -266,7 +266,7 @@ package struct DMCCEventWriter: Sendable {
     // MARK: - Values
 
     /// `CS_ALERTING` → `alerting`.
-    static func connectionState(_ state: String) -> String {
+    package static func connectionState(_ state: String) -> String {
         switch state {
         case "CS_NULL": "null"
         case "CS_INITIATE": "initiated"

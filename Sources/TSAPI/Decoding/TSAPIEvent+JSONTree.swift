@@ -128,7 +128,8 @@ extension CSTAEvent {
             self = .serviceInitiated(
                 ServiceInitiated(
                     initiatedConnection: connection("initiatedConnection"), localConnectionInfo: info, cause: cause))
-        case .monitorEnded, .linkUp, .linkDown, .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged,
+        case .monitorEnded, .linkUp, .linkDown, .linkSnapshot, .ucidLinked, .userDataSet, .userDataReplaced,
+            .userDataMerged,
             .userDataDeleted, .callUserDataSet, nil:
             self = .other
         }

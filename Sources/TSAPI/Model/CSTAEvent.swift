@@ -229,7 +229,8 @@ package enum CSTAEvent: Sendable, Hashable {
                 ServiceInitiated(
                     initiatedConnection: lenient["initiatedConnection"],
                     localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
-        case .monitorEnded, .linkUp, .linkDown, .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged,
+        case .monitorEnded, .linkUp, .linkDown, .linkSnapshot, .ucidLinked, .userDataSet, .userDataReplaced,
+            .userDataMerged,
             .userDataDeleted, .callUserDataSet, nil:
             return .other
         }

@@ -20,6 +20,8 @@ package enum EventType: String, CaseIterable, Sendable, Codable {
     case monitorEnded = "CSTA_MONITOR_ENDED"
     case linkUp = "LINK_UP"
     case linkDown = "LINK_DOWN"
+    /// The calls at one device as AES has them after a gap in a link's events.
+    case linkSnapshot = "LINK_SNAPSHOT"
     /// Written by CallTrail itself when a UCID becomes known for events stored before it was (docs/architecture.md).
     case ucidLinked = "CALLTRAIL_UCID_LINKED"
     /// Written by CallTrail's user-data service (`/v1/userdata`): a key created, its data replaced, merged or
@@ -57,7 +59,8 @@ package enum EventType: String, CaseIterable, Sendable, Codable {
         case .originated: "originatedConnection"
         case .serviceInitiated: "initiatedConnection"
         case .transferred, .conferenced: "primaryOldCall"
-        case .monitorEnded, .linkUp, .linkDown, .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged,
+        case .monitorEnded, .linkUp, .linkDown, .linkSnapshot, .ucidLinked, .userDataSet, .userDataReplaced,
+            .userDataMerged,
             .userDataDeleted, .callUserDataSet:
             nil
         }

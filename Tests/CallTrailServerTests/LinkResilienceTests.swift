@@ -1,0 +1,338 @@
+import AESLink
+import AESSimulator
+import CallTrailServer
+import DMCC
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Simulator
+import TSAPI
+import TestSupport
+import Testing
+
+/// Drills over real sockets against the simulator as AES: the socket dropped, AES gone silent, a resume refused,
+/// AES restarted, the switch link down and back, the primary AES dead and the standby taking over. After each, the
+/// link comes back by itself, `LINK_DOWN` and `LINK_UP` say what happened, every monitor is active again, no event
+/// is stored twice, and every device's calls are snapshot for the gap.
+struct LinkResilienceTests {
+    /// The first site of the inbound-answered scenario: a call offered to a VDN and answered at a station.
+    static let traffic = Traffic.fixture(.inboundAnswered)
+    static var sites: [SwitchSite] { traffic.sites }
+
+    static func link(port: Int, standbyPort: Int? = nil, sessionDuration: Int = 60) throws -> LinkConfiguration {
+        var link = try AESLinkTests.links(sites, port: port)[0]
+        link.standby = try standbyPort.map { try LinkURL("tcp://127.0.0.1:\($0)") }
+        link.sessionDuration = sessionDuration
+        return link
+    }
+
+    /// The stored events of the link's own kinds (`LINK_UP`, `LINK_DOWN`, `LINK_SNAPSHOT`), in log order.
+    static func linkRecords(_ client: some TestClientProtocol) async throws -> [[String: Any]] {
+        let events = try await AppHarness.get(client, "/v1/events?limit=1000")["events"] as? [[String: Any]] ?? []
+        return events.filter { ($0["type"] as? String)?.hasPrefix("LINK_") == true }
+    }
+
+    /// The records of one type.
+    static func only(_ records: [[String: Any]], _ type: String) -> [[String: Any]] {
+        records.filter { record in record["type"] as? String == type }
+    }
+
+    /// The snapshot of one device.
+    static func device(_ snapshots: [[String: Any]], _ device: String) -> [String: Any]? {
+        snapshots.first { snapshot in snapshot["device"] as? String == device }
+    }
+
+    /// The `link` object of each record of one type.
+    static func links(_ records: [[String: Any]], _ type: String) -> [[String: Any]] {
+        only(records, type).compactMap { record in record["link"] as? [String: Any] }
+    }
+
+    /// Waits until the link's records include `count` of `type`; fails after 20 s.
+    @discardableResult
+    static func waitForRecords(
+        _ client: some TestClientProtocol, _ type: String, count: Int
+    ) async throws -> [[String: Any]] {
+        for _ in 0..<1_000 {
+            let records = try await linkRecords(client)
+            if records.filter({ $0["type"] as? String == type }).count >= count { return records }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("no \(count) \(type) records: \(try await linkRecords(client).map { $0["type"] ?? "" })")
+        throw CancellationError()
+    }
+
+    /// The link, once it is up with every monitor again.
+    static func waitForUp(_ client: some TestClientProtocol, monitors: Int) async throws -> [String: Any] {
+        for _ in 0..<1_000 {
+            if let link = try await AESLinkTests.linkStates(client).first, link["state"] as? String == "up",
+                (link["monitored"] as? [Any])?.count == monitors
+            {
+                return link
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("the link did not come up: \(try await AESLinkTests.linkStates(client))")
+        throw CancellationError()
+    }
+
+    /// The scenario's switch events up to its answer: a call in progress at a station.
+    static var callUntilAnswered: [SwitchEvent] {
+        let events = AESLinkTests.events(.inboundAnswered)
+        let answered = events.firstIndex { $0.type == .established } ?? events.count - 1
+        return Array(events[...answered])
+    }
+
+    static func monitorCount(_ aes: AESSimulatorServer) -> Int {
+        sites[0].monitors.count
+    }
+
+    @Test func aDroppedSocketResumesTheSessionWithItsMonitorsAndSnapshotsEveryDevice() async throws {
+        let aes = try await AESLinkTests.startAES(Self.sites)
+        defer { Task { await aes.close() } }
+        var arguments = TestArguments()
+        arguments.links = [try Self.link(port: aes.port)]
+        let monitors = Self.monitorCount(aes)
+        try await AppHarness.withApp(arguments) { client, _ in
+            let before = try await Self.waitForUp(client, monitors: monitors)
+            for event in Self.callUntilAnswered { await aes.send(event) }
+            let sentBefore = aes.eventsSent
+            try await AESLinkTests.waitForStored(client, count: sentBefore + 1)
+            let requestsBefore = aes.requestsReceived.count
+
+            let dropped = ContinuousClock.now
+            await aes.dropConnections()
+            let records = try await Self.waitForRecords(client, "LINK_UP", count: 2)
+            let recovery = ContinuousClock.now - dropped
+            print("link drill: dropped socket to LINK_UP (resumed) in \(recovery)")
+
+            let down = try #require(Self.links(records, "LINK_DOWN").first)
+            #expect(down["code"] as? String == "closed")
+            #expect(down["sessionID"] as? String == before["sessionID"] as? String)
+            let up = try #require(Self.links(records, "LINK_UP").last)
+            #expect(up["resumed"] as? Bool == true)
+            #expect(up["sessionID"] as? String == before["sessionID"] as? String)
+            // The monitors came back with the session: none was started again.
+            let after = try await Self.waitForUp(client, monitors: monitors)
+            #expect(after["sessionID"] as? String == before["sessionID"] as? String)
+            #expect(!aes.requestsReceived.dropFirst(requestsBefore).contains("MonitorStart"))
+            #expect(after["reconnects"] as? Int == 1)
+
+            // One snapshot per monitored device, the answered call at its station.
+            let recorded = try await Self.waitForRecords(client, "LINK_SNAPSHOT", count: monitors)
+            let snapshots = Self.only(recorded, "LINK_SNAPSHOT")
+            #expect(snapshots.count == monitors)
+            let station = try #require(Self.device(snapshots, "5001"))
+            let calls = station["calls"] as? [[String: Any]] ?? []
+            #expect(calls.count == 1 && calls.first?["state"] as? String == "CS_CONNECT", "\(station)")
+            let gap = try #require((station["link"] as? [String: Any])?["gap"] as? [String: Any])
+            #expect(gap["from"] is String && gap["to"] is String)
+
+            // Events after the resume are stored, each once.
+            let rest = AESLinkTests.events(.inboundAnswered).dropFirst(Self.callUntilAnswered.count)
+            for event in rest { await aes.send(event) }
+            try await AESLinkTests.waitForStored(client, count: aes.eventsSent + 3 + monitors)
+            let log = try await AppHarness.get(client, "/v1/events?limit=1000")["events"] as? [[String: Any]] ?? []
+            let seqs = log.compactMap { $0["seq"] as? Int }
+            #expect(Set(seqs).count == seqs.count, "no seq twice")
+            #expect(log.count == aes.eventsSent + 3 + monitors)
+        }
+    }
+
+    @Test func aRefusedResumeStartsANewSessionAndRestoresEveryMonitor() async throws {
+        let aes = try await AESLinkTests.startAES(Self.sites)
+        defer { Task { await aes.close() } }
+        var arguments = TestArguments()
+        arguments.links = [try Self.link(port: aes.port)]
+        let monitors = Self.monitorCount(aes)
+        try await AppHarness.withApp(arguments) { client, _ in
+            let before = try await Self.waitForUp(client, monitors: monitors)
+            aes.setRefusesResumes(true)
+            let dropped = ContinuousClock.now
+            await aes.dropConnections()
+            let records = try await Self.waitForRecords(client, "LINK_UP", count: 2)
+            print(
+                "link drill: resume refused, dropped socket to LINK_UP (new session) in \(ContinuousClock.now - dropped)"
+            )
+            let up = try #require(Self.links(records, "LINK_UP").last)
+            #expect(up["resumed"] as? Bool == false)
+            #expect((up["reason"] as? String)?.contains("did not resume") == true, "\(up)")
+            let after = try await Self.waitForUp(client, monitors: monitors)
+            #expect(after["sessionID"] as? String != before["sessionID"] as? String)
+            #expect(aes.requestsReceived.filter { $0 == "MonitorStart" }.count == 2 * monitors)
+            try await Self.waitForRecords(client, "LINK_SNAPSHOT", count: monitors)
+        }
+    }
+
+    @Test func aRestartedAESGivesANewSession() async throws {
+        let aes = try await AESLinkTests.startAES(Self.sites)
+        defer { Task { await aes.close() } }
+        var arguments = TestArguments()
+        arguments.links = [try Self.link(port: aes.port)]
+        let monitors = Self.monitorCount(aes)
+        try await AppHarness.withApp(arguments) { client, _ in
+            let before = try await Self.waitForUp(client, monitors: monitors)
+            await aes.restart()
+            let records = try await Self.waitForRecords(client, "LINK_UP", count: 2)
+            let up = try #require(Self.links(records, "LINK_UP").last)
+            #expect(up["resumed"] as? Bool == false)
+            let after = try await Self.waitForUp(client, monitors: monitors)
+            #expect(after["sessionID"] as? String != before["sessionID"] as? String)
+        }
+    }
+
+    /// A peer that stops answering without closing its socket is found by the keep-alive: at a session of 3 s the
+    /// link resets the timer every second and waits 5 s for the answer.
+    @Test func aSilentAESIsFoundByTheKeepAliveAndTheLinkReconnects() async throws {
+        let aes = try await AESLinkTests.startAES(Self.sites)
+        defer { Task { await aes.close() } }
+        var arguments = TestArguments()
+        arguments.links = [try Self.link(port: aes.port, sessionDuration: 3)]
+        let monitors = Self.monitorCount(aes)
+        try await AppHarness.withApp(arguments) { client, _ in
+            try await Self.waitForUp(client, monitors: monitors)
+            let silent = ContinuousClock.now
+            aes.setSilent(true)
+            let records = try await Self.waitForRecords(client, "LINK_DOWN", count: 1)
+            let detection = ContinuousClock.now - silent
+            print("link drill: silent AES to LINK_DOWN in \(detection)")
+            #expect(detection < .seconds(6.5))
+            let down = try #require(Self.links(records, "LINK_DOWN").first)
+            #expect(down["code"] as? String == "silent")
+            aes.setSilent(false)
+            try await Self.waitForRecords(client, "LINK_UP", count: 2)
+            try await Self.waitForUp(client, monitors: monitors)
+        }
+    }
+
+    /// The switch link down: the session stays, the link says `down` and why; back up, `LINK_UP` and a snapshot
+    /// of every device hold what happened meanwhile (the call answered while no event came).
+    @Test func theSwitchLinkDownKeepsTheSessionAndResynchronisesWhenItReturns() async throws {
+        let aes = try await AESLinkTests.startAES(Self.sites)
+        defer { Task { await aes.close() } }
+        var arguments = TestArguments()
+        arguments.links = [try Self.link(port: aes.port)]
+        let monitors = Self.monitorCount(aes)
+        try await AppHarness.withApp(arguments) { client, _ in
+            let before = try await Self.waitForUp(client, monitors: monitors)
+            let events = Self.callUntilAnswered
+            await aes.send(events[0])
+            await aes.reportSwitchLink(up: false)
+            let records = try await Self.waitForRecords(client, "LINK_DOWN", count: 1)
+            let down = try #require(Self.links(records, "LINK_DOWN").first)
+            #expect(down["code"] as? String == "tlink-down")
+            let link = try #require(try await AESLinkTests.linkStates(client).first)
+            #expect(link["state"] as? String == "down")
+            #expect((link["lastError"] as? [String: Any])?["aesError"] as? String == "tlinkDown")
+            #expect(link["sessionID"] as? String == before["sessionID"] as? String)
+            // Events while the switch link is down reach no one.
+            let sent = aes.eventsSent
+            for event in events.dropFirst() { await aes.send(event) }
+            #expect(aes.eventsSent == sent)
+
+            await aes.reportSwitchLink(up: true)
+            let after = try await Self.waitForRecords(client, "LINK_SNAPSHOT", count: monitors)
+            let up = try #require(Self.links(after, "LINK_UP").last)
+            #expect(up["resumed"] as? Bool == true)
+            #expect(up["sessionID"] as? String == before["sessionID"] as? String)
+            let station = try #require(Self.device(Self.only(after, "LINK_SNAPSHOT"), "5001"))
+            #expect((station["calls"] as? [[String: Any]])?.first?["state"] as? String == "CS_CONNECT", "\(station)")
+            try await Self.waitForUp(client, monitors: monitors)
+        }
+    }
+
+    /// The primary AES dies: after its retries the link moves to the standby with the same monitors and
+    /// `source`, and a call in progress goes on in its journey. `POST /v1/links/{name}/switch` moves it back.
+    @Test func theStandbyTakesOverWhenThePrimaryDiesAndTheOperatorMovesItBack() async throws {
+        let primary = try await AESLinkTests.startAES(Self.sites)
+        let standby = try await AESLinkTests.startAES(Self.sites)
+        defer {
+            Task {
+                await primary.close()
+                await standby.close()
+            }
+        }
+        var arguments = TestArguments()
+        arguments.links = [try Self.link(port: primary.port, standbyPort: standby.port)]
+        let monitors = Self.monitorCount(primary)
+        let primaryPort = primary.port
+        let events = AESLinkTests.events(.inboundAnswered)
+        let half = Self.callUntilAnswered.count
+        try await AppHarness.withApp(arguments) { client, _ in
+            try await Self.waitForUp(client, monitors: monitors)
+            // Both AES servers front the same switch: each sees every event; only a session hears them.
+            for event in events.prefix(half) {
+                await primary.send(event)
+                await standby.send(event)
+            }
+            try await AESLinkTests.waitForStored(client, count: primary.eventsSent + 1)
+
+            let died = ContinuousClock.now
+            await primary.close()
+            await primary.restart()
+            var link: [String: Any] = [:]
+            for _ in 0..<1_000 {
+                link = try await AESLinkTests.linkStates(client).first ?? [:]
+                if link["active"] as? String == "standby", link["state"] as? String == "up" { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            print("link drill: primary AES dead to LINK_UP on the standby in \(ContinuousClock.now - died)")
+            #expect(link["active"] as? String == "standby")
+            #expect(link["url"] as? String == "tcp://127.0.0.1:\(standby.port)")
+            #expect((link["monitored"] as? [Any])?.count == monitors)
+
+            for event in events.dropFirst(half) {
+                await primary.send(event)
+                await standby.send(event)
+            }
+            let ucid = try #require(
+                try ScenarioFixtures.expectedJourney(Scenario.inboundAnswered.rawValue)["ucid"] as? String)
+            var journey: [String: Any] = [:]
+            for _ in 0..<500 {
+                journey = try await AppHarness.get(client, "/v1/journeys/\(ucid)")
+                if (journey["times"] as? [String: Any])?["cleared"] is String { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(
+                (journey["times"] as? [String: Any])?["cleared"] is String,
+                "the call went on through the standby: \(journey)")
+            #expect(journey["outcome"] as? String == "answered", "\(journey)")
+
+            // The operator moves it back to the primary, up again.
+            let primaryAgain = try await AESLinkTests.startAES(Self.sites, port: primaryPort)
+            defer { Task { await primaryAgain.close() } }
+            let moved = try await client.execute(uri: "/v1/links/\(Self.sites[0].source)/switch", method: .post)
+            #expect(moved.status == .accepted)
+            for _ in 0..<1_000 {
+                link = try await AESLinkTests.linkStates(client).first ?? [:]
+                if link["active"] as? String == "primary", link["state"] as? String == "up" { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let trail = try await Self.linkRecords(client).map { "\($0["type"] ?? "") \($0["link"] ?? "")" }
+            #expect(link["active"] as? String == "primary", "\(link) \(trail)")
+            #expect((link["monitored"] as? [Any])?.count == monitors)
+            let records = try await Self.linkRecords(client)
+            let codes = Self.links(records, "LINK_DOWN").compactMap { link in link["code"] as? String }
+            #expect(codes.first == "closed")
+            #expect(codes.last == "shutdown")
+            let servers = records.compactMap { record -> String? in
+                (record["link"] as? [String: Any])?["aes"] as? String
+            }
+            #expect(servers.contains("tcp://127.0.0.1:\(standby.port)"))
+        }
+    }
+
+    @Test func aLinkWithoutAStandbyCannotBeSwitched() async throws {
+        let aes = try await AESLinkTests.startAES(Self.sites)
+        defer { Task { await aes.close() } }
+        var arguments = TestArguments()
+        arguments.links = [try Self.link(port: aes.port)]
+        try await AppHarness.withApp(arguments) { client, _ in
+            try await Self.waitForUp(client, monitors: Self.monitorCount(aes))
+            let refused = try await client.execute(uri: "/v1/links/\(Self.sites[0].source)/switch", method: .post)
+            #expect(refused.status == .conflict)
+            #expect(String(buffer: refused.body).contains("no standby"))
+            let missing = try await client.execute(uri: "/v1/links/nosuch/switch", method: .post)
+            #expect(missing.status == .notFound)
+        }
+    }
+}
