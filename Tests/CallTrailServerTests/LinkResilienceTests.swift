@@ -62,6 +62,7 @@ struct LinkResilienceTests {
     }
 
     /// The link, once it is up with every monitor again.
+    @discardableResult
     static func waitForUp(_ client: some TestClientProtocol, monitors: Int) async throws -> [String: Any] {
         for _ in 0..<1_000 {
             if let link = try await AESLinkTests.linkStates(client).first, link["state"] as? String == "up",
@@ -82,18 +83,29 @@ struct LinkResilienceTests {
         return Array(events[...answered])
     }
 
-    static func monitorCount(_ aes: AESSimulatorServer) -> Int {
-        sites[0].monitors.count
+    /// Every device of the first site is monitored.
+    static var monitors: Int { sites[0].monitors.count }
+
+    /// Runs `body` with the simulator as AES and a CallTrail whose one link is up on it with every monitor; `body`
+    /// gets the link as `GET /v1/links` first showed it up.
+    static func drill(
+        sessionDuration: Int = 60,
+        _ body:
+            @Sendable (_ client: any TestClientProtocol, _ aes: AESSimulatorServer, _ up: [String: Any])
+            async throws -> Void
+    ) async throws {
+        let aes = try await AESLinkTests.startAES(sites)
+        defer { Task { await aes.close() } }
+        var arguments = TestArguments()
+        arguments.links = [try link(port: aes.port, sessionDuration: sessionDuration)]
+        try await AppHarness.withApp(arguments) { client, _ in
+            try await body(client, aes, try await waitForUp(client, monitors: monitors))
+        }
     }
 
     @Test func aDroppedSocketResumesTheSessionWithItsMonitorsAndSnapshotsEveryDevice() async throws {
-        let aes = try await AESLinkTests.startAES(Self.sites)
-        defer { Task { await aes.close() } }
-        var arguments = TestArguments()
-        arguments.links = [try Self.link(port: aes.port)]
-        let monitors = Self.monitorCount(aes)
-        try await AppHarness.withApp(arguments) { client, _ in
-            let before = try await Self.waitForUp(client, monitors: monitors)
+        let monitors = Self.monitors
+        try await Self.drill { client, aes, before in
             for event in Self.callUntilAnswered { await aes.send(event) }
             let sentBefore = aes.eventsSent
             try await AESLinkTests.waitForStored(client, count: sentBefore + 1)
@@ -139,13 +151,8 @@ struct LinkResilienceTests {
     }
 
     @Test func aRefusedResumeStartsANewSessionAndRestoresEveryMonitor() async throws {
-        let aes = try await AESLinkTests.startAES(Self.sites)
-        defer { Task { await aes.close() } }
-        var arguments = TestArguments()
-        arguments.links = [try Self.link(port: aes.port)]
-        let monitors = Self.monitorCount(aes)
-        try await AppHarness.withApp(arguments) { client, _ in
-            let before = try await Self.waitForUp(client, monitors: monitors)
+        let monitors = Self.monitors
+        try await Self.drill { client, aes, before in
             aes.setRefusesResumes(true)
             let dropped = ContinuousClock.now
             await aes.dropConnections()
@@ -164,13 +171,8 @@ struct LinkResilienceTests {
     }
 
     @Test func aRestartedAESGivesANewSession() async throws {
-        let aes = try await AESLinkTests.startAES(Self.sites)
-        defer { Task { await aes.close() } }
-        var arguments = TestArguments()
-        arguments.links = [try Self.link(port: aes.port)]
-        let monitors = Self.monitorCount(aes)
-        try await AppHarness.withApp(arguments) { client, _ in
-            let before = try await Self.waitForUp(client, monitors: monitors)
+        let monitors = Self.monitors
+        try await Self.drill { client, aes, before in
             await aes.restart()
             let records = try await Self.waitForRecords(client, "LINK_UP", count: 2)
             let up = try #require(Self.links(records, "LINK_UP").last)
@@ -183,13 +185,8 @@ struct LinkResilienceTests {
     /// A peer that stops answering without closing its socket is found by the keep-alive: at a session of 3 s the
     /// link resets the timer every second and waits 5 s for the answer.
     @Test func aSilentAESIsFoundByTheKeepAliveAndTheLinkReconnects() async throws {
-        let aes = try await AESLinkTests.startAES(Self.sites)
-        defer { Task { await aes.close() } }
-        var arguments = TestArguments()
-        arguments.links = [try Self.link(port: aes.port, sessionDuration: 3)]
-        let monitors = Self.monitorCount(aes)
-        try await AppHarness.withApp(arguments) { client, _ in
-            try await Self.waitForUp(client, monitors: monitors)
+        let monitors = Self.monitors
+        try await Self.drill(sessionDuration: 3) { client, aes, before in
             let silent = ContinuousClock.now
             aes.setSilent(true)
             let records = try await Self.waitForRecords(client, "LINK_DOWN", count: 1)
@@ -207,13 +204,8 @@ struct LinkResilienceTests {
     /// The switch link down: the session stays, the link says `down` and why; back up, `LINK_UP` and a snapshot
     /// of every device hold what happened meanwhile (the call answered while no event came).
     @Test func theSwitchLinkDownKeepsTheSessionAndResynchronisesWhenItReturns() async throws {
-        let aes = try await AESLinkTests.startAES(Self.sites)
-        defer { Task { await aes.close() } }
-        var arguments = TestArguments()
-        arguments.links = [try Self.link(port: aes.port)]
-        let monitors = Self.monitorCount(aes)
-        try await AppHarness.withApp(arguments) { client, _ in
-            let before = try await Self.waitForUp(client, monitors: monitors)
+        let monitors = Self.monitors
+        try await Self.drill { client, aes, before in
             let events = Self.callUntilAnswered
             await aes.send(events[0])
             await aes.reportSwitchLink(up: false)
@@ -253,7 +245,7 @@ struct LinkResilienceTests {
         }
         var arguments = TestArguments()
         arguments.links = [try Self.link(port: primary.port, standbyPort: standby.port)]
-        let monitors = Self.monitorCount(primary)
+        let monitors = Self.monitors
         let primaryPort = primary.port
         let events = AESLinkTests.events(.inboundAnswered)
         let half = Self.callUntilAnswered.count
@@ -322,12 +314,7 @@ struct LinkResilienceTests {
     }
 
     @Test func aLinkWithoutAStandbyCannotBeSwitched() async throws {
-        let aes = try await AESLinkTests.startAES(Self.sites)
-        defer { Task { await aes.close() } }
-        var arguments = TestArguments()
-        arguments.links = [try Self.link(port: aes.port)]
-        try await AppHarness.withApp(arguments) { client, _ in
-            try await Self.waitForUp(client, monitors: Self.monitorCount(aes))
+        try await Self.drill { client, _, _ in
             let refused = try await client.execute(uri: "/v1/links/\(Self.sites[0].source)/switch", method: .post)
             #expect(refused.status == .conflict)
             #expect(String(buffer: refused.body).contains("no standby"))
