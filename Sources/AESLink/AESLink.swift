@@ -115,6 +115,16 @@ package final class AESLink: Service, Sendable {
         var gapFrom: Date?
         var downSince: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            // A move asked for while the link was not up: made now, before the next try.
+            if configuration.standby != nil,
+                switchRequested.withLock({ requested in
+                    defer { requested = false }
+                    return requested
+                })
+            {
+                target = target == .primary ? .standby : .primary
+                failures = 0
+            }
             let url = self.url(target)
             board.update(name) { status in
                 status.state = .connecting
@@ -166,6 +176,7 @@ package final class AESLink: Service, Sendable {
                 }
                 let delay: Duration
                 if moving {
+                    switchRequested.withLock { $0 = false }
                     target = target == .primary ? .standby : .primary
                     failures = 0
                     delay = .zero
@@ -255,7 +266,6 @@ package final class AESLink: Service, Sendable {
                     return try NIOAsyncChannel<DMCCFrame, DMCCFrame>(wrappingChannelSynchronously: channel)
                 }
             }
-        switchRequested.withLock { $0 = false }
         var up: Session?
         defer { attempt.session = up }
         try await channel.executeThenClose { inbound, outbound in
@@ -361,7 +371,8 @@ package final class AESLink: Service, Sendable {
         board.update(name) { status in
             status.sessionID = up.id
             status.monitored = []
-            status.failed = []
+            // A resumed session keeps the devices AES refused it; a new one asks for each again.
+            if !up.resumed { status.failed = [] }
         }
         if session.resumed {
             board.update(name) { status in

@@ -46,8 +46,6 @@ package enum LinkEnvelope {
         case tlinkDown = "tlink-down"
         /// AES refused the login or the resume.
         case refused
-        /// The process that held the link died; recorded by the one that took it over.
-        case ownerLost = "owner-lost"
         /// CallTrail ended the session itself: it is stopping, or moving to the link's other AES.
         case shutdown
         /// Anything else: a malformed frame, a request AES never answered.
