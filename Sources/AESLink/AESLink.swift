@@ -370,17 +370,13 @@ package final class AESLink: Service, Sendable {
         }
         board.update(name) { status in
             status.sessionID = up.id
-            status.monitored = []
-            // A resumed session keeps the devices AES refused it; a new one asks for each again.
+            // A resumed session keeps its monitors and the devices AES refused it; a new one asks for each again.
+            status.monitored = up.monitors.map {
+                .init(extension: $0.extension, kind: $0.kind, monitorCrossRefID: $0.crossRefID, error: nil)
+            }
             if !up.resumed { status.failed = [] }
         }
-        if session.resumed {
-            board.update(name) { status in
-                status.monitored = up.monitors.map {
-                    .init(extension: $0.extension, kind: $0.kind, monitorCrossRefID: $0.crossRefID, error: nil)
-                }
-            }
-        } else {
+        if !session.resumed {
             // AES reports the switch link through SystemStatus once registered; a refusal is no reason to stop.
             do {
                 _ = try await connection.request(DMCCRequest.systemRegister(switchName: configuration.switchName))
