@@ -56,7 +56,30 @@ package struct CallLeg: Sendable, Equatable {
         self.lastPosition = event.position
     }
 
+    /// Why the leg ended: nil while it is up.
+    package var endedBy: EndedBy?
+    /// The gap in a link's events the leg lived through: it ended in it (`endedBy` `link-gap`), or started in it
+    /// (a call a snapshot showed that no event had).
+    package var gap: LinkGap?
+
+    package enum EndedBy: String, Sendable, Codable {
+        /// CallCleared.
+        case cleared
+        /// Joined into another call by a transfer or conference.
+        case merged
+        /// No event came for `JourneyTracker.silenceLimit`.
+        case silence
+        /// A snapshot after a gap in a link's events showed the call gone: it ended at some time in the gap.
+        case linkGap = "link-gap"
+    }
+
     package var isEnded: Bool { state == .cleared || state == .merged }
+
+    /// Why the leg ended, for the documents: legs stored before `endedBy` was kept say it by their state.
+    package var endReason: EndedBy? {
+        guard isEnded else { return nil }
+        return endedBy ?? (state == .merged ? .merged : .cleared)
+    }
 
     mutating func setParty(_ device: String, _ state: Party.State, callID: Int64, at time: Date) {
         if let index = parties.firstIndex(where: { $0.device == device }) {

@@ -303,7 +303,7 @@ extension Journey {
                 originalDnis: originalDnis, vdn: vdn, split: split, uui: uui, userEnteredCode: userEnteredCode))
     }
 
-    private mutating func stopRinging(_ device: String, at time: Date) {
+    mutating func stopRinging(_ device: String, at time: Date) {
         if let since = timers.ringingSince.removeValue(forKey: device) {
             durations.ring += time.timeIntervalSince(since)
         }
@@ -334,7 +334,7 @@ extension Journey {
         stopHold(at: time)
     }
 
-    private mutating func endLeg(_ index: Int, as state: CallLeg.State, at time: Date) {
+    mutating func endLeg(_ index: Int, as state: CallLeg.State, at time: Date) {
         legs[index].state = state
         legs[index].endedAt = legs[index].endedAt ?? time
         if state == .cleared { legs[index].parties = [] }
@@ -348,6 +348,7 @@ extension Journey {
         }
         if legs.allSatisfy(\.isEnded) {
             endedAt = time
+            endedInGap = false
             customerLeft(at: time)
             for segment in segments.indices where segments[segment].end == nil { segments[segment].end = time }
         }
@@ -359,23 +360,24 @@ extension Journey {
         timedOut = true
         for index in legs.indices where !legs[index].isEnded {
             endLeg(index, as: .cleared, at: lastEventAt)
+            legs[index].endedBy = .silence
         }
         for index in calls.indices where calls[index].state == .live { calls[index].state = .cleared }
         refreshDurations()
     }
 
-    private mutating func refreshDurations() {
+    mutating func refreshDurations() {
         durations.total = lastEventAt.timeIntervalSince(startedAt)
         let end = endedAt ?? lastEventAt
         durations.talk = answeredAt.map { max(0, end.timeIntervalSince($0) - durations.hold) } ?? 0
     }
 
-    private mutating func openSegment(_ kind: Segment.Kind, device: String?, ucid: UCID?, at time: Date) {
+    mutating func openSegment(_ kind: Segment.Kind, device: String?, ucid: UCID?, at time: Date) {
         if segments.contains(where: { $0.kind == kind && $0.device == device && $0.end == nil }) { return }
         segments.append(Segment(kind: kind, device: device, ucid: ucid, start: time))
     }
 
-    private mutating func closeSegments(_ kind: Segment.Kind?, device: String? = nil, at time: Date) {
+    mutating func closeSegments(_ kind: Segment.Kind?, device: String? = nil, at time: Date) {
         for index in segments.indices
         where segments[index].end == nil
             && (kind == nil || segments[index].kind == kind) && (device == nil || segments[index].device == device)
@@ -385,7 +387,7 @@ extension Journey {
         }
     }
 
-    private mutating func note(_ device: String) {
+    mutating func note(_ device: String) {
         if !device.isEmpty, !devices.contains(device) { devices.append(device) }
     }
 
@@ -489,6 +491,8 @@ extension Journey {
         timers.holdSince = timers.holdSince ?? other.timers.holdSince
         recentEventKeys += other.recentEventKeys
         endedAt = legs.allSatisfy(\.isEnded) ? [endedAt, other.endedAt].compactMap { $0 }.max() : nil
+        gap = other.gap.map { $0.union(gap) } ?? gap
+        endedInGap = endedAt != nil && (endedInGap || other.endedInGap)
         originalAni = originalAni ?? other.originalAni
         originalDnis = originalDnis ?? other.originalDnis
         uui = uui ?? other.uui

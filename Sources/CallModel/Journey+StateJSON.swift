@@ -77,6 +77,8 @@ extension Journey {
             o.field("failed", failed)
             o.field("answeredByParty", answeredByParty)
             o.field("timedOut", timedOut)
+            if endedInGap { o.field("endedInGap", endedInGap) }
+            if let gap { o.add("gap") { g in gap.write(to: &g) } }
             o.add("timers") { t in
                 t.field("queuedSince", timers.queuedSince)
                 t.add("ringingSince") { r in
@@ -107,6 +109,13 @@ extension Journey {
     }
 }
 
+extension LinkGap {
+    fileprivate func write(to g: inout JSONWriter) {
+        g.field("from", from)
+        g.field("to", to)
+    }
+}
+
 extension CallLeg {
     fileprivate func write(to out: inout JSONWriter) {
         out.object { o in
@@ -134,6 +143,8 @@ extension CallLeg {
             o.field("startedAt", startedAt)
             o.field("answeredAt", answeredAt)
             o.field("endedAt", endedAt)
+            o.field("endedBy", endedBy?.rawValue)
+            if let gap { o.add("gap") { g in gap.write(to: &g) } }
             o.field("updatedAt", updatedAt)
             o.field("lastPosition", lastPosition)
         }
@@ -202,6 +213,8 @@ extension Journey {
         failed = j.bool("failed")
         answeredByParty = j.bool("answeredByParty")
         timedOut = j.bool("timedOut")
+        endedInGap = j.bool("endedInGap")
+        gap = j.gap("gap")
         let t = try j.object("timers")
         timers.queuedSince = t.optionalDate("queuedSince")
         timers.holdSince = t.optionalDate("holdSince")
@@ -254,6 +267,8 @@ extension CallLeg {
         startedAt = try l.date("startedAt")
         answeredAt = l.optionalDate("answeredAt")
         endedAt = l.optionalDate("endedAt")
+        endedBy = l.optional("endedBy").flatMap(EndedBy.init(rawValue:))
+        gap = l.gap("gap")
         updatedAt = try l.date("updatedAt")
         lastPosition = try l.int("lastPosition")
     }
@@ -294,6 +309,13 @@ private struct StateReader {
     func optionalDate(_ name: String) -> Date? {
         guard case .number(let text) = tree[name], let value = Double(text) else { return nil }
         return Date(timeIntervalSinceReferenceDate: value)
+    }
+
+    func gap(_ name: String) -> LinkGap? {
+        guard let value = tree[name], value.isObject else { return nil }
+        let g = StateReader(tree: value, path: "\(path).\(name)")
+        guard let from = g.optionalDate("from"), let to = g.optionalDate("to") else { return nil }
+        return LinkGap(from: from, to: to)
     }
 
     func bool(_ name: String) -> Bool {

@@ -53,6 +53,11 @@ package struct Journey: Sendable, Equatable {
     package var answeredByParty = false
     /// Ended because no event came for `JourneyTracker.silenceLimit`, not by CallCleared.
     package var timedOut = false
+    /// Ended by a snapshot after a gap in a link's events: its last call was found gone, its CallCleared lost.
+    package var endedInGap = false
+    /// The gaps in link events during the contact (their union): what happened in them is known only from
+    /// snapshots.
+    package var gap: LinkGap?
     var timers = Timers()
     package var durations = Durations()
     /// Keys of the last switch events applied, so monitor copies are dropped.

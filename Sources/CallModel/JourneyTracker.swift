@@ -142,6 +142,10 @@ package struct JourneyTracker: Sendable {
             endSilentJourneys()
             nextSilenceCheck = Self.minuteAfter(clock)
         }
+        if let snapshot = event.event.snapshot {
+            resynchronise(with: snapshot, event: event)
+            return
+        }
         guard let kind = event.event.eventType, let key = event.callKey else { return }
         switch locate(event, kind: kind, key: key) {
         case .ignore:
@@ -180,6 +184,54 @@ package struct JourneyTracker: Sendable {
         }
     }
 
+    // MARK: - After a gap in a link's events
+
+    /// A `LINK_SNAPSHOT` (see `Journey.resynchronise`): ends the calls at the device the snapshot no longer holds,
+    /// updates those it holds, and starts journeys for the calls it holds that no journey knew.
+    private mutating func resynchronise(with snapshot: LinkSnapshot, event: CallEvent) {
+        let switchID = event.switchID
+        for id in open.sorted() {
+            guard let journey = table[id]?.journey,
+                journey.legs.indices.contains(where: { journey.isLeg($0, at: snapshot, switchID: switchID) })
+            else { continue }
+            var changing = take(id)
+            let (changed, messages) = changing.resynchronise(with: snapshot, switchID: switchID, event: event)
+            guard changed else {
+                park(changing)
+                continue
+            }
+            let stored = store(changing)
+            if emitsFeed {
+                for var message in messages {
+                    message.journeyID = stored
+                    feed.append(message)
+                }
+            }
+        }
+        for call in snapshot.calls {
+            let key = CallKey(switchID: switchID, callID: call.callID)
+            if let id = visible(byCall[key]),
+                let binding = table[id]?.journey.calls.first(where: { $0.key == key && $0.state == .live })
+            {
+                var journey = take(id)
+                if journey.join(call, at: snapshot, leg: binding.leg, event: event) {
+                    store(journey)
+                } else {
+                    park(journey)
+                }
+                continue
+            }
+            let journey = Journey(adopting: call, from: snapshot, key: key, event: event)
+            let id = store(journey)
+            if emitsFeed, snapshot.kind == .station {
+                for var message in journey.currentMessages(at: snapshot.device) {
+                    message.journeyID = id
+                    feed.append(message)
+                }
+            }
+        }
+    }
+
     private enum Location {
         /// The journey is in `journeys` under this id (new ones too), to be taken and changed.
         case found(String, leg: Int)
@@ -201,6 +253,7 @@ package struct JourneyTracker: Sendable {
     }
 
     /// Puts a journey `locate` changed back where `apply` will take it from.
+    @discardableResult
     private mutating func park(_ journey: Journey) -> String {
         table[journey.id] = JourneyBox(journey)
         return journey.id
@@ -214,7 +267,9 @@ package struct JourneyTracker: Sendable {
 
         if let id = visible(byCall[key]), let binding = table[id]?.journey.calls.first(where: { $0.key == key }) {
             let legs = table[id]!.journey.legs
-            let foreignUCID = ucid.map { ucid in !legs.contains { $0.ucid == ucid } } ?? false
+            // A call taken up from a snapshot has no UCID until its first event brings one: that is its own.
+            let adopted = legs[binding.leg].ucid == nil && legs[binding.leg].gap != nil
+            let foreignUCID = ucid.map { ucid in !adopted && !legs.contains { $0.ucid == ucid } } ?? false
             if binding.state == .live, !foreignUCID {
                 return .found(id, leg: binding.leg)
             }

@@ -233,6 +233,40 @@ struct LinkResilienceTests {
         }
     }
 
+    /// A call that ends while no event can come (the switch link down): the snapshots after the gap no longer hold
+    /// it, so its journey ends with `endedBy` `link-gap` and the gap's times, and keeps its outcome.
+    @Test func aCallThatEndedInTheGapIsEndedInItsJourney() async throws {
+        let monitors = Self.monitors
+        try await Self.drill { client, aes, _ in
+            let events = Self.callUntilAnswered
+            for event in events { await aes.send(event) }
+            try await AESLinkTests.waitForStored(client, count: aes.eventsSent + 1)
+            await aes.reportSwitchLink(up: false)
+            try await Self.waitForRecords(client, "LINK_DOWN", count: 1)
+            for event in AESLinkTests.events(.inboundAnswered).dropFirst(events.count) { await aes.send(event) }
+            await aes.reportSwitchLink(up: true)
+            try await Self.waitForRecords(client, "LINK_SNAPSHOT", count: monitors)
+
+            let ucid = try #require(
+                try ScenarioFixtures.expectedJourney(Scenario.inboundAnswered.rawValue)["ucid"] as? String)
+            var journey: [String: Any] = [:]
+            for _ in 0..<500 {
+                journey = try await AppHarness.get(client, "/v1/journeys/\(ucid)")
+                if journey["state"] as? String == "ended" { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(journey["state"] as? String == "ended", "\(journey)")
+            #expect(journey["endedBy"] as? String == "link-gap", "\(journey)")
+            #expect(journey["outcome"] as? String == "answered", "what was known stays: \(journey)")
+            let gap = try #require(journey["gap"] as? [String: Any], "\(journey)")
+            #expect(gap["from"] is String && gap["to"] is String)
+            let legs = journey["legs"] as? [[String: Any]] ?? []
+            #expect(legs.allSatisfy { leg in leg["endedBy"] as? String == "link-gap" }, "\(legs)")
+            let context = try await AppHarness.get(client, "/v1/calls/\(ucid)")
+            #expect(context["endedBy"] as? String == "link-gap", "\(context)")
+        }
+    }
+
     /// The primary AES dies: after its retries the link moves to the standby with the same monitors and
     /// `source`, and a call in progress goes on in its journey. `POST /v1/links/{name}/switch` moves it back.
     @Test func theStandbyTakesOverWhenThePrimaryDiesAndTheOperatorMovesItBack() async throws {

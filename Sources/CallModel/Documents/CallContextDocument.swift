@@ -34,7 +34,7 @@ package struct CallContextDocument: Encodable, Sendable {
         case ucid, journeyId, state, role, `switch`, ani, dnis, originalAni, originalDnis, vdn, split, trunkGroup
         case trunkMember, uui, userEnteredCode, userData, userDataKeys, parties, agents, consultOf, mergedInto,
             linkedUcids, outcome
-        case startedAt, answeredAt, endedAt, updatedAt
+        case startedAt, answeredAt, endedAt, endedBy, gap, updatedAt
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -70,6 +70,11 @@ package struct CallContextDocument: Encodable, Sendable {
         try c.encode(Timestamp.format(legs.map(\.startedAt).min()!), forKey: .startedAt)
         try c.encode(legs.compactMap(\.answeredAt).min().map { Timestamp.format($0) }, forKey: .answeredAt)
         try c.encode(isActive ? nil : legs.compactMap(\.endedAt).max().map { Timestamp.format($0) }, forKey: .endedAt)
+        let lastEnded = legs.filter(\.isEnded).max { ($0.endedAt ?? .distantPast) < ($1.endedAt ?? .distantPast) }
+        try c.encode(isActive ? nil : lastEnded?.endReason, forKey: .endedBy)
+        let gaps = legs.compactMap(\.gap)
+        try c.encode(
+            gaps.dropFirst().reduce(gaps.first) { $1.union($0) }.map(JourneyDocument.GapDocument.init), forKey: .gap)
         try c.encode(Timestamp.format(legs.map(\.updatedAt).max()!), forKey: .updatedAt)
     }
 

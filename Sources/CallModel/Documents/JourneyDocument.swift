@@ -13,7 +13,8 @@ package struct JourneyDocument: Encodable, Sendable {
     }
 
     private enum Keys: String, CodingKey {
-        case id, ucid, state, endedBy, outcome, abandonedIn, direction, ucids, linkedUcids, farSiteUcids, sites, calls
+        case id, ucid, state, endedBy, gap, outcome, abandonedIn, direction, ucids, linkedUcids, farSiteUcids, sites,
+            calls
         case originalAni, originalDnis, vdn, split, trunkGroup, trunkMember, uui, userEnteredCode, userData,
             userDataKeys
         case agents, devices, offers, segments, legs, times, durations, eventCount, lastPosition
@@ -25,7 +26,9 @@ package struct JourneyDocument: Encodable, Sendable {
         try c.encode(j.id, forKey: .id)
         try c.encode(j.ucids.first, forKey: .ucid)
         try c.encode(j.isEnded ? "ended" : "active", forKey: .state)
-        try c.encode(j.isEnded ? (j.timedOut ? "silence" : "cleared") : nil, forKey: .endedBy)
+        try c.encode(
+            j.isEnded ? (j.timedOut ? "silence" : j.endedInGap ? "link-gap" : "cleared") : nil, forKey: .endedBy)
+        try c.encode(j.gap.map(GapDocument.init), forKey: .gap)
         try c.encode(j.outcome, forKey: .outcome)
         try c.encode(j.outcome == .abandoned ? j.abandonedIn : nil, forKey: .abandonedIn)
         try c.encode(j.direction, forKey: .direction)
@@ -124,7 +127,7 @@ package struct JourneyDocument: Encodable, Sendable {
         var leg: CallLeg
         init(_ leg: CallLeg) { self.leg = leg }
         enum Keys: String, CodingKey {
-            case ucid, `switch`, role, state, consultOf, mergedInto, agents, startedAt, endedAt
+            case ucid, `switch`, role, state, consultOf, mergedInto, agents, startedAt, endedAt, endedBy, gap
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: Keys.self)
@@ -137,6 +140,20 @@ package struct JourneyDocument: Encodable, Sendable {
             try c.encode(leg.agents, forKey: .agents)
             try c.encode(Timestamp.format(leg.startedAt), forKey: .startedAt)
             try c.encode(leg.endedAt.map { Timestamp.format($0) }, forKey: .endedAt)
+            try c.encode(leg.endReason, forKey: .endedBy)
+            try c.encode(leg.gap.map(GapDocument.init), forKey: .gap)
+        }
+    }
+
+    /// A gap in a link's events as the documents show it.
+    struct GapDocument: Encodable {
+        var gap: LinkGap
+        init(_ gap: LinkGap) { self.gap = gap }
+        enum Keys: String, CodingKey { case from, to }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(Timestamp.format(gap.from), forKey: .from)
+            try c.encode(Timestamp.format(gap.to), forKey: .to)
         }
     }
 }

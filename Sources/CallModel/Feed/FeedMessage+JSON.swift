@@ -37,6 +37,7 @@ extension FeedMessage {
                 object.add("secondaryCallid", number: secondaryCallID)
                 object.add("addedParty", addedParty)
             }
+            object.addIfPresent("endedBy", endedBy)
             object.add("time", Timestamp.format(time))
         }
     }

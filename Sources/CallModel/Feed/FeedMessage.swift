@@ -57,6 +57,9 @@ package struct FeedMessage: Sendable, Equatable {
     /// on a call). Read when the message is sent.
     package var userDataKeys: [CarriedKey]
     package var journeyUcids: [UCID]
+    /// On a disconnect that no event reported: why CallTrail knows the call ended for the device (`link-gap`: a
+    /// snapshot after a gap in the link's events no longer held it).
+    package var endedBy: String? = nil
 }
 
 // MARK: - Stored form
@@ -99,6 +102,7 @@ extension FeedMessage {
                 }
             }
             object.add("ucids", strings: journeyUcids.map(\.rawValue))
+            object.addIfPresent("endedBy", endedBy)
         }
     }
 
@@ -135,6 +139,6 @@ extension FeedMessage {
             previousAgents: strings("previousAgents"), parties: strings("parties"),
             primaryCallID: tree["primaryCallID"]?.integer, secondaryCallID: tree["secondaryCallID"]?.integer,
             addedParty: tree["addedParty"]?.string, time: time, userDataKeys: keys,
-            journeyUcids: strings("ucids").compactMap { UCID($0) })
+            journeyUcids: strings("ucids").compactMap { UCID($0) }, endedBy: tree["endedBy"]?.string)
     }
 }

@@ -33,8 +33,10 @@ extension TSAPIEvent {
         self.time = time
         self.monitor = tree["monitor"]?.lenientInteger
         self.type = type
-        self.csta = tree["csta"].map { CSTAEvent(EventType(rawValue: type), tree: $0) } ?? .other
+        let eventType = EventType(rawValue: type)
+        self.csta = tree["csta"].map { CSTAEvent(eventType, tree: $0) } ?? .other
         self.att = tree["att"].flatMap(ATTPrivateData.init(tree:))
+        self.snapshot = eventType == .linkSnapshot ? LinkSnapshot(envelope: tree) : nil
     }
 }
 

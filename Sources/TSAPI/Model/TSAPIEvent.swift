@@ -14,6 +14,8 @@ package struct TSAPIEvent: Sendable, Hashable, Decodable {
     package var type: String
     package var csta: CSTAEvent
     package var att: ATTPrivateData?
+    /// The device's calls after a gap, on a `LINK_SNAPSHOT`; nil on every other event.
+    package var snapshot: LinkSnapshot?
 
     package var eventType: EventType? { EventType(rawValue: type) }
     /// The switch, defaulting to the source as the contract says.
@@ -26,6 +28,8 @@ package struct TSAPIEvent: Sendable, Hashable, Decodable {
     private enum CodingKeys: String, CodingKey, CaseIterable {
         case id, source, seq, time, monitor, type, csta, att
         case switchName = "switch"
+        // A LINK_SNAPSHOT's own members.
+        case link, device, kind, calls
     }
 
     package init(from decoder: any Decoder) throws {
@@ -49,5 +53,41 @@ package struct TSAPIEvent: Sendable, Hashable, Decodable {
             csta = .other
         }
         att = try? container.decodeIfPresent(ATTPrivateData.self, forKey: .att)
+        if eventType == .linkSnapshot {
+            snapshot = try? SnapshotMembers(from: decoder).snapshot
+        }
+    }
+
+    /// The members of a `LINK_SNAPSHOT`, decoded as `LinkSnapshot(envelope:)` reads them from a tree.
+    private struct SnapshotMembers: Decodable {
+        struct Link: Decodable { var gap: Gap }
+        struct Gap: Decodable { var from: String, to: String }
+        struct Call: Decodable {
+            var callID: Int64
+            var state: String
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CallKeys.self)
+                guard let callID = try container.decodeLenientInteger(forKey: .callID) else {
+                    throw DecodingError.keyNotFound(
+                        CallKeys.callID, .init(codingPath: container.codingPath, debugDescription: "no callID"))
+                }
+                self.callID = callID
+                state = try container.decode(String.self, forKey: .state)
+            }
+            enum CallKeys: String, CodingKey { case callID, state }
+        }
+        var link: Link
+        var device: String
+        var kind: String
+        var calls: [Call]
+
+        var snapshot: LinkSnapshot? {
+            guard !device.isEmpty, let kind = LinkSnapshot.Kind(rawValue: kind),
+                let from = Timestamp.parse(link.gap.from), let to = Timestamp.parse(link.gap.to)
+            else { return nil }
+            return LinkSnapshot(
+                device: device, kind: kind, calls: calls.map { LinkSnapshot.Call(callID: $0.callID, state: $0.state) },
+                gap: LinkGap(from: from, to: to))
+        }
     }
 }
