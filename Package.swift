@@ -110,6 +110,7 @@ let package = Package(
             name: "AESLink",
             dependencies: [
                 "DMCC", "EventStore", "TSAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -25,40 +25,46 @@ package final class AESLink: Service, Sendable {
     let append: @Sendable ([IncomingEvent]) async throws -> Void
     let lastSeq: @Sendable (String) async throws -> Int64
     let logger: Logger
+    let store: PostgresLinkStore
     private let queue = EnvelopeQueue()
     private let stamper = Mutex(TimeStamper())
-    private let vdns: Set<String>
-    private let stations: Set<String>
-    private let metrics: LinkMetrics
+    /// The devices to monitor now; the events' mapping reads which are VDNs from it.
+    let devices: Mutex<LinkDevices>
+    /// How many device changes were asked for, and how many the live session has applied: a caller of
+    /// `addDevices` waits until its change is applied.
+    let deviceChangesAsked = Mutex(0)
+    let deviceChangesApplied = Mutex(0)
+    let devicesChanged = Doorbell()
+    let metrics: LinkMetrics
     /// Set by `switchAES()`: the session in progress ends and the link moves to its other AES.
     private let switchRequested = Mutex(false)
     private let switchBell = Doorbell()
 
     /// `append` stores a batch (the event appender); `lastSeq` gives the highest `seq` stored for a source.
     package init(
-        configuration: LinkConfiguration, board: LinkBoard,
+        configuration: LinkConfiguration, board: LinkBoard, store: PostgresLinkStore,
         append: @escaping @Sendable ([IncomingEvent]) async throws -> Void,
         lastSeq: @escaping @Sendable (String) async throws -> Int64, logger: Logger
     ) {
         self.configuration = configuration
         self.board = board
+        self.store = store
         self.append = append
         self.lastSeq = lastSeq
         var logger = logger
         logger[metadataKey: "link"] = "\(configuration.name)"
         self.logger = logger
-        vdns = Set(configuration.vdns)
-        stations = Set(configuration.stations)
+        devices = Mutex(LinkDevices(configuration))
         metrics = LinkMetrics(link: configuration.name)
     }
 
-    private var name: String { configuration.name }
+    package var name: String { configuration.name }
 
     package func run() async throws {
         if configuration.insecureSkipVerify, configuration.url.tls {
             logger.warning("TLS certificate checks are off for this link (insecureSkipVerify)")
         }
-        guard let first = await firstSeq() else { return }
+        guard let first = await firstSeq(), await loadDevices() else { return }
         queue.start(at: first)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.storeLoop() }
@@ -266,19 +272,20 @@ package final class AESLink: Service, Sendable {
                     return try NIOAsyncChannel<DMCCFrame, DMCCFrame>(wrappingChannelSynchronously: channel)
                 }
             }
-        var up: Session?
-        defer { attempt.session = up }
+        var live: LiveSession?
+        defer { attempt.session = live?.value.withLock { $0 } }
         try await channel.executeThenClose { inbound, outbound in
             let connection = DMCCConnection(outbound: outbound)
             let (gaps, gap) = AsyncStream.makeStream(of: Date.self)
             let context = ReadContext(url: url)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.read(inbound, connection, context: context, gaps: gap) }
-                let session = try await self.start(connection, url: url, resuming: resuming)
-                up = session
+                let session = LiveSession(try await self.start(connection, url: url, resuming: resuming))
+                live = session
                 attempt.upSince = .now
                 context.sessionID.withLock { $0 = session.id }
-                group.addTask { try await self.keepAlive(connection, session: session) }
+                group.addTask { try await self.keepAlive(connection, session: session.value.withLock { $0 }) }
+                group.addTask { try await self.applyDeviceChanges(connection, session) }
                 group.addTask { try await gracefulShutdown() }
                 group.addTask {
                     while !self.switchRequested.withLock({ $0 }) {
@@ -290,7 +297,8 @@ package final class AESLink: Service, Sendable {
                 group.addTask {
                     // Ends only with the connection (the group's cancellation ends the stream's iteration).
                     for await from in gaps {
-                        try await self.resynchronise(connection, session, url: url, gapFrom: from)
+                        try await self.resynchronise(
+                            connection, session.value.withLock { $0 }, url: url, gapFrom: from)
                     }
                     try Task.checkCancellation()
                 }
@@ -300,12 +308,14 @@ package final class AESLink: Service, Sendable {
                 do {
                     _ = try await group.next()
                 } catch let error as SwitchRequested {
-                    await self.stop(connection, session: session, url: url, reason: "\(error)", code: nil)
+                    await self.stop(
+                        connection, session: session.value.withLock { $0 }, url: url, reason: "\(error)", code: nil)
                     group.cancelAll()
                     throw error
                 }
                 await self.stop(
-                    connection, session: session, url: url, reason: "CallTrail is stopping", code: .shutdown)
+                    connection, session: session.value.withLock { $0 }, url: url, reason: "CallTrail is stopping",
+                    code: .shutdown)
                 group.cancelAll()
             }
         }
@@ -332,6 +342,17 @@ package final class AESLink: Service, Sendable {
         var devices: [String]
         /// Whether AES took back a lost session (its monitors with it) rather than starting a new one.
         var resumed = false
+    }
+
+    /// The session of a live connection: the device changes made at run time change its monitors while the
+    /// keep-alive, the snapshots and the stop read them.
+    final class LiveSession: Sendable {
+        let value: Mutex<Session>
+        let id: String
+        init(_ session: Session) {
+            value = Mutex(session)
+            id = session.id
+        }
     }
 
     struct Monitor: Sendable {
@@ -385,11 +406,14 @@ package final class AESLink: Service, Sendable {
                     "AES refused SystemRegister; the switch link's state will not be reported",
                     metadata: ["error": "\(error)"])
             }
-            for (extensions, kind) in [(configuration.stations, "station"), (configuration.vdns, "vdn")] {
-                for number in extensions {
-                    try await monitor(number, kind: kind, connection, &session)
-                }
+            for entry in devices.withLock({ $0.entries }) {
+                try await monitor(entry.extension, kind: entry.kind, connection, &session)
             }
+        } else {
+            // The resumed session has the monitors it had; the devices changed since are started or stopped.
+            let live = LiveSession(session)
+            try await reconcileDevices(connection, live)
+            session = live.value.withLock { $0 }
         }
         metrics.monitors.record(session.monitors.count)
         // `lastError` stays: once the link is up again it says why it last went down.
@@ -450,7 +474,7 @@ package final class AESLink: Service, Sendable {
 
     /// A device ID and a monitor for one extension; AES refusing either is recorded for that device and the
     /// others go on.
-    private func monitor(
+    func monitor(
         _ number: String, kind: String, _ connection: DMCCConnection, _ session: inout Session
     ) async throws {
         do {
@@ -658,6 +682,7 @@ package final class AESLink: Service, Sendable {
     private func received(_ element: XMLElement, xml: String) {
         let event: DMCCEvent
         do {
+            let (vdns, stations) = devices.withLock { ($0.vdns, $0.stations) }
             event = try DMCCEvent(element, vdns: vdns, stations: stations)
         } catch {
             logger.warning("an event that cannot be read", metadata: ["error": "\(error)"])

@@ -121,9 +121,10 @@ package func buildApplication(
     // The AES links come after the appender, so on shutdown they stop (and store their last events) before it does.
     let links = LinkBoard(arguments.links)
     var aesLinks: [String: AESLink] = [:]
+    let linkStore = PostgresLinkStore(client: client, logger: logger)
     for configuration in arguments.links {
         let link = AESLink(
-            configuration: configuration, board: links,
+            configuration: configuration, board: links, store: linkStore,
             append: { events in _ = try await appender.append(events) },
             lastSeq: { source in try await store.lastContiguousSeq(source: source) }, logger: logger)
         aesLinks[configuration.name] = link
