@@ -18,7 +18,8 @@ extension AESLink {
     package enum DeviceChangeOutcome: Sendable, Equatable {
         /// The live session applied it: the link's document shows the result.
         case applied
-        /// Recorded; the link is not up, and its next session monitors the devices as they are now.
+        /// Recorded; the link is not up here (its next session monitors the devices as they are now), or another
+        /// process owns it (and reads the change from the database within 5 s).
         case recorded
     }
 
@@ -59,6 +60,10 @@ extension AESLink {
             return count
         }
         devicesChanged.ring()
+        // Another process owns the link: it reads the change from the database within 5 s.
+        if let owner = board.status(name)?.owner, owner != LinkStatus.Owner(host: Self.host, pid: Self.pid) {
+            return .recorded
+        }
         let deadline = ContinuousClock.now + wait
         while ContinuousClock.now < deadline {
             if deviceChangesApplied.withLock({ $0 }) >= asked { return .applied }
@@ -71,29 +76,40 @@ extension AESLink {
     /// The run-time changes kept in the database, applied to the file's devices before the first session; waits
     /// out a database that is away. False when the process stops first.
     func loadDevices() async -> Bool {
-        var delay = Duration.milliseconds(500)
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                let changes = try await store.deviceChanges(link: name)
-                devices.withLock { devices in for change in changes { devices.apply(change) } }
-                if !changes.isEmpty {
-                    logger.info("devices changed at run time are restored", metadata: ["changes": "\(changes.count)"])
-                }
-                return true
-            } catch {
-                logger.warning("cannot read the link's run-time devices yet", metadata: ["error": "\(error)"])
-                let wait = delay
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
-                delay = min(delay * 2, .seconds(10))
-            }
+        let store = self.store
+        let name = self.name
+        guard
+            let changes = await waitingOutTheDatabase(
+                "the link's run-time devices",
+                {
+                    try await store.deviceChanges(link: name)
+                })
+        else { return false }
+        devices.withLock { devices in for change in changes { devices.apply(change) } }
+        if !changes.isEmpty {
+            logger.info("devices changed at run time are restored", metadata: ["changes": "\(changes.count)"])
         }
-        return false
+        return true
     }
 
-    /// Runs with the session: each time the devices change, the session's monitors follow them.
+    /// Runs with the session: each time the devices change, the session's monitors follow them. Changes made
+    /// through another process sharing the database are read from it every 5 s.
     func applyDeviceChanges(_ connection: DMCCConnection, _ session: LiveSession) async throws {
+        var lastRead = ContinuousClock.now
         while true {
             try Task.checkCancellation()
+            if ContinuousClock.now - lastRead >= .seconds(5) {
+                lastRead = .now
+                if let changes = try? await store.deviceChanges(link: name) {
+                    var stored = LinkDevices(configuration)
+                    for change in changes { stored.apply(change) }
+                    let differs = devices.withLock { devices in
+                        defer { devices = stored }
+                        return devices != stored
+                    }
+                    if differs { deviceChangesAsked.withLock { $0 += 1 } }
+                }
+            }
             let asked = deviceChangesAsked.withLock { $0 }
             if deviceChangesApplied.withLock({ $0 }) < asked {
                 try await reconcileDevices(connection, session)

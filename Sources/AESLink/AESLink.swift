@@ -17,7 +17,8 @@ import TSAPI
 /// doubling to 30 s), a login AES refuses after a minute, doubling to 15 (a tight loop could lock the AES
 /// account), and each loss and recovery is stored as `LINK_DOWN` and `LINK_UP`. Events are queued in memory and
 /// appended in the order AES sent them, each with the next `seq` of the link; while the database is away they wait,
-/// and nothing received is dropped. On graceful shutdown the link stops its monitors, releases its device IDs, ends
+/// and nothing received is dropped (up to `maxPending` of them: then the session ends until they are stored, and
+/// the snapshots after it close the gap). On graceful shutdown the link stops its monitors, releases its device IDs, ends
 /// its session, and stores the last events before it returns.
 package final class AESLink: Service, Sendable {
     package let configuration: LinkConfiguration
@@ -26,7 +27,21 @@ package final class AESLink: Service, Sendable {
     let lastSeq: @Sendable (String) async throws -> Int64
     let logger: Logger
     let store: PostgresLinkStore
-    private let queue = EnvelopeQueue()
+    let queue = EnvelopeQueue()
+    /// What one ownership of the link leaves to the next in this process: the session lost (to resume) and since
+    /// when the events have had a gap.
+    /// The most events the link keeps in memory while the database is away (about 1 KB each): past it the link
+    /// ends its session rather than grow without bound, and starts again once they are stored. The gap that leaves
+    /// is closed by the snapshots taken when it is back, as after any loss.
+    static let maxPending = 200_000
+
+    /// Whether an earlier ownership in this process set the queue going (with the seq after the last stored).
+    let queueStarted = Mutex(false)
+    let carried = Mutex<LostSession?>(nil)
+    /// Since when the link's events have had a gap not yet resynchronised: set at a loss (kept, if one is already
+    /// open, so a loss before the snapshots of the last are all taken does not move its start), cleared once every
+    /// device has been snapshot.
+    let openGap = Mutex<Date?>(nil)
     private let stamper = Mutex(TimeStamper())
     /// The devices to monitor now; the events' mapping reads which are VDNs from it.
     let devices: Mutex<LinkDevices>
@@ -64,24 +79,37 @@ package final class AESLink: Service, Sendable {
         if configuration.insecureSkipVerify, configuration.url.tls {
             logger.warning("TLS certificate checks are off for this link (insecureSkipVerify)")
         }
-        guard let first = await firstSeq(), await loadDevices() else { return }
-        queue.start(at: first)
+        await runWhileOwner()
+    }
+
+    /// The link's work while this process owns it: its session to AES and the storing of what AES sends. Returns
+    /// at graceful shutdown, once everything received is stored; cancelled (ownership lost), it leaves the queue
+    /// as it is and the session to be resumed.
+    func work() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.storeLoop() }
             await self.connectLoop()
-            self.queue.finish()
+            if !Task.isCancelled { self.queue.finish() }
         }
     }
 
     /// The `seq` after the highest stored for this link, so a restart never reuses one; waits out a database
     /// that is away. Nil when the process stops first.
-    private func firstSeq() async -> Int64? {
+    func firstSeq() async -> Int64? {
+        await waitingOutTheDatabase("the link's last seq") { try await self.lastSeq(self.name) + 1 }
+    }
+
+    /// `read` once the database answers: tried again after 0.5 s, doubling to 10 s, while it is away. Nil when the
+    /// process stops first.
+    func waitingOutTheDatabase<Value: Sendable>(
+        _ what: String, _ read: @Sendable () async throws -> Value
+    ) async -> Value? {
         var delay = Duration.milliseconds(500)
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
-                return try await lastSeq(name) + 1
+                return try await read()
             } catch {
-                logger.warning("cannot read the link's last seq yet", metadata: ["error": "\(error)"])
+                logger.warning("cannot read \(what) yet", metadata: ["error": "\(error)"])
                 let wait = delay
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
                 delay = min(delay * 2, .seconds(10))
@@ -106,7 +134,7 @@ package final class AESLink: Service, Sendable {
     }
 
     /// A session the link lost, which AES may keep for a resume until its cleanup delay has passed.
-    struct LostSession {
+    struct LostSession: Sendable {
         var session: Session
         var at: ContinuousClock.Instant
     }
@@ -115,10 +143,12 @@ package final class AESLink: Service, Sendable {
         var failures = 0
         var refusals = 0
         var target = Target.primary
-        var lost: LostSession?
-        // Since when the link's events have had a gap: set when it goes down, cleared once every device has been
-        // snapshot on the session that follows.
-        var gapFrom: Date?
+        // The session lost by the link's previous owner in this process, if any, to resume.
+        var lost = carried.withLock { carried in
+            defer { carried = nil }
+            return carried
+        }
+        defer { carried.withLock { $0 = lost } }
         var downSince: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             // A move asked for while the link was not up: made now, before the next try.
@@ -131,6 +161,10 @@ package final class AESLink: Service, Sendable {
                 target = target == .primary ? .standby : .primary
                 failures = 0
             }
+            // A queue at its bound (the database away): no new session until it has drained to half.
+            while queue.pending > Self.maxPending / 2, !Task.isShuttingDownGracefully, !Task.isCancelled {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            }
             let url = self.url(target)
             board.update(name) { status in
                 status.state = .connecting
@@ -142,11 +176,11 @@ package final class AESLink: Service, Sendable {
                 ContinuousClock.now - lost.at < .seconds(configuration.sessionCleanupDelay) ? lost.session : nil
             }
             do {
-                try await session(on: target, resuming: resume, gapFrom: gapFrom, attempt: &attempt)
+                try await session(
+                    on: target, resuming: resume, gapFrom: openGap.withLock { $0 }, attempt: &attempt)
                 return  // graceful shutdown: the session ended itself
             } catch {
                 let wasUp = attempt.session != nil
-                if wasUp { gapFrom = nil }
                 let refusal = (error as? LoginRefused)?.error
                 let problem = refusal ?? (error as? DMCCError)
                 let moving = error is SwitchRequested
@@ -170,7 +204,7 @@ package final class AESLink: Service, Sendable {
                 if let session = attempt.session {
                     // A session ended on purpose (a move to the other AES) was stopped: nothing to resume.
                     lost = moving ? nil : LostSession(session: session, at: .now)
-                    gapFrom = Date()
+                    openGap.withLock { $0 = $0 ?? Date() }
                     downSince = .now
                     queue.push { seq in
                         LinkEnvelope.linkDown(
@@ -528,6 +562,7 @@ package final class AESLink: Service, Sendable {
                     metadata: ["extension": "\(monitor.extension)", "error": "\(error)"])
             }
         }
+        openGap.withLock { open in if open == gapFrom { open = nil } }
         logger.info(
             "link resynchronised after a gap",
             metadata: ["devices": "\(session.monitors.count)", "gap_seconds": "\(gapTo.timeIntervalSince(gapFrom))"])
@@ -610,6 +645,12 @@ package final class AESLink: Service, Sendable {
                 switch message {
                 case .event(let element):
                     received(element, xml: frame.xml)
+                    if queue.pending > Self.maxPending {
+                        throw DMCCError(
+                            .closed,
+                            "\(queue.pending) events wait for the database; the session is ended until they are stored "
+                                + "(what happens meanwhile is resynchronised by snapshots)")
+                    }
                 case .systemStatus(let switchLinkUp):
                     try await connection.answer(invokeID: frame.invokeID, xml: DMCCRequest.systemStatusResponse)
                     if let switchLinkUp { switchLink(up: switchLinkUp, context: context, gaps: gaps) }
@@ -706,7 +747,7 @@ package final class AESLink: Service, Sendable {
 
     /// Appends the queued envelopes in order, in batches, until the link has stopped and the queue is empty. A
     /// batch that fails (the database is away) is tried again as it is: nothing received is dropped.
-    private func storeLoop() async {
+    func storeLoop() async {
         var delay = Duration.milliseconds(200)
         while let batch = await queue.next(max: 1_000) {
             var batch = batch
@@ -770,6 +811,20 @@ final class EnvelopeQueue: Sendable {
     private let bell = Doorbell()
 
     func start(at seq: Int64) { state.withLock { $0.nextSeq = seq } }
+
+    /// Drops what is not stored yet and numbers from `seq` on: another process owned the link meanwhile and
+    /// stored its own events under the seqs these had. Returns how many were dropped.
+    func reset(at seq: Int64) -> Int {
+        state.withLock { state in
+            let dropped = state.items.count - state.head
+            state = State()
+            state.nextSeq = seq
+            return dropped
+        }
+    }
+
+    /// How many envelopes wait to be stored.
+    var pending: Int { state.withLock { $0.items.count - $0.head } }
 
     /// Queues the envelope `make` writes for the next seq, with the XML it was made of.
     func push(xml: String? = nil, _ make: (Int64) -> String) {

@@ -48,6 +48,8 @@ package enum LinkEnvelope {
         case refused
         /// CallTrail ended the session itself: it is stopping, or moving to the link's other AES.
         case shutdown
+        /// The process that owned the link died; recorded by the one that took it over.
+        case ownerLost = "owner-lost"
         /// Anything else: a malformed frame, a request AES never answered.
         case error
     }
@@ -73,6 +75,20 @@ package enum LinkEnvelope {
             l.add("sessionID", sessionID)
             l.add("reason", reason)
             l.add("code", code.rawValue)
+            l.add("resumed", bool: false)
+        }
+    }
+
+    /// The link's previous owner (another CallTrail process) died holding it: recorded by the process that takes
+    /// it over, for the gap between the owner's last report and the new session.
+    static func ownerLost(
+        link: LinkConfiguration, aes: String, seq: Int64, time: Date, sessionID: String?, reason: String
+    ) -> String {
+        record("LINK_DOWN", link: link, seq: seq, time: time) { l in
+            l.add("aes", aes)
+            l.add("sessionID", sessionID)
+            l.add("reason", reason)
+            l.add("code", DownCode.ownerLost.rawValue)
             l.add("resumed", bool: false)
         }
     }

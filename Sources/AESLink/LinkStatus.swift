@@ -4,8 +4,8 @@ import TSAPI
 
 /// What `GET /v1/links` says of one link: where it is connected, whether its session and monitors are up, what
 /// AES refused, why it is not up, and how much it has received. Passwords never appear.
-package struct LinkStatus: Sendable, Encodable, Equatable {
-    package enum State: String, Sendable, Encodable {
+package struct LinkStatus: Sendable, Codable, Equatable {
+    package enum State: String, Sendable, Codable {
         /// A session is being made, or retried.
         case connecting
         /// The session and every monitor AES accepted are up.
@@ -14,7 +14,7 @@ package struct LinkStatus: Sendable, Encodable, Equatable {
         case down
     }
 
-    package struct Device: Sendable, Encodable, Equatable {
+    package struct Device: Sendable, Codable, Equatable {
         package var `extension`: String
         package var kind: String
         package var monitorCrossRefID: String?
@@ -22,7 +22,7 @@ package struct LinkStatus: Sendable, Encodable, Equatable {
         package var error: String?
     }
 
-    package struct Problem: Sendable, Encodable, Equatable {
+    package struct Problem: Sendable, Codable, Equatable {
         package var message: String
         package var aesError: String?
         package var at: String
@@ -43,10 +43,54 @@ package struct LinkStatus: Sendable, Encodable, Equatable {
     package var eventsReceived: Int
     package var lastEventAt: String?
     package var reconnects: Int
+    /// The process that owns the link (holds its AES session): this one, or, when several share the database,
+    /// another, whose last report this is. Nil until known.
+    package var owner: Owner?
+
+    package struct Owner: Sendable, Codable, Equatable {
+        package var host: String
+        package var pid: Int
+    }
 
     private enum Keys: String, CodingKey {
         case name, state, active, url, sessionID, since, monitored, failed, lastError, eventsReceived, lastEventAt
-        case reconnects
+        case reconnects, owner
+    }
+
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        name = try c.decode(String.self, forKey: .name)
+        state = try c.decode(State.self, forKey: .state)
+        active = try c.decode(String.self, forKey: .active)
+        url = try c.decode(String.self, forKey: .url)
+        sessionID = try c.decodeIfPresent(String.self, forKey: .sessionID)
+        since = try c.decode(String.self, forKey: .since)
+        monitored = try c.decode([Device].self, forKey: .monitored)
+        failed = try c.decode([Device].self, forKey: .failed)
+        lastError = try c.decodeIfPresent(Problem.self, forKey: .lastError)
+        eventsReceived = try c.decode(Int.self, forKey: .eventsReceived)
+        lastEventAt = try c.decodeIfPresent(String.self, forKey: .lastEventAt)
+        reconnects = try c.decode(Int.self, forKey: .reconnects)
+        owner = try c.decodeIfPresent(Owner.self, forKey: .owner)
+    }
+
+    init(
+        name: String, state: State, active: String, url: String, sessionID: String?, since: String,
+        monitored: [Device], failed: [Device], lastError: Problem?, eventsReceived: Int, lastEventAt: String?,
+        reconnects: Int
+    ) {
+        self.name = name
+        self.state = state
+        self.active = active
+        self.url = url
+        self.sessionID = sessionID
+        self.since = since
+        self.monitored = monitored
+        self.failed = failed
+        self.lastError = lastError
+        self.eventsReceived = eventsReceived
+        self.lastEventAt = lastEventAt
+        self.reconnects = reconnects
     }
 
     /// Every member present, `null` when not known, so a client reads the same members of every link.
@@ -64,11 +108,20 @@ package struct LinkStatus: Sendable, Encodable, Equatable {
         try c.encode(eventsReceived, forKey: .eventsReceived)
         try c.encode(lastEventAt, forKey: .lastEventAt)
         try c.encode(reconnects, forKey: .reconnects)
+        try c.encode(owner, forKey: .owner)
     }
 }
 
 extension LinkStatus.Device {
     private enum Keys: String, CodingKey { case `extension`, kind, monitorCrossRefID, error }
+
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        `extension` = try c.decode(String.self, forKey: .extension)
+        kind = try c.decode(String.self, forKey: .kind)
+        monitorCrossRefID = try c.decodeIfPresent(String.self, forKey: .monitorCrossRefID)
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+    }
 
     package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
@@ -108,6 +161,14 @@ package final class LinkBoard: Sendable {
     }
 
     package func status(_ name: String) -> LinkStatus? { links.withLock { $0[name] } }
+
+    /// Puts another process's report of a link it owns in place of this one's.
+    func mirror(_ status: LinkStatus) {
+        links.withLock { links in
+            guard links[status.name] != nil else { return }
+            links[status.name] = status
+        }
+    }
 
     /// Changes one link's status; a change of state moves `since`.
     package func update(_ name: String, _ change: (inout LinkStatus) -> Void) {

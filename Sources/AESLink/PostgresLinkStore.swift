@@ -105,11 +105,13 @@ package struct PostgresLinkStore: Sendable {
     /// Writes the owner's report on the lock's own connection: only the owner writes, and a write that fails with
     /// the connection tells the owner it may no longer be one.
     func report(link: String, host: String, pid: Int, status: String, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        // The rows are read to the end (none): a connection's next query waits for the last one's.
+        for try await _ in try await connection.query(
             """
             INSERT INTO link_owners (link, host, pid, status) VALUES (\(link), \(host), \(Int32(pid)), \(status)::jsonb)
             ON CONFLICT (link) DO UPDATE
             SET host = EXCLUDED.host, pid = EXCLUDED.pid, status = EXCLUDED.status, updated_at = now()
             """, logger: logger)
+        {}
     }
 }

@@ -23,14 +23,15 @@ struct ProcessKillTests {
     }
 
     /// Starts `calltrail serve` on a free port and waits until it answers `/health`.
-    static func serve(_ database: TestDatabase) async throws -> (Process, RawHTTP) {
+    static func serve(_ database: TestDatabase, extra: [String] = []) async throws -> (Process, RawHTTP) {
         let port = try freePort()
         let process = Process()
         process.executableURL = executable
-        process.arguments = [
-            "serve", "--database-url", database.url.urlString, "--port", "\(port)", "--log-level", "error",
-            "--migrations", packageRoot.appendingPathComponent("migrations").path,
-        ]
+        process.arguments =
+            [
+                "serve", "--database-url", database.url.urlString, "--port", "\(port)", "--log-level", "error",
+                "--migrations", packageRoot.appendingPathComponent("migrations").path,
+            ] + extra
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let http = RawHTTP(port: port, timeout: 2)
