@@ -17,7 +17,7 @@ import TSAPI
 /// doubling to 30 s), a login AES refuses after a minute, doubling to 15 (a tight loop could lock the AES
 /// account), and each loss and recovery is stored as `LINK_DOWN` and `LINK_UP`. Events are queued in memory and
 /// appended in the order AES sent them, each with the next `seq` of the link; while the database is away they wait,
-/// and nothing received is dropped (up to `maxPending` of them: then the session ends until they are stored, and
+/// and nothing received is dropped (up to the links file's `maxQueuedEvents` of them: then the session ends until they are stored, and
 /// the snapshots after it close the gap). On graceful shutdown the link stops its monitors, releases its device IDs, ends
 /// its session, and stores the last events before it returns.
 package final class AESLink: Service, Sendable {
@@ -30,11 +30,6 @@ package final class AESLink: Service, Sendable {
     let queue = EnvelopeQueue()
     /// What one ownership of the link leaves to the next in this process: the session lost (to resume) and since
     /// when the events have had a gap.
-    /// The most events the link keeps in memory while the database is away (about 1 KB each): past it the link
-    /// ends its session rather than grow without bound, and starts again once they are stored. The gap that leaves
-    /// is closed by the snapshots taken when it is back, as after any loss.
-    static let maxPending = 200_000
-
     /// Whether an earlier ownership in this process set the queue going (with the seq after the last stored).
     let queueStarted = Mutex(false)
     let carried = Mutex<LostSession?>(nil)
@@ -162,7 +157,7 @@ package final class AESLink: Service, Sendable {
                 failures = 0
             }
             // A queue at its bound (the database away): no new session until it has drained to half.
-            while queue.pending > Self.maxPending / 2, !Task.isShuttingDownGracefully, !Task.isCancelled {
+            while queue.pending > configuration.maxQueuedEvents / 2, !Task.isShuttingDownGracefully, !Task.isCancelled {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
             }
             let url = self.url(target)
@@ -645,7 +640,9 @@ package final class AESLink: Service, Sendable {
                 switch message {
                 case .event(let element):
                     received(element, xml: frame.xml)
-                    if queue.pending > Self.maxPending {
+                    // Past the bound (the database away long): the session ends rather than memory grow without
+                    // bound; it starts again once the queue has drained, and snapshots close the gap.
+                    if queue.pending > configuration.maxQueuedEvents {
                         throw DMCCError(
                             .closed,
                             "\(queue.pending) events wait for the database; the session is ended until they are stored "

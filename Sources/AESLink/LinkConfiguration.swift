@@ -30,6 +30,9 @@ package struct LinkConfiguration: Sendable, Equatable {
     package var sessionDuration: Int
     /// How long AES keeps a lost session for a resume, in seconds.
     package var sessionCleanupDelay: Int
+    /// The most events kept in memory while the database is away (about 1 KB each); past it the link ends its
+    /// session until they are stored, and snapshots close the gap.
+    package var maxQueuedEvents = 200_000
 
     package init(
         name: String, switchID: String, url: LinkURL, standby: LinkURL? = nil, username: String, password: String,
@@ -194,6 +197,7 @@ private struct LinksFile: Decodable {
         var protocolVersion: String?
         var sessionDuration: Int?
         var sessionCleanupDelay: Int?
+        var maxQueuedEvents: Int?
 
         func resolved(
             environment: [String: String], folder: URL?, index: Int
@@ -254,8 +258,12 @@ private struct LinksFile: Decodable {
             }
             var caPath = caFile
             if let path = caPath, !path.hasPrefix("/"), let folder { caPath = folder.appendingPathComponent(path).path }
+            let queued = maxQueuedEvents ?? 200_000
+            guard queued >= 1 else {
+                throw LinkConfigurationError("\(field("maxQueuedEvents")) must be at least 1")
+            }
             do {
-                return LinkConfiguration(
+                var link = LinkConfiguration(
                     name: name, switchID: self.switch ?? name, url: try LinkURL(try expand(url, "url")),
                     standby: try standby.map { (text) throws(LinkConfigurationError) in
                         try LinkURL(try expand(text, "standby"))
@@ -264,6 +272,8 @@ private struct LinksFile: Decodable {
                     caFile: caPath, insecureSkipVerify: insecureSkipVerify ?? false, stations: stations, vdns: vdns,
                     protocolVersion: protocolVersion, sessionDuration: duration,
                     sessionCleanupDelay: sessionCleanupDelay ?? 60)
+                link.maxQueuedEvents = queued
+                return link
             } catch {
                 throw LinkConfigurationError("\(field("url")): \(error.description)")
             }

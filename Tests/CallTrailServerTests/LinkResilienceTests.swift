@@ -2,9 +2,11 @@ import AESLink
 import AESSimulator
 import CallTrailServer
 import DMCC
+import EventStore
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import PostgresNIO
 import Simulator
 import TSAPI
 import TestSupport
@@ -264,6 +266,46 @@ struct LinkResilienceTests {
             #expect(legs.allSatisfy { leg in leg["endedBy"] as? String == "link-gap" }, "\(legs)")
             let context = try await AppHarness.get(client, "/v1/calls/\(ucid)")
             #expect(context["endedBy"] as? String == "link-gap", "\(context)")
+        }
+    }
+
+    /// The database stops taking the link's events (a table lock stands for a database that is away): past
+    /// `maxQueuedEvents` waiting in memory, the link ends its session rather than grow; once they are stored it
+    /// comes back by itself and snapshots every device for the gap.
+    @Test func aFullQueueEndsTheSessionUntilTheDatabaseTakesTheEvents() async throws {
+        let aes = try await AESLinkTests.startAES(Self.sites)
+        defer { Task { await aes.close() } }
+        var link = try Self.link(port: aes.port)
+        link.maxQueuedEvents = 4
+        var arguments = TestArguments()
+        arguments.links = [link]
+        let monitors = Self.monitors
+        try await AppHarness.withApp(arguments) { client, database in
+            try await Self.waitForUp(client, monitors: monitors)
+            let stored = try await Self.linkRecords(client).count
+            try await database.withClient(asOwner: true) { owner in
+                try await owner.withTransaction(logger: database.logger) { connection in
+                    try await connection.query(
+                        "LOCK TABLE event_log_head IN ACCESS EXCLUSIVE MODE", logger: database.logger)
+                    for event in AESLinkTests.events(.inboundAnswered) { await aes.send(event) }
+                    var state = ""
+                    for _ in 0..<500 {
+                        state = try await AESLinkTests.linkStates(client).first?["state"] as? String ?? ""
+                        if state != "up" { break }
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    #expect(state != "up", "the link ended its session with its queue full")
+                    // While the events cannot be stored, no new session is made.
+                    try await Task.sleep(for: .milliseconds(500))
+                    #expect(try await AESLinkTests.linkStates(client).first?["state"] as? String != "up")
+                }
+            }
+            let records = try await Self.waitForRecords(client, "LINK_UP", count: 2)
+            #expect(records.count > stored)
+            let down = try #require(Self.links(records, "LINK_DOWN").first)
+            #expect((down["reason"] as? String)?.contains("wait for the database") == true, "\(down)")
+            try await Self.waitForUp(client, monitors: monitors)
+            try await Self.waitForRecords(client, "LINK_SNAPSHOT", count: monitors)
         }
     }
 
