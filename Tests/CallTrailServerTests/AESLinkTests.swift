@@ -48,6 +48,13 @@ struct AESLinkTests {
         options.port = port
         options.certificateFile = certificate?.certificateFile
         options.keyFile = certificate?.keyFile
+        // A port just given up by a simulator that closed may take a moment to be free again.
+        for _ in 0..<50 where port != 0 {
+            if let server = try? await AESSimulatorServer.start(options, logger: Logger(label: "aes-simulator")) {
+                return server
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         return try await AESSimulatorServer.start(options, logger: Logger(label: "aes-simulator"))
     }
 

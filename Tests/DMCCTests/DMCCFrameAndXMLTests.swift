@@ -124,6 +124,16 @@ struct DMCCMessageTests {
                 "<SystemStatus><sysStatRegisterID>1</sysStatRegisterID><systemStatus>normal</systemStatus><extensions><privateData><private><ns1:SystemStatusPrivateData xmlns:ns1='x'><ns1:switchTlinkStatus><ns1:switchName>CM1</ns1:switchName><ns1:tlinkStatus>tlinkDown</ns1:tlinkStatus></ns1:switchTlinkStatus></ns1:SystemStatusPrivateData></private></privateData></extensions></SystemStatus>"
             )
                 == .systemStatus(switchLinkUp: false))
+        // Without the switch link's status, the system's: disabled is down, enabled or normal up, others unknown.
+        #expect(
+            try message("<SystemStatus><systemStatus>disabled</systemStatus></SystemStatus>")
+                == .systemStatus(switchLinkUp: false))
+        #expect(
+            try message("<SystemStatus><systemStatus>enabled</systemStatus></SystemStatus>")
+                == .systemStatus(switchLinkUp: true))
+        #expect(
+            try message("<SystemStatus><systemStatus>overloadImminent</systemStatus></SystemStatus>")
+                == .systemStatus(switchLinkUp: nil))
         #expect(try message("<SomethingNew/>") == .other("SomethingNew"))
     }
 }

@@ -58,8 +58,15 @@ package enum DMCCMessage: Sendable, Equatable {
             "StopApplicationSessionNegResponse", "CSTAErrorCode", "ErrorValue":
             self = .refused(Self.refusal(root))
         case "SystemStatus":
-            let status = root.descendant("tlinkStatus")?.text.trimmed
-            self = .systemStatus(switchLinkUp: status.map { $0 == "tlinkUp" })
+            // The switch link's own status when AES gives it (Avaya's private data); otherwise the system's: a
+            // disabled system passes no events, like a switch link down.
+            let tlink = root.descendant("tlinkStatus")?.text.trimmed
+            switch (tlink, root.descendant("systemStatus")?.text.trimmed) {
+            case (let tlink?, _): self = .systemStatus(switchLinkUp: tlink == "tlinkUp")
+            case (nil, "disabled"?): self = .systemStatus(switchLinkUp: false)
+            case (nil, "enabled"?), (nil, "normal"?): self = .systemStatus(switchLinkUp: true)
+            default: self = .systemStatus(switchLinkUp: nil)
+            }
         case "ApplicationSessionTerminated":
             self = .sessionTerminated(reason: root.descendant("definedTermReason")?.text.trimmed)
         default:
