@@ -31,6 +31,7 @@ extension AESLink {
             stations.map { PostgresLinkStore.DeviceChange(extension: $0, kind: "station", monitored: true) }
             + vdns.map { PostgresLinkStore.DeviceChange(extension: $0, kind: "vdn", monitored: true) }
         try await store.record(changes, link: name)
+        localDeviceChanges.withLock { $0 += 1 }
         devices.withLock { devices in for change in changes { devices.apply(change) } }
         // Asked for again: a device AES refused is tried again.
         let numbers = Set(changes.map(\.extension))
@@ -42,9 +43,14 @@ extension AESLink {
     /// Removes a device: recorded (it stays removed across restarts until added again), then its monitor stopped on
     /// the live session. Nil when the link does not monitor it.
     package func removeDevice(_ number: String, wait: Duration = .seconds(10)) async throws -> DeviceChangeOutcome? {
+        if !isOwner {
+            // Another process owns the link: the devices are as the database has them, changes made there included.
+            try await refreshDevices()
+        }
         guard let entry = devices.withLock({ $0.entries.first { $0.extension == number } }) else { return nil }
         try await store.record(
             [PostgresLinkStore.DeviceChange(extension: number, kind: entry.kind, monitored: false)], link: name)
+        localDeviceChanges.withLock { $0 += 1 }
         devices.withLock {
             $0.apply(PostgresLinkStore.DeviceChange(extension: number, kind: entry.kind, monitored: false))
         }
@@ -100,15 +106,7 @@ extension AESLink {
             try Task.checkCancellation()
             if ContinuousClock.now - lastRead >= .seconds(5) {
                 lastRead = .now
-                if let changes = try? await store.deviceChanges(link: name) {
-                    var stored = LinkDevices(configuration)
-                    for change in changes { stored.apply(change) }
-                    let differs = devices.withLock { devices in
-                        defer { devices = stored }
-                        return devices != stored
-                    }
-                    if differs { deviceChangesAsked.withLock { $0 += 1 } }
-                }
+                if (try? await refreshDevices()) == true { deviceChangesAsked.withLock { $0 += 1 } }
             }
             let asked = deviceChangesAsked.withLock { $0 }
             if deviceChangesApplied.withLock({ $0 }) < asked {
@@ -116,6 +114,22 @@ extension AESLink {
                 deviceChangesApplied.withLock { $0 = max($0, asked) }
             }
             await devicesChanged.wait(timeout: .seconds(1))
+        }
+    }
+
+    /// Reads the devices as the database has them (changes made through another process sharing it included);
+    /// returns whether they differ from what this process had. A read that a change of this process's overtook
+    /// is not applied: that change is newer.
+    @discardableResult
+    func refreshDevices() async throws -> Bool {
+        let before = localDeviceChanges.withLock { $0 }
+        let changes = try await store.deviceChanges(link: name)
+        var stored = LinkDevices(configuration)
+        for change in changes { stored.apply(change) }
+        return devices.withLock { devices in
+            guard localDeviceChanges.withLock({ $0 }) == before, devices != stored else { return false }
+            devices = stored
+            return true
         }
     }
 

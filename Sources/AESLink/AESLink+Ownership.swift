@@ -22,8 +22,10 @@ extension AESLink {
     /// This process, as the owners' table names it.
     static let host = ProcessInfo.processInfo.hostName
     static let pid = Int(ProcessInfo.processInfo.processIdentifier)
-    /// Tells this process from an earlier one that had the same pid.
-    static let instance = UUID().uuidString
+
+    /// The longest one step on the database may take (a report, a try of the lock): a query on a connection
+    /// PostgreSQL dropped can otherwise wait for ever, and an owner that cannot report may have lost its lock.
+    static let databaseStep = Duration.seconds(5)
 
     /// What the owner writes to `link_owners.status`.
     struct OwnerReport: Codable {
@@ -73,8 +75,10 @@ extension AESLink {
     /// Tries the lock every second until it is this process's; meanwhile the board shows the owner's report.
     private func waitForLock(_ lock: PostgresConnection) async throws {
         var logged = false
-        while !(try await store.tryLock(name, on: lock)) {
-            if let row = try await store.owner(link: name),
+        let store = self.store
+        let name = self.name
+        while !(try await withDatabaseTimeout(Self.databaseStep, { try await store.tryLock(name, on: lock) })) {
+            if let row = try await withDatabaseTimeout(Self.databaseStep, { try await store.owner(link: name) }),
                 let report = try? JSONDecoder().decode(OwnerReport.self, from: Data(row.status.utf8))
             {
                 var status = report.status
@@ -91,9 +95,13 @@ extension AESLink {
 
     /// The link's work while this process holds the lock on `lock`.
     private func own(_ lock: PostgresConnection) async throws {
-        let previous = try await store.owner(link: name)
+        owning.withLock { $0 = true }
+        defer { owning.withLock { $0 = false } }
+        let store = self.store
+        let name = self.name
+        let previous = try await withDatabaseTimeout(Self.databaseStep) { try await store.owner(link: name) }
         let report = previous.flatMap { try? JSONDecoder().decode(OwnerReport.self, from: Data($0.status.utf8)) }
-        let ours = report?.instance == Self.instance
+        let ours = report?.instance == instance
         if !ours || !queueStarted.withLock({ $0 }) {
             guard let first = await firstSeq(), await loadDevices() else { return }
             if queueStarted.withLock({ $0 }) {
@@ -107,8 +115,12 @@ extension AESLink {
                 queue.start(at: first)
             }
             queueStarted.withLock { $0 = true }
+            if let previous, report != nil, !ours {
+                // Events of the handover went to no one: from the last owner's last report to this one's session.
+                openGap.withLock { $0 = previous.updatedAt }
+            }
             if let previous, let report, !ours, !report.released {
-                // The last owner died holding the link: its gap starts at its last report.
+                // The last owner died holding the link.
                 let aes = report.status.url
                 queue.push { seq in
                     LinkEnvelope.ownerLost(
@@ -116,7 +128,6 @@ extension AESLink {
                         reason: "the process that owned the link (\(previous.host) pid \(previous.pid)) stopped "
                             + "reporting at \(Timestamp.format(previous.updatedAt)); this one took it over")
                 }
-                openGap.withLock { $0 = previous.updatedAt }
                 logger.notice(
                     "took the link over from a process that stopped",
                     metadata: ["previous": "\(previous.host) \(previous.pid)"])
@@ -155,19 +166,31 @@ extension AESLink {
     private func reportStatus(on lock: PostgresConnection, released: Bool) async throws {
         guard var status = board.status(name) else { return }
         status.owner = LinkStatus.Owner(host: Self.host, pid: Self.pid)
-        let report = OwnerReport(status: status, instance: Self.instance, released: released)
+        let report = OwnerReport(status: status, instance: instance, released: released)
         let text = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
-        try await store.report(link: name, host: Self.host, pid: Self.pid, status: text, on: lock)
-    }
-
-    /// Lets the lock go (and, after a clean stop, says so in the owners' table, so the next owner records no gap):
-    /// the lock belongs to the connection, which goes back to the pool.
-    private func release(_ lock: PostgresConnection, report: Bool?) async {
         let store = self.store
         let name = self.name
-        _ = try? await withDatabaseTimeout(.seconds(5)) {
-            if report == true { try await self.reportStatus(on: lock, released: true) }
-            try await store.unlock(name, on: lock)
+        try await withDatabaseTimeout(Self.databaseStep) {
+            try await store.report(link: name, host: Self.host, pid: Self.pid, status: text, on: lock)
+        }
+    }
+
+    /// Lets the lock go (and, after a clean stop, says so in the owners' table, so the next owner records no
+    /// `owner-lost`). The lock belongs to the connection, which goes back to the pool: if the unlock fails, the
+    /// connection is closed instead, so the lock cannot go back with it.
+    private func release(_ lock: PostgresConnection, report: Bool?) async {
+        if report == true {
+            do { try await reportStatus(on: lock, released: true) } catch {
+                logger.warning("could not report the link released", metadata: ["error": "\(error)"])
+            }
+        }
+        let store = self.store
+        let name = self.name
+        do {
+            try await withDatabaseTimeout(Self.databaseStep) { try await store.unlock(name, on: lock) }
+        } catch {
+            logger.warning("could not let the link's lock go; closing its connection", metadata: ["error": "\(error)"])
+            try? await lock.close()
         }
     }
 }

@@ -30,6 +30,13 @@ package final class AESLink: Service, Sendable {
     let queue = EnvelopeQueue()
     /// What one ownership of the link leaves to the next in this process: the session lost (to resume) and since
     /// when the events have had a gap.
+    /// Tells this link from the same link in an earlier process (which may have had the same pid) in the owners'
+    /// table.
+    let instance = UUID().uuidString
+    /// Whether this process owns the link now (holds its lock, and with it the session to AES).
+    let owning = Mutex(false)
+    package var isOwner: Bool { owning.withLock { $0 } }
+
     /// Whether an earlier ownership in this process set the queue going (with the seq after the last stored).
     let queueStarted = Mutex(false)
     let carried = Mutex<LostSession?>(nil)
@@ -43,6 +50,8 @@ package final class AESLink: Service, Sendable {
     /// How many device changes were asked for, and how many the live session has applied: a caller of
     /// `addDevices` waits until its change is applied.
     let deviceChangesAsked = Mutex(0)
+    /// Counts the changes made through this process, so a read of the database that one overtook is not applied.
+    let localDeviceChanges = Mutex(0)
     let deviceChangesApplied = Mutex(0)
     let devicesChanged = Doorbell()
     let metrics: LinkMetrics
@@ -746,7 +755,9 @@ package final class AESLink: Service, Sendable {
     /// batch that fails (the database is away) is tried again as it is: nothing received is dropped.
     func storeLoop() async {
         var delay = Duration.milliseconds(200)
-        while let batch = await queue.next(max: 1_000) {
+        // Cancelled (this process lost the link's lock), it stops before the next batch: another process may own
+        // the link now and number its own events from the last one stored.
+        while !Task.isCancelled, let batch = await queue.next(max: 1_000) {
             var batch = batch
             while true {
                 do {

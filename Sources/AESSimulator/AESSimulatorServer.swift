@@ -297,12 +297,19 @@ package final class AESSimulatorServer: Sendable {
         }
     }
 
-    /// Puts a lost session on `connection`, if it is still kept and resumes are not refused; its ID, or nil.
+    /// Puts a lost session on `connection`, if it is still kept and resumes are not refused; its ID, or nil. A
+    /// session still on another connection moves to this one: its client lost that connection before this server
+    /// noticed (a reconnect within moments of a broken stream).
     private func resume(_ id: String, on connection: Int) -> String? {
         state.withLock { state in
-            guard !state.refusesResumes, var session = state.sessions[id], session.connection == nil,
-                !session.stopped, let lostAt = session.lostAt, ContinuousClock.now - lostAt <= session.cleanupDelay
-            else { return nil }
+            guard !state.refusesResumes, var session = state.sessions[id], !session.stopped else { return nil }
+            if let old = session.connection {
+                state.connections[old]?.sessionID = nil
+            } else {
+                guard let lostAt = session.lostAt, ContinuousClock.now - lostAt <= session.cleanupDelay else {
+                    return nil
+                }
+            }
             session.connection = connection
             session.lostAt = nil
             state.sessions[id] = session

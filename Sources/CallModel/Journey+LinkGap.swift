@@ -24,10 +24,14 @@ extension Journey {
         case .station:
             return leg.parties.contains { $0.device == snapshot.device }
         case .vdn:
-            let cameThrough =
-                segments.contains { $0.kind == .vdn && $0.device == snapshot.device && $0.ucid == leg.ucid }
-                || (leg.role != .consultation && vdn == snapshot.device)
-            return cameThrough && !hasStation(onLeg: index)
+            // Only a call still in the vector (at the VDN, or queued from it, with no station yet): one that has
+            // left it (answered, transferred on) is no longer the VDN's to speak for.
+            let inVector =
+                segments.contains {
+                    $0.kind == .vdn && $0.device == snapshot.device && $0.ucid == leg.ucid && $0.end == nil
+                }
+                || ([.offered, .queued].contains(leg.state) && leg.role != .consultation && vdn == snapshot.device)
+            return inVector && !hasStation(onLeg: index)
         }
     }
 

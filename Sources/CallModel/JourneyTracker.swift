@@ -403,7 +403,15 @@ package struct JourneyTracker: Sendable {
             // The journey's id is its first UCID, known only now.
             removed.insert(journey.id)
             unindex(journey)
-            journey.id = first.rawValue
+            if let existing = table[first.rawValue]?.journey {
+                // A call taken up from a snapshot turns out to be one CallTrail knew under another callID (moved
+                // in the gap, by a transfer for one): one contact, one journey.
+                var merged = existing
+                merged.absorb(journey)
+                journey = merged
+            } else {
+                journey.id = first.rawValue
+            }
         }
         index(journey)
         changed.insert(journey.id)

@@ -144,6 +144,26 @@ struct LinkGapJourneyTests {
         #expect(journey.gap == adopted.gap)
     }
 
+    /// The caller moved in the gap (a transfer to 5002 under a new callID): 5001's snapshot ends the call there,
+    /// 5002's holds a callID no journey knew, and its next event carries the caller's UCID: one journey goes on.
+    @Test func aCallTakenUpThatTurnsOutKnownJoinsItsJourney() throws {
+        var tracker = JourneyTracker()
+        for event in try Self.events(try Self.answered(), from: 1) { tracker.apply(event) }
+        let snapshots = [Self.snapshot("5001"), Self.snapshot("5002", calls: [(2002, "CS_CONNECT")])]
+        for event in try Self.events(snapshots, from: 50) { tracker.apply(event) }
+        #expect(tracker.journeys.count == 2, "the original, ended in the gap, and the call taken up")
+        let lines = try ScenarioFixtures.lines("a-inbound-answered")
+        let established = try #require(lines.last { $0.contains("CSTA_ESTABLISHED") })
+            .replacingOccurrences(of: "\"callID\":1001", with: "\"callID\":2002")
+            .replacingOccurrences(of: "10:00:", with: "10:01:")
+        for event in try Self.events([established], from: 60) { tracker.apply(event) }
+        #expect(tracker.journeys.count == 1, "\(tracker.journeys.keys.sorted())")
+        let journey = try #require(tracker.journeys[Self.ucid])
+        #expect(!journey.isEnded, "the contact goes on at 5002")
+        #expect(journey.originalAni == "6135555493", "what was known of the caller stays")
+        #expect(journey.legs.contains { $0.endedBy == .linkGap })
+    }
+
     @Test func aSecondStationOnAKnownCallJoinsIt() throws {
         var tracker = JourneyTracker()
         for event in try Self.events(try Self.answered(), from: 1) { tracker.apply(event) }

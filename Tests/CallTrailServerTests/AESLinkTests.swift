@@ -252,8 +252,10 @@ struct AESLinkTests {
             let second = try await buildApplication(arguments)
             try await second.test(.live) { client in
                 try await Self.waitForLinks(client)
-                // The frames, LINK_UP, LINK_DOWN at the shutdown, and the second LINK_UP.
-                try await Self.waitForStored(client, count: aes.eventsSent + 3)
+                // The frames, LINK_UP, LINK_DOWN at the shutdown, the second LINK_UP, and a snapshot of every device
+                // for the time no process held the link.
+                let monitors = traffic.sites[0].monitors.count
+                try await Self.waitForStored(client, count: aes.eventsSent + 3 + monitors)
                 let log = try await AppHarness.get(client, "/v1/events?limit=10000")["events"] as? [[String: Any]] ?? []
                 let linkEvents = log.filter { $0["source"] as? String == "aes1" }
                 let seqs = linkEvents.compactMap { $0["seq"] as? Int }
@@ -263,7 +265,8 @@ struct AESLinkTests {
                 #expect(types.filter { $0 == "LINK_UP" }.count == 2)
                 let down = try #require(linkEvents.first { $0["type"] as? String == "LINK_DOWN" })
                 #expect((down["link"] as? [String: Any])?["code"] as? String == "shutdown")
-                #expect(types.last == "LINK_UP")
+                #expect(types.filter { $0 == "LINK_SNAPSHOT" }.count == monitors)
+                #expect(types.last { $0 != "LINK_SNAPSHOT" } == "LINK_UP")
             }
         }
     }

@@ -379,7 +379,9 @@ struct LinkResilienceTests {
             let trail = try await Self.linkRecords(client).map { "\($0["type"] ?? "") \($0["link"] ?? "")" }
             #expect(link["active"] as? String == "primary", "\(link) \(trail)")
             #expect((link["monitored"] as? [Any])?.count == monitors)
-            let records = try await Self.linkRecords(client)
+            // The link's records are stored after the board shows it up: wait for the third LINK_UP (primary,
+            // standby, primary again), which comes after the move's LINK_DOWN.
+            let records = try await Self.waitForRecords(client, "LINK_UP", count: 3)
             let codes = Self.links(records, "LINK_DOWN").compactMap { link in link["code"] as? String }
             #expect(codes.first == "closed")
             #expect(codes.last == "shutdown")

@@ -26,6 +26,11 @@ struct LinkRoutes<Context: RequestContext>: Sendable {
             guard let link = links[name], board.status(name) != nil else {
                 throw APIError(.notFound, "no link named \(name); GET /v1/links lists them", field: "name")
             }
+            guard link.isOwner else {
+                let owner = board.status(name)?.owner.map { "\($0.host) pid \($0.pid)" } ?? "another process"
+                throw APIError(
+                    .conflict, "the link \(name) is owned by \(owner), which holds its session: ask that process")
+            }
             guard link.switchAES() else {
                 throw APIError(.conflict, "the link \(name) has no standby AES to move to (standby in the links file)")
             }
