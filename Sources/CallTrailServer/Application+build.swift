@@ -35,6 +35,10 @@ package protocol AppArguments: Sendable {
     var readWaitSeconds: Double { get }
     /// The AES links to run (`--links FILE`).
     var links: [LinkConfiguration] { get }
+    /// Serve without tokens on any address (`--insecure-no-auth`): logged loudly at start.
+    var insecureNoAuth: Bool { get }
+    /// `/ready` and `/metrics` without a token, for a scraper on a private network (`--metrics-open`).
+    var metricsOpen: Bool { get }
 }
 
 /// The defaults, for tests and tools; `calltrail serve` gives each an option (and an environment variable), so the
@@ -48,6 +52,8 @@ extension AppArguments {
     package var feed: FeedPolicy { FeedPolicy() }
     package var readWaitSeconds: Double { 5 }
     package var links: [LinkConfiguration] { [] }
+    package var insecureNoAuth: Bool { false }
+    package var metricsOpen: Bool { false }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
@@ -91,6 +97,9 @@ package func buildApplication(
     }
 
     let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
+    let access = try await startAccessControl(arguments, client: client, url: url, role: role, logger: logger) {
+        embedded?.stop()
+    }
     let availability = DatabaseAvailability(logger: logger)
     let store = PostgresEventStore(client: client, logger: logger)
     let userData = PostgresUserDataStore(client: client, logger: logger)
@@ -115,7 +124,8 @@ package func buildApplication(
         store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes,
         saturation: saturation, availability: availability, onCommit: { projector.eventsAppended() })
     services += [
-        client, DatabaseMonitor(client: client, availability: availability, logger: logger), appender, userDataWriter,
+        client, access, DatabaseMonitor(client: client, availability: availability, logger: logger), appender,
+        userDataWriter,
         projector, hub,
     ]
     // The AES links come after the appender, so on shutdown they stop (and store their last events) before it does.
@@ -140,6 +150,7 @@ package func buildApplication(
     let router = Router(context: BasicRequestContext.self)
     let readWait = Duration.milliseconds(Int64(arguments.readWaitSeconds * 1000))
     router.add(middleware: ErrorMiddleware(availability: availability))
+    router.add(middleware: AccessMiddleware(access: access))
     router.add(middleware: DatabaseGateMiddleware(availability: availability))
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
     JourneyRoutes(journeys: journeys, userData: userData, feed: feed)
@@ -153,6 +164,7 @@ package func buildApplication(
         originWait: readWait)
     UserDataRoutes(service: userDataService, policy: arguments.userData).register(on: router)
     LinkRoutes(board: links, links: aesLinks).register(on: router)
+    TokenRoutes(access: access).register(on: router)
     HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics).register(
         on: router)
     FeedRoutes.registerPlainHTTP(on: router)
@@ -163,7 +175,8 @@ package func buildApplication(
     return Application(
         router: router,
         server: HTTPServerBuilder { responder in
-            FeedServerChannel(responder: responder, configuration: .init()) { socket, uri, _ in
+            FeedServerChannel(responder: responder, configuration: .init(refusal: access.feedRefusal)) {
+                socket, uri, _ in
                 await feedRoutes.serve(socket, uri: uri)
             }
         },
@@ -193,4 +206,48 @@ struct EmbeddedPostgresService: Service {
         }
         postgres.stop()
     }
+}
+
+/// Reads the tokens before anything is served and decides whether the server may start: with no token, only on
+/// loopback (the README's first run, served openly) or with `--insecure-no-auth`. A refusal stops the start with an
+/// error that says what to do (`stopEmbedded` first stops the private PostgreSQL).
+private func startAccessControl(
+    _ arguments: some AppArguments, client: PostgresClient, url: DatabaseURL, role: String?, logger: Logger,
+    stopEmbedded: () -> Void
+) async throws -> AccessControl {
+    let access = AccessControl(
+        store: PostgresTokenStore(client: client, logger: logger),
+        loopbackOnly: AccessControl.isLoopback(arguments.hostname), insecureNoAuth: arguments.insecureNoAuth,
+        metricsOpen: arguments.metricsOpen, logger: logger)
+    do {
+        let tokens = try await DatabaseBootstrap.withTemporaryClient(url, role: role, logger: logger) { client in
+            try await PostgresTokenStore(client: client, logger: logger).all()
+        }
+        access.set(tokens)
+    } catch {
+        stopEmbedded()
+        throw error
+    }
+    if arguments.insecureNoAuth {
+        logger.critical(
+            "serving WITHOUT access control (--insecure-no-auth): anyone who reaches the port reads and writes everything"
+        )
+    } else if !access.hasTokens {
+        guard access.loopbackOnly else {
+            stopEmbedded()
+            throw AccessError(
+                "refusing to serve on \(arguments.hostname) without a token: make one with `calltrail tokens create "
+                    + "--name NAME --scope admin`, or give --insecure-no-auth")
+        }
+        logger.notice(
+            "serving openly on loopback: no token is defined. Make one with `calltrail tokens create --name NAME --scope admin`; from then on every request needs one"
+        )
+    }
+    return access
+}
+
+/// Why the server will not start as asked.
+package struct AccessError: Error, CustomStringConvertible {
+    package var description: String
+    init(_ description: String) { self.description = description }
 }

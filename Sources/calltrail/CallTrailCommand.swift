@@ -13,6 +13,7 @@ struct CallTrailCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ServeCommand.self, MigrateCommand.self, ProjectionsCommand.self, SimulateCommand.self, FeedCommand.self,
+            TokensCommand.self,
         ]
     )
 }

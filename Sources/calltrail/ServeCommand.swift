@@ -46,6 +46,20 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
         help: "Largest /v1/userdata body; larger ones get 413 (env CALLTRAIL_USERDATA_MAX_BYTES).")
     var userDataMaxBytes: Int = Int(environment["CALLTRAIL_USERDATA_MAX_BYTES"] ?? "") ?? 65_536
 
+    @Flag(
+        name: .customLong("insecure-no-auth"),
+        help: "Serve without tokens on any address; logged loudly (env CALLTRAIL_INSECURE_NO_AUTH=1).")
+    var insecureNoAuthFlag = false
+    var insecureNoAuth: Bool { insecureNoAuthFlag || environment["CALLTRAIL_INSECURE_NO_AUTH"] == "1" }
+
+    @Flag(
+        name: .customLong("metrics-open"),
+        help:
+            "Serve /ready and /metrics without a token, for a scraper on a private network (env CALLTRAIL_METRICS_OPEN=1)."
+    )
+    var metricsOpenFlag = false
+    var metricsOpen: Bool { metricsOpenFlag || environment["CALLTRAIL_METRICS_OPEN"] == "1" }
+
     @Option(
         name: .customLong("feed-heartbeat"),
         help: "Seconds between heartbeats on an idle /v1/feed connection (env CALLTRAIL_FEED_HEARTBEAT).")

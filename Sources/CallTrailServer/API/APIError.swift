@@ -65,6 +65,11 @@ package struct APIError: HTTPResponseError, CustomStringConvertible {
 
     var body: Body { Body(error: Body.Detail(message: message, index: index, field: field)) }
 
+    /// The body as JSON text, for the answers written below the router (a refused feed upgrade).
+    var bodyText: String {
+        (try? JSONEncoder().encode(body)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
     package func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = try Response.encoded(body, status: status, retryAfter: retryAfter)
         response.headers.append(contentsOf: headers)

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HummingbirdCore
 import Logging
@@ -23,7 +24,8 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     enum Negotiated: Sendable {
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        /// An upgrade that is not made: malformed, or (with a refusal) its token does not admit it to the feed.
+        case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, AccessRefusal?)
         case feed(FeedSocket, uri: String)
     }
 
@@ -42,6 +44,10 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
         var closeTimeout: Duration = .seconds(15)
         var initialReceiveBytes = 512
         var limits = RequestLimits()
+        /// Why an upgrade's token does not admit it to the feed (`AccessControl.feedRefusal`); nil admits it.
+        var refusal: @Sendable (_ uri: String, _ authorization: String?, _ protocols: String?) -> AccessRefusal? = {
+            _, _, _ in nil
+        }
     }
 
     static let feedPath = "/v1/feed"
@@ -66,6 +72,7 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.pipeline.syncOperations.addHandler(
                 LingeringCloseHandler(limit: configuration.limits.lingeringBytes))
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+            let accessRefused = NIOLoopBoundBox(AccessRefusal?.none, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
                 maxFrameSize: configuration.maxFrameBytes,
                 shouldUpgrade: { channel, head in
@@ -76,7 +83,23 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                         head.uri.utf8.count <= configuration.limits.maxTargetBytes
                         && head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
                             <= configuration.limits.maxHeaderBytes
-                    return channel.eventLoop.makeSucceededFuture(path == Self.feedPath && fits ? HTTPHeaders() : nil)
+                    let protocols = head.headers["Sec-WebSocket-Protocol"].joined(separator: ",")
+                    guard path == Self.feedPath, fits else { return channel.eventLoop.makeSucceededFuture(nil) }
+                    if let refusal = configuration.refusal(
+                        head.uri, head.headers["Authorization"].first, protocols.isEmpty ? nil : protocols)
+                    {
+                        accessRefused.value = refusal
+                        return channel.eventLoop.makeSucceededFuture(nil)
+                    }
+                    // A browser that sends its token as a subprotocol (`bearer.TOKEN`) offers `calltrail` beside it,
+                    // and must be answered with one it offered: `calltrail`, never the token.
+                    var headers = HTTPHeaders()
+                    if protocols.split(separator: ",").contains(where: {
+                        $0.trimmingCharacters(in: .whitespaces) == "calltrail"
+                    }) {
+                        headers.add(name: "Sec-WebSocket-Protocol", value: "calltrail")
+                    }
+                    return channel.eventLoop.makeSucceededFuture(headers)
                 },
                 upgradePipelineHandler: { channel, head in
                     channel.eventLoop.makeCompletedFuture {
@@ -98,7 +121,7 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(isOutboundHalfClosureEnabled: true))
-                        return upgradeAttempted.value ? .refusedUpgrade(http) : .http(http)
+                        return upgradeAttempted.value ? .refusedUpgrade(http, accessRefused.value) : .http(http)
                     }
                 })
             var pipeline = NIOUpgradableHTTPServerPipelineConfiguration<Negotiated>(upgradeConfiguration: upgrades)
@@ -119,13 +142,25 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
             switch try await value.negotiated.get() {
             case .http(let http):
                 await handleHTTP(asyncChannel: http, logger: logger)
-            case .refusedUpgrade(let http):
+            case .refusedUpgrade(let http, let refusal):
                 try await http.executeThenClose { _, outbound in
+                    guard let refusal else {
+                        try await outbound.write(contentsOf: [
+                            .head(
+                                HTTPResponse(
+                                    status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])),
+                            .end(nil),
+                        ])
+                        return
+                    }
+                    // The error object every route answers with, and for a missing token the challenge.
+                    let body = ByteBuffer(string: APIError(refusal.status, refusal.message).bodyText)
+                    var fields: HTTPFields = [
+                        .connection: "close", .contentType: "application/json", .contentLength: "\(body.readableBytes)",
+                    ]
+                    if refusal.status == .unauthorized { fields[.wwwAuthenticate] = "Bearer realm=\"calltrail\"" }
                     try await outbound.write(contentsOf: [
-                        .head(
-                            HTTPResponse(
-                                status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])),
-                        .end(nil),
+                        .head(HTTPResponse(status: refusal.status, headerFields: fields)), .body(body), .end(nil),
                     ])
                 }
             case .feed(let socket, let uri):

@@ -15,4 +15,6 @@ struct TestArguments: AppArguments {
     var feed = FeedPolicy()
     var readWaitSeconds: Double = 5
     var links: [LinkConfiguration] = []
+    var insecureNoAuth = false
+    var metricsOpen = false
 }

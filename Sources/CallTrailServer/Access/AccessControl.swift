@@ -1,0 +1,146 @@
+import EventStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Who may use the API: the tokens, kept in memory (each request is checked without a database round trip) and
+/// read again every second, so a token made or revoked by another process (or `calltrail tokens`) counts within
+/// a second; one revoked through this process counts at once.
+///
+/// Open or not: with no token defined and the server bound to loopback only, it serves openly (the README's first
+/// run), and says so; `--insecure-no-auth` serves openly anywhere. Otherwise every route but `/health` (and
+/// `/ready`, `/metrics` with `--metrics-open`) needs a token with its scope.
+package final class AccessControl: Service, Sendable {
+    package let store: PostgresTokenStore
+    let loopbackOnly: Bool
+    let insecureNoAuth: Bool
+    let metricsOpen: Bool
+    let logger: Logger
+    private struct State {
+        var tokens: [APIToken] = []
+        /// Tokens used since the last write of `last_used_at`.
+        var used: Set<String> = []
+    }
+    private let state = Mutex(State())
+
+    package init(
+        store: PostgresTokenStore, loopbackOnly: Bool, insecureNoAuth: Bool, metricsOpen: Bool, logger: Logger
+    ) {
+        self.store = store
+        self.loopbackOnly = loopbackOnly
+        self.insecureNoAuth = insecureNoAuth
+        self.metricsOpen = metricsOpen
+        self.logger = logger
+    }
+
+    /// Whether `host` is a loopback address: only this machine can reach a server bound to it.
+    package static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Reads the tokens again (after a change made through this process).
+    package func load() async throws {
+        set(try await store.all())
+    }
+
+    /// The tokens as read (at start, before serving, and every second after).
+    func set(_ tokens: [APIToken]) {
+        state.withLock { $0.tokens = tokens }
+    }
+
+    /// Why the feed's WebSocket upgrade may not go ahead (nil: it may): its token (header, `access_token` or
+    /// `bearer.` entry) must hold `feed`. The refusal is answered as any route's would be.
+    @Sendable func feedRefusal(uri: String, authorization: String?, protocols: String?) -> AccessRefusal? {
+        let query = URLComponents(string: uri)?.queryItems ?? []
+        let secret = AccessMiddleware<BasicRequestContext>.secret(
+            authorization: authorization, isFeed: true,
+            accessToken: query.first { $0.name == "access_token" }?.value, protocols: protocols)
+        return AccessRefusal(decide(secret: secret, scope: .feed))
+    }
+
+    /// Whether any token that can still be used is defined.
+    var hasTokens: Bool {
+        let now = Date()
+        return state.withLock { $0.tokens.contains { $0.isValid(at: now) } }
+    }
+
+    /// Whether requests are served without a token.
+    package var isOpen: Bool { insecureNoAuth || (loopbackOnly && !hasTokens) }
+
+    /// What a request gets.
+    enum Decision: Equatable {
+        /// Served; the token's name, nil when no token was needed.
+        case allowed(String?)
+        case unauthorized(String)
+        case forbidden(Scope, token: String)
+    }
+
+    /// Decides a request that needs `scope` (nil: an open route) and carries `secret` (nil: none).
+    func decide(secret: String?, scope: Scope?, at time: Date = Date()) -> Decision {
+        guard let scope, !isOpen else { return .allowed(nil) }
+        guard let secret, !secret.isEmpty else {
+            return .unauthorized(
+                "this request needs a token with the scope \(scope.rawValue): Authorization: Bearer TOKEN")
+        }
+        let digest = APIToken.digest(of: secret)
+        // Every token is compared, each in constant time: how long the check takes says nothing of the secret.
+        let token = state.withLock { state -> APIToken? in
+            var found: APIToken?
+            for token in state.tokens where APIToken.sameDigest(token.digest, digest) { found = token }
+            if let found, found.isValid(at: time) { state.used.insert(found.name) }
+            return found
+        }
+        guard let token, token.isValid(at: time) else {
+            return .unauthorized("the token is not valid: unknown, revoked or expired")
+        }
+        guard scope.isGranted(by: token.scopes) else { return .forbidden(scope, token: token.name) }
+        return .allowed(token.name)
+    }
+
+    /// A token revoked through this process: refused from now on, before the next read.
+    func revoked(_ name: String) {
+        let now = Date()
+        state.withLock { state in
+            for index in state.tokens.indices where state.tokens[index].name == name {
+                state.tokens[index].revokedAt = now
+            }
+        }
+    }
+
+    /// Reads the tokens again every second and writes when they were last used; a database away only delays both.
+    package func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            let store = self.store
+            do {
+                let tokens = try await withDatabaseTimeout(.seconds(5)) { try await store.all() }
+                let used = state.withLock { state in
+                    state.tokens = tokens
+                    defer { state.used = [] }
+                    return state.used
+                }
+                try await withDatabaseTimeout(.seconds(5)) { try await store.markUsed(Array(used), at: Date()) }
+            } catch {
+                logger.debug("could not read the tokens again", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// A request refused for want of a token or of a scope, as the answer gives it.
+struct AccessRefusal: Sendable, Equatable {
+    var status: HTTPResponse.Status
+    var message: String
+
+    init?(_ decision: AccessControl.Decision) {
+        switch decision {
+        case .allowed: return nil
+        case .unauthorized(let why): (status, message) = (.unauthorized, why)
+        case .forbidden(let scope, let token):
+            (status, message) = (.forbidden, "the token \(token) lacks the scope \(scope.rawValue) this request needs")
+        }
+    }
+}

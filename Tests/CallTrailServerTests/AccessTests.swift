@@ -1,0 +1,118 @@
+import CallTrailServer
+import EventStore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import TSAPI
+import TestSupport
+import Testing
+
+/// Tokens and scopes over real sockets: open on loopback until a token exists, then `401` without a valid token,
+/// `403` without the scope, the route with it; revocation at once; the feed with its token in the query; a server
+/// on another address that will not start without a token.
+struct AccessTests {
+    static func send(
+        _ client: some TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, token: String? = nil,
+        body: String? = nil
+    ) async throws -> (status: HTTPResponse.Status, json: [String: Any], headers: HTTPFields) {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        let response = try await client.execute(
+            uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        let json = (try? JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8))) as? [String: Any]
+        return (response.status, json ?? [:], response.headers)
+    }
+
+    static func message(_ json: [String: Any]) -> String {
+        (json["error"] as? [String: Any])?["message"] as? String ?? ""
+    }
+
+    /// Makes a token through `POST /v1/tokens` (as `admin`, or openly while none exists); returns its secret.
+    static func token(
+        _ client: some TestClientProtocol, _ name: String, _ scopes: [String], as admin: String? = nil
+    ) async throws -> String {
+        let list = scopes.map { "\"\($0)\"" }.joined(separator: ",")
+        let made = try await send(
+            client, .post, "/v1/tokens", token: admin, body: "{\"name\": \"\(name)\", \"scopes\": [\(list)]}")
+        #expect(made.status == .created, "\(made.json)")
+        return try #require(made.json["token"] as? String)
+    }
+
+    @Test func openOnLoopbackUntilATokenExistsThenEveryRouteNeedsItsScope() async throws {
+        try await AppHarness.withApp { client, _ in
+            // No token: the README's first run, open.
+            #expect(try await Self.send(client, .get, "/v1/events").status == .ok)
+
+            let admin = try await Self.token(client, "ops", ["admin"])
+            let reader = try await Self.token(client, "crm-east", ["calls:read", "feed"], as: admin)
+            #expect(admin.hasPrefix("ct_") && admin != reader)
+
+            // Without a token: 401 with the challenge, naming the scope needed, never a secret.
+            let missing = try await Self.send(client, .get, "/v1/events")
+            #expect(missing.status == .unauthorized)
+            #expect(missing.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+            #expect(Self.message(missing.json).contains("events:read"))
+            let wrong = try await Self.send(client, .get, "/v1/events", token: "ct_nottherightone")
+            #expect(wrong.status == .unauthorized)
+
+            // With a token that lacks the scope: 403 naming it.
+            let forbidden = try await Self.send(client, .get, "/v1/events", token: reader)
+            #expect(forbidden.status == .forbidden)
+            #expect(Self.message(forbidden.json).contains("events:read"), "\(forbidden.json)")
+            #expect(!Self.message(forbidden.json).contains(reader))
+            #expect(try await Self.send(client, .post, "/v1/tokens", token: reader, body: "{}").status == .forbidden)
+
+            // With the scope: the route. `admin` holds every scope.
+            #expect(try await Self.send(client, .get, "/v1/calls?device=5001", token: reader).status != .forbidden)
+            #expect(try await Self.send(client, .get, "/v1/events", token: admin).status == .ok)
+            #expect(try await Self.send(client, .get, "/health").status == .ok, "/health stays open")
+            #expect(try await Self.send(client, .get, "/ready").status == .unauthorized)
+            #expect(try await Self.send(client, .get, "/ready", token: admin).status == .ok)
+
+            // The list never shows a secret.
+            let list = try await Self.send(client, .get, "/v1/tokens", token: admin)
+            let names = (list.json["tokens"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(names == ["crm-east", "ops"])
+            #expect(!"\(list.json)".contains(reader) && !"\(list.json)".contains(admin))
+
+            // Revoked: refused at once.
+            #expect(try await Self.send(client, .delete, "/v1/tokens/crm-east", token: admin).status == .ok)
+            #expect(try await Self.send(client, .get, "/v1/calls?device=5001", token: reader).status == .unauthorized)
+            #expect(try await Self.send(client, .delete, "/v1/tokens/crm-east", token: admin).status == .notFound)
+        }
+    }
+
+    @Test func theFeedTakesItsTokenInTheQueryAndRefusesAnUpgradeWithoutOne() async throws {
+        try await AppHarness.withApp { client, _ in
+            let admin = try await Self.token(client, "ops", ["admin"])
+            let desk = try await Self.token(client, "desk", ["feed"], as: admin)
+            let port = try #require(client.port)
+            let upgrade = [
+                "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            ]
+            let refused = try await RawHTTP(port: port, timeout: 5).exchangeOffPool(
+                "GET", "/v1/feed?devices=5001", headers: upgrade)
+            #expect(refused.status == 401, "\(refused.body)")
+            #expect(refused.body.contains("feed"))
+            let feed = try await FeedClient.connect(port: port, query: "devices=5001&access_token=\(desk)")
+            let live = try await feed.waitFor { messages in messages.contains { $0["type"]?.string == "live" } }
+            #expect(live.contains { $0["type"]?.string == "live" })
+        }
+    }
+
+    @Test func anotherAddressWithoutATokenDoesNotStartUnlessToldToServeOpenly() async throws {
+        try await TestDatabase.with { database in
+            var arguments = TestArguments()
+            arguments.databaseURL = database.url.urlString
+            arguments.hostname = "0.0.0.0"
+            await #expect(throws: AccessError.self) { _ = try await buildApplication(arguments) }
+            arguments.insecureNoAuth = true
+            let app = try await buildApplication(arguments)
+            try await app.test(.live) { client in
+                let status = try await Self.send(client, .get, "/v1/events").status
+                #expect(status == .ok)
+            }
+        }
+    }
+}
