@@ -39,6 +39,8 @@ package protocol AppArguments: Sendable {
     var insecureNoAuth: Bool { get }
     /// `/ready` and `/metrics` without a token, for a scraper on a private network (`--metrics-open`).
     var metricsOpen: Bool { get }
+    /// Addresses (`10.20.0.0/16`, `10.30.1.5`) whose feed connections with `format=ctisvr` need no token.
+    var ctisvrAllow: [String] { get }
 }
 
 /// The defaults, for tests and tools; `calltrail serve` gives each an option (and an environment variable), so the
@@ -54,6 +56,7 @@ extension AppArguments {
     package var links: [LinkConfiguration] { [] }
     package var insecureNoAuth: Bool { false }
     package var metricsOpen: Bool { false }
+    package var ctisvrAllow: [String] { [] }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
@@ -215,10 +218,17 @@ private func startAccessControl(
     _ arguments: some AppArguments, client: PostgresClient, url: DatabaseURL, role: String?, logger: Logger,
     stopEmbedded: () -> Void
 ) async throws -> AccessControl {
+    let ranges: [AddressRange]
+    do {
+        ranges = try arguments.ctisvrAllow.flatMap { try AddressRange.list($0) }
+    } catch {
+        stopEmbedded()
+        throw error
+    }
     let access = AccessControl(
         store: PostgresTokenStore(client: client, logger: logger),
         loopbackOnly: AccessControl.isLoopback(arguments.hostname), insecureNoAuth: arguments.insecureNoAuth,
-        metricsOpen: arguments.metricsOpen, logger: logger)
+        metricsOpen: arguments.metricsOpen, ctisvrAllow: ranges, logger: logger)
     do {
         let tokens = try await DatabaseBootstrap.withTemporaryClient(url, role: role, logger: logger) { client in
             try await PostgresTokenStore(client: client, logger: logger).all()

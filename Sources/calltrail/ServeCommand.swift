@@ -61,6 +61,14 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     var metricsOpen: Bool { metricsOpenFlag || environment["CALLTRAIL_METRICS_OPEN"] == "1" }
 
     @Option(
+        name: .customLong("ctisvr-allow"),
+        help:
+            "Addresses whose /v1/feed connections with format=ctisvr need no token, e.g. 10.20.0.0/16,10.30.1.5 (env CALLTRAIL_CTISVR_ALLOW)."
+    )
+    var ctisvrAllowOption: String?
+    var ctisvrAllow: [String] { [ctisvrAllowOption ?? environment["CALLTRAIL_CTISVR_ALLOW"]].compactMap { $0 } }
+
+    @Option(
         name: .customLong("feed-heartbeat"),
         help: "Seconds between heartbeats on an idle /v1/feed connection (env CALLTRAIL_FEED_HEARTBEAT).")
     var feedHeartbeat: Double = Double(environment["CALLTRAIL_FEED_HEARTBEAT"] ?? "") ?? 15

@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import TSAPI
 import TestSupport
 import Testing
@@ -114,5 +115,44 @@ struct AccessTests {
                 #expect(status == .ok)
             }
         }
+    }
+
+    /// The handshake of a WebSocket upgrade to the feed, as RawHTTP sends it.
+    static let upgrade = [
+        "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    ]
+
+    /// Legacy ctiSVR desktops know only IP lists: from an allowed address, `format=ctisvr` needs no token; the
+    /// native feed still does, and other addresses get `401`.
+    @Test func aCtiSvrClientFromAnAllowedAddressNeedsNoTokenForCtiSvrOnly() async throws {
+        for (allowed, admitted) in [("127.0.0.0/8", true), ("10.20.0.0/16,10.30.1.5", false)] {
+            var arguments = TestArguments()
+            arguments.ctisvrAllow = [allowed]
+            try await AppHarness.withApp(arguments) { client, _ in
+                _ = try await Self.token(client, "ops", ["admin"])
+                let http = RawHTTP(port: try #require(client.port), timeout: 2)
+                let ctisvr = try await http.exchangeOffPool("GET", "/v1/feed?format=ctisvr", headers: Self.upgrade)
+                #expect(ctisvr.status == (admitted ? 101 : 401), "\(allowed): \(ctisvr.status) \(ctisvr.body)")
+                let native = try await http.exchangeOffPool("GET", "/v1/feed?devices=5001", headers: Self.upgrade)
+                #expect(native.status == 401, "a native feed needs its token whatever the address")
+            }
+        }
+    }
+
+    @Test func addressRanges() throws {
+        let range = try #require(AddressRange("10.20.0.0/16"))
+        #expect(range.contains(try SocketAddress(ipAddress: "10.20.255.1", port: 1)))
+        #expect(!range.contains(try SocketAddress(ipAddress: "10.21.0.1", port: 1)))
+        #expect(range.contains(try SocketAddress(ipAddress: "::ffff:10.20.3.4", port: 1)), "IPv4 seen as IPv6")
+        let one = try #require(AddressRange("10.30.1.5"))
+        #expect(one.contains(try SocketAddress(ipAddress: "10.30.1.5", port: 1)))
+        #expect(!one.contains(try SocketAddress(ipAddress: "10.30.1.6", port: 1)))
+        let v6 = try #require(AddressRange("fd00::/8"))
+        #expect(v6.contains(try SocketAddress(ipAddress: "fd12::1", port: 1)))
+        #expect(!v6.contains(try SocketAddress(ipAddress: "fe80::1", port: 1)))
+        #expect(AddressRange("10.20.0.0/33") == nil)
+        #expect(AddressRange("example.com") == nil)
+        #expect(throws: AccessError.self) { try AddressRange.list("10.0.0.0/8,nope") }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 
@@ -18,6 +19,9 @@ package final class AccessControl: Service, Sendable {
     let loopbackOnly: Bool
     let insecureNoAuth: Bool
     let metricsOpen: Bool
+    /// Addresses whose feed connections with `format=ctisvr` need no token: legacy ctiSVR desktops, which know
+    /// only IP lists.
+    let ctisvrAllow: [AddressRange]
     let logger: Logger
     private struct State {
         var tokens: [APIToken] = []
@@ -27,8 +31,10 @@ package final class AccessControl: Service, Sendable {
     private let state = Mutex(State())
 
     package init(
-        store: PostgresTokenStore, loopbackOnly: Bool, insecureNoAuth: Bool, metricsOpen: Bool, logger: Logger
+        store: PostgresTokenStore, loopbackOnly: Bool, insecureNoAuth: Bool, metricsOpen: Bool,
+        ctisvrAllow: [AddressRange] = [], logger: Logger
     ) {
+        self.ctisvrAllow = ctisvrAllow
         self.store = store
         self.loopbackOnly = loopbackOnly
         self.insecureNoAuth = insecureNoAuth
@@ -52,13 +58,25 @@ package final class AccessControl: Service, Sendable {
     }
 
     /// Why the feed's WebSocket upgrade may not go ahead (nil: it may): its token (header, `access_token` or
-    /// `bearer.` entry) must hold `feed`. The refusal is answered as any route's would be.
-    @Sendable func feedRefusal(uri: String, authorization: String?, protocols: String?) -> AccessRefusal? {
+    /// `bearer.` entry) must hold `feed`, unless it asks for `format=ctisvr` from an address `--ctisvr-allow` lists
+    /// (logged with the address). The refusal is answered as any route's would be.
+    @Sendable func feedRefusal(
+        uri: String, authorization: String?, protocols: String?, remote: SocketAddress?
+    ) -> AccessRefusal? {
         let query = URLComponents(string: uri)?.queryItems ?? []
         let secret = AccessMiddleware<BasicRequestContext>.secret(
             authorization: authorization, isFeed: true,
             accessToken: query.first { $0.name == "access_token" }?.value, protocols: protocols)
-        return AccessRefusal(decide(secret: secret, scope: .feed))
+        guard let refusal = AccessRefusal(decide(secret: secret, scope: .feed)) else { return nil }
+        if query.first(where: { $0.name == "format" })?.value == "ctisvr",
+            let range = ctisvrAllow.first(where: { $0.contains(remote) })
+        {
+            logger.notice(
+                "a ctiSVR client connected by its address, without a token",
+                metadata: ["address": "\(remote?.ipAddress ?? "?")", "allowed_by": "\(range)"])
+            return nil
+        }
+        return refusal
     }
 
     /// Whether any token that can still be used is defined.

@@ -45,9 +45,9 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
         var initialReceiveBytes = 512
         var limits = RequestLimits()
         /// Why an upgrade's token does not admit it to the feed (`AccessControl.feedRefusal`); nil admits it.
-        var refusal: @Sendable (_ uri: String, _ authorization: String?, _ protocols: String?) -> AccessRefusal? = {
-            _, _, _ in nil
-        }
+        var refusal:
+            @Sendable (_ uri: String, _ authorization: String?, _ protocols: String?, _ remote: SocketAddress?) ->
+                AccessRefusal? = { _, _, _, _ in nil }
     }
 
     static let feedPath = "/v1/feed"
@@ -86,7 +86,8 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                     let protocols = head.headers["Sec-WebSocket-Protocol"].joined(separator: ",")
                     guard path == Self.feedPath, fits else { return channel.eventLoop.makeSucceededFuture(nil) }
                     if let refusal = configuration.refusal(
-                        head.uri, head.headers["Authorization"].first, protocols.isEmpty ? nil : protocols)
+                        head.uri, head.headers["Authorization"].first, protocols.isEmpty ? nil : protocols,
+                        channel.remoteAddress)
                     {
                         accessRefused.value = refusal
                         return channel.eventLoop.makeSucceededFuture(nil)

@@ -17,4 +17,5 @@ struct TestArguments: AppArguments {
     var links: [LinkConfiguration] = []
     var insecureNoAuth = false
     var metricsOpen = false
+    var ctisvrAllow: [String] = []
 }
