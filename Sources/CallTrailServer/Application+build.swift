@@ -173,14 +173,15 @@ package func buildApplication(
     FeedRoutes.registerPlainHTTP(on: router)
 
     let feedRoutes = FeedRoutes(
-        hub: hub, journeys: journeys, feed: feed, userData: userDataService, policy: arguments.feed, logger: logger)
+        hub: hub, journeys: journeys, feed: feed, userData: userDataService, policy: arguments.feed, access: access,
+        logger: logger)
 
     return Application(
         router: router,
         server: HTTPServerBuilder { responder in
-            FeedServerChannel(responder: responder, configuration: .init(refusal: access.feedRefusal)) {
-                socket, uri, _ in
-                await feedRoutes.serve(socket, uri: uri)
+            FeedServerChannel(responder: responder, configuration: .init(admission: access.feedAdmission)) {
+                socket, uri, token, _ in
+                await feedRoutes.serve(socket, uri: uri, token: token)
             }
         },
         configuration: .init(address: .hostname(arguments.hostname, port: arguments.port), serverName: "CallTrail"),

@@ -4,6 +4,8 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOWebSocket
+import WSCore
 import TSAPI
 import TestSupport
 import Testing
@@ -99,6 +101,28 @@ struct AccessTests {
             let feed = try await FeedClient.connect(port: port, query: "devices=5001&access_token=\(desk)")
             let live = try await feed.waitFor { messages in messages.contains { $0["type"]?.string == "live" } }
             #expect(live.contains { $0["type"]?.string == "live" })
+        }
+    }
+
+    /// An open feed whose token is revoked is closed at once, with the reason; another token's feed stays.
+    @Test func revokingATokenClosesItsOpenFeeds() async throws {
+        try await AppHarness.withApp { client, _ in
+            let admin = try await Self.token(client, "ops", ["admin"])
+            let desk = try await Self.token(client, "desk", ["feed"], as: admin)
+            let other = try await Self.token(client, "wall", ["feed"], as: admin)
+            let port = try #require(client.port)
+            let revoked = try await FeedClient.connect(port: port, query: "devices=5001&access_token=\(desk)")
+            let kept = try await FeedClient.connect(port: port, query: "devices=5001&access_token=\(other)")
+            for feed in [revoked, kept] {
+                _ = try await feed.waitFor { messages in messages.contains { $0["type"]?.string == "live" } }
+            }
+            #expect(try await Self.send(client, .delete, "/v1/tokens/desk", token: admin).status == .ok)
+            let frame = try await revoked.closed(within: .seconds(10))
+            #expect(frame?.closeCode == .policyViolation, "\(String(describing: frame))")
+            #expect(frame?.reason?.contains("desk") == true)
+            // The other token's feed is still served: its client closes it, and the server answers.
+            let answer = try await kept.close()
+            #expect(answer?.closeCode == .normalClosure)
         }
     }
 

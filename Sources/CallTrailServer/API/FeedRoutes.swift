@@ -38,6 +38,7 @@ struct FeedRoutes: Sendable {
     let feed: PostgresFeedStore
     let userData: UserDataService
     let policy: FeedPolicy
+    let access: AccessControl
     let logger: Logger
 
     /// What the URL asks for.
@@ -77,7 +78,15 @@ struct FeedRoutes: Sendable {
     }
 
     /// Serves one subscriber's socket until it closes; on the server's graceful shutdown, closes it with 1001.
-    func serve(_ socket: FeedSocket, uri: String) async {
+    /// Serves one feed connection; one admitted by a token is closed (`policyViolation`, with the reason) when the
+    /// token is revoked or expires.
+    func serve(_ socket: FeedSocket, uri: String, token: String?) async {
+        let watched = token.map { token in
+            access.watch(token: token) { reason in
+                Task { try? await socket.close(.policyViolation, reason: reason) }
+            }
+        }
+        defer { if let watched { access.unwatch(watched) } }
         let subscription: Subscription
         do {
             subscription = try Subscription(Self.parameters(URI(uri)))

@@ -57,26 +57,63 @@ package final class AccessControl: Service, Sendable {
         state.withLock { $0.tokens = tokens }
     }
 
-    /// Why the feed's WebSocket upgrade may not go ahead (nil: it may): its token (header, `access_token` or
-    /// `bearer.` entry) must hold `feed`, unless it asks for `format=ctisvr` from an address `--ctisvr-allow` lists
-    /// (logged with the address). The refusal is answered as any route's would be.
-    @Sendable func feedRefusal(
+    /// Whether the feed's WebSocket upgrade may go ahead: the name of the token that admits it (nil when none was
+    /// needed), or why not. Its token (header, `access_token` or `bearer.` entry) must hold `feed`, unless it asks for
+    /// `format=ctisvr` from an address `--ctisvr-allow` lists (logged with the address). A refusal is answered as
+    /// any route's would be.
+    @Sendable func feedAdmission(
         uri: String, authorization: String?, protocols: String?, remote: SocketAddress?
-    ) -> AccessRefusal? {
+    ) -> Result<String?, AccessRefusal> {
         let query = URLComponents(string: uri)?.queryItems ?? []
         let secret = AccessMiddleware<BasicRequestContext>.secret(
             authorization: authorization, isFeed: true,
             accessToken: query.first { $0.name == "access_token" }?.value, protocols: protocols)
-        guard let refusal = AccessRefusal(decide(secret: secret, scope: .feed)) else { return nil }
+        let decision = decide(secret: secret, scope: .feed)
+        guard let refusal = AccessRefusal(decision) else {
+            if case .allowed(let token) = decision { return .success(token) }
+            return .success(nil)
+        }
         if query.first(where: { $0.name == "format" })?.value == "ctisvr",
             let range = ctisvrAllow.first(where: { $0.contains(remote) })
         {
             logger.notice(
                 "a ctiSVR client connected by its address, without a token",
                 metadata: ["address": "\(remote?.ipAddress ?? "?")", "allowed_by": "\(range)"])
-            return nil
+            return .success(nil)
         }
-        return refusal
+        return .failure(refusal)
+    }
+
+    /// Feed connections open under a token, each with how to close it: a token revoked or expired ends them.
+    private let openFeeds = Mutex<[Int: (token: String, close: @Sendable (String) -> Void)]>([:])
+    private let nextFeed = Mutex(0)
+
+    /// Watches a feed connection admitted by `token`; `close` ends it with a reason. Returns the id to `unwatch`.
+    func watch(token: String, close: @escaping @Sendable (String) -> Void) -> Int {
+        let id = nextFeed.withLock { next in
+            next += 1
+            return next
+        }
+        openFeeds.withLock { $0[id] = (token, close) }
+        return id
+    }
+
+    func unwatch(_ id: Int) {
+        _ = openFeeds.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// Closes the feeds whose token can no longer be used.
+    private func closeFeedsOfInvalidTokens() {
+        let now = Date()
+        let valid = state.withLock { Set($0.tokens.filter { $0.isValid(at: now) }.map(\.name)) }
+        let closing = openFeeds.withLock { feeds in
+            let ids = feeds.filter { !valid.contains($0.value.token) }.map(\.key)
+            return ids.compactMap { feeds.removeValue(forKey: $0) }
+        }
+        for feed in closing {
+            logger.notice("closing a feed whose token was revoked or expired", metadata: ["token": "\(feed.token)"])
+            feed.close("the token \(feed.token) was revoked or has expired")
+        }
     }
 
     /// Whether any token that can still be used is defined.
@@ -126,6 +163,7 @@ package final class AccessControl: Service, Sendable {
                 state.tokens[index].revokedAt = now
             }
         }
+        closeFeedsOfInvalidTokens()
     }
 
     /// Reads the tokens again every second and writes when they were last used; a database away only delays both.
@@ -140,6 +178,7 @@ package final class AccessControl: Service, Sendable {
                     defer { state.used = [] }
                     return state.used
                 }
+                closeFeedsOfInvalidTokens()
                 try await withDatabaseTimeout(.seconds(5)) { try await store.markUsed(Array(used), at: Date()) }
             } catch {
                 logger.debug("could not read the tokens again", metadata: ["error": "\(error)"])
@@ -149,7 +188,7 @@ package final class AccessControl: Service, Sendable {
 }
 
 /// A request refused for want of a token or of a scope, as the answer gives it.
-struct AccessRefusal: Sendable, Equatable {
+struct AccessRefusal: Error, Sendable, Equatable {
     var status: HTTPResponse.Status
     var message: String
 

@@ -20,13 +20,14 @@ import NIOWebSocket
 /// 2,048 bytes were about 10 MB. The allocator still doubles the buffer (up to 64 KB) whenever a read fills it,
 /// so a connection that posts events reads as before.
 struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
-    typealias FeedHandler = @Sendable (FeedSocket, _ uri: String, Logger) async -> Void
+    /// Serves an upgraded connection; `token` is the name of the token that admitted it (nil: none was needed).
+    typealias FeedHandler = @Sendable (FeedSocket, _ uri: String, _ token: String?, Logger) async -> Void
 
     enum Negotiated: Sendable {
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         /// An upgrade that is not made: malformed, or (with a refusal) its token does not admit it to the feed.
         case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, AccessRefusal?)
-        case feed(FeedSocket, uri: String)
+        case feed(FeedSocket, uri: String, token: String?)
     }
 
     struct Value: ServerChildChannelValue {
@@ -44,10 +45,11 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
         var closeTimeout: Duration = .seconds(15)
         var initialReceiveBytes = 512
         var limits = RequestLimits()
-        /// Why an upgrade's token does not admit it to the feed (`AccessControl.feedRefusal`); nil admits it.
-        var refusal:
+        /// Whether an upgrade's token admits it to the feed (`AccessControl.feedAdmission`): the token's name
+        /// (nil when none was needed), or why not.
+        var admission:
             @Sendable (_ uri: String, _ authorization: String?, _ protocols: String?, _ remote: SocketAddress?) ->
-                AccessRefusal? = { _, _, _, _ in nil }
+                Result<String?, AccessRefusal> = { _, _, _, _ in .success(nil) }
     }
 
     static let feedPath = "/v1/feed"
@@ -73,6 +75,7 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                 LingeringCloseHandler(limit: configuration.limits.lingeringBytes))
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let accessRefused = NIOLoopBoundBox(AccessRefusal?.none, eventLoop: channel.eventLoop)
+            let admittedBy = NIOLoopBoundBox(String?.none, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
                 maxFrameSize: configuration.maxFrameBytes,
                 shouldUpgrade: { channel, head in
@@ -85,10 +88,13 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                             <= configuration.limits.maxHeaderBytes
                     let protocols = head.headers["Sec-WebSocket-Protocol"].joined(separator: ",")
                     guard path == Self.feedPath, fits else { return channel.eventLoop.makeSucceededFuture(nil) }
-                    if let refusal = configuration.refusal(
+                    switch configuration.admission(
                         head.uri, head.headers["Authorization"].first, protocols.isEmpty ? nil : protocols,
                         channel.remoteAddress)
                     {
+                    case .success(let token):
+                        admittedBy.value = token
+                    case .failure(let refusal):
                         accessRefused.value = refusal
                         return channel.eventLoop.makeSucceededFuture(nil)
                     }
@@ -107,7 +113,7 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                         let socket = FeedSocket(channel: channel, closeTimeout: configuration.closeTimeout)
                         try channel.pipeline.syncOperations.addHandler(
                             socket.makeHandler(maxMessageBytes: configuration.maxMessageBytes))
-                        return .feed(socket, uri: head.uri)
+                        return .feed(socket, uri: head.uri, token: admittedBy.value)
                     }
                 })
             let upgrades = NIOTypedHTTPServerUpgradeConfiguration<Negotiated>(
@@ -164,8 +170,8 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                         .head(HTTPResponse(status: refusal.status, headerFields: fields)), .body(body), .end(nil),
                     ])
                 }
-            case .feed(let socket, let uri):
-                await feed(socket, uri, logger)
+            case .feed(let socket, let uri, let token):
+                await feed(socket, uri, token, logger)
             }
         } catch let error as ChannelError where error == .inputClosed {
             logger.trace("the connection closed before its first request")
