@@ -27,6 +27,19 @@ package final class AccessControl: Service, Sendable {
         var tokens: [APIToken] = []
         /// Tokens used since the last write of `last_used_at`.
         var used: Set<String> = []
+        /// Tokens revoked through this process, kept revoked over a read of the table that began before the
+        /// revocation was committed, until a read shows it.
+        var revokedHere: Set<String> = []
+
+        mutating func applyRevocations(at time: Date) {
+            for index in tokens.indices where revokedHere.contains(tokens[index].name) {
+                if tokens[index].revokedAt == nil {
+                    tokens[index].revokedAt = time
+                } else {
+                    revokedHere.remove(tokens[index].name)
+                }
+            }
+        }
     }
     private let state = Mutex(State())
 
@@ -54,7 +67,10 @@ package final class AccessControl: Service, Sendable {
 
     /// The tokens as read (at start, before serving, and every second after).
     func set(_ tokens: [APIToken]) {
-        state.withLock { $0.tokens = tokens }
+        state.withLock { state in
+            state.tokens = tokens
+            state.applyRevocations(at: Date())
+        }
     }
 
     /// Whether the feed's WebSocket upgrade may go ahead: the name of the token that admits it (nil when none was
@@ -157,11 +173,9 @@ package final class AccessControl: Service, Sendable {
 
     /// A token revoked through this process: refused from now on, before the next read.
     func revoked(_ name: String) {
-        let now = Date()
         state.withLock { state in
-            for index in state.tokens.indices where state.tokens[index].name == name {
-                state.tokens[index].revokedAt = now
-            }
+            state.revokedHere.insert(name)
+            state.applyRevocations(at: Date())
         }
         closeFeedsOfInvalidTokens()
     }
@@ -173,8 +187,8 @@ package final class AccessControl: Service, Sendable {
             let store = self.store
             do {
                 let tokens = try await withDatabaseTimeout(.seconds(5)) { try await store.all() }
+                set(tokens)
                 let used = state.withLock { state in
-                    state.tokens = tokens
                     defer { state.used = [] }
                     return state.used
                 }
