@@ -145,7 +145,7 @@ extension AESLink {
                 // AES no longer has it: gone all the same.
                 logger.notice(
                     "AES refused to stop a monitor",
-                    metadata: ["extension": "\(monitor.extension)", "error": "\(error)"])
+                    metadata: ["extension": "\(monitor.extension)", "error": "\(LoggedError(error))"])
             }
             session.value.withLock { session in
                 session.monitors.removeAll { $0.crossRefID == monitor.crossRefID }

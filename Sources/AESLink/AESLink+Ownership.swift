@@ -59,7 +59,8 @@ extension AESLink {
                 return
             } catch {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return }
-                logger.warning("the link's ownership is interrupted; retrying", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "the link's ownership is interrupted; retrying", metadata: ["error": "\(LoggedError(error))"])
                 board.update(name) { status in
                     status.state = .connecting
                     status.monitored = []
@@ -152,7 +153,7 @@ extension AESLink {
                     } catch is CancellationError {
                         return
                     } catch {
-                        throw OwnershipLost(cause: "\(error)")
+                        throw OwnershipLost(cause: "\(LoggedError(error))")
                     }
                 }
             }
@@ -181,7 +182,7 @@ extension AESLink {
     private func release(_ lock: PostgresConnection, report: Bool?) async {
         if report == true {
             do { try await reportStatus(on: lock, released: true) } catch {
-                logger.warning("could not report the link released", metadata: ["error": "\(error)"])
+                logger.warning("could not report the link released", metadata: ["error": "\(LoggedError(error))"])
             }
         }
         let store = self.store
@@ -189,7 +190,9 @@ extension AESLink {
         do {
             try await withDatabaseTimeout(Self.databaseStep) { try await store.unlock(name, on: lock) }
         } catch {
-            logger.warning("could not let the link's lock go; closing its connection", metadata: ["error": "\(error)"])
+            logger.warning(
+                "could not let the link's lock go; closing its connection", metadata: ["error": "\(LoggedError(error))"]
+            )
             try? await lock.close()
         }
     }

@@ -113,7 +113,7 @@ package final class AESLink: Service, Sendable {
             do {
                 return try await read()
             } catch {
-                logger.warning("cannot read \(what) yet", metadata: ["error": "\(error)"])
+                logger.warning("cannot read \(what) yet", metadata: ["error": "\(LoggedError(error))"])
                 let wait = delay
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
                 delay = min(delay * 2, .seconds(10))
@@ -194,14 +194,15 @@ package final class AESLink: Service, Sendable {
                     : refusal != nil
                         ? .refused : problem?.code == .closed ? .closed : problem?.code == .timeout ? .silent : .error
                 logger.error(
-                    "AES link failed", metadata: ["error": "\(error)", "aes": "\(url)", "code": "\(code.rawValue)"])
+                    "AES link failed",
+                    metadata: ["error": "\(LoggedError(error))", "aes": "\(url)", "code": "\(code.rawValue)"])
                 if !moving { metrics.errors.increment() }
                 board.update(name) { status in
                     status.state = refusal != nil ? .down : .connecting
                     status.sessionID = nil
                     status.monitored = []
                     status.lastError = LinkStatus.Problem(
-                        message: "\(error)", aesError: problem?.aesError, at: Timestamp.format(Date()))
+                        message: "\(LoggedError(error))", aesError: problem?.aesError, at: Timestamp.format(Date()))
                     if wasUp { status.reconnects += 1 }
                 }
                 metrics.up.record(0)
@@ -213,7 +214,7 @@ package final class AESLink: Service, Sendable {
                     queue.push { seq in
                         LinkEnvelope.linkDown(
                             link: self.configuration, aes: url, seq: seq, time: Date(), sessionID: session.id,
-                            code: code, reason: "\(error)")
+                            code: code, reason: "\(LoggedError(error))")
                     }
                 } else if downSince == nil {
                     downSince = .now
@@ -347,7 +348,8 @@ package final class AESLink: Service, Sendable {
                     _ = try await group.next()
                 } catch let error as SwitchRequested {
                     await self.stop(
-                        connection, session: session.value.withLock { $0 }, url: url, reason: "\(error)", code: nil)
+                        connection, session: session.value.withLock { $0 }, url: url, reason: "\(LoggedError(error))",
+                        code: nil)
                     group.cancelAll()
                     throw error
                 }
@@ -442,7 +444,7 @@ package final class AESLink: Service, Sendable {
             } catch {
                 logger.notice(
                     "AES refused SystemRegister; the switch link's state will not be reported",
-                    metadata: ["error": "\(error)"])
+                    metadata: ["error": "\(LoggedError(error))"])
             }
             for entry in devices.withLock({ $0.entries }) {
                 try await monitor(entry.extension, kind: entry.kind, connection, &session)
@@ -468,7 +470,8 @@ package final class AESLink: Service, Sendable {
             answer = try await connection.request(startRequest(resume: lost.id))
         } catch let error as DMCCError where error.code == .refused {
             logger.notice(
-                "AES did not resume the lost session", metadata: ["session": "\(lost.id)", "error": "\(error)"])
+                "AES did not resume the lost session",
+                metadata: ["session": "\(lost.id)", "error": "\(LoggedError(error))"])
             return nil
         }
         guard case .sessionStarted(let id, _, let duration) = answer, id == lost.id else {
@@ -532,7 +535,8 @@ package final class AESLink: Service, Sendable {
             }
         } catch let error as DMCCError where error.code == .refused || error.code == .unexpectedMessage {
             // AES refused this device (or answered oddly): recorded, and the others go on.
-            logger.warning("AES refused a device", metadata: ["extension": "\(number)", "error": "\(error)"])
+            logger.warning(
+                "AES refused a device", metadata: ["extension": "\(number)", "error": "\(LoggedError(error))"])
             board.update(name) {
                 $0.failed.append(
                     .init(extension: number, kind: kind, monitorCrossRefID: nil, error: error.aesError ?? error.message)
@@ -563,7 +567,7 @@ package final class AESLink: Service, Sendable {
             } catch let error as DMCCError where error.code == .refused || error.code == .timeout {
                 logger.warning(
                     "AES refused a device's snapshot; its calls cannot be resynchronised",
-                    metadata: ["extension": "\(monitor.extension)", "error": "\(error)"])
+                    metadata: ["extension": "\(monitor.extension)", "error": "\(LoggedError(error))"])
             }
         }
         openGap.withLock { open in if open == gapFrom { open = nil } }
@@ -732,7 +736,7 @@ package final class AESLink: Service, Sendable {
             let (vdns, stations) = devices.withLock { ($0.vdns, $0.stations) }
             event = try DMCCEvent(element, vdns: vdns, stations: stations)
         } catch {
-            logger.warning("an event that cannot be read", metadata: ["error": "\(error)"])
+            logger.warning("an event that cannot be read", metadata: ["error": "\(LoggedError(error))"])
             metrics.errors.increment()
             return
         }
@@ -779,7 +783,8 @@ package final class AESLink: Service, Sendable {
                     // The link wrote an envelope the parser refuses: a bug of CallTrail's. Each envelope is read
                     // alone, and one that cannot be is stored as a placeholder with its seq, so the link's seqs
                     // stay without a gap (a restart finds the last one by that).
-                    logger.error("the link wrote envelopes that do not parse", metadata: ["error": "\(error)"])
+                    logger.error(
+                        "the link wrote envelopes that do not parse", metadata: ["error": "\(LoggedError(error))"])
                     batch = queue.replace(batch.count) { envelope in
                         let bytes = Array(envelope.utf8)
                         let readable = bytes.withUnsafeBytes { (try? IngestBatchParser.parse($0)) != nil }
@@ -790,7 +795,7 @@ package final class AESLink: Service, Sendable {
                     if Task.isCancelled { return }
                     logger.warning(
                         "storing the link's events failed; retrying",
-                        metadata: ["error": "\(error)", "events": "\(batch.count)"])
+                        metadata: ["error": "\(LoggedError(error))", "events": "\(batch.count)"])
                     try? await Task.sleep(for: delay)
                     delay = min(delay * 2, .seconds(5))
                 }

@@ -134,9 +134,10 @@ package struct JourneyTracker: Sendable {
 
     package mutating func apply(_ event: CallEvent) {
         position = max(position, event.position)
-        // The user-data service's events are stamped with the server's clock, not the switch's: letting them
-        // move the event-time clock would end every journey whose switch clock lags as "silent".
-        if event.event.eventType?.isUserData == true { return }
+        // The user-data service's and access control's events are stamped with the server's clock, not the
+        // switch's: letting them move the event-time clock would end every journey whose switch clock lags as
+        // "silent".
+        if event.event.eventType?.isStampedByServer == true { return }
         clock = max(clock, event.time)
         if clock >= nextSilenceCheck {
             endSilentJourneys()

@@ -41,6 +41,8 @@ package protocol AppArguments: Sendable {
     var metricsOpen: Bool { get }
     /// Addresses (`10.20.0.0/16`, `10.30.1.5`) whose feed connections with `format=ctisvr` need no token.
     var ctisvrAllow: [String] { get }
+    /// HTTPS and WSS (`--tls-cert`, `--tls-key`, `--tls-client-ca`); nil serves plain HTTP.
+    var tls: ServerTLS.Files? { get }
 }
 
 /// The defaults, for tests and tools; `calltrail serve` gives each an option (and an environment variable), so the
@@ -57,6 +59,7 @@ extension AppArguments {
     package var insecureNoAuth: Bool { false }
     package var metricsOpen: Bool { false }
     package var ctisvrAllow: [String] { [] }
+    package var tls: ServerTLS.Files? { nil }
 }
 
 /// The composition root: the one place that wires the database, the store, the appender and the routes.
@@ -100,8 +103,12 @@ package func buildApplication(
     }
 
     let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
-    let access = try await startAccessControl(arguments, client: client, url: url, role: role, logger: logger) {
+    let tls: ServerTLS?
+    do {
+        tls = try arguments.tls.map { try ServerTLS(files: $0, logger: logger) }
+    } catch {
         embedded?.stop()
+        throw error
     }
     let availability = DatabaseAvailability(logger: logger)
     let store = PostgresEventStore(client: client, logger: logger)
@@ -126,11 +133,20 @@ package func buildApplication(
     let appender = EventAppender(
         store: store, logger: logger, maxEventsPerTransaction: arguments.appendMaxEvents, lanes: arguments.appendLanes,
         saturation: saturation, availability: availability, onCommit: { projector.eventsAppended() })
+    // Access control's events go into the log like any other, through the appender.
+    let recorder = AccessRecorder(logger: logger) { events in _ = try await appender.append(events) }
+    let access = try await startAccessControl(
+        arguments, client: client, url: url, role: role, recorder: recorder,
+        clientCertificates: tls?.requiresClientCertificates ?? false,
+        logger: logger
+    ) {
+        embedded?.stop()
+    }
     services += [
         client, access, DatabaseMonitor(client: client, availability: availability, logger: logger), appender,
-        userDataWriter,
-        projector, hub,
+        recorder, userDataWriter, projector, hub,
     ]
+    if let tls { services.append(tls) }
     // The AES links come after the appender, so on shutdown they stop (and store their last events) before it does.
     let links = LinkBoard(arguments.links)
     var aesLinks: [String: AESLink] = [:]
@@ -150,10 +166,10 @@ package func buildApplication(
                 logger: logger))
     }
 
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: CallTrailRequestContext.self)
     let readWait = Duration.milliseconds(Int64(arguments.readWaitSeconds * 1000))
     router.add(middleware: ErrorMiddleware(availability: availability))
-    router.add(middleware: AccessMiddleware(access: access))
+    router.add(middleware: AccessMiddleware(access: access, reads: TokenReadCounters()))
     router.add(middleware: DatabaseGateMiddleware(availability: availability))
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
     JourneyRoutes(journeys: journeys, userData: userData, feed: feed)
@@ -168,6 +184,7 @@ package func buildApplication(
     UserDataRoutes(service: userDataService, policy: arguments.userData).register(on: router)
     LinkRoutes(board: links, links: aesLinks).register(on: router)
     TokenRoutes(access: access).register(on: router)
+    AuditRoutes(store: PostgresAuditStore(client: client, logger: logger)).register(on: router)
     HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics).register(
         on: router)
     FeedRoutes.registerPlainHTTP(on: router)
@@ -179,9 +196,9 @@ package func buildApplication(
     return Application(
         router: router,
         server: HTTPServerBuilder { responder in
-            FeedServerChannel(responder: responder, configuration: .init(admission: access.feedAdmission)) {
-                socket, uri, token, _ in
-                await feedRoutes.serve(socket, uri: uri, token: token)
+            FeedServerChannel(responder: responder, configuration: .init(admission: access.feedAdmission, tls: tls)) {
+                socket, uri, caller, _ in
+                await feedRoutes.serve(socket, uri: uri, caller: caller)
             }
         },
         configuration: .init(address: .hostname(arguments.hostname, port: arguments.port), serverName: "CallTrail"),
@@ -204,7 +221,9 @@ struct EmbeddedPostgresService: Service {
                         logger.error("the private PostgreSQL had stopped; started it again")
                     }
                 } catch {
-                    logger.error("the private PostgreSQL is down and did not start", metadata: ["error": "\(error)"])
+                    logger.error(
+                        "the private PostgreSQL is down and did not start", metadata: ["error": "\(LoggedError(error))"]
+                    )
                 }
             }
         }
@@ -213,11 +232,12 @@ struct EmbeddedPostgresService: Service {
 }
 
 /// Reads the tokens before anything is served and decides whether the server may start: with no token, only on
-/// loopback (the README's first run, served openly) or with `--insecure-no-auth`. A refusal stops the start with an
-/// error that says what to do (`stopEmbedded` first stops the private PostgreSQL).
+/// loopback (the README's first run, served openly), with mutual TLS (the client's certificate is its credential)
+/// or with `--insecure-no-auth`. A refusal stops the start with an error that says what to do (`stopEmbedded` first
+/// stops the private PostgreSQL).
 private func startAccessControl(
-    _ arguments: some AppArguments, client: PostgresClient, url: DatabaseURL, role: String?, logger: Logger,
-    stopEmbedded: () -> Void
+    _ arguments: some AppArguments, client: PostgresClient, url: DatabaseURL, role: String?,
+    recorder: AccessRecorder, clientCertificates: Bool, logger: Logger, stopEmbedded: () -> Void
 ) async throws -> AccessControl {
     let ranges: [AddressRange]
     do {
@@ -229,7 +249,8 @@ private func startAccessControl(
     let access = AccessControl(
         store: PostgresTokenStore(client: client, logger: logger),
         loopbackOnly: AccessControl.isLoopback(arguments.hostname), insecureNoAuth: arguments.insecureNoAuth,
-        metricsOpen: arguments.metricsOpen, ctisvrAllow: ranges, logger: logger)
+        metricsOpen: arguments.metricsOpen, clientCertificates: clientCertificates, ctisvrAllow: ranges,
+        recorder: recorder, logger: logger)
     do {
         let tokens = try await DatabaseBootstrap.withTemporaryClient(url, role: role, logger: logger) { client in
             try await PostgresTokenStore(client: client, logger: logger).all()
@@ -243,6 +264,9 @@ private func startAccessControl(
         logger.critical(
             "serving WITHOUT access control (--insecure-no-auth): anyone who reaches the port reads and writes everything"
         )
+    } else if !access.hasTokens && clientCertificates {
+        logger.notice(
+            "no token is defined: each client is admitted by its TLS certificate (--tls-client-ca) and named by it")
     } else if !access.hasTokens {
         guard access.loopbackOnly else {
             stopEmbedded()

@@ -154,12 +154,12 @@ package final class GroupCommitter<Item: Sendable, Output: Sendable>: Service, S
             if DatabaseAvailability.isOutage(error) {
                 availability?.record(error)
                 logger.warning(
-                    "\(name) failed: the database is away", metadata: ["error": "\(String(reflecting: error))"])
+                    "\(name) failed: the database is away", metadata: ["error": "\(LoggedError(error))"])
                 for request in group { request.continuation.resume(throwing: error) }
                 return
             }
             guard group.count > 1 else {
-                logger.error("\(name) failed", metadata: ["error": "\(String(reflecting: error))"])
+                logger.error("\(name) failed", metadata: ["error": "\(LoggedError(error))"])
                 group[0].continuation.resume(throwing: error)
                 return
             }

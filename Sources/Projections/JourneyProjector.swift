@@ -80,7 +80,7 @@ package struct JourneyProjector: Service {
                     try await projectWhileOwner()
                     failures = 0
                 } catch  where Task.isCancelled || Task.isShuttingDownGracefully {
-                    logger.debug("projector stopped", metadata: ["error": "\(String(reflecting: error))"])
+                    logger.debug("projector stopped", metadata: ["error": "\(LoggedError(error))"])
                     return
                 } catch {
                     // The database went away (or the lock's connection with it): wait, take the lock again, and carry
@@ -92,7 +92,7 @@ package struct JourneyProjector: Service {
                     logger.error(
                         "projector lost the database; retrying",
                         metadata: [
-                            "error": "\(String(reflecting: error))", "retry_in": "\(wait)",
+                            "error": "\(LoggedError(error))", "retry_in": "\(wait)",
                         ])
                     try? await Task.sleep(for: wait)
                 }
@@ -205,7 +205,7 @@ package struct JourneyProjector: Service {
                 // A database outage or a bug must not take the HTTP service down: log, wait, reload, retry. A reload
                 // that fails too ends this loop, and `run` takes the lock again once the database is back.
                 availability?.record(error)
-                logger.error("projection batch failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                logger.error("projection batch failed; retrying", metadata: ["error": "\(LoggedError(error))"])
                 try await Task.sleep(for: retryWait)
                 box = StateBox(try await withDatabaseTimeout(Self.stepLimit, on: executor) { try await self.restore() })
             }

@@ -1,4 +1,5 @@
 import CallModel
+import EventStore
 import Foundation
 import Logging
 import Metrics
@@ -20,7 +21,8 @@ enum StoredEventDecoder {
                 decoded.append(CallEvent(position: position, event: event))
             } catch {
                 logger.error(
-                    "stored event does not decode; skipped", metadata: ["position": "\(position)", "error": "\(error)"])
+                    "stored event does not decode; skipped",
+                    metadata: ["position": "\(position)", "error": "\(LoggedError(error))"])
                 Counter(label: "calltrail_projection_undecodable_events_total").increment()
             }
         }

@@ -69,6 +69,29 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
     var ctisvrAllow: [String] { [ctisvrAllowOption ?? environment["CALLTRAIL_CTISVR_ALLOW"]].compactMap { $0 } }
 
     @Option(
+        name: .customLong("tls-cert"),
+        help:
+            "Serve HTTPS and WSS with this PEM certificate chain, leaf first; read again on SIGHUP (env CALLTRAIL_TLS_CERT)."
+    )
+    var tlsCertOption: String?
+
+    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert (env CALLTRAIL_TLS_KEY).")
+    var tlsKeyOption: String?
+
+    @Option(
+        name: .customLong("tls-client-ca"),
+        help: "Require client certificates signed by this PEM CA: mutual TLS (env CALLTRAIL_TLS_CLIENT_CA).")
+    var tlsClientCAOption: String?
+
+    var tls: ServerTLS.Files? {
+        guard let certificate = tlsCertOption ?? environment["CALLTRAIL_TLS_CERT"],
+            let key = tlsKeyOption ?? environment["CALLTRAIL_TLS_KEY"]
+        else { return nil }
+        return ServerTLS.Files(
+            certificate: certificate, key: key, clientCA: tlsClientCAOption ?? environment["CALLTRAIL_TLS_CLIENT_CA"])
+    }
+
+    @Option(
         name: .customLong("feed-heartbeat"),
         help: "Seconds between heartbeats on an idle /v1/feed connection (env CALLTRAIL_FEED_HEARTBEAT).")
     var feedHeartbeat: Double = Double(environment["CALLTRAIL_FEED_HEARTBEAT"] ?? "") ?? 15
@@ -174,6 +197,14 @@ struct ServeCommand: AsyncParsableCommand, AppArguments {
         guard readWaitSeconds >= 0 else { throw ValidationError("--read-wait must be 0 or more seconds") }
         guard feedRetentionDays >= 0 else {
             throw ValidationError("--feed-retention-days must be 0 (keep for ever) or more")
+        }
+        let certificate = tlsCertOption ?? environment["CALLTRAIL_TLS_CERT"]
+        let key = tlsKeyOption ?? environment["CALLTRAIL_TLS_KEY"]
+        guard (certificate == nil) == (key == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together: give both, or neither")
+        }
+        if certificate == nil, tlsClientCAOption ?? environment["CALLTRAIL_TLS_CLIENT_CA"] != nil {
+            throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
         }
         if let linksFile {
             do { _ = try LinkConfiguration.load(file: linksFile) } catch { throw ValidationError("--links: \(error)") }

@@ -18,9 +18,13 @@ struct TokensCommand: AsyncParsableCommand {
             """,
         subcommands: [Create.self, List.self, Revoke.self])
 
-    /// Runs `body` with the token store of the database the options name, migrated first.
+    /// Runs `body` with the token store of the database the options name, migrated first, and a way to record
+    /// access events in its log.
     static func withStore<Result: Sendable>(
-        _ database: DatabaseOptions, _ body: @Sendable (PostgresTokenStore) async throws -> Result
+        _ database: DatabaseOptions,
+        _ body:
+            @Sendable (PostgresTokenStore, _ record: @Sendable (IncomingEvent) async throws -> Void) async throws ->
+            Result
     ) async throws -> Result {
         let logger = database.logger
         let (url, embedded, role, _) = try await database.prepare(logger: logger)
@@ -29,8 +33,18 @@ struct TokensCommand: AsyncParsableCommand {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            return try await body(PostgresTokenStore(client: client, logger: logger))
+            let events = PostgresEventStore(client: client, logger: logger)
+            return try await body(PostgresTokenStore(client: client, logger: logger)) { event in
+                _ = try await events.append([[event]])
+            }
         }
+    }
+
+    /// Who the log says made or revoked a token from the command line: the system user.
+    static var agent: AccessEvent.Agent {
+        .command(
+            user: ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"]
+                ?? "unknown")
     }
 
     struct Create: AsyncParsableCommand {
@@ -74,8 +88,12 @@ struct TokensCommand: AsyncParsableCommand {
             let expiresAt = expires.flatMap(Self.seconds).map { Date().addingTimeInterval($0) }
             let name = self.name
             do {
-                let secret = try await TokensCommand.withStore(database) { store in
-                    try await store.create(name: name, scopes: scopes, expiresAt: expiresAt)
+                let secret = try await TokensCommand.withStore(database) { store, record in
+                    let secret = try await store.create(name: name, scopes: scopes, expiresAt: expiresAt)
+                    try await record(
+                        AccessEvent.tokenCreated(
+                            name: name, scopes: scopes, expiresAt: expiresAt, by: TokensCommand.agent))
+                    return secret
                 }
                 print(secret)
                 FileHandle.standardError.write(
@@ -94,7 +112,7 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let tokens = try await TokensCommand.withStore(database) { store in try await store.all() }
+            let tokens = try await TokensCommand.withStore(database) { store, _ in try await store.all() }
             func date(_ date: Date?) -> String { date.map { Timestamp.format($0) } ?? "-" }
             print("NAME\tSCOPES\tCREATED\tLAST USED\tEXPIRES\tREVOKED")
             for token in tokens {
@@ -116,7 +134,11 @@ struct TokensCommand: AsyncParsableCommand {
 
         func run() async throws {
             let name = self.name
-            let revoked = try await TokensCommand.withStore(database) { store in try await store.revoke(name: name) }
+            let revoked = try await TokensCommand.withStore(database) { store, record in
+                guard try await store.revoke(name: name) else { return false }
+                try await record(AccessEvent.tokenRevoked(name: name, by: TokensCommand.agent))
+                return true
+            }
             guard revoked else { throw ValidationError("no token named \(name) that is not revoked already") }
             print("token \(name) revoked")
         }

@@ -5,10 +5,10 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import NIOWebSocket
-import WSCore
 import TSAPI
 import TestSupport
 import Testing
+import WSCore
 
 /// Tokens and scopes over real sockets: open on loopback until a token exists, then `401` without a valid token,
 /// `403` without the scope, the route with it; revocation at once; the feed with its token in the query; a server

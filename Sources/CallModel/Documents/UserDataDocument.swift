@@ -46,7 +46,7 @@ package struct UserDataHistoryItem: Encodable, Sendable {
     }
 
     private enum Keys: String, CodingKey { case position, operation, time, by, data, patch, ucid, expiresAt, origin }
-    private enum ActorKeys: String, CodingKey { case name, userAgent }
+    private enum ActorKeys: String, CodingKey { case token, address, certificate, name, userAgent }
 
     package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
@@ -54,6 +54,9 @@ package struct UserDataHistoryItem: Encodable, Sendable {
         try c.encode(change.operation.rawValue, forKey: .operation)
         try c.encode(Timestamp.format(change.time), forKey: .time)
         var by = c.nestedContainer(keyedBy: ActorKeys.self, forKey: .by)
+        try by.encodeIfPresent(change.actor.token, forKey: .token)
+        try by.encodeIfPresent(change.actor.address, forKey: .address)
+        try by.encodeIfPresent(change.actor.certificate, forKey: .certificate)
         try by.encode(change.actor.name, forKey: .name)
         try by.encode(change.actor.userAgent, forKey: .userAgent)
         try c.encodeIfPresent(change.data, forKey: change.operation == .merge ? .patch : .data)

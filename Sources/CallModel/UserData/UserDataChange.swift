@@ -96,6 +96,9 @@ package struct UserDataChange: Sendable, Equatable {
                     change.add(
                         "by",
                         object: { by in
+                            by.addIfPresent("token", actor.token)
+                            by.addIfPresent("address", actor.address)
+                            by.addIfPresent("certificate", actor.certificate)
                             by.addIfPresent("name", actor.name)
                             by.addIfPresent("userAgent", actor.userAgent)
                         })
@@ -196,17 +199,31 @@ package struct UserDataOrigin: Sendable, Equatable {
     }
 }
 
-/// Who made a change: the name the application gave (`CallTrail-Actor` header) and its HTTP client.
+/// Who made a change: the API token that was used (or, for a ctiSVR desktop admitted by its address, that address;
+/// for a client admitted by its TLS certificate, the certificate's subject), the name the application gave
+/// (`CallTrail-Actor` header) and its HTTP client.
+///
+/// `token` is what access control vouches for; `name` and `userAgent` are what the client says of itself.
 package struct UserDataActor: Sendable, Equatable {
+    package var token: String?
+    package var address: String?
+    package var certificate: String?
     package var name: String?
     package var userAgent: String?
 
-    package init(name: String?, userAgent: String?) {
+    package init(
+        token: String? = nil, address: String? = nil, certificate: String? = nil, name: String?, userAgent: String?
+    ) {
+        self.token = token
+        self.address = address
+        self.certificate = certificate
         self.name = name
         self.userAgent = userAgent
     }
 
     init(tree: JSONTree) {
-        self.init(name: tree["name"]?.string, userAgent: tree["userAgent"]?.string)
+        self.init(
+            token: tree["token"]?.string, address: tree["address"]?.string, certificate: tree["certificate"]?.string,
+            name: tree["name"]?.string, userAgent: tree["userAgent"]?.string)
     }
 }

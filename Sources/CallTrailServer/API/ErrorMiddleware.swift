@@ -37,13 +37,14 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.warning(
                 "request failed: the database is away",
                 metadata: [
-                    "error": "\(String(reflecting: error))", "path": "\(request.uri.path)",
+                    "error": "\(LoggedError(error))", "path": "\(request.uri.path)",
                 ])
             throw APIError.unavailable(
-                availability.unavailableError() ?? EventStoreError.unavailable(since: .now, reason: "\(error)"))
+                availability.unavailableError()
+                    ?? EventStoreError.unavailable(since: .now, reason: "\(LoggedError(error))"))
         } catch {
             context.logger.error(
-                "request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+                "request failed", metadata: ["error": "\(LoggedError(error))", "path": "\(request.uri.path)"])
             throw APIError(.internalServerError, "internal error; the server log has the details")
         }
     }

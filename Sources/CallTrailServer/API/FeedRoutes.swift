@@ -80,8 +80,8 @@ struct FeedRoutes: Sendable {
     /// Serves one subscriber's socket until it closes; on the server's graceful shutdown, closes it with 1001.
     /// Serves one feed connection; one admitted by a token is closed (`policyViolation`, with the reason) when the
     /// token is revoked or expires.
-    func serve(_ socket: FeedSocket, uri: String, token: String?) async {
-        let watched = token.map { token in
+    func serve(_ socket: FeedSocket, uri: String, caller: Caller) async {
+        let watched = caller.tokenName.map { token in
             access.watch(token: token) { reason in
                 Task { try? await socket.close(.policyViolation, reason: reason) }
             }
@@ -104,7 +104,8 @@ struct FeedRoutes: Sendable {
             for device in (subscription.filter.devices ?? []).sorted() { _ = subscriber.startMonitor(device) }
         }
         let session = FeedSession(
-            hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData, logger: logger)
+            hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData, caller: caller,
+            logger: logger)
         await withGracefulShutdownHandler {
             await session.run(socket, after: subscription.after)
         } onGracefulShutdown: {

@@ -39,10 +39,10 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
             }
             return try .encoded(Readiness(status: "ready", database: "ok", migrations: "current"))
         } catch {
-            context.logger.warning("readiness check failed", metadata: ["error": "\(String(reflecting: error))"])
+            context.logger.warning("readiness check failed", metadata: ["error": "\(LoggedError(error))"])
             availability.record(error)
             return try .encoded(
-                Readiness(status: "not ready", database: "unavailable", reason: "\(error)"),
+                Readiness(status: "not ready", database: "unavailable", reason: "\(LoggedError(error))"),
                 status: .serviceUnavailable, retryAfter: 2)
         }
     }

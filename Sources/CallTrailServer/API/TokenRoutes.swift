@@ -3,8 +3,8 @@ import Hummingbird
 import TSAPI
 
 /// `/v1/tokens` (scope `admin`): the same as `calltrail tokens` over HTTP. A new token's secret is in the answer to
-/// its `POST`, and nowhere else ever.
-struct TokenRoutes<Context: RequestContext>: Sendable {
+/// its `POST`, and nowhere else ever. Making and revoking a token are recorded in the log, with the token that did it.
+struct TokenRoutes<Context: CallerRequestContext>: Sendable {
     let access: AccessControl
 
     func register(on router: Router<Context>) {
@@ -12,7 +12,7 @@ struct TokenRoutes<Context: RequestContext>: Sendable {
             let tokens = try await access.store.all()
             return try Response.encoded(Tokens(tokens: tokens.map(TokenDocument.init)))
         }
-        router.post("/v1/tokens") { request, _ in
+        router.post("/v1/tokens") { request, context in
             var request = request
             let buffer = try await request.body(
                 limit: 16 * 1024, else: APIError(.contentTooLarge, "the body is larger than 16 KB"))
@@ -52,6 +52,9 @@ struct TokenRoutes<Context: RequestContext>: Sendable {
                 throw APIError(.conflict, "a token named \(body.name) exists", field: "name")
             }
             try await access.load()
+            await access.recorder.record(
+                AccessEvent.tokenCreated(
+                    name: body.name, scopes: scopes, expiresAt: expiresAt, by: .caller(context.caller)))
             return try Response.encoded(
                 Created(
                     name: body.name, token: secret, scopes: scopes.map(\.rawValue).sorted(),
@@ -64,6 +67,7 @@ struct TokenRoutes<Context: RequestContext>: Sendable {
                 throw APIError(.notFound, "no token named \(name) that is not revoked already", field: "name")
             }
             access.revoked(name)
+            await access.recorder.record(AccessEvent.tokenRevoked(name: name, by: .caller(context.caller)))
             return try Response.encoded(Revoked(name: name, revoked: true))
         }
     }

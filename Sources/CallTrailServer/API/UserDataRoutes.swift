@@ -23,7 +23,7 @@ package struct UserDataPolicy: Sendable {
 
 /// The UUI key service: data of any size under a short key that fits in UUI, with
 /// the call's original ANI/DNIS, and data attached to a call without a key.
-struct UserDataRoutes<Context: RequestContext>: Sendable {
+struct UserDataRoutes<Context: CallerRequestContext>: Sendable {
     let service: UserDataService
     let policy: UserDataPolicy
 
@@ -69,7 +69,8 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
             }
             device = valid
         }
-        let record = try await service.create(data: data, ucid: ucid, device: device, ttl: ttl, actor: actor(request))
+        let record = try await service.create(
+            data: data, ucid: ucid, device: device, ttl: ttl, actor: actor(request, context))
         return .json(UserDataDocument(record).json, status: .created)
     }
 
@@ -84,7 +85,8 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let body = try await object(&request)
         let data = try required("data", in: body)
         let ttl = try ttlSeconds(in: body)
-        return .json(UserDataDocument(try await service.replace(key, data: data, ttl: ttl, actor: actor(request))).json)
+        return .json(
+            UserDataDocument(try await service.replace(key, data: data, ttl: ttl, actor: actor(request, context))).json)
     }
 
     /// The body is an RFC 7396 merge patch of the data: members set, `null` members removed.
@@ -92,11 +94,11 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let key = try keyParameter(context)
         var request = request
         let patch = try await json(&request)
-        return .json(UserDataDocument(try await service.merge(key, patch: patch, actor: actor(request))).json)
+        return .json(UserDataDocument(try await service.merge(key, patch: patch, actor: actor(request, context))).json)
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        try await service.delete(try keyParameter(context), actor: actor(request))
+        try await service.delete(try keyParameter(context), actor: actor(request, context))
         return Response(status: .noContent)
     }
 
@@ -117,7 +119,8 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         let body = try await object(&request)
         let data = try required("data", in: body)
         let ttl = try ttlSeconds(in: body)
-        return .json(UserDataDocument(try await service.attach(ucid, data: data, ttl: ttl, actor: actor(request))).json)
+        return .json(
+            UserDataDocument(try await service.attach(ucid, data: data, ttl: ttl, actor: actor(request, context))).json)
     }
 
     @Sendable func attached(_ request: Request, context: Context) async throws -> Response {
@@ -181,7 +184,9 @@ struct UserDataRoutes<Context: RequestContext>: Sendable {
         return seconds
     }
 
-    private func actor(_ request: Request) -> UserDataActor {
-        UserDataActor(name: request.headers[Self.actorHeader], userAgent: request.headers[.userAgent])
+    /// Who makes a change: the caller access control admitted (the token's name), and what the client says of
+    /// itself (`CallTrail-Actor`, `User-Agent`).
+    private func actor(_ request: Request, _ context: Context) -> UserDataActor {
+        context.caller.actor(name: request.headers[Self.actorHeader], userAgent: request.headers[.userAgent])
     }
 }

@@ -12,13 +12,22 @@ import Synchronization
 /// a second; one revoked through this process counts at once.
 ///
 /// Open or not: with no token defined and the server bound to loopback only, it serves openly (the README's first
-/// run), and says so; `--insecure-no-auth` serves openly anywhere. Otherwise every route but `/health` (and
-/// `/ready`, `/metrics` with `--metrics-open`) needs a token with its scope.
+/// run), and says so; `--insecure-no-auth` serves openly anywhere. With mutual TLS (`--tls-client-ca`) and no token
+/// defined, the client's certificate is the credential: every client the handshake let in is served, named by its
+/// certificate. Otherwise every route but `/health` (and `/ready`, `/metrics` with `--metrics-open`) needs a token
+/// with its scope.
+///
+/// Every refusal is counted in the log (`AccessRecorder`) and, past a few from one address, answered slowly
+/// (`FailureThrottle`).
 package final class AccessControl: Service, Sendable {
     package let store: PostgresTokenStore
     let loopbackOnly: Bool
     let insecureNoAuth: Bool
     let metricsOpen: Bool
+    /// Whether the TLS handshake verifies client certificates (`--tls-client-ca`).
+    let clientCertificates: Bool
+    let recorder: AccessRecorder
+    let throttle: FailureThrottle
     /// Addresses whose feed connections with `format=ctisvr` need no token: legacy ctiSVR desktops, which know
     /// only IP lists.
     let ctisvrAllow: [AddressRange]
@@ -43,11 +52,15 @@ package final class AccessControl: Service, Sendable {
     }
     private let state = Mutex(State())
 
-    package init(
+    init(
         store: PostgresTokenStore, loopbackOnly: Bool, insecureNoAuth: Bool, metricsOpen: Bool,
-        ctisvrAllow: [AddressRange] = [], logger: Logger
+        clientCertificates: Bool = false, ctisvrAllow: [AddressRange] = [], recorder: AccessRecorder,
+        throttle: FailureThrottle = FailureThrottle(), logger: Logger
     ) {
         self.ctisvrAllow = ctisvrAllow
+        self.clientCertificates = clientCertificates
+        self.recorder = recorder
+        self.throttle = throttle
         self.store = store
         self.loopbackOnly = loopbackOnly
         self.insecureNoAuth = insecureNoAuth
@@ -73,31 +86,49 @@ package final class AccessControl: Service, Sendable {
         }
     }
 
-    /// Whether the feed's WebSocket upgrade may go ahead: the name of the token that admits it (nil when none was
-    /// needed), or why not. Its token (header, `access_token` or `bearer.` entry) must hold `feed`, unless it asks for
-    /// `format=ctisvr` from an address `--ctisvr-allow` lists (logged with the address). A refusal is answered as
-    /// any route's would be.
+    /// Whether the feed's WebSocket upgrade may go ahead: who it admits, or why not. Its token (header,
+    /// `access_token` or `bearer.` entry) must hold `feed`, unless it asks for `format=ctisvr` from an address
+    /// `--ctisvr-allow` lists (logged with the address). A refusal is answered as any route's would be, and counted.
     @Sendable func feedAdmission(
-        uri: String, authorization: String?, protocols: String?, remote: SocketAddress?
-    ) -> Result<String?, AccessRefusal> {
+        uri: String, authorization: String?, protocols: String?, remote: SocketAddress?, certificate: String?
+    ) -> Result<Caller, AccessRefusal> {
         let query = URLComponents(string: uri)?.queryItems ?? []
-        let secret = AccessMiddleware<BasicRequestContext>.secret(
+        let secret = AccessMiddleware<CallTrailRequestContext>.secret(
             authorization: authorization, isFeed: true,
             accessToken: query.first { $0.name == "access_token" }?.value, protocols: protocols)
-        let decision = decide(secret: secret, scope: .feed)
+        let decision = decide(secret: secret, scope: .feed, certificate: certificate)
         guard let refusal = AccessRefusal(decision) else {
-            if case .allowed(let token) = decision { return .success(token) }
-            return .success(nil)
+            if case .allowed(let caller) = decision { return .success(caller) }
+            return .success(.open)
         }
         if query.first(where: { $0.name == "format" })?.value == "ctisvr",
             let range = ctisvrAllow.first(where: { $0.contains(remote) })
         {
+            let address = remote?.ipAddress ?? "?"
             logger.notice(
                 "a ctiSVR client connected by its address, without a token",
-                metadata: ["address": "\(remote?.ipAddress ?? "?")", "allowed_by": "\(range)"])
-            return .success(nil)
+                metadata: ["address": "\(address)", "allowed_by": "\(range)"])
+            return .success(.address(address))
         }
-        return .failure(refusal)
+        var delayed = refusal
+        delayed.delay = refused(decision, address: remote, path: FeedServerChannel.feedPath)
+        return .failure(delayed)
+    }
+
+    /// Counts a refusal for the log and returns how long to wait before answering it: an address that keeps
+    /// failing to authenticate is answered ever more slowly (`FailureThrottle`).
+    func refused(_ decision: Decision, address: SocketAddress?, path: String) -> Duration {
+        let address = address?.ipAddress ?? "unknown"
+        switch decision {
+        case .allowed:
+            return .zero
+        case .unauthorized(_, let token, let scope):
+            recorder.refused(.init(address: address, status: 401, token: token, scope: scope.rawValue), path: path)
+            return throttle.failed(address)
+        case .forbidden(let scope, let token):
+            recorder.refused(.init(address: address, status: 403, token: token, scope: scope.rawValue), path: path)
+            return .zero
+        }
     }
 
     /// Feed connections open under a token, each with how to close it: a token revoked or expired ends them.
@@ -139,22 +170,29 @@ package final class AccessControl: Service, Sendable {
     }
 
     /// Whether requests are served without a token.
-    package var isOpen: Bool { insecureNoAuth || (loopbackOnly && !hasTokens) }
+    package var isOpen: Bool { insecureNoAuth || (loopbackOnly && !clientCertificates && !hasTokens) }
+
+    /// Whether a client's certificate is its credential: mutual TLS and no token defined.
+    var certificatesAdmit: Bool { clientCertificates && !insecureNoAuth && !hasTokens }
 
     /// What a request gets.
     enum Decision: Equatable {
-        /// Served; the token's name, nil when no token was needed.
-        case allowed(String?)
-        case unauthorized(String)
+        /// Served, and who it came from.
+        case allowed(Caller)
+        /// No valid token; the token's name when the secret is one CallTrail knows (revoked or expired).
+        case unauthorized(String, token: String?, scope: Scope)
         case forbidden(Scope, token: String)
     }
 
-    /// Decides a request that needs `scope` (nil: an open route) and carries `secret` (nil: none).
-    func decide(secret: String?, scope: Scope?, at time: Date = Date()) -> Decision {
-        guard let scope, !isOpen else { return .allowed(nil) }
+    /// Decides a request that needs `scope` (nil: an open route) and carries `secret` (nil: none), on a connection
+    /// whose client certificate has `certificate` as its subject (mutual TLS only).
+    func decide(secret: String?, scope: Scope?, certificate: String? = nil, at time: Date = Date()) -> Decision {
+        guard let scope, !isOpen else { return .allowed(.open) }
+        if certificatesAdmit, let certificate { return .allowed(.certificate(certificate)) }
         guard let secret, !secret.isEmpty else {
             return .unauthorized(
-                "this request needs a token with the scope \(scope.rawValue): Authorization: Bearer TOKEN")
+                "this request needs a token with the scope \(scope.rawValue): Authorization: Bearer TOKEN", token: nil,
+                scope: scope)
         }
         let digest = APIToken.digest(of: secret)
         // Every token is compared, each in constant time: how long the check takes says nothing of the secret.
@@ -165,10 +203,11 @@ package final class AccessControl: Service, Sendable {
             return found
         }
         guard let token, token.isValid(at: time) else {
-            return .unauthorized("the token is not valid: unknown, revoked or expired")
+            return .unauthorized(
+                "the token is not valid: unknown, revoked or expired", token: token?.name, scope: scope)
         }
         guard scope.isGranted(by: token.scopes) else { return .forbidden(scope, token: token.name) }
-        return .allowed(token.name)
+        return .allowed(.token(token.name))
     }
 
     /// A token revoked through this process: refused from now on, before the next read.
@@ -195,7 +234,7 @@ package final class AccessControl: Service, Sendable {
                 closeFeedsOfInvalidTokens()
                 try await withDatabaseTimeout(.seconds(5)) { try await store.markUsed(Array(used), at: Date()) }
             } catch {
-                logger.debug("could not read the tokens again", metadata: ["error": "\(error)"])
+                logger.debug("could not read the tokens again", metadata: ["error": "\(LoggedError(error))"])
             }
         }
     }
@@ -205,11 +244,13 @@ package final class AccessControl: Service, Sendable {
 struct AccessRefusal: Error, Sendable, Equatable {
     var status: HTTPResponse.Status
     var message: String
+    /// How long to wait before answering (`FailureThrottle`).
+    var delay: Duration = .zero
 
     init?(_ decision: AccessControl.Decision) {
         switch decision {
         case .allowed: return nil
-        case .unauthorized(let why): (status, message) = (.unauthorized, why)
+        case .unauthorized(let why, _, _): (status, message) = (.unauthorized, why)
         case .forbidden(let scope, let token):
             (status, message) = (.forbidden, "the token \(token) lacks the scope \(scope.rawValue) this request needs")
         }

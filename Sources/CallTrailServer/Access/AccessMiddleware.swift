@@ -1,19 +1,34 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Metrics
+import NIOCore
+import Synchronization
 
 /// Checks every request against `AccessControl` before its route sees it: `401` (with `WWW-Authenticate: Bearer`)
-/// without a valid token, `403` naming the scope a valid token lacks. The message never holds the secret.
-struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
+/// without a valid token, `403` naming the scope a valid token lacks. The message never holds the secret. A refusal
+/// is counted for the log, and an address that keeps failing is answered slowly. A request let through carries its
+/// caller in the context, and its reads are counted per token (`calltrail_token_reads_total`).
+struct AccessMiddleware<Context: CallerRequestContext>: RouterMiddleware {
     let access: AccessControl
+    let reads: TokenReadCounters
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let scope = AccessPolicy.scope(method: request.method, path: request.uri.path, metricsOpen: access.metricsOpen)
-        guard let refusal = AccessRefusal(access.decide(secret: Self.secret(request), scope: scope)) else {
+        let decision = access.decide(
+            secret: Self.secret(request), scope: scope, certificate: ConnectionPeer.certificateSubject)
+        guard let refusal = AccessRefusal(decision) else {
+            var context = context
+            if case .allowed(let caller) = decision { context.caller = caller }
+            if let scope, request.method == .get || request.method == .head {
+                reads.count(caller: context.caller, scope: scope)
+            }
             return try await next(request, context)
         }
+        let delay = access.refused(decision, address: context.remoteAddress, path: request.uri.path)
+        if delay > .zero { try? await Task.sleep(for: delay) }
         var error = APIError(refusal.status, refusal.message)
         if refusal.status == .unauthorized { error.headers[.wwwAuthenticate] = "Bearer realm=\"calltrail\"" }
         throw error
@@ -41,5 +56,25 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
             if entry.hasPrefix("bearer.") { return String(entry.dropFirst("bearer.".count)) }
         }
         return nil
+    }
+}
+
+/// `calltrail_token_reads_total{token, scope}`: the reads each token made, by the scope they needed (user data,
+/// call contexts, journeys, the log). The counters are kept, so a request costs a dictionary lookup, not a lookup
+/// in the metrics registry.
+final class TokenReadCounters: Sendable {
+    private let counters = Mutex<[String: Counter]>([:])
+
+    func count(caller: Caller, scope: Scope) {
+        let label = caller.metricLabel
+        let key = label + "\u{0}" + scope.rawValue
+        let counter = counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(
+                label: "calltrail_token_reads_total", dimensions: [("token", label), ("scope", scope.rawValue)])
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
     }
 }

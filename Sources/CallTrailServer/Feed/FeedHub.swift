@@ -89,7 +89,7 @@ final class FeedHub: Service, Sendable {
                     }
                 }
             } catch  where !Task.isCancelled {
-                logger.warning("feed not listening; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning("feed not listening; retrying", metadata: ["error": "\(LoggedError(error))"])
                 try? await Task.sleep(for: .seconds(1))
             } catch {
                 return
@@ -106,7 +106,7 @@ final class FeedHub: Service, Sendable {
                 }
                 try await pump()
             } catch  where !Task.isCancelled {
-                logger.error("feed read failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                logger.error("feed read failed; retrying", metadata: ["error": "\(LoggedError(error))"])
                 try? await Task.sleep(for: .seconds(1))
             } catch {
                 return

@@ -42,7 +42,7 @@ struct FeedRetention: Service {
             }
         } catch  where !Task.isCancelled {
             logger.warning(
-                "feed retention failed; trying again later", metadata: ["error": "\(String(reflecting: error))"])
+                "feed retention failed; trying again later", metadata: ["error": "\(LoggedError(error))"])
         } catch {}
     }
 }

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 import HTTPTypes
 import HummingbirdCore
@@ -6,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import NIOSSL
 import NIOWebSocket
 
 /// The server's connections: HTTP/1 for the API, and WebSocket upgrades of `GET /v1/feed`, which go to the feed as
@@ -19,15 +21,18 @@ import NIOWebSocket
 /// reads; an idle subscriber reads its upgrade request and then nothing for hours, so with 5,000 of them NIO's
 /// 2,048 bytes were about 10 MB. The allocator still doubles the buffer (up to 64 KB) whenever a read fills it,
 /// so a connection that posts events reads as before.
+///
+/// With `tls`, every connection starts with a TLS handshake (HTTPS and WSS on the same port), using the
+/// certificate current when it is accepted, so a reload on SIGHUP serves new connections with the new one.
 struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
-    /// Serves an upgraded connection; `token` is the name of the token that admitted it (nil: none was needed).
-    typealias FeedHandler = @Sendable (FeedSocket, _ uri: String, _ token: String?, Logger) async -> Void
+    /// Serves an upgraded connection; `caller` is who access control admitted.
+    typealias FeedHandler = @Sendable (FeedSocket, _ uri: String, _ caller: Caller, Logger) async -> Void
 
     enum Negotiated: Sendable {
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         /// An upgrade that is not made: malformed, or (with a refusal) its token does not admit it to the feed.
         case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, AccessRefusal?)
-        case feed(FeedSocket, uri: String, token: String?)
+        case feed(FeedSocket, uri: String, caller: Caller)
     }
 
     struct Value: ServerChildChannelValue {
@@ -45,11 +50,15 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
         var closeTimeout: Duration = .seconds(15)
         var initialReceiveBytes = 512
         var limits = RequestLimits()
-        /// Whether an upgrade's token admits it to the feed (`AccessControl.feedAdmission`): the token's name
-        /// (nil when none was needed), or why not.
+        /// Whether an upgrade's token admits it to the feed (`AccessControl.feedAdmission`): who it admits, or why
+        /// not. `certificate` is the subject of the client's TLS certificate (mutual TLS).
         var admission:
-            @Sendable (_ uri: String, _ authorization: String?, _ protocols: String?, _ remote: SocketAddress?) ->
-                Result<String?, AccessRefusal> = { _, _, _, _ in .success(nil) }
+            @Sendable (
+                _ uri: String, _ authorization: String?, _ protocols: String?, _ remote: SocketAddress?,
+                _ certificate: String?
+            ) -> Result<Caller, AccessRefusal> = { _, _, _, _, _ in .success(.open) }
+        /// HTTPS and WSS (`--tls-cert`); nil serves plain HTTP.
+        var tls: ServerTLS?
     }
 
     static let feedPath = "/v1/feed"
@@ -67,6 +76,9 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let configuration = self.configuration
+            if let tls = configuration.tls {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current))
+            }
             try channel.syncOptions?.setOption(
                 ChannelOptions.recvAllocator,
                 value: AdaptiveRecvByteBufferAllocator(
@@ -75,7 +87,7 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                 LingeringCloseHandler(limit: configuration.limits.lingeringBytes))
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let accessRefused = NIOLoopBoundBox(AccessRefusal?.none, eventLoop: channel.eventLoop)
-            let admittedBy = NIOLoopBoundBox(String?.none, eventLoop: channel.eventLoop)
+            let admittedBy = NIOLoopBoundBox(Caller.open, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
                 maxFrameSize: configuration.maxFrameBytes,
                 shouldUpgrade: { channel, head in
@@ -88,12 +100,16 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                             <= configuration.limits.maxHeaderBytes
                     let protocols = head.headers["Sec-WebSocket-Protocol"].joined(separator: ",")
                     guard path == Self.feedPath, fits else { return channel.eventLoop.makeSucceededFuture(nil) }
+                    let certificate =
+                        configuration.tls?.requiresClientCertificates == true
+                        ? (try? channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self).peerCertificate)
+                            .flatMap(ServerTLS.subject(of:)) : nil
                     switch configuration.admission(
                         head.uri, head.headers["Authorization"].first, protocols.isEmpty ? nil : protocols,
-                        channel.remoteAddress)
+                        channel.remoteAddress, certificate)
                     {
-                    case .success(let token):
-                        admittedBy.value = token
+                    case .success(let caller):
+                        admittedBy.value = caller
                     case .failure(let refusal):
                         accessRefused.value = refusal
                         return channel.eventLoop.makeSucceededFuture(nil)
@@ -113,14 +129,15 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                         let socket = FeedSocket(channel: channel, closeTimeout: configuration.closeTimeout)
                         try channel.pipeline.syncOperations.addHandler(
                             socket.makeHandler(maxMessageBytes: configuration.maxMessageBytes))
-                        return .feed(socket, uri: head.uri, token: admittedBy.value)
+                        return .feed(socket, uri: head.uri, caller: admittedBy.value)
                     }
                 })
             let upgrades = NIOTypedHTTPServerUpgradeConfiguration<Negotiated>(
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTP1ToHTTPServerCodec(secure: configuration.tls != nil))
                         try channel.pipeline.syncOperations.addHandlers(configuration.http1.additionalChannelHandlers())
                         try channel.pipeline.syncOperations.addHandler(
                             HTTPConnectionStateHandler(
@@ -148,7 +165,16 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
         do {
             switch try await value.negotiated.get() {
             case .http(let http):
-                await handleHTTP(asyncChannel: http, logger: logger)
+                // With mutual TLS, the routes learn who the client is from its certificate (once per connection).
+                var subject: String?
+                if configuration.tls?.requiresClientCertificates == true,
+                    let certificate = try? await value.channel.nioSSL_peerCertificate().get()
+                {
+                    subject = ServerTLS.subject(of: certificate)
+                }
+                await ConnectionPeer.$certificateSubject.withValue(subject) {
+                    await handleHTTP(asyncChannel: http, logger: logger)
+                }
             case .refusedUpgrade(let http, let refusal):
                 try await http.executeThenClose { _, outbound in
                     guard let refusal else {
@@ -160,7 +186,9 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                         ])
                         return
                     }
-                    // The error object every route answers with, and for a missing token the challenge.
+                    // The error object every route answers with, and for a missing token the challenge; slowly for an
+                    // address that keeps failing.
+                    if refusal.delay > .zero { try? await Task.sleep(for: refusal.delay) }
                     let body = ByteBuffer(string: APIError(refusal.status, refusal.message).bodyText)
                     var fields: HTTPFields = [
                         .connection: "close", .contentType: "application/json", .contentLength: "\(body.readableBytes)",
@@ -170,15 +198,15 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                         .head(HTTPResponse(status: refusal.status, headerFields: fields)), .body(body), .end(nil),
                     ])
                 }
-            case .feed(let socket, let uri, let token):
-                await feed(socket, uri, token, logger)
+            case .feed(let socket, let uri, let caller):
+                await feed(socket, uri, caller, logger)
             }
         } catch let error as ChannelError where error == .inputClosed {
             logger.trace("the connection closed before its first request")
         } catch {
             // A request NIO could not parse (its head over `RequestLimits.parserHeadBytes`, or malformed) before the
             // HTTP handling began: nobody else will close the connection.
-            logger.debug("connection ended", metadata: ["error": "\(String(reflecting: error))"])
+            logger.debug("connection ended", metadata: ["error": "\(LoggedError(error))"])
             try? await value.channel.close()
         }
     }

@@ -25,6 +25,8 @@ final class FeedSession: Sendable {
     let journeys: PostgresJourneyStore
     let feed: PostgresFeedStore
     let userData: UserDataService
+    /// Who access control admitted: what user data set through this connection records as `by`.
+    let caller: Caller
     let logger: Logger
     private let replay = Mutex<Task<Void, Never>?>(nil)
     /// The writer now sending, if any, and how many have started (a writer lets go of itself only if it is still
@@ -33,8 +35,9 @@ final class FeedSession: Sendable {
 
     init(
         hub: FeedHub, subscriber: FeedSubscriber, journeys: PostgresJourneyStore, feed: PostgresFeedStore,
-        userData: UserDataService, logger: Logger
+        userData: UserDataService, caller: Caller, logger: Logger
     ) {
+        self.caller = caller
         self.hub = hub
         self.subscriber = subscriber
         self.journeys = journeys
@@ -87,10 +90,10 @@ final class FeedSession: Sendable {
                 } catch  where DatabaseAvailability.isOutage(error) && !Task.isCancelled {
                     // The subscriber stays connected and is served once the database is back.
                     self.logger.warning(
-                        "feed replay waits for the database", metadata: ["error": "\(String(reflecting: error))"])
+                        "feed replay waits for the database", metadata: ["error": "\(LoggedError(error))"])
                     guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
                 } catch {
-                    self.logger.error("feed replay failed", metadata: ["error": "\(String(reflecting: error))"])
+                    self.logger.error("feed replay failed", metadata: ["error": "\(LoggedError(error))"])
                     self.subscriber.close(.failed)
                     return
                 }
@@ -196,7 +199,7 @@ final class FeedSession: Sendable {
         } catch {
             logger.warning(
                 "no snapshot for a monitored extension",
-                metadata: ["device": "\(device)", "error": "\(String(reflecting: error))"])
+                metadata: ["device": "\(device)", "error": "\(LoggedError(error))"])
             subscriber.finishSnapshot(of: device, at: nil, texts: [])
         }
     }
@@ -248,7 +251,7 @@ final class FeedSession: Sendable {
                 }
             }
         } catch {
-            logger.debug("feed write ended", metadata: ["error": "\(String(reflecting: error))"])
+            logger.debug("feed write ended", metadata: ["error": "\(LoggedError(error))"])
         }
     }
 
@@ -327,7 +330,7 @@ final class FeedSession: Sendable {
         } catch {
             logger.error(
                 "ctiSVR request failed",
-                metadata: ["request": "\(request.request)", "error": "\(String(reflecting: error))"])
+                metadata: ["request": "\(request.request)", "error": "\(LoggedError(error))"])
             subscriber.send(CtiSvr.failure(id: request.id, error: "internal error; the server log has the details"))
         }
     }
@@ -372,7 +375,7 @@ final class FeedSession: Sendable {
     private func answerUserData(
         _ request: CtiSvrRequest, required: (String?, String) throws -> String
     ) async throws -> String {
-        let actor = UserDataActor(name: "ctisvr:\(request.extension ?? "")", userAgent: nil)
+        let actor = caller.actor(name: "ctisvr:\(request.extension ?? "")", userAgent: nil)
         func key() throws -> UserDataKey {
             let uui = try required(request.uui, "uui")
             guard let key = UserDataKey.find(inText: uui).first else {

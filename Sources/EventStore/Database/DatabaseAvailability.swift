@@ -125,9 +125,9 @@ package final class DatabaseAvailability: Sendable {
             return "\(error.code)"
         case let error as PostgresTransactionError:
             return [error.beginError, error.closureError, error.commitError].compactMap { $0 }.first.map(reason)
-                ?? "\(error)"
+                ?? "\(LoggedError(error))"
         default:
-            return "\(error)"
+            return "\(LoggedError(error))"
         }
     }
 }

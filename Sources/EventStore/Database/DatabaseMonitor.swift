@@ -63,8 +63,8 @@ package struct DatabaseMonitor: Service {
                     reason: "no answer to \(silentProbes) probes in a row, \(probeTimeout) each")
             }
         } catch {
-            logger.debug("database probe failed", metadata: ["error": "\(String(reflecting: error))"])
-            if !availability.record(error) { availability.markUnavailable(reason: "\(error)") }
+            logger.debug("database probe failed", metadata: ["error": "\(LoggedError(error))"])
+            if !availability.record(error) { availability.markUnavailable(reason: "\(LoggedError(error))") }
         }
     }
 }

@@ -147,7 +147,7 @@ package final class EmbeddedPostgres: Sendable {
             startedHere.withLock { $0 = false }
             logger.info("stopped the private PostgreSQL")
         } catch {
-            logger.error("could not stop the private PostgreSQL", metadata: ["error": "\(error)"])
+            logger.error("could not stop the private PostgreSQL", metadata: ["error": "\(LoggedError(error))"])
         }
     }
 

@@ -132,7 +132,7 @@ extension CSTAEvent {
                     initiatedConnection: connection("initiatedConnection"), localConnectionInfo: info, cause: cause))
         case .monitorEnded, .linkUp, .linkDown, .linkSnapshot, .ucidLinked, .userDataSet, .userDataReplaced,
             .userDataMerged,
-            .userDataDeleted, .callUserDataSet, nil:
+            .userDataDeleted, .callUserDataSet, .tokenCreated, .tokenRevoked, .accessRefused, nil:
             self = .other
         }
     }

@@ -231,7 +231,7 @@ package enum CSTAEvent: Sendable, Hashable {
                     localConnectionInfo: lenient.enumName("localConnectionInfo"), cause: lenient.enumName("cause")))
         case .monitorEnded, .linkUp, .linkDown, .linkSnapshot, .ucidLinked, .userDataSet, .userDataReplaced,
             .userDataMerged,
-            .userDataDeleted, .callUserDataSet, nil:
+            .userDataDeleted, .callUserDataSet, .tokenCreated, .tokenRevoked, .accessRefused, nil:
             return .other
         }
     }

@@ -32,17 +32,36 @@ package enum EventType: String, CaseIterable, Sendable, Codable {
     case userDataMerged = "CALLTRAIL_USERDATA_MERGED"
     case userDataDeleted = "CALLTRAIL_USERDATA_DELETED"
     case callUserDataSet = "CALLTRAIL_CALL_USERDATA_SET"
+    /// Written by CallTrail's access control: an API token made or revoked, and requests refused for want of a
+    /// valid token or of a scope (counted per address and reason over a few seconds, so a flood of bad requests
+    /// is a few events, not a flood of them). The audit (`GET /v1/audit`) reads them.
+    case tokenCreated = "CALLTRAIL_TOKEN_CREATED"
+    case tokenRevoked = "CALLTRAIL_TOKEN_REVOKED"
+    case accessRefused = "CALLTRAIL_ACCESS_REFUSED"
 
     /// CallTrail writes these itself; a client that posts one has it stored as an unknown type, not obeyed.
     package var isCallTrailOwn: Bool {
         switch self {
-        case .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged, .userDataDeleted, .callUserDataSet: true
+        case .ucidLinked, .userDataSet, .userDataReplaced, .userDataMerged, .userDataDeleted, .callUserDataSet,
+            .tokenCreated, .tokenRevoked, .accessRefused:
+            true
         default: false
         }
     }
 
     /// The user-data service's events.
-    package var isUserData: Bool { isCallTrailOwn && self != .ucidLinked }
+    package var isUserData: Bool {
+        switch self {
+        case .userDataSet, .userDataReplaced, .userDataMerged, .userDataDeleted, .callUserDataSet: true
+        default: false
+        }
+    }
+
+    /// Access control's events.
+    package var isAccess: Bool { self == .tokenCreated || self == .tokenRevoked || self == .accessRefused }
+
+    /// Events whose time is the server's clock, not a switch's: the user-data service's and access control's.
+    package var isStampedByServer: Bool { isUserData || isAccess }
 
     /// The CSTA field that holds the event's own connection, whose callID routes the event.
     /// Transferred and Conferenced name two old calls and a connection list instead.
@@ -61,7 +80,7 @@ package enum EventType: String, CaseIterable, Sendable, Codable {
         case .transferred, .conferenced: "primaryOldCall"
         case .monitorEnded, .linkUp, .linkDown, .linkSnapshot, .ucidLinked, .userDataSet, .userDataReplaced,
             .userDataMerged,
-            .userDataDeleted, .callUserDataSet:
+            .userDataDeleted, .callUserDataSet, .tokenCreated, .tokenRevoked, .accessRefused:
             nil
         }
     }

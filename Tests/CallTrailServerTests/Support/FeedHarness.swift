@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 import Synchronization
 import TSAPI
@@ -107,11 +108,16 @@ final class FeedClient: Sendable {
         self.task = task
     }
 
-    static func connect(port: Int, query: String, path: String = "/v1/feed") async throws -> FeedClient {
+    /// Connects to the feed; with `tls`, over WSS to `localhost` (the name the test certificates hold).
+    static func connect(
+        port: Int, query: String, path: String = "/v1/feed", tls: TLSConfiguration? = nil, headers: HTTPFields = [:]
+    ) async throws -> FeedClient {
         let box = Box()
+        let url = tls == nil ? "ws://127.0.0.1:\(port)\(path)?\(query)" : "wss://localhost:\(port)\(path)?\(query)"
         let task = Task {
             try await WebSocketClient.connect(
-                url: "ws://127.0.0.1:\(port)\(path)?\(query)", logger: Logger(label: "feed-client")
+                url: url, configuration: WebSocketClientConfiguration(additionalHeaders: headers),
+                tlsConfiguration: tls, logger: Logger(label: "feed-client")
             ) {
                 inbound, outbound, _ in
                 box.outbound.withLock { $0 = outbound }

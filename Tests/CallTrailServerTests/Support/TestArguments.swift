@@ -18,4 +18,5 @@ struct TestArguments: AppArguments {
     var insecureNoAuth = false
     var metricsOpen = false
     var ctisvrAllow: [String] = []
+    var tls: ServerTLS.Files?
 }

@@ -1,0 +1,76 @@
+import Foundation
+import Hummingbird
+import TSAPI
+
+/// `GET /v1/audit` (scope `admin`): who changed which user-data key when, which tokens were made and revoked, and
+/// which requests were refused, in log order, from the events that record them.
+///
+/// Parameters: `token` (only what that token did or had done to it), `from` and `to` (RFC 3339; the last 24 hours
+/// when not given), `after` (a position: the previous page's `next`) and `limit` (1–1000, 100). An entry never
+/// holds the data a change wrote: the audit says who and when; the key's history says what.
+struct AuditRoutes<Context: RequestContext>: Sendable {
+    let store: PostgresAuditStore
+
+    func register(on router: Router<Context>) {
+        router.get("/v1/audit") { request, _ in
+            let parameters = request.uri.queryParameters
+            func time(_ name: String) throws -> Date? {
+                guard let value = parameters[name[...]].map(String.init), !value.isEmpty else { return nil }
+                guard let date = Timestamp.parse(value) else {
+                    throw APIError(
+                        .badRequest, "\(name) must be an RFC 3339 time such as 2026-11-20T10:00:00Z; got \"\(value)\"",
+                        field: name)
+                }
+                return date
+            }
+            let to = try time("to") ?? Date().addingTimeInterval(1)
+            let from = try time("from") ?? to.addingTimeInterval(-86_400)
+            guard from <= to else { throw APIError(.badRequest, "from must not be after to", field: "from") }
+            let token = parameters["token"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+            if let token, !APIToken.isValidName(token) {
+                throw APIError(.badRequest, "token must be a token's name (letters, digits, . _ -)", field: "token")
+            }
+            let query = PostgresAuditStore.Query(
+                token: token, from: from, to: to,
+                after: try request.queryInteger("after", default: 0, in: 0...Int64.max),
+                limit: Int(try request.queryInteger("limit", default: 100, in: 1...1_000)))
+            let rows = try await store.entries(query)
+            let text = JSONWriter.object { page in
+                page.add("entries", array: rows) { entries, row in entries.object { Self.write(row, to: &$0) } }
+                page.add("next", number: rows.count == query.limit ? rows.last?.position : nil)
+            }
+            return Response.json(text)
+        }
+    }
+
+    /// The name an entry's `action` gives each event type.
+    static func action(_ type: EventType?) -> String? {
+        switch type {
+        case .userDataSet: "userdata.set"
+        case .userDataReplaced: "userdata.replace"
+        case .userDataMerged: "userdata.merge"
+        case .userDataDeleted: "userdata.delete"
+        case .callUserDataSet: "userdata.attach"
+        case .tokenCreated: "token.create"
+        case .tokenRevoked: "token.revoke"
+        case .accessRefused: "access.refused"
+        default: nil
+        }
+    }
+
+    /// One entry: position, time and action, then for a user-data change its key, call, expiry and `by`, and for
+    /// access control's events what they recorded.
+    static func write(_ row: PostgresAuditStore.Row, to entry: inout JSONWriter) {
+        entry.add("position", number: row.position)
+        entry.add("time", Timestamp.format(row.time))
+        entry.add("action", action(EventType(rawValue: row.type)) ?? row.type)
+        guard let tree = try? JSONTree(parsing: row.body) else { return }
+        if let change = tree["userdata"] {
+            for name in ["key", "ucid", "expiresAt", "by"] {
+                if let value = change[name] { entry.add(name, tree: value) }
+            }
+        } else if case .object(let members)? = tree["access"] {
+            for member in members { entry.add(member.key, tree: member.value) }
+        }
+    }
+}
