@@ -76,6 +76,7 @@ package func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     var logger = Logger(label: "calltrail")
+    logger.handler = LibraryQuietLogHandler(base: logger.handler)
     logger.logLevel = arguments.logLevel
 
     var services: [any Service] = []
