@@ -116,15 +116,16 @@ package final class AccessControl: Service, Sendable {
     }
 
     /// Counts a refusal for the log and returns how long to wait before answering it: an address that keeps
-    /// failing to authenticate is answered ever more slowly (`FailureThrottle`).
+    /// presenting secrets that do not work is answered ever more slowly (`FailureThrottle`).
     func refused(_ decision: Decision, address: SocketAddress?, path: String) -> Duration {
         let address = address?.ipAddress ?? "unknown"
         switch decision {
         case .allowed:
             return .zero
-        case .unauthorized(_, let token, let scope):
+        case .unauthorized(_, let token, let scope, let presented):
             recorder.refused(.init(address: address, status: 401, token: token, scope: scope.rawValue), path: path)
-            return throttle.failed(address)
+            // Only a secret that does not work is a guess worth slowing; a request without one is not.
+            return presented ? throttle.failed(address) : .zero
         case .forbidden(let scope, let token):
             recorder.refused(.init(address: address, status: 403, token: token, scope: scope.rawValue), path: path)
             return .zero
@@ -179,8 +180,9 @@ package final class AccessControl: Service, Sendable {
     enum Decision: Equatable {
         /// Served, and who it came from.
         case allowed(Caller)
-        /// No valid token; the token's name when the secret is one CallTrail knows (revoked or expired).
-        case unauthorized(String, token: String?, scope: Scope)
+        /// No valid token; the token's name when the secret is one CallTrail knows (revoked or expired), and whether
+        /// a secret was presented at all.
+        case unauthorized(String, token: String?, scope: Scope, presented: Bool)
         case forbidden(Scope, token: String)
     }
 
@@ -192,7 +194,7 @@ package final class AccessControl: Service, Sendable {
         guard let secret, !secret.isEmpty else {
             return .unauthorized(
                 "this request needs a token with the scope \(scope.rawValue): Authorization: Bearer TOKEN", token: nil,
-                scope: scope)
+                scope: scope, presented: false)
         }
         let digest = APIToken.digest(of: secret)
         // Every token is compared, each in constant time: how long the check takes says nothing of the secret.
@@ -204,7 +206,8 @@ package final class AccessControl: Service, Sendable {
         }
         guard let token, token.isValid(at: time) else {
             return .unauthorized(
-                "the token is not valid: unknown, revoked or expired", token: token?.name, scope: scope)
+                "the token is not valid: unknown, revoked or expired", token: token?.name, scope: scope, presented: true
+            )
         }
         guard scope.isGranted(by: token.scopes) else { return .forbidden(scope, token: token.name) }
         return .allowed(.token(token.name))
@@ -250,7 +253,7 @@ struct AccessRefusal: Error, Sendable, Equatable {
     init?(_ decision: AccessControl.Decision) {
         switch decision {
         case .allowed: return nil
-        case .unauthorized(let why, _, _): (status, message) = (.unauthorized, why)
+        case .unauthorized(let why, _, _, _): (status, message) = (.unauthorized, why)
         case .forbidden(let scope, let token):
             (status, message) = (.forbidden, "the token \(token) lacks the scope \(scope.rawValue) this request needs")
         }

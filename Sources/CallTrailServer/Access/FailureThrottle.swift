@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Slows down an address that keeps failing to authenticate, so that guessing tokens is slow: past `freeFailures`
+/// Slows down an address that keeps presenting secrets that do not work, so that guessing tokens is slow (a request
+/// with no secret at all is refused at once: it guesses nothing). Past `freeFailures`
 /// refusals within `window`, each further refusal is answered after a delay that doubles (from `firstDelay`) up to
 /// `longestDelay`. A refusal is never answered faster than a success, and a quiet `window` forgets the address.
 ///
