@@ -195,3 +195,23 @@ func withServerChild(
     }
     try await http.shutdown()
 }
+
+/// Makes an API token through `POST /v1/tokens` (as `admin`, or openly while the server has none) and returns its
+/// secret: the benchmarks' `--with-token` runs measure the hot paths with access control on. Once a token exists,
+/// every request needs one.
+func benchToken(
+    _ http: HTTPClient, base: String, name: String, scopes: [String], admin: String? = nil
+) async throws -> String {
+    var request = HTTPClientRequest(url: "\(base)/v1/tokens")
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    if let admin { request.headers.add(name: "Authorization", value: "Bearer \(admin)") }
+    let list = scopes.map { "\"\($0)\"" }.joined(separator: ",")
+    request.body = .bytes(ByteBuffer(string: "{\"name\":\"\(name)\",\"scopes\":[\(list)]}"))
+    let response = try await http.execute(request, timeout: .seconds(30))
+    let text = String(buffer: try await response.body.collect(upTo: 1 << 16))
+    guard response.status == .created,
+        let secret = text.split(separator: "\"token\":\"").dropFirst().first?.split(separator: "\"").first
+    else { throw BenchError("POST /v1/tokens: \(response.status) \(text)") }
+    return String(secret)
+}

@@ -360,11 +360,12 @@ struct FeedBenchCommand: AsyncParsableCommand {
     }
 
     /// Waits for the projector to apply everything stored; returns the lag left if it did not within a minute.
-    static func waitForProjection(_ http: HTTPClient, _ base: String) async throws -> Int {
+    static func waitForProjection(_ http: HTTPClient, _ base: String, token: String? = nil) async throws -> Int {
         var lag = -1
         for _ in 0..<3_000 {
-            let response = try await http.execute(
-                HTTPClientRequest(url: "\(base)/v1/projections"), timeout: .seconds(10))
+            var request = HTTPClientRequest(url: "\(base)/v1/projections")
+            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            let response = try await http.execute(request, timeout: .seconds(10))
             let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
             lag = FeedText.integer("lag", in: text) ?? -1
             if lag == 0 { return 0 }

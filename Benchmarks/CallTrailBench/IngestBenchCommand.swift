@@ -42,6 +42,11 @@ struct IngestBenchCommand: AsyncParsableCommand {
     @Flag(help: "Keep the scratch databases afterwards.")
     var keep = false
 
+    @Flag(
+        name: .customLong("with-token"),
+        help: "Send every POST with an events:write token (access control on), to measure what auth costs.")
+    var withToken = false
+
     func validate() throws {
         guard calls > 0, clients > 0, batch > 0, rounds > 0 else {
             throw ValidationError("--calls, --clients, --batch and --rounds must be positive")
@@ -66,7 +71,7 @@ struct IngestBenchCommand: AsyncParsableCommand {
         }
         let bytes = bodies.reduce(0) { $0 + $1.readableBytes }
         print(
-            "bench ingest: \(events.count) events in \(bodies.count) batches of \(batch), \(clients) clients, "
+            "bench ingest\(withToken ? " with a token" : ""): \(events.count) events in \(bodies.count) batches of \(batch), \(clients) clients, "
                 + "\(bytes / max(events.count, 1)) bytes/event; "
                 + "\(benchMachine())")
 
@@ -134,11 +139,18 @@ struct IngestBenchCommand: AsyncParsableCommand {
             var configuration = HTTPClient.Configuration()
             configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = clients
             let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            let base = "http://127.0.0.1:\(port)"
+            let admin = withToken ? try await benchToken(http, base: base, name: "bench-admin", scopes: ["admin"]) : nil
+            let writer =
+                withToken
+                ? try await benchToken(http, base: base, name: "bench-ingest", scopes: ["events:write"], admin: admin)
+                : nil
             let started = ContinuousClock.now
             try await forEachJob(bodies.count, workers: clients) { index in
                 var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/events")
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: "application/json")
+                if let writer { request.headers.add(name: "Authorization", value: "Bearer \(writer)") }
                 request.body = .bytes(bodies[index])
                 let response = try await http.execute(request, timeout: .seconds(120))
                 let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
@@ -147,7 +159,7 @@ struct IngestBenchCommand: AsyncParsableCommand {
             let elapsed = ContinuousClock.now - started
             // The projector is derived work and runs behind the requests (`BackgroundThreadExecutor`): say how
             // long it took to catch up after the last POST, and so the rate of the whole path, log to feed.
-            let lag = try await FeedBenchCommand.waitForProjection(http, "http://127.0.0.1:\(port)")
+            let lag = try await FeedBenchCommand.waitForProjection(http, base, token: admin)
             let projected = ContinuousClock.now - started
             try await http.shutdown()
             await group.triggerGracefulShutdown()

@@ -39,6 +39,11 @@ struct UserDataBenchCommand: AsyncParsableCommand {
     var port = 18_091
 
     @Flag(
+        name: .customLong("with-token"),
+        help: "Send every request with a token (access control on), to measure what auth costs.")
+    var withToken = false
+
+    @Flag(
         name: .customLong("in-process"),
         help: "Serve from the benchmark's own process instead of a `calltrail serve` child.")
     var inProcess = false
@@ -55,17 +60,23 @@ struct UserDataBenchCommand: AsyncParsableCommand {
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(scratch.database)"), logger: logger)
         }
         print(
-            "bench userdata: \(keys) keys, get \(getRate)/s and set \(setRate)/s for \(seconds) s each, "
+            "bench userdata\(withToken ? " with a token" : ""): \(keys) keys, get \(getRate)/s and set \(setRate)/s for \(seconds) s each, "
                 + "server \(inProcess ? "in this process" : "in a calltrail serve process"); \(benchMachine())")
 
         let keyCount = keys
-        let (getRate, setRate, seconds) = (self.getRate, self.setRate, self.seconds)
+        let (getRate, setRate, seconds, withToken) = (self.getRate, self.setRate, self.seconds, self.withToken)
         let load: @Sendable (HTTPClient, String) async throws -> Void = { http, base in
+            // With `--with-token`: an IVR's token that reads and writes user data, as a real deployment runs.
+            let token =
+                withToken
+                ? try await benchToken(
+                    http, base: base, name: "bench-ivr", scopes: ["userdata:read", "userdata:write"],
+                    admin: try await benchToken(http, base: base, name: "bench-admin", scopes: ["admin"])) : nil
             // Keys as an IVR sets them: a small form, with a TTL.
             let started = ContinuousClock.now
             let made = Made()
             try await forEachJob(keyCount, workers: 16) { index in
-                let key = try await Self.set(http, base, index: index).key
+                let key = try await Self.set(http, base, index: index, token: token).key
                 await made.add(key)
             }
             let keys = await made.keys
@@ -74,15 +85,16 @@ struct UserDataBenchCommand: AsyncParsableCommand {
 
             let gets = try await Self.openLoop(rate: getRate, seconds: seconds) { index in
                 let key = keys[(index &* 7919) % keys.count]
-                let response = try await http.execute(
-                    HTTPClientRequest(url: "\(base)/v1/userdata/\(key)"), timeout: .seconds(30))
+                var request = HTTPClientRequest(url: "\(base)/v1/userdata/\(key)")
+                if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+                let response = try await http.execute(request, timeout: .seconds(30))
                 _ = try await response.body.collect(upTo: 1 << 20)
                 guard response.status == .ok else { throw BenchError("GET \(key): \(response.status)") }
             }
             print("GET /v1/userdata/{key} at \(getRate)/s:  \(gets.summary)")
 
             let sets = try await Self.openLoop(rate: setRate, seconds: seconds) { index in
-                _ = try await Self.set(http, base, index: keyCount + index)
+                _ = try await Self.set(http, base, index: keyCount + index, token: token)
             }
             print("POST /v1/userdata at \(setRate)/s:       \(sets.summary)")
         }
@@ -106,12 +118,13 @@ struct UserDataBenchCommand: AsyncParsableCommand {
     }
 
     static func set(
-        _ http: HTTPClient, _ base: String, index: Int
+        _ http: HTTPClient, _ base: String, index: Int, token: String?
     ) async throws -> (key: String, status: HTTPResponseStatus) {
         var request = HTTPClientRequest(url: "\(base)/v1/userdata")
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.headers.add(name: "CallTrail-Actor", value: "bench-ivr")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.body = .bytes(
             ByteBuffer(
                 string: """

@@ -12,6 +12,7 @@ struct EventTypeTests {
             "LINK_DOWN", "LINK_SNAPSHOT", "CALLTRAIL_UCID_LINKED", "CALLTRAIL_USERDATA_SET",
             "CALLTRAIL_USERDATA_REPLACED",
             "CALLTRAIL_USERDATA_MERGED", "CALLTRAIL_USERDATA_DELETED", "CALLTRAIL_CALL_USERDATA_SET",
+            "CALLTRAIL_TOKEN_CREATED", "CALLTRAIL_TOKEN_REVOKED", "CALLTRAIL_ACCESS_REFUSED",
         ]
         #expect(names == contract)
         #expect(EventType.allCases.count == contract.count)
