@@ -84,8 +84,10 @@ package func buildApplication(
         databaseURL: arguments.databaseURL, dataDirectory: arguments.dataDirectory, logger: logger)
     if let embedded {
         services.append(EmbeddedPostgresService(postgres: embedded, logger: logger))
+        // The socket's folder is named by the option, not by its path: no log line holds a file path.
         logger.info(
-            "using the private PostgreSQL", metadata: ["psql": "psql \(url.psqlArguments.joined(separator: " "))"])
+            "using the private PostgreSQL",
+            metadata: ["psql": "psql -h <--data-dir>/run -p \(url.port) -U \(url.username) \(url.database)"])
     }
 
     let migrations: [Migration]
@@ -186,8 +188,8 @@ package func buildApplication(
     LinkRoutes(board: links, links: aesLinks).register(on: router)
     TokenRoutes(access: access).register(on: router)
     AuditRoutes(store: PostgresAuditStore(client: client, logger: logger)).register(on: router)
-    HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics).register(
-        on: router)
+    HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics, access: access)
+        .register(on: router)
     FeedRoutes.registerPlainHTTP(on: router)
 
     let feedRoutes = FeedRoutes(
@@ -265,7 +267,7 @@ private func startAccessControl(
         logger.critical(
             "serving WITHOUT access control (--insecure-no-auth): anyone who reaches the port reads and writes everything"
         )
-    } else if !access.hasTokens && clientCertificates {
+    } else if access.certificatesAdmit {
         logger.notice(
             "no token is defined: each client is admitted by its TLS certificate (--tls-client-ca) and named by it")
     } else if !access.hasTokens {

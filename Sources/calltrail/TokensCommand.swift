@@ -23,7 +23,7 @@ struct TokensCommand: AsyncParsableCommand {
     static func withStore<Result: Sendable>(
         _ database: DatabaseOptions,
         _ body:
-            @Sendable (PostgresTokenStore, _ record: @Sendable (IncomingEvent) async throws -> Void) async throws ->
+            @Sendable (PostgresTokenStore, _ record: @Sendable (IncomingEvent) async -> Void) async throws ->
             Result
     ) async throws -> Result {
         let logger = database.logger
@@ -34,8 +34,17 @@ struct TokensCommand: AsyncParsableCommand {
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             let events = PostgresEventStore(client: client, logger: logger)
+            // The token's row is changed first; an event the database refuses then is a warning, not a failure of
+            // the command (the change is made, and a made token's secret must still be printed).
             return try await body(PostgresTokenStore(client: client, logger: logger)) { event in
-                _ = try await events.append([[event]])
+                do {
+                    _ = try await events.append([[event]])
+                } catch {
+                    FileHandle.standardError.write(
+                        Data(
+                            "warning: the change is made, but its event was not recorded: \(LoggedError(error))\n".utf8)
+                    )
+                }
             }
         }
     }
@@ -90,7 +99,7 @@ struct TokensCommand: AsyncParsableCommand {
             do {
                 let secret = try await TokensCommand.withStore(database) { store, record in
                     let secret = try await store.create(name: name, scopes: scopes, expiresAt: expiresAt)
-                    try await record(
+                    await record(
                         AccessEvent.tokenCreated(
                             name: name, scopes: scopes, expiresAt: expiresAt, by: TokensCommand.agent))
                     return secret
@@ -136,7 +145,7 @@ struct TokensCommand: AsyncParsableCommand {
             let name = self.name
             let revoked = try await TokensCommand.withStore(database) { store, record in
                 guard try await store.revoke(name: name) else { return false }
-                try await record(AccessEvent.tokenRevoked(name: name, by: TokensCommand.agent))
+                await record(AccessEvent.tokenRevoked(name: name, by: TokensCommand.agent))
                 return true
             }
             guard revoked else { throw ValidationError("no token named \(name) that is not revoked already") }

@@ -45,6 +45,8 @@ struct AccessTests {
         try await AppHarness.withApp { client, _ in
             // No token: the README's first run, open.
             #expect(try await Self.send(client, .get, "/v1/events").status == .ok)
+            let open = try await Self.send(client, .get, "/ready").json
+            #expect((open["access"] as? String)?.hasPrefix("open: no token is defined") == true, "\(open)")
 
             let admin = try await Self.token(client, "ops", ["admin"])
             let reader = try await Self.token(client, "crm-east", ["calls:read", "feed"], as: admin)
@@ -70,7 +72,8 @@ struct AccessTests {
             #expect(try await Self.send(client, .get, "/v1/events", token: admin).status == .ok)
             #expect(try await Self.send(client, .get, "/health").status == .ok, "/health stays open")
             #expect(try await Self.send(client, .get, "/ready").status == .unauthorized)
-            #expect(try await Self.send(client, .get, "/ready", token: admin).status == .ok)
+            let ready = try await Self.send(client, .get, "/ready", token: admin)
+            #expect(ready.status == .ok && ready.json["access"] as? String == "tokens", "\(ready.json)")
 
             // The list never shows a secret.
             let list = try await Self.send(client, .get, "/v1/tokens", token: admin)
@@ -161,6 +164,38 @@ struct AccessTests {
                 let native = try await http.exchangeOffPool("GET", "/v1/feed?devices=5001", headers: Self.upgrade)
                 #expect(native.status == 401, "a native feed needs its token whatever the address")
             }
+        }
+    }
+
+    /// A feed opened while the server was open is closed once the first token exists; on the ctiSVR feed, a token
+    /// with `feed` alone cannot read or write user data, one with the user-data scopes can.
+    @Test func openFeedsCloseWhenTheFirstTokenIsMadeAndCtiSvrUserDataNeedsItsScopes() async throws {
+        try await AppHarness.withApp { client, _ in
+            let port = try #require(client.port)
+            let early = try await FeedClient.connect(port: port, query: "devices=5001")
+            _ = try await early.waitFor { messages in messages.contains { $0["type"]?.string == "live" } }
+            let admin = try await Self.token(client, "ops", ["admin"])
+            let frame = try await early.closed(within: .seconds(10))
+            #expect(frame?.closeCode == .policyViolation, "\(String(describing: frame))")
+            #expect(frame?.reason?.contains("token") == true)
+
+            let feedOnly = try await Self.token(client, "wall", ["feed"], as: admin)
+            let desk = try await Self.token(client, "desk", ["feed", "userdata:read", "userdata:write"], as: admin)
+            let wall = try await FeedClient.connect(port: port, query: "format=ctisvr&access_token=\(feedOnly)")
+            try await wall.send(#"{"id": 1, "request": "userdata", "type": "set", "extension": "5002", "data": "x"}"#)
+            let refused = try await FeedCtiSvrAndProcessesTests.response(wall, id: 1)
+            #expect(refused["result"]?.string == "fail")
+            #expect(refused["error"]?.string?.contains("userdata:write") == true, "\(refused)")
+            let allowed = try await FeedClient.connect(port: port, query: "format=ctisvr&access_token=\(desk)")
+            try await allowed.send(
+                #"{"id": 2, "request": "userdata", "type": "set", "extension": "5002", "data": "case=42"}"#)
+            let key = try #require(try await FeedCtiSvrAndProcessesTests.response(allowed, id: 2)["uui"]?.string)
+            try await wall.send(
+                #"{"id": 3, "request": "userdata", "type": "get", "extension": "5002", "uui": "\#(key)"}"#)
+            #expect(try await FeedCtiSvrAndProcessesTests.response(wall, id: 3)["result"]?.string == "fail")
+            let history = try await Self.send(client, .get, "/v1/userdata/\(key)/history", token: admin).json
+            let by = ((history["changes"] as? [[String: Any]])?.first?["by"] as? [String: Any]) ?? [:]
+            #expect(by["token"] as? String == "desk" && by["name"] as? String == "ctisvr:5002", "\(by)")
         }
     }
 

@@ -69,6 +69,30 @@ struct AuditTests {
             let types = (log["events"] as? [[String: Any]] ?? []).compactMap { $0["type"] as? String }
             #expect(types.contains("CALLTRAIL_TOKEN_CREATED") && types.contains("CALLTRAIL_ACCESS_REFUSED"))
 
+            // Without `token`, everyone's entries: the admin token's own making first; paged by `after`.
+            let everyone = try await Send.send(client, .get, "/v1/audit?limit=2", token: admin)
+            #expect(everyone.status == .ok, "\(everyone.json)")
+            let firstPage = Self.entries(everyone.json)
+            #expect(firstPage.first?["action"] as? String == "token.create" && firstPage.count == 2)
+            let next = try #require(everyone.json["next"] as? String)
+            let second = Self.entries(
+                try await Send.send(client, .get, "/v1/audit?limit=100&after=\(next)", token: admin).json)
+            let pagedIDs = (firstPage + second).compactMap { $0["id"] as? String }
+            let allIDs = Self.entries(try await Send.send(client, .get, "/v1/audit?limit=100", token: admin).json)
+                .compactMap { $0["id"] as? String }
+            #expect(pagedIDs == allIDs, "the pages hold every entry once, in order")
+            #expect(
+                try await Send.send(client, .get, "/v1/audit?after=12", token: admin).status == .badRequest)
+
+            // An event a client posts under one of these names is stored as unknown, and never in the audit.
+            let forged =
+                #"{"id":"f-1","source":"crm","time":"2026-12-02T10:00:00Z","type":"CALLTRAIL_TOKEN_CREATED","access":{"token":"crm-east"}}"#
+            #expect(try await Send.send(client, .post, "/v1/events", token: admin, body: forged).status == .ok)
+            let after = Self.entries(
+                try await Send.send(client, .get, "/v1/audit?token=crm-east&from=2026-12-01T00:00:00Z", token: admin)
+                    .json)
+            #expect(after.count == entries.count, "\(after)")
+
             // Its parameters are checked.
             let badTime = try await Send.send(client, .get, "/v1/audit?from=yesterday", token: admin)
             #expect(
@@ -176,16 +200,32 @@ struct AuditTests {
         policy.maxAddresses = 4
         let throttle = FailureThrottle(policy: policy)
         let start = ContinuousClock.now
-        let delays: [Duration] = (0..<12).map { _ in throttle.failed("10.0.0.1", at: start) }
-        #expect(delays.prefix(5).allSatisfy { $0 == .zero })
-        let expected: [Duration] = [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2)]
-        #expect(Array(delays[5...8]) == expected)
-        #expect(delays[9] == .seconds(4) && delays.suffix(2).allSatisfy { $0 == .seconds(5) })
-        #expect(throttle.failures(of: "10.0.0.1", at: start + .seconds(61)) == 0, "a quiet minute forgets")
-        #expect(throttle.failed("10.0.0.1", at: start + .seconds(61)) == .zero)
+        // Each refusal a second apart, so that no more than a few answers wait at once.
+        let verdicts = (0..<12).map { throttle.failed("10.0.0.1", at: start + .seconds($0 * 6)) }
+        let expected: [FailureThrottle.Verdict] =
+            Array(repeating: .answer(after: .zero), count: 5) + [
+                .answer(after: .milliseconds(250)), .answer(after: .milliseconds(500)), .answer(after: .seconds(1)),
+                .answer(after: .seconds(2)), .answer(after: .seconds(4)), .answer(after: .seconds(5)),
+                .answer(after: .seconds(5)),
+            ]
+        #expect(verdicts == expected)
+        #expect(throttle.failures(of: "10.0.0.1", at: start + .seconds(66 + 61)) == 0, "a quiet minute forgets")
+        #expect(throttle.failed("10.0.0.1", at: start + .seconds(66 + 61)) == .answer(after: .zero))
+
+        // Many at once from one address: past eight waiting answers, the next is told to come back later.
+        let burst = start + .seconds(1_000)
+        let many = (0..<20).map { _ in throttle.failed("10.0.0.2", at: burst) }
+        #expect(many.filter { if case .answer(let after) = $0 { after > .zero } else { false } }.count == 8)
+        #expect(many.suffix(7).allSatisfy { if case .tooMany = $0 { true } else { false } })
+
+        // An IPv6 host is counted by its /64; an IPv4 address seen as IPv6 as itself.
+        #expect(FailureThrottle.key("2001:db8:1:2:aaaa::1") == FailureThrottle.key("2001:db8:1:2:bbbb::9"))
+        #expect(FailureThrottle.key("2001:db8:1:2::1") != FailureThrottle.key("2001:db8:1:3::1"))
+        #expect(FailureThrottle.key("::ffff:10.1.2.3") == "10.1.2.3")
+
         // Many addresses: the table stays bounded, keeping the latest.
-        for index in 0..<10 { _ = throttle.failed("10.0.1.\(index)", at: start + .seconds(62 + index)) }
-        #expect(throttle.failures(of: "10.0.1.9", at: start + .seconds(72)) == 1)
-        #expect(throttle.failures(of: "10.0.1.0", at: start + .seconds(72)) == 0)
+        for index in 0..<10 { _ = throttle.failed("10.0.1.\(index)", at: burst + .seconds(index)) }
+        #expect(throttle.failures(of: "10.0.1.9", at: burst + .seconds(10)) == 1)
+        #expect(throttle.failures(of: "10.0.1.0", at: burst + .seconds(10)) == 0)
     }
 }

@@ -179,7 +179,20 @@ struct TLSTests {
             let history = Self.json(try await client.get("/v1/userdata/\(key)/history"))
             let change = try #require((history["changes"] as? [[String: Any]])?.first)
             #expect((change["by"] as? [String: Any])?["certificate"] as? String == "CN=desk-12")
+
+            // Once a token is made, a certificate only lets a client connect: requests need the token too, and still
+            // do after every token is revoked (a certificate is never handed every scope again).
+            let admin = try await Self.token(client, "ops", ["admin"])
             try await client.shutdown()
+            #expect(await Self.status(port: port, "/v1/events", trusting: [site], certificate: desk) == .unauthorized)
+            #expect(
+                await Self.status(port: port, "/v1/events", trusting: [site], certificate: desk, token: admin) == .ok)
+            let revoker = try Self.client(port: port, trusting: [site], certificate: desk)
+            let revoked = try await revoker.delete(
+                "/v1/tokens/ops", headers: [.authorization: "Bearer \(admin)"], body: ByteBuffer())
+            #expect(revoked.head.status == .ok)
+            try await revoker.shutdown()
+            #expect(await Self.status(port: port, "/v1/events", trusting: [site], certificate: desk) == .unauthorized)
         }
     }
 }

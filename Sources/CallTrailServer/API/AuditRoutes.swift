@@ -3,19 +3,22 @@ import Hummingbird
 import TSAPI
 
 /// `GET /v1/audit` (scope `admin`): who changed which user-data key when, which tokens were made and revoked, and
-/// which requests were refused, in log order, from the events that record them.
+/// which requests were refused, in time order, from the events that record them.
 ///
 /// Parameters: `token` (only what that token did or had done to it), `from` and `to` (RFC 3339; the last 24 hours
-/// when not given), `after` (a position: the previous page's `next`) and `limit` (1–1000, 100). An entry never
-/// holds the data a change wrote: the audit says who and when; the key's history says what.
+/// when not given), `after` (the previous page's `next`) and `limit` (1–1000, 100). An entry never holds the data a
+/// change wrote: the audit says who and when; the key's history says what.
 struct AuditRoutes<Context: RequestContext>: Sendable {
     let store: PostgresAuditStore
 
     func register(on router: Router<Context>) {
         router.get("/v1/audit") { request, _ in
             let parameters = request.uri.queryParameters
+            func text(_ name: String) -> String? {
+                parameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+            }
             func time(_ name: String) throws -> Date? {
-                guard let value = parameters[name[...]].map(String.init), !value.isEmpty else { return nil }
+                guard let value = text(name) else { return nil }
                 guard let date = Timestamp.parse(value) else {
                     throw APIError(
                         .badRequest, "\(name) must be an RFC 3339 time such as 2026-11-20T10:00:00Z; got \"\(value)\"",
@@ -26,20 +29,27 @@ struct AuditRoutes<Context: RequestContext>: Sendable {
             let to = try time("to") ?? Date().addingTimeInterval(1)
             let from = try time("from") ?? to.addingTimeInterval(-86_400)
             guard from <= to else { throw APIError(.badRequest, "from must not be after to", field: "from") }
-            let token = parameters["token"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+            let token = text("token")
             if let token, !APIToken.isValidName(token) {
                 throw APIError(.badRequest, "token must be a token's name (letters, digits, . _ -)", field: "token")
             }
+            var after: PostgresAuditStore.Cursor?
+            if let value = text("after") {
+                guard let cursor = PostgresAuditStore.Cursor(value) else {
+                    throw APIError(
+                        .badRequest, "after must be the next of a previous page; got \"\(value)\"", field: "after")
+                }
+                after = cursor
+            }
             let query = PostgresAuditStore.Query(
-                token: token, from: from, to: to,
-                after: try request.queryInteger("after", default: 0, in: 0...Int64.max),
+                token: token, from: from, to: to, after: after,
                 limit: Int(try request.queryInteger("limit", default: 100, in: 1...1_000)))
             let rows = try await store.entries(query)
-            let text = JSONWriter.object { page in
+            let page = JSONWriter.object { page in
                 page.add("entries", array: rows) { entries, row in entries.object { Self.write(row, to: &$0) } }
-                page.add("next", number: rows.count == query.limit ? rows.last?.position : nil)
+                page.add("next", rows.count == query.limit ? rows.last?.cursor.text : nil)
             }
-            return Response.json(text)
+            return Response.json(page)
         }
     }
 
@@ -58,19 +68,15 @@ struct AuditRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    /// One entry: position, time and action, then for a user-data change its key, call, expiry and `by`, and for
-    /// access control's events what they recorded.
+    /// One entry: the event's id, time and action, then what it recorded (members without a value left out).
     static func write(_ row: PostgresAuditStore.Row, to entry: inout JSONWriter) {
-        entry.add("position", number: row.position)
+        entry.add("id", row.id)
         entry.add("time", Timestamp.format(row.time))
         entry.add("action", action(EventType(rawValue: row.type)) ?? row.type)
-        guard let tree = try? JSONTree(parsing: row.body) else { return }
-        if let change = tree["userdata"] {
-            for name in ["key", "ucid", "expiresAt", "by"] {
-                if let value = change[name] { entry.add(name, tree: value) }
-            }
-        } else if case .object(let members)? = tree["access"] {
-            for member in members { entry.add(member.key, tree: member.value) }
+        guard case .object(let members)? = try? JSONTree(parsing: row.details) else { return }
+        for member in members {
+            if case .null = member.value { continue }
+            entry.add(member.key, tree: member.value)
         }
     }
 }

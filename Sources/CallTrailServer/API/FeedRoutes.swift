@@ -81,12 +81,10 @@ struct FeedRoutes: Sendable {
     /// Serves one feed connection; one admitted by a token is closed (`policyViolation`, with the reason) when the
     /// token is revoked or expires.
     func serve(_ socket: FeedSocket, uri: String, caller: Caller) async {
-        let watched = caller.tokenName.map { token in
-            access.watch(token: token) { reason in
-                Task { try? await socket.close(.policyViolation, reason: reason) }
-            }
+        let watched = access.watch(caller) { reason in
+            Task { try? await socket.close(.policyViolation, reason: reason) }
         }
-        defer { if let watched { access.unwatch(watched) } }
+        defer { access.unwatch(watched) }
         let subscription: Subscription
         do {
             subscription = try Subscription(Self.parameters(URI(uri)))
@@ -105,7 +103,7 @@ struct FeedRoutes: Sendable {
         }
         let session = FeedSession(
             hub: hub, subscriber: subscriber, journeys: journeys, feed: feed, userData: userData, caller: caller,
-            logger: logger)
+            allows: { [access] scope in access.allows(caller, scope) }, logger: logger)
         await withGracefulShutdownHandler {
             await session.run(socket, after: subscription.after)
         } onGracefulShutdown: {

@@ -11,6 +11,7 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
     let availability: DatabaseAvailability
     let migrations: [Migration]
     let metrics: PrometheusCollectorRegistry?
+    let access: AccessControl
 
     func register(on router: Router<Context>) {
         router.get("/health") { _, _ in try Response.encoded(Readiness(status: "ok")) }
@@ -20,12 +21,13 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
 
     /// Ready when the database answers and its schema is the one this build expects. While the database is away
     /// the answer is `503` at once, naming it, since when and why; the process stays up and recovers by itself.
+    /// Every answer says how requests are admitted (`access`): a server serving openly says so.
     @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
         if let outage = availability.outage {
             return try .encoded(
                 Readiness(
                     status: "not ready", database: "unavailable", since: Timestamp.format(outage.since),
-                    reason: outage.reason),
+                    reason: outage.reason, access: access.mode),
                 status: .serviceUnavailable, retryAfter: 2)
         }
         do {
@@ -34,15 +36,19 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
             guard pending.isEmpty else {
                 let names = pending.map(\.name).joined(separator: ", ")
                 return try .encoded(
-                    Readiness(status: "not ready", database: "ok", migrations: "pending: \(names)"),
+                    Readiness(
+                        status: "not ready", database: "ok", migrations: "pending: \(names)", access: access.mode),
                     status: .serviceUnavailable, retryAfter: 10)
             }
-            return try .encoded(Readiness(status: "ready", database: "ok", migrations: "current"))
+            return try .encoded(
+                Readiness(status: "ready", database: "ok", migrations: "current", access: access.mode))
         } catch {
             context.logger.warning("readiness check failed", metadata: ["error": "\(LoggedError(error))"])
             availability.record(error)
             return try .encoded(
-                Readiness(status: "not ready", database: "unavailable", reason: "\(LoggedError(error))"),
+                Readiness(
+                    status: "not ready", database: "unavailable", reason: "\(LoggedError(error))",
+                    access: access.mode),
                 status: .serviceUnavailable, retryAfter: 2)
         }
     }
@@ -55,6 +61,8 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
         var since: String?
         var reason: String?
         var migrations: String?
+        /// How requests are admitted: `tokens`, `client certificates: ...` or `open: ...` with why.
+        var access: String?
     }
 
     @Sendable func emitMetrics(_ request: Request, context: Context) async throws -> Response {

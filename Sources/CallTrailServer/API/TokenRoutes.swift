@@ -51,10 +51,11 @@ struct TokenRoutes<Context: CallerRequestContext>: Sendable {
             } catch PostgresTokenStore.Refusal.nameTaken {
                 throw APIError(.conflict, "a token named \(body.name) exists", field: "name")
             }
-            try await access.load()
             await access.recorder.record(
                 AccessEvent.tokenCreated(
                     name: body.name, scopes: scopes, expiresAt: expiresAt, by: .caller(context.caller)))
+            // The token counts here at once; should this read fail, the next one (within a second) brings it.
+            try? await access.load()
             return try Response.encoded(
                 Created(
                     name: body.name, token: secret, scopes: scopes.map(\.rawValue).sorted(),

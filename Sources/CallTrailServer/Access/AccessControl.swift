@@ -110,57 +110,85 @@ package final class AccessControl: Service, Sendable {
                 metadata: ["address": "\(address)", "allowed_by": "\(range)"])
             return .success(.address(address))
         }
-        var delayed = refusal
-        delayed.delay = refused(decision, address: remote, path: FeedServerChannel.feedPath)
-        return .failure(delayed)
+        return .failure(refusal.slowed(refused(decision, address: remote, path: FeedServerChannel.feedPath)))
     }
 
-    /// Counts a refusal for the log and returns how long to wait before answering it: an address that keeps
-    /// presenting secrets that do not work is answered ever more slowly (`FailureThrottle`).
-    func refused(_ decision: Decision, address: SocketAddress?, path: String) -> Duration {
+    /// Counts a refusal for the log and says when to answer it: an address that keeps presenting secrets that do
+    /// not work is answered ever more slowly (`FailureThrottle`).
+    func refused(_ decision: Decision, address: SocketAddress?, path: String) -> FailureThrottle.Verdict {
         let address = address?.ipAddress ?? "unknown"
         switch decision {
         case .allowed:
-            return .zero
+            return .answer(after: .zero)
         case .unauthorized(_, let token, let scope, let presented):
             recorder.refused(.init(address: address, status: 401, token: token, scope: scope.rawValue), path: path)
             // Only a secret that does not work is a guess worth slowing; a request without one is not.
-            return presented ? throttle.failed(address) : .zero
+            return presented ? throttle.failed(address) : .answer(after: .zero)
         case .forbidden(let scope, let token):
             recorder.refused(.init(address: address, status: 403, token: token, scope: scope.rawValue), path: path)
-            return .zero
+            return .answer(after: .zero)
         }
     }
 
-    /// Feed connections open under a token, each with how to close it: a token revoked or expired ends them.
-    private let openFeeds = Mutex<[Int: (token: String, close: @Sendable (String) -> Void)]>([:])
+    /// Feed connections open, each with who was admitted and how to close it: a token revoked or expired ends its
+    /// feeds, and the first token made ends the feeds admitted openly or by a certificate alone.
+    private let openFeeds = Mutex<[Int: (caller: Caller, close: @Sendable (String) -> Void)]>([:])
     private let nextFeed = Mutex(0)
 
-    /// Watches a feed connection admitted by `token`; `close` ends it with a reason. Returns the id to `unwatch`.
-    func watch(token: String, close: @escaping @Sendable (String) -> Void) -> Int {
+    /// Watches a feed connection admitted as `caller`; `close` ends it with a reason. Returns the id to `unwatch`.
+    func watch(_ caller: Caller, close: @escaping @Sendable (String) -> Void) -> Int {
         let id = nextFeed.withLock { next in
             next += 1
             return next
         }
-        openFeeds.withLock { $0[id] = (token, close) }
+        openFeeds.withLock { $0[id] = (caller, close) }
         return id
+    }
+
+    /// Whether `caller`, admitted earlier, would still be admitted now.
+    func stillAdmits(_ caller: Caller, valid: Set<String>) -> Bool {
+        switch caller {
+        case .open: isOpen
+        case .certificate: certificatesAdmit
+        case .address: true
+        case .token(let name): valid.contains(name)
+        }
+    }
+
+    /// Whether `caller` may do what `scope` allows: for the ctiSVR feed's user-data verbs, which a `feed` token alone
+    /// does not cover. A ctiSVR desktop admitted by its address may use them, as it did with ctiSVR.
+    func allows(_ caller: Caller, _ scope: Scope, at time: Date = Date()) -> Bool {
+        switch caller {
+        case .open: return isOpen
+        case .certificate: return certificatesAdmit
+        case .address: return scope == .userdataRead || scope == .userdataWrite
+        case .token(let name):
+            return state.withLock { state in
+                state.tokens.contains { $0.name == name && $0.isValid(at: time) && scope.isGranted(by: $0.scopes) }
+            }
+        }
     }
 
     func unwatch(_ id: Int) {
         _ = openFeeds.withLock { $0.removeValue(forKey: id) }
     }
 
-    /// Closes the feeds whose token can no longer be used.
+    /// Closes the feeds whose caller would no longer be admitted.
     private func closeFeedsOfInvalidTokens() {
         let now = Date()
         let valid = state.withLock { Set($0.tokens.filter { $0.isValid(at: now) }.map(\.name)) }
-        let closing = openFeeds.withLock { feeds in
-            let ids = feeds.filter { !valid.contains($0.value.token) }.map(\.key)
-            return ids.compactMap { feeds.removeValue(forKey: $0) }
-        }
+        let watched = openFeeds.withLock { $0 }
+        let ids = watched.filter { !stillAdmits($0.value.caller, valid: valid) }.map(\.key)
+        let closing = openFeeds.withLock { feeds in ids.compactMap { feeds.removeValue(forKey: $0) } }
         for feed in closing {
-            logger.notice("closing a feed whose token was revoked or expired", metadata: ["token": "\(feed.token)"])
-            feed.close("the token \(feed.token) was revoked or has expired")
+            switch feed.caller {
+            case .token(let name):
+                logger.notice("closing a feed whose token was revoked or expired", metadata: ["token": "\(name)"])
+                feed.close("the token \(name) was revoked or has expired")
+            default:
+                logger.notice("closing a feed admitted without a token: a token now exists")
+                feed.close("a token is needed now: connect again with one")
+            }
         }
     }
 
@@ -170,11 +198,24 @@ package final class AccessControl: Service, Sendable {
         return state.withLock { $0.tokens.contains { $0.isValid(at: now) } }
     }
 
+    /// Whether any token was ever made (revoked and expired ones count): what ends admission by certificate alone.
+    var hasEverHadTokens: Bool { state.withLock { !$0.tokens.isEmpty } }
+
     /// Whether requests are served without a token.
     package var isOpen: Bool { insecureNoAuth || (loopbackOnly && !clientCertificates && !hasTokens) }
 
-    /// Whether a client's certificate is its credential: mutual TLS and no token defined.
-    var certificatesAdmit: Bool { clientCertificates && !insecureNoAuth && !hasTokens }
+    /// How requests are admitted now, as `/ready` says it: `open` (with why), `client certificates` or `tokens`.
+    var mode: String {
+        if insecureNoAuth { return "open: --insecure-no-auth" }
+        if isOpen { return "open: no token is defined and the server listens on loopback only" }
+        if certificatesAdmit { return "client certificates: no token is defined" }
+        return "tokens"
+    }
+
+    /// Whether a client's certificate is its credential: mutual TLS and no token ever made. Once one is made,
+    /// certificates only decide who may connect, even after every token is revoked or expires: a certificate
+    /// holder is never handed every scope again by a token running out.
+    var certificatesAdmit: Bool { clientCertificates && !insecureNoAuth && !hasEverHadTokens }
 
     /// What a request gets.
     enum Decision: Equatable {
@@ -224,7 +265,7 @@ package final class AccessControl: Service, Sendable {
 
     /// Reads the tokens again every second and writes when they were last used; a database away only delays both.
     package func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
             let store = self.store
             do {
@@ -249,6 +290,22 @@ struct AccessRefusal: Error, Sendable, Equatable {
     var message: String
     /// How long to wait before answering (`FailureThrottle`).
     var delay: Duration = .zero
+    /// For `429`: when to come back, in seconds.
+    var retryAfter: Int?
+
+    /// The refusal as the throttle's verdict has it answered: after a delay, or at once as `429`.
+    func slowed(_ verdict: FailureThrottle.Verdict) -> AccessRefusal {
+        var refusal = self
+        switch verdict {
+        case .answer(let after):
+            refusal.delay = after
+        case .tooMany(let retryAfter):
+            refusal.status = .tooManyRequests
+            refusal.message = "too many requests with a token that does not work from this address; try again later"
+            refusal.retryAfter = max(1, Int(retryAfter.seconds.rounded(.up)))
+        }
+        return refusal
+    }
 
     init?(_ decision: AccessControl.Decision) {
         switch decision {

@@ -75,7 +75,7 @@ package enum AccessEvent {
     private static func event(
         _ type: EventType, at time: Date, _ body: (inout JSONWriter) -> Void
     ) -> IncomingEvent {
-        let id = "calltrail-access-\(UUID().uuidString.lowercased())"
+        let id = IngestBatchParser.accessIDPrefix + UUID().uuidString.lowercased()
         let json = JSONWriter.object { event in
             event.add("id", id)
             event.add("source", "calltrail")

@@ -27,10 +27,11 @@ struct AccessMiddleware<Context: CallerRequestContext>: RouterMiddleware {
             }
             return try await next(request, context)
         }
-        let delay = access.refused(decision, address: context.remoteAddress, path: request.uri.path)
-        if delay > .zero { try? await Task.sleep(for: delay) }
-        var error = APIError(refusal.status, refusal.message)
-        if refusal.status == .unauthorized { error.headers[.wwwAuthenticate] = "Bearer realm=\"calltrail\"" }
+        let slowed = refusal.slowed(access.refused(decision, address: context.remoteAddress, path: request.uri.path))
+        if slowed.delay > .zero { try? await Task.sleep(for: slowed.delay) }
+        var error = APIError(slowed.status, slowed.message, retryAfter: slowed.retryAfter)
+        if slowed.status == .unauthorized { error.headers[.wwwAuthenticate] = "Bearer realm=\"calltrail\"" }
+        if slowed.status == .tooManyRequests { error.headers[.connection] = "close" }
         throw error
     }
 

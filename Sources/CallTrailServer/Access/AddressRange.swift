@@ -36,7 +36,7 @@ package struct AddressRange: Sendable, Equatable, CustomStringConvertible {
         return true
     }
 
-    private static func bytes(of text: String) -> [UInt8]? {
+    static func bytes(of text: String) -> [UInt8]? {
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
         var v6 = in6_addr()

@@ -19,14 +19,15 @@ package enum Caller: Sendable, Equatable {
         return nil
     }
 
-    /// The label of the per-token metrics: the token's name, or `certificate`, `ctisvr` or `open`. Certificates and
-    /// addresses are not labels of their own: their number has no bound.
+    /// The label of the per-token metrics: the token's name, or `(certificate)`, `(ctisvr)` or `(open)`, in
+    /// parentheses that no token's name holds. Certificates and addresses are not labels of their own: their number
+    /// has no bound.
     var metricLabel: String {
         switch self {
-        case .open: "open"
+        case .open: "(open)"
         case .token(let name): name
-        case .certificate: "certificate"
-        case .address: "ctisvr"
+        case .certificate: "(certificate)"
+        case .address: "(ctisvr)"
         }
     }
 

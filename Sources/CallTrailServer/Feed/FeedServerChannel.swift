@@ -194,6 +194,7 @@ struct FeedServerChannel: ServerChildChannel, HTTPChannelHandler {
                         .connection: "close", .contentType: "application/json", .contentLength: "\(body.readableBytes)",
                     ]
                     if refusal.status == .unauthorized { fields[.wwwAuthenticate] = "Bearer realm=\"calltrail\"" }
+                    if let retryAfter = refusal.retryAfter { fields[.retryAfter] = "\(retryAfter)" }
                     try await outbound.write(contentsOf: [
                         .head(HTTPResponse(status: refusal.status, headerFields: fields)), .body(body), .end(nil),
                     ])

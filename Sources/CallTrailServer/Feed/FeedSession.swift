@@ -27,6 +27,8 @@ final class FeedSession: Sendable {
     let userData: UserDataService
     /// Who access control admitted: what user data set through this connection records as `by`.
     let caller: Caller
+    /// Whether the caller holds a scope now: a `feed` token alone does not read or write user data.
+    let allows: @Sendable (Scope) -> Bool
     let logger: Logger
     private let replay = Mutex<Task<Void, Never>?>(nil)
     /// The writer now sending, if any, and how many have started (a writer lets go of itself only if it is still
@@ -35,9 +37,10 @@ final class FeedSession: Sendable {
 
     init(
         hub: FeedHub, subscriber: FeedSubscriber, journeys: PostgresJourneyStore, feed: PostgresFeedStore,
-        userData: UserDataService, caller: Caller, logger: Logger
+        userData: UserDataService, caller: Caller, allows: @escaping @Sendable (Scope) -> Bool, logger: Logger
     ) {
         self.caller = caller
+        self.allows = allows
         self.hub = hub
         self.subscriber = subscriber
         self.journeys = journeys
@@ -388,6 +391,19 @@ final class FeedSession: Sendable {
                 throw APIError(.unprocessableContent, "userdata \(request.type ?? "") needs data", field: "data")
             }
             return data
+        }
+        // `set` and `update` write user data, `get` reads it: a token needs those scopes beside `feed` (a desktop
+        // admitted by its address, as ctiSVR's were, may). `alert` and `hangup` repeat what the feed sends.
+        let needed: Scope? =
+            switch request.type {
+            case "set", "update": .userdataWrite
+            case "get": .userdataRead
+            default: nil
+            }
+        if let needed, !allows(needed) {
+            throw APIError(
+                .forbidden, "userdata \(request.type ?? "") needs a token with the scope \(needed.rawValue)",
+                field: "type")
         }
         switch request.type {
         case "set":

@@ -172,11 +172,13 @@ package struct PostgresUserDataStore: Sendable {
             try await connection.query("DELETE FROM userdata_history", logger: logger)
             try await connection.query("DELETE FROM userdata", logger: logger)
             let types = UserDataChange.Operation.allCases.map(\.eventType.rawValue)
-            // The same list as the partial index of migration 0004, so the planner reads only these events.
+            // The same list as the partial index of migration 0004, so the planner reads only these events; a
+            // client that posted one of these names has it stored as an unknown type (`known_type` false), never
+            // replayed as a change.
             let rows = try await connection.query(
                 """
                 SELECT l.position, b.body::text FROM event_bodies b JOIN event_log l ON l.ref = b.ref
-                WHERE b.type IN (\(types[0]), \(types[1]), \(types[2]), \(types[3]), \(types[4]))
+                WHERE b.type IN (\(types[0]), \(types[1]), \(types[2]), \(types[3]), \(types[4])) AND b.known_type
                 ORDER BY l.position
                 """, logger: logger)
             var records: [String: UserDataRecord] = [:]

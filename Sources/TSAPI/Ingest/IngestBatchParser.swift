@@ -11,7 +11,9 @@ package enum IngestBatchParser {
     package static let reservedIDPrefix = "calltrail-link-"
     /// Ids of the user-data service's events.
     package static let userDataIDPrefix = "calltrail-userdata-"
-    static let reservedIDPrefixes = [reservedIDPrefix, userDataIDPrefix]
+    /// Ids of access control's events (tokens made and revoked, refusals).
+    package static let accessIDPrefix = "calltrail-access-"
+    static let reservedIDPrefixes = [reservedIDPrefix, userDataIDPrefix, accessIDPrefix]
     /// The longest `id`, `source`, `switch` or `type`, in bytes: names and keys, never payloads.
     package static let maxFieldBytes = 256
 
