@@ -13,21 +13,9 @@ struct AuditRoutes<Context: RequestContext>: Sendable {
 
     func register(on router: Router<Context>) {
         router.get("/v1/audit") { request, _ in
-            let parameters = request.uri.queryParameters
-            func text(_ name: String) -> String? {
-                parameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-            }
-            func time(_ name: String) throws -> Date? {
-                guard let value = text(name) else { return nil }
-                guard let date = Timestamp.parse(value) else {
-                    throw APIError(
-                        .badRequest, "\(name) must be an RFC 3339 time such as 2026-11-20T10:00:00Z; got \"\(value)\"",
-                        field: name)
-                }
-                return date
-            }
-            let to = try time("to") ?? Date().addingTimeInterval(1)
-            let from = try time("from") ?? to.addingTimeInterval(-86_400)
+            let text = request.queryText
+            let to = try request.queryTime("to") ?? Date().addingTimeInterval(1)
+            let from = try request.queryTime("from") ?? to.addingTimeInterval(-86_400)
             guard from <= to else { throw APIError(.badRequest, "from must not be after to", field: "from") }
             let token = text("token")
             if let token, !APIToken.isValidName(token) {

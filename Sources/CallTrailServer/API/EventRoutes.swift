@@ -1,4 +1,5 @@
 import EventStore
+import Foundation
 import Hummingbird
 import NIOCore
 import TSAPI
@@ -97,5 +98,21 @@ extension Request {
                 field: name)
         }
         return number
+    }
+
+    /// A query parameter's text; an empty one counts as absent.
+    func queryText(_ name: String) -> String? {
+        uri.queryParameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// An RFC 3339 time query parameter, or 400 naming it.
+    func queryTime(_ name: String) throws -> Date? {
+        guard let value = queryText(name) else { return nil }
+        guard let date = Timestamp.parse(value) else {
+            throw APIError(
+                .badRequest, "\(name) must be an RFC 3339 time such as 2026-11-20T10:00:00Z; got \"\(value)\"",
+                field: name)
+        }
+        return date
     }
 }

@@ -159,21 +159,9 @@ extension JourneyQuery {
     /// The search filters from the query string; a malformed one is a 400 naming it.
     init(_ request: Request, limit: Int) throws {
         self.init(limit: limit)
-        let parameters = request.uri.queryParameters
-        func text(_ name: String) -> String? {
-            parameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-        }
-        func time(_ name: String) throws -> Date? {
-            guard let value = text(name) else { return nil }
-            guard let date = Timestamp.parse(value) else {
-                throw APIError(
-                    .badRequest, "\(name) must be an RFC 3339 time such as 2026-11-20T10:00:00Z; got \"\(value)\"",
-                    field: name)
-            }
-            return date
-        }
-        from = try time("from")
-        to = try time("to")
+        let text = request.queryText
+        from = try request.queryTime("from")
+        to = try request.queryTime("to")
         ani = text("ani")
         dnis = text("dnis")
         vdn = text("vdn")
