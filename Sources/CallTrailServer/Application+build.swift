@@ -70,10 +70,12 @@ extension AppArguments {
 /// `DatabaseAvailability` makes the routes answer `503` with `Retry-After` meanwhile. The process ends only on a
 /// signal, or with an error (non-zero exit) when it cannot start: an unreachable database or a failed migration at
 /// start-up, where a supervisor's restart is the right cure.
-/// `onServerRunning` gets the port actually bound (useful with port 0).
+/// `onServerRunning` gets the port actually bound (useful with port 0); `onRoutes` every route as `GET /v1/events`
+/// (the test that holds `openapi.yaml` to the router reads them).
 package func buildApplication(
     _ arguments: some AppArguments, metrics: PrometheusCollectorRegistry? = nil,
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+    onRoutes: ([String]) -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     var logger = Logger(label: "calltrail")
     logger.handler = LibraryQuietLogHandler(base: logger.handler)
@@ -191,6 +193,8 @@ package func buildApplication(
     HealthRoutes(client: client, availability: availability, migrations: migrations, metrics: metrics, access: access)
         .register(on: router)
     FeedRoutes.registerPlainHTTP(on: router)
+    OpenAPIRoutes(logger: logger).register(on: router)
+    onRoutes(router.routes.map { "\($0.method) \($0.path)" })
 
     let feedRoutes = FeedRoutes(
         hub: hub, journeys: journeys, feed: feed, userData: userDataService, policy: arguments.feed, access: access,

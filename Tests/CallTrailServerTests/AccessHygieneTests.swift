@@ -44,7 +44,7 @@ struct AccessHygieneTests {
 
             let port = try freePort()
             let logFile = folder.appendingPathComponent("serve.log")
-            FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
             let log = try FileHandle(forWritingTo: logFile)
             let serve = Process()
             serve.executableURL = executable

@@ -6,7 +6,7 @@ enum AccessPolicy {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         let reading = method == .get || method == .head
         switch parts.first {
-        case "health": return parts.count == 1 ? nil : .admin
+        case "health", "openapi.yaml": return parts.count == 1 ? nil : .admin
         case "ready", "metrics": return parts.count == 1 && metricsOpen ? nil : .admin
         case "v1": break
         default: return .admin
