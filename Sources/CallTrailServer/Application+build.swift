@@ -173,7 +173,8 @@ package func buildApplication(
 
     let router = Router(context: CallTrailRequestContext.self)
     let readWait = Duration.milliseconds(Int64(arguments.readWaitSeconds * 1000))
-    router.add(middleware: ErrorMiddleware(availability: availability))
+    let routeMethods = RouteMethods()
+    router.add(middleware: ErrorMiddleware(availability: availability, routes: routeMethods))
     router.add(middleware: AccessMiddleware(access: access, reads: TokenReadCounters()))
     router.add(middleware: DatabaseGateMiddleware(availability: availability))
     EventRoutes(store: store, appender: appender, maxBodyBytes: arguments.maxBodyBytes).register(on: router)
@@ -194,6 +195,7 @@ package func buildApplication(
         .register(on: router)
     FeedRoutes.registerPlainHTTP(on: router)
     OpenAPIRoutes(logger: logger).register(on: router)
+    routeMethods.set(router.routes.map { (method: $0.method, path: "\($0.path)") })
     onRoutes(router.routes.map { "\($0.method) \($0.path)" })
 
     let feedRoutes = FeedRoutes(
@@ -273,7 +275,7 @@ private func startAccessControl(
         )
     } else if access.certificatesAdmit {
         logger.notice(
-            "no token is defined: each client is admitted by its TLS certificate (--tls-client-ca) and named by it")
+            "no token was ever made: each client is admitted by its TLS certificate (--tls-client-ca) and named by it")
     } else if !access.hasTokens {
         guard access.loopbackOnly else {
             stopEmbedded()
@@ -281,9 +283,15 @@ private func startAccessControl(
                 "refusing to serve on \(arguments.hostname) without a token: make one with `calltrail tokens create "
                     + "--name NAME --scope admin`, or give --insecure-no-auth")
         }
-        logger.notice(
-            "serving openly on loopback: no token is defined. Make one with `calltrail tokens create --name NAME --scope admin`; from then on every request needs one"
-        )
+        if access.isOpen {
+            logger.notice(
+                "serving openly on loopback: no token is defined. Make one with `calltrail tokens create --name NAME --scope admin`; from then on every request needs one"
+            )
+        } else {
+            logger.warning(
+                "every token is revoked or expired: every request is refused until one is made with `calltrail tokens create --name NAME --scope admin`"
+            )
+        }
     }
     return access
 }

@@ -124,7 +124,26 @@ struct HostileRequestTests {
             name: "40 KB of headers", method: "GET", target: "/v1/calls?device=5001",
             headers: ["X-Padding": String(repeating: "p", count: 40_000)], status: 431),
         Case(name: "an unknown route", method: "GET", target: "/v2/nothing", status: 404),
-        Case(name: "a method the path does not take", method: "DELETE", target: "/v1/events", status: 404),
+        // What the API's fuzzing (scripts/attack-api) found: a NUL in a query parameter reached PostgreSQL and was a
+        // 500; an empty filter widened a search; a malformed UCID filter or `from` after `to` matched nothing
+        // silently; a method a path does not take was a 404.
+        Case(
+            name: "NUL in a query parameter", method: "GET", target: "/v1/calls?device=50%0001", status: 400,
+            field: "device"),
+        Case(
+            name: "NUL in a search filter", method: "GET", target: "/v1/journeys?ani=1&ucid=%00", status: 400,
+            field: "ucid"),
+        Case(name: "NUL in the path", method: "GET", target: "/v1/journeys/ab%00c", status: 400, field: "path"),
+        Case(name: "an empty filter", method: "GET", target: "/v1/journeys?dnis=", status: 400, field: "dnis"),
+        Case(name: "an empty audit token", method: "GET", target: "/v1/audit?token=", status: 400, field: "token"),
+        Case(
+            name: "a search by a malformed UCID", method: "GET", target: "/v1/journeys?ucid=123", status: 400,
+            field: "ucid"),
+        Case(
+            name: "a search from after its to", method: "GET",
+            target: "/v1/journeys?from=2026-11-20T00:00:00Z&to=2000-01-01T00:00:00Z", status: 400, field: "from"),
+        Case(name: "a method the path does not take", method: "DELETE", target: "/v1/events", status: 405),
+        Case(name: "TRACE on /health", method: "TRACE", target: "/health", status: 405),
     ]
 
     @Test func everyHostileRequestGetsAClearAnswerAndStoresNothing() async throws {
@@ -142,6 +161,9 @@ struct HostileRequestTests {
                     let error = object?["error"] as? [String: Any]
                     #expect((error?["message"] as? String)?.isEmpty == false, "\(test): \(answer.body.prefix(300))")
                     #expect(error?["field"] as? String == test.field, "\(test): \(answer.body.prefix(300))")
+                    if test.status == 405 {
+                        #expect(answer.headers["allow"]?.contains("GET") == true, "\(test): \(answer.headers)")
+                    }
                 }
                 // Nothing of any of it was stored: no event, no user data.
                 let log = try await http.exchangeOffPool("GET", "/v1/events?after=0&limit=10")

@@ -17,12 +17,12 @@ struct AuditRoutes<Context: RequestContext>: Sendable {
             let to = try request.queryTime("to") ?? Date().addingTimeInterval(1)
             let from = try request.queryTime("from") ?? to.addingTimeInterval(-86_400)
             guard from <= to else { throw APIError(.badRequest, "from must not be after to", field: "from") }
-            let token = text("token")
+            let token = try text("token")
             if let token, !APIToken.isValidName(token) {
                 throw APIError(.badRequest, "token must be a token's name (letters, digits, . _ -)", field: "token")
             }
             var after: PostgresAuditStore.Cursor?
-            if let value = text("after") {
+            if let value = try text("after") {
                 guard let cursor = PostgresAuditStore.Cursor(value) else {
                     throw APIError(
                         .badRequest, "after must be the next of a previous page; got \"\(value)\"", field: "after")

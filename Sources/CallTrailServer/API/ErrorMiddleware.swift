@@ -10,6 +10,8 @@ import Projections
 /// is logged in full and answered with a plain 500.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let availability: DatabaseAvailability
+    /// For a `405` with `Allow` when the path exists with other methods.
+    let routes: RouteMethods
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -27,7 +29,17 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             let message: String
             switch error.status {
-            case .notFound: message = "no such resource: \(request.method) \(request.uri.path)"
+            case .notFound:
+                let allowed = routes.allowed(for: request.uri.path)
+                if !allowed.isEmpty {
+                    var refusal = APIError(
+                        .methodNotAllowed,
+                        "\(request.method) is not allowed on \(request.uri.path); it answers \(allowed.joined(separator: ", "))"
+                    )
+                    refusal.headers[.allow] = allowed.joined(separator: ", ")
+                    throw refusal
+                }
+                message = "no such resource: \(request.method) \(request.uri.path)"
             case .methodNotAllowed: message = "\(request.method) is not allowed on \(request.uri.path)"
             default: message = (error as? HTTPError)?.body ?? error.status.reasonPhrase
             }

@@ -100,14 +100,20 @@ extension Request {
         return number
     }
 
-    /// A query parameter's text; an empty one counts as absent.
-    func queryText(_ name: String) -> String? {
-        uri.queryParameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+    /// A query parameter's text, nil when it is absent. An empty one (`?dnis=`) is a 400 naming it, as for every
+    /// parameter: a filter that was meant to say something and says nothing is a client's mistake worth hearing of,
+    /// and treating it as absent would widen a search the client meant to narrow.
+    func queryText(_ name: String) throws -> String? {
+        guard let value = uri.queryParameters[name[...]].map(String.init) else { return nil }
+        guard !value.isEmpty else {
+            throw APIError(.badRequest, "\(name) is empty: give it a value or leave it out", field: name)
+        }
+        return value
     }
 
     /// An RFC 3339 time query parameter, or 400 naming it.
     func queryTime(_ name: String) throws -> Date? {
-        guard let value = queryText(name) else { return nil }
+        guard let value = try queryText(name) else { return nil }
         guard let date = Timestamp.parse(value) else {
             throw APIError(
                 .badRequest, "\(name) must be an RFC 3339 time such as 2026-11-20T10:00:00Z; got \"\(value)\"",

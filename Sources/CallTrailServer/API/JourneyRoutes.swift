@@ -162,21 +162,29 @@ extension JourneyQuery {
         let text = request.queryText
         from = try request.queryTime("from")
         to = try request.queryTime("to")
-        ani = text("ani")
-        dnis = text("dnis")
-        vdn = text("vdn")
-        split = text("split")
-        device = text("device")
-        agent = text("agent")
-        ucid = text("ucid")
-        if let value = text("outcome") {
+        ani = try text("ani")
+        dnis = try text("dnis")
+        vdn = try text("vdn")
+        split = try text("split")
+        device = try text("device")
+        agent = try text("agent")
+        if let value = try text("ucid") {
+            guard UCID(value) != nil else {
+                throw APIError(.badRequest, "ucid must be a UCID of 20 digits; got \"\(value)\"", field: "ucid")
+            }
+            ucid = value
+        }
+        if let from, let to, from > to {
+            throw APIError(.badRequest, "from must not be after to", field: "from")
+        }
+        if let value = try text("outcome") {
             guard let outcome = Outcome(rawValue: value) else {
                 let names = Outcome.allCases.map(\.rawValue).joined(separator: ", ")
                 throw APIError(.badRequest, "outcome must be one of \(names); got \"\(value)\"", field: "outcome")
             }
             self.outcome = outcome
         }
-        if let value = text("cursor") {
+        if let value = try text("cursor") {
             guard let cursor = Cursor(text: value) else {
                 throw APIError(.badRequest, "cursor \"\(value)\" is not one this API returned", field: "cursor")
             }

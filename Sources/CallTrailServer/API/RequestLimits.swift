@@ -28,11 +28,26 @@ struct RequestLimits: Sendable {
                 "the request target is \(target) bytes, more than the limit of \(maxTargetBytes): name fewer devices, or send "
                     + "the feed's filter as a {\"subscribe\": ...} message")
         }
+        if let refusal = Self.nulRefusal(request.uri) { return refusal }
         let headers = request.headers.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count + 4 }
         if headers > maxHeaderBytes {
             return APIError(
                 .requestHeaderFieldsTooLarge,
                 "the header fields are \(headers) bytes, more than the limit of \(maxHeaderBytes)")
+        }
+        return nil
+    }
+
+    /// `400` for a path or query parameter that holds a NUL character (`%00`), naming the parameter. Nothing CallTrail
+    /// names or stores may hold one: PostgreSQL's text cannot, and a search for it could only fail. Refused here, once,
+    /// rather than in every route that reads a parameter.
+    static func nulRefusal(_ uri: URI) -> APIError? {
+        if uri.path.removingPercentEncoding?.contains("\u{0}") == true {
+            return APIError(.badRequest, "the path contains a NUL character (%00)", field: "path")
+        }
+        for (name, value) in uri.queryParameters where name.contains("\u{0}") || value.contains("\u{0}") {
+            let field = String(name).replacingOccurrences(of: "\u{0}", with: "")
+            return APIError(.badRequest, "the query parameter \(field) contains a NUL character (%00)", field: field)
         }
         return nil
     }

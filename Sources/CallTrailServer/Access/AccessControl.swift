@@ -198,17 +198,21 @@ package final class AccessControl: Service, Sendable {
         return state.withLock { $0.tokens.contains { $0.isValid(at: now) } }
     }
 
-    /// Whether any token was ever made (revoked and expired ones count): what ends admission by certificate alone.
+    /// Whether any token was ever made (revoked and expired ones count): what ends serving openly on loopback and
+    /// admission by certificate alone.
     var hasEverHadTokens: Bool { state.withLock { !$0.tokens.isEmpty } }
 
-    /// Whether requests are served without a token.
-    package var isOpen: Bool { insecureNoAuth || (loopbackOnly && !clientCertificates && !hasTokens) }
+    /// Whether requests are served without a token: `--insecure-no-auth`, or loopback before the first token is
+    /// made. Once one is made, the server never opens again by itself, even when every token is revoked or expires:
+    /// revoking the last token (which the API lets an admin do) must not hand every scope to whoever can reach the
+    /// port. `calltrail tokens create` on the server's machine makes a new one.
+    package var isOpen: Bool { insecureNoAuth || (loopbackOnly && !clientCertificates && !hasEverHadTokens) }
 
     /// How requests are admitted now, as `/ready` says it: `open` (with why), `client certificates` or `tokens`.
     var mode: String {
         if insecureNoAuth { return "open: --insecure-no-auth" }
-        if isOpen { return "open: no token is defined and the server listens on loopback only" }
-        if certificatesAdmit { return "client certificates: no token is defined" }
+        if isOpen { return "open: no token was ever made and the server listens on loopback only" }
+        if certificatesAdmit { return "client certificates: no token was ever made" }
         return "tokens"
     }
 
