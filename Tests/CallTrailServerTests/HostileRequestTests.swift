@@ -134,6 +134,10 @@ struct HostileRequestTests {
             name: "NUL in a search filter", method: "GET", target: "/v1/journeys?ani=1&ucid=%00", status: 400,
             field: "ucid"),
         Case(name: "NUL in the path", method: "GET", target: "/v1/journeys/ab%00c", status: 400, field: "path"),
+        Case(
+            name: "a malformed min-position header beside a good minPosition", method: "GET",
+            target: "/v1/projections?minPosition=0", headers: ["CallTrail-Min-Position": "9223372036854775808"],
+            status: 400, field: "CallTrail-Min-Position"),
         Case(name: "an empty filter", method: "GET", target: "/v1/journeys?dnis=", status: 400, field: "dnis"),
         Case(name: "an empty audit token", method: "GET", target: "/v1/audit?token=", status: 400, field: "token"),
         Case(

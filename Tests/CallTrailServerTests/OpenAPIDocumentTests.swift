@@ -62,6 +62,28 @@ struct OpenAPIDocumentTests {
         }
     }
 
+    /// Every object the document describes is closed (`additionalProperties: false`), so that a member the server
+    /// starts to send without the document saying so fails the API's attack (`scripts/attack-api` checks every
+    /// answer against its schema). An object open by nature (an event kept as received, a request body whose
+    /// unknown members are ignored) says why in `x-calltrail-open`.
+    @Test func everyObjectIsClosedOrSaysWhyItIsOpen() throws {
+        let text = try String(contentsOf: Self.file, encoding: .utf8)
+        let document = try #require(try Yams.load(yaml: text) as? [String: Any])
+        let components = try #require(document["components"] as? [String: Any])
+        let schemas = try #require(components["schemas"] as? [String: Any])
+        var open: [String] = []
+        for (name, value) in schemas {
+            guard let schema = value as? [String: Any],
+                schema["type"] as? String == "object" || schema["properties"] != nil
+            else { continue }
+            let closed = schema["additionalProperties"] as? Bool == false
+            let why = (schema["x-calltrail-open"] as? String)?.isEmpty == false
+            if !closed && !why { open.append(name) }
+        }
+        #expect(open.isEmpty, "objects neither closed nor saying why they are open: \(open.sorted())")
+        #expect(schemas.count > 50)
+    }
+
     final class RoutesSeen: @unchecked Sendable {
         var routes: [String] = []
     }

@@ -54,13 +54,17 @@ struct ProjectionPositionMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// `?minPosition=P` or the `CallTrail-Min-Position` header (the query wins); 400 naming it when malformed.
+    /// `?minPosition=P` or the `CallTrail-Min-Position` header (the query wins); 400 naming either when malformed,
+    /// even when the other is given: a header that says nothing sensible is the client's mistake either way.
     static func minimumPosition(_ request: Request) throws -> Int64? {
-        let (text, field): (Substring?, String) =
-            if let query = request.uri.queryParameters["minPosition"] { (query, "minPosition") } else {
-                (request.headers[minPositionHeader].map { Substring($0) }, "CallTrail-Min-Position")
-            }
-        guard let text else { return nil }
+        let header = try request.headers[minPositionHeader].map {
+            try position($0[...], field: "CallTrail-Min-Position")
+        }
+        let query = try request.uri.queryParameters["minPosition"].map { try position($0, field: "minPosition") }
+        return query ?? header
+    }
+
+    private static func position(_ text: Substring, field: String) throws -> Int64 {
         guard let position = Int64(text), position >= 0 else {
             throw APIError(
                 .badRequest, "\(field) must be a log position, a whole number from 0; got \"\(text)\"", field: field)
