@@ -97,11 +97,14 @@ package struct PostgresJourneyStore: Sendable {
         case replay
     }
 
-    /// The stored events after `position` that a projection reads: their position and JSON.
+    /// The log after `position`: each event's position, and its JSON when it is one a projection reads (a known
+    /// type). An event of an unknown type comes without its body, but it comes: the projections' position moves
+    /// past it, so a client that wrote one and asks with `minPosition` for its `lastPosition` is answered, not kept
+    /// waiting until a known event follows.
     package func events(
         after position: Int64, limit: Int, read: LogRead = .replay
-    ) async throws -> [(position: Int64, body: String)] {
-        var events: [(Int64, String)] = []
+    ) async throws -> [(position: Int64, body: String?)] {
+        var events: [(Int64, String?)] = []
         events.reserveCapacity(limit)
         switch read {
         case .head:
@@ -113,10 +116,11 @@ package struct PostgresJourneyStore: Sendable {
         case .replay:
             let rows = try await client.query(
                 """
-                SELECT l.position, b.body::text FROM event_log l JOIN event_bodies b ON b.ref = l.ref
-                WHERE l.position > \(position) AND b.known_type ORDER BY l.position LIMIT \(limit)
+                SELECT l.position, b.body::text FROM event_log l
+                LEFT JOIN event_bodies b ON b.ref = l.ref AND b.known_type
+                WHERE l.position > \(position) ORDER BY l.position LIMIT \(limit)
                 """, logger: logger)
-            for try await row in rows.decode((Int64, String).self) { events.append(row) }
+            for try await row in rows.decode((Int64, String?).self) { events.append(row) }
         }
         return events
     }
@@ -127,13 +131,13 @@ package struct PostgresJourneyStore: Sendable {
     struct HeadEvents: RowsAfterStatement {
         static let sql = """
             SELECT l.position, b.body::text FROM event_log l
-            CROSS JOIN LATERAL (SELECT body FROM event_bodies e WHERE e.ref = l.ref AND e.known_type OFFSET 0) b
+            LEFT JOIN LATERAL (SELECT body FROM event_bodies e WHERE e.ref = l.ref AND e.known_type OFFSET 0) b ON true
             WHERE l.position > $1 ORDER BY l.position LIMIT $2
             """
         var after: Int64
         var limit: Int64
 
-        func decodeRow(_ row: PostgresRow) throws -> (Int64, String) { try row.decode((Int64, String).self) }
+        func decodeRow(_ row: PostgresRow) throws -> (Int64, String?) { try row.decode((Int64, String?).self) }
     }
 
     package func headPosition() async throws -> Int64 {

@@ -128,7 +128,7 @@ package struct ProjectionRebuilder: Sendable {
     /// A page of the log, decoded; `last` is its last stored event (decoded or not), `count` how many it read.
     private struct Page: Sendable {
         var events: [CallEvent]
-        var last: (position: Int64, body: String)?
+        var last: (position: Int64, body: String?)?
         var count: Int
     }
 

@@ -7,12 +7,14 @@ import TSAPI
 
 /// Turns stored event bodies into the reducers' input.
 enum StoredEventDecoder {
-    /// Decodes each body; a body that does not decode (ingest validated it, so this means a bug or a manual
-    /// insert) is logged, counted and skipped rather than stopping the projection.
-    static func decode(_ events: [(position: Int64, body: String)], logger: Logger) -> [CallEvent] {
+    /// Decodes each body; an event without one (a type the projections do not read) is passed over. A body that does
+    /// not decode (ingest validated it, so this means a bug or a manual insert) is logged, counted and skipped rather
+    /// than stopping the projection.
+    static func decode(_ events: [(position: Int64, body: String?)], logger: Logger) -> [CallEvent] {
         var decoded: [CallEvent] = []
         decoded.reserveCapacity(events.count)
         for (position, body) in events {
+            guard let body else { continue }
             do {
                 var body = body
                 let event = try body.withUTF8 { bytes throws(TSAPIError) in

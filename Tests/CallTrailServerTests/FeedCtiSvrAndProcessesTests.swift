@@ -193,7 +193,7 @@ struct FeedAcrossRebuildTests {
             // What the reducer makes from the log, read back in position order.
             let stored = try await database.withClient { pool in
                 let store = PostgresJourneyStore(client: pool, logger: database.logger)
-                var events: [(position: Int64, body: String)] = []
+                var events: [(position: Int64, body: String?)] = []
                 while true {
                     let page = try await store.events(after: events.last?.position ?? 0, limit: 1_000)
                     if page.isEmpty { return events }
@@ -202,7 +202,7 @@ struct FeedAcrossRebuildTests {
             }
             var tracker = JourneyTracker()
             let decoder = JSONDecoder()
-            for (position, body) in stored {
+            for case (let position, let body?) in stored {
                 tracker.apply(
                     CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8))))
             }
@@ -241,7 +241,7 @@ struct FeedAcrossRebuildTests {
 
                 var tracker = JourneyTracker()
                 let decoder = JSONDecoder()
-                for (position, body) in try await journeys.events(after: 0, limit: 100_000) {
+                for case (let position, let body?) in try await journeys.events(after: 0, limit: 100_000) {
                     tracker.apply(
                         CallEvent(position: position, event: try decoder.decode(TSAPIEvent.self, from: Data(body.utf8)))
                     )
