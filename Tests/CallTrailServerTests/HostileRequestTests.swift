@@ -53,6 +53,9 @@ struct HostileRequestTests {
             name: "a good event then a bad one", method: "POST", target: "/v1/events",
             body: Array("[".utf8) + event(#""id":"h3""#) + Array(",".utf8) + event(#""id":"h4","switch":7"#)
                 + Array("]".utf8), status: 422, field: "switch"),
+        Case(
+            name: "a reserved name at the top level", method: "POST", target: "/v1/events",
+            body: event(#""id":"h5","ucid":"00001000011795168800""#), status: 422, field: "ucid"),
         Case(name: "not JSON", method: "POST", target: "/v1/events", body: Array("{\"source\":".utf8), status: 422),
         Case(
             name: "a body over the limit", method: "POST", target: "/v1/events",
@@ -149,6 +152,39 @@ struct HostileRequestTests {
         Case(name: "a method the path does not take", method: "DELETE", target: "/v1/events", status: 405),
         Case(name: "TRACE on /health", method: "TRACE", target: "/health", status: 405),
     ]
+
+    /// A JSON value nested 100,000 deep, alone and as `data`, to every route that reads a JSON body: each is refused
+    /// with the JSON error object (`413` over the route's size limit, else `400`/`422` naming the depth), none
+    /// crashes the server or answers 500, and the server answers the next request as before.
+    @Test func jsonNestedOneHundredThousandDeepIsRefusedByEveryRoute() async throws {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        let routes: [(method: String, target: String, type: String)] = [
+            ("POST", "/v1/events", "application/json"), ("POST", "/v1/events", "application/x-ndjson"),
+            ("POST", "/v1/userdata", "application/json"), ("PUT", "/v1/userdata/\(Self.key)", "application/json"),
+            ("PATCH", "/v1/userdata/\(Self.key)", "application/merge-patch+json"),
+            ("PUT", "/v1/calls/\(Self.ucid)/userdata", "application/json"), ("POST", "/v1/tokens", "application/json"),
+        ]
+        try await TestDatabase.with { database in
+            let app = try await buildApplication(
+                TestArguments(databaseURL: database.url.urlString, maxBodyBytes: 2 << 20))
+            try await app.test(.live) { client in
+                let http = RawHTTP(port: try #require(client.port))
+                for route in routes {
+                    for body in [deep, #"{"data": \#(deep), "name": "x", "scopes": \#(deep)}"#] {
+                        let answer = try await http.exchangeOffPool(
+                            route.method, route.target, body: Array(body.utf8), headers: ["Content-Type": route.type])
+                        let what =
+                            "\(route.method) \(route.target) \(route.type): \(answer.status) \(answer.body.prefix(200))"
+                        #expect([400, 413, 422].contains(answer.status), "\(what)")
+                        let object = try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+                        let message = (object?["error"] as? [String: Any])?["message"] as? String
+                        #expect(message?.isEmpty == false, "\(what)")
+                    }
+                }
+                #expect(try await http.exchangeOffPool("GET", "/health").status == 200)
+            }
+        }
+    }
 
     @Test func everyHostileRequestGetsAClearAnswerAndStoresNothing() async throws {
         try await TestDatabase.with { database in

@@ -158,6 +158,12 @@ package enum IngestBatchParser {
                         if scanner.kindOfNext() != .null { uninterpreted.append("csta") }
                         try scanner.skipValue()
                     }
+                case "position", "ucid", "streamVersion", "storedAt", "unknownType":
+                    // The names the read routes put before the event's own members: one sent here would be read
+                    // back twice, with two values.
+                    let name = key.string
+                    note(name, "\(name) is reserved at an event's top level: CallTrail adds it when the event is read")
+                    try scanner.skipValue()
                 default:
                     try scanner.skipValue()
                 }
