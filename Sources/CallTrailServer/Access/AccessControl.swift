@@ -11,9 +11,9 @@ import Synchronization
 /// read again every second, so a token made or revoked by another process (or `calltrail tokens`) counts within
 /// a second; one revoked through this process counts at once.
 ///
-/// Open or not: with no token defined and the server bound to loopback only, it serves openly (the README's first
+/// Open or not: until the first token is made, a server bound to loopback only serves openly (the README's first
 /// run), and says so; `--insecure-no-auth` serves openly anywhere. With mutual TLS (`--tls-client-ca`) and no token
-/// defined, the client's certificate is the credential: every client the handshake let in is served, named by its
+/// ever made, the client's certificate is the credential: every client the handshake let in is served, named by its
 /// certificate. Otherwise every route but `/health` (and `/ready`, `/metrics` with `--metrics-open`) needs a token
 /// with its scope.
 ///
