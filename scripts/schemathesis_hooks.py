@@ -8,5 +8,7 @@ import schemathesis
 
 @schemathesis.serializer("application/x-ndjson")
 def ndjson(ctx, value):
+    if isinstance(value, str):
+        return value.encode("utf-8")  # the text itself: NDJSON is text
     values = value if isinstance(value, list) else [value]
     return "".join(json.dumps(item) + "\n" for item in values).encode("utf-8")

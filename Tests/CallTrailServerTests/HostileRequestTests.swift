@@ -56,6 +56,9 @@ struct HostileRequestTests {
         Case(
             name: "a reserved name at the top level", method: "POST", target: "/v1/events",
             body: event(#""id":"h5","ucid":"00001000011795168800""#), status: 422, field: "ucid"),
+        Case(
+            name: "an array sent as NDJSON", method: "POST", target: "/v1/events", body: Array("[]\n".utf8),
+            headers: ["Content-Type": "application/x-ndjson"], status: 422),
         Case(name: "not JSON", method: "POST", target: "/v1/events", body: Array("{\"source\":".utf8), status: 422),
         Case(
             name: "a body over the limit", method: "POST", target: "/v1/events",

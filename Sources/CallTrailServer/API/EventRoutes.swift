@@ -21,8 +21,9 @@ struct EventRoutes<Context: RequestContext>: Sendable {
     @Sendable func ingest(_ request: Request, context: Context) async throws -> Response {
         var request = request
         let body = try await request.body(limit: maxBodyBytes, else: tooLarge)
+        let ndjson = request.headers[.contentType]?.lowercased().hasPrefix("application/x-ndjson") == true
         let parsed = body.withUnsafeReadableBytes { bytes in
-            Result { () throws(TSAPIError) -> [IncomingEvent] in try IngestBatchParser.parse(bytes) }
+            Result { () throws(TSAPIError) -> [IncomingEvent] in try IngestBatchParser.parse(bytes, ndjson: ndjson) }
         }
         let events: [IncomingEvent]
         switch parsed {

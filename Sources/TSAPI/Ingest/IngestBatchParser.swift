@@ -17,7 +17,11 @@ package enum IngestBatchParser {
     /// The longest `id`, `source`, `switch` or `type`, in bytes: names and keys, never payloads.
     package static let maxFieldBytes = 256
 
-    package static func parse(_ body: UnsafeRawBufferPointer) throws(TSAPIError) -> [IncomingEvent] {
+    /// `ndjson`: the client said `application/x-ndjson`, one event object per line, so an array is refused
+    /// rather than read as a batch the client did not say it sent.
+    package static func parse(
+        _ body: UnsafeRawBufferPointer, ndjson: Bool = false
+    ) throws(TSAPIError) -> [IncomingEvent] {
         var scanner = JSONScanner(body)
         scanner.skipWhitespace()
         guard !scanner.isAtEnd else {
@@ -25,6 +29,11 @@ package enum IngestBatchParser {
                 message: "the body is empty: send an event object, an array or NDJSON", index: nil, field: nil)
         }
         var events: [IncomingEvent] = []
+        if scanner.peek == UInt8(ascii: "["), ndjson {
+            throw TSAPIError.batch(
+                message: "NDJSON holds one event object per line; send an array as application/json", index: 0,
+                field: nil)
+        }
         if scanner.peek == UInt8(ascii: "[") {
             scanner.skipValueStart()
             scanner.skipWhitespace()

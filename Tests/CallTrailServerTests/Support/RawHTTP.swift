@@ -86,7 +86,11 @@ struct RawHTTP {
     ) throws -> Answer {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         if !body.isEmpty || method == "POST" || method == "PUT" {
-            head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+            // JSON unless the caller names its own type.
+            if !headers.keys.contains(where: { $0.lowercased() == "content-type" }) {
+                head += "Content-Type: application/json\r\n"
+            }
+            head += "Content-Length: \(body.count)\r\n"
         }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         return try exchange(Array((head + "\r\n").utf8) + body)
