@@ -82,8 +82,10 @@ package func buildApplication(
     logger.logLevel = arguments.logLevel
 
     var services: [any Service] = []
-    let (url, embedded) = try EmbeddedPostgres.locate(
-        databaseURL: arguments.databaseURL, dataDirectory: arguments.dataDirectory, logger: logger)
+    let (databaseURL, dataDirectory, startLogger) = (arguments.databaseURL, arguments.dataDirectory, logger)
+    let (url, embedded) = try await EmbeddedPostgres.offPool {
+        try EmbeddedPostgres.locate(databaseURL: databaseURL, dataDirectory: dataDirectory, logger: startLogger)
+    }
     if let embedded {
         services.append(EmbeddedPostgresService(postgres: embedded, logger: logger))
         // The socket's folder is named by the option, not by its path: no log line holds a file path.
@@ -226,7 +228,7 @@ struct EmbeddedPostgresService: Service {
         await cancelWhenGracefulShutdown {
             while (try? await Task.sleep(for: .seconds(5))) != nil {
                 do {
-                    if try postgres.restartIfStopped() {
+                    if try await EmbeddedPostgres.offPool({ try postgres.restartIfStopped() }) {
                         logger.error("the private PostgreSQL had stopped; started it again")
                     }
                 } catch {
@@ -236,7 +238,7 @@ struct EmbeddedPostgresService: Service {
                 }
             }
         }
-        postgres.stop()
+        try? await EmbeddedPostgres.offPool { postgres.stop() }
     }
 }
 

@@ -37,9 +37,9 @@ struct AccessHygieneTests {
             command.standardOutput = printed
             command.standardError = FileHandle.nullDevice
             try command.run()
-            command.waitUntilExit()
-            let admin = String(decoding: printed.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let output = await onThread { printed.fileHandleForReading.readDataToEndOfFile() }
+            await command.exited()
+            let admin = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(command.terminationStatus == 0 && admin.hasPrefix("ct_"), "\(admin)")
 
             let port = try freePort()
@@ -109,7 +109,7 @@ struct AccessHygieneTests {
             try await client.shutdown()
 
             serve.interrupt()
-            serve.waitUntilExit()
+            await serve.exited()
             try log.close()
             let text = try String(contentsOf: logFile, encoding: .utf8)
             #expect(text.contains("serving HTTPS and WSS"), "the log is the server's")

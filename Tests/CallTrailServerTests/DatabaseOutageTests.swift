@@ -31,16 +31,16 @@ struct DatabaseOutageTests {
         var all: [Entry] { entries.withLock { $0 } }
     }
 
-    static func privatePostgres() throws -> (EmbeddedPostgres, DatabaseURL, URL) {
+    static func privatePostgres() async throws -> (EmbeddedPostgres, DatabaseURL, URL) {
         let folder = URL(fileURLWithPath: "/tmp/calltrail-drill-\(UUID().uuidString.prefix(8))")
         var logger = Logger(label: "drill-postgres")
         logger.logLevel = .warning
         let postgres = EmbeddedPostgres(dataDirectory: folder, logger: logger)
-        return (postgres, try postgres.start(), folder)
+        return (postgres, try await EmbeddedPostgres.offPool { try postgres.start() }, folder)
     }
 
     @Test func ingestAndTheFeedRideThroughAPostgreSQLRestart() async throws {
-        let (postgres, url, folder) = try Self.privatePostgres()
+        let (postgres, url, folder) = try await Self.privatePostgres()
         defer {
             postgres.stop()
             try? FileManager.default.removeItem(at: folder)
@@ -82,7 +82,7 @@ struct DatabaseOutageTests {
             }
 
             try await Task.sleep(for: .seconds(1))
-            postgres.stop()
+            try await EmbeddedPostgres.offPool { postgres.stop() }
             let stoppedAt = ContinuousClock.now
             try await Task.sleep(for: .seconds(1))
             let ready = try await client.execute(uri: "/ready", method: .get)
@@ -98,7 +98,7 @@ struct DatabaseOutageTests {
                 desk.received.dropFirst(messagesBefore).contains { $0["type"]?.string == "heartbeat" },
                 "the subscriber hears heartbeats while the database is away")
 
-            _ = try postgres.start()
+            _ = try await EmbeddedPostgres.offPool { try postgres.start() }
             let restartedAt = ContinuousClock.now
             let messagesAtRestart = desk.received.filter { $0["eventtype"] != nil }.count
             var firstMessageAfter: Duration?

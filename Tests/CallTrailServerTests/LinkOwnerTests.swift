@@ -16,7 +16,7 @@ import Glibc
 struct LinkOwnerTests {
     /// GET `path` on a thread of its own (the socket blocks), as JSON; empty when it fails.
     static func json(_ http: RawHTTP, _ path: String) async -> [String: Any] {
-        let body = await ProcessKillTests.onThread { () -> String? in
+        let body = await onThread { () -> String? in
             guard let answer = try? http.exchange("GET", path), answer.status == 200 else { return nil }
             return answer.body
         }
@@ -95,7 +95,7 @@ struct LinkOwnerTests {
             }
             let killed = ContinuousClock.now
             kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            await first.exited()
             for event in AESLinkTests.events(.inboundAnswered).dropFirst(events.count) { await aes.send(event) }
 
             let taken = try await Self.waitFor(two) { link in

@@ -36,18 +36,11 @@ struct ProcessKillTests {
         try process.run()
         let http = RawHTTP(port: port, timeout: 2)
         for _ in 0..<600 {
-            if (try? http.exchange("GET", "/health"))?.status == 200 { return (process, http) }
+            if await onThread({ (try? http.exchange("GET", "/health"))?.status }) == 200 { return (process, http) }
             try await Task.sleep(for: .milliseconds(50))
         }
         process.terminate()
         throw RawHTTP.Failure(description: "calltrail serve did not answer on port \(port)")
-    }
-
-    /// Runs blocking socket work on a thread of its own, off Swift's cooperative pool.
-    static func onThread<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async -> Result {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: work()) }
-        }
     }
 
     final class Flag: Sendable {
@@ -74,7 +67,7 @@ struct ProcessKillTests {
             // those acknowledged.
             let posting = (0..<4).map { client in
                 Task {
-                    await Self.onThread { () -> (sent: [String], acknowledged: [String]) in
+                    await onThread { () -> (sent: [String], acknowledged: [String]) in
                         var sent: [String] = []
                         var acknowledged: [String] = []
                         var number = 0
@@ -94,7 +87,7 @@ struct ProcessKillTests {
             }
             try await Task.sleep(for: .milliseconds(1_500))
             kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            await first.exited()
             stop.value.store(true, ordering: .relaxed)
             var sent: [String] = []
             var acknowledged: [String] = []
@@ -131,7 +124,7 @@ struct ProcessKillTests {
             // Sending everything again, as the clients would: what was stored is a duplicate, the rest goes in once.
             let acknowledgedSet = Set(acknowledged)
             for name in sent {
-                let answer = await Self.onThread {
+                let answer = await onThread {
                     try? again.exchange("POST", "/v1/events", body: Self.batch(name, size: size))
                 }
                 let body = try #require(answer, "resending \(name)")
@@ -152,7 +145,7 @@ struct ProcessKillTests {
             #expect(total == sent.count * size, "each event stored once")
 
             second.terminate()
-            second.waitUntilExit()
+            await second.exited()
             #expect(second.terminationStatus == 0, "SIGTERM stops the process gracefully")
         }
     }

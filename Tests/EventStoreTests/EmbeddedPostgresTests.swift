@@ -13,7 +13,7 @@ struct EmbeddedPostgresTests {
         let migrations = try Migration.load(from: Migration.defaultDirectory())
 
         let postgres = EmbeddedPostgres(dataDirectory: folder, logger: logger)
-        let url = try postgres.start()
+        let url = try await EmbeddedPostgres.offPool { try postgres.start() }
         #expect(url.database == "calltrail")
         let role = try await DatabaseBootstrap.migrate(url, migrations: migrations, logger: logger)
         #expect(role == "calltrail_app")
@@ -28,13 +28,13 @@ struct EmbeddedPostgresTests {
                 #expect(current == value, "\(name)")
             }
         }
-        postgres.stop()
+        try await EmbeddedPostgres.offPool { postgres.stop() }
         let socket = "\(try #require(url.socketDirectory))/.s.PGSQL.\(url.port)"
         #expect(!FileManager.default.fileExists(atPath: socket), "the server is down after stop()")
 
         // A second start against the same folder finds the data.
         let again = EmbeddedPostgres(dataDirectory: folder, logger: logger)
-        let url2 = try again.start()
+        let url2 = try await EmbeddedPostgres.offPool { try again.start() }
         defer { again.stop() }
         let count = try await DatabaseBootstrap.withTemporaryClient(url2, logger: logger) { client in
             var count = 0
@@ -51,11 +51,12 @@ struct EmbeddedPostgresTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let logger = Logger(label: "test")
         let postgres = EmbeddedPostgres(dataDirectory: folder, logger: logger)
-        let url = try postgres.start()
+        let url = try await EmbeddedPostgres.offPool { try postgres.start() }
         defer { postgres.stop() }
-        #expect(try postgres.restartIfStopped() == false, "running: nothing to do")
-        postgres.stop()
-        #expect(try postgres.restartIfStopped() == true)
+        #expect(
+            try await EmbeddedPostgres.offPool { try postgres.restartIfStopped() } == false, "running: nothing to do")
+        try await EmbeddedPostgres.offPool { postgres.stop() }
+        #expect(try await EmbeddedPostgres.offPool { try postgres.restartIfStopped() } == true)
         let answer = try await DatabaseBootstrap.withTemporaryClient(url, logger: logger) { client in
             var value = 0
             for try await one in try await client.query("SELECT 1").decode(Int.self) { value = one }

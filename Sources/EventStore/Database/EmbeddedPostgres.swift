@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -254,6 +255,17 @@ struct PostgresBinaries {
 }
 
 extension EmbeddedPostgres {
+    /// Runs `work` (a start, stop or check of the server, which waits for `initdb` or `pg_ctl` for up to seconds) on
+    /// NIO's threads for blocking work. The methods above block their caller, which is right for a command that
+    /// does nothing else meanwhile; a process that serves requests or holds AES links calls them through this, for a
+    /// thread of Swift's cooperative pool that waits is one that no request, link or timer runs on (a 2-core machine
+    /// has two, and a keep-alive that misses its deadline ends a healthy AES session).
+    package static func offPool<Result: Sendable>(
+        _ work: @escaping @Sendable () throws -> Result
+    ) async throws -> Result {
+        try await NIOThreadPool.singleton.runIfActive(work)
+    }
+
     /// The database every command uses: `databaseURL` when given, else the private server under `dataDirectory`,
     /// started (the caller stops it through the returned object when it is done).
     package static func locate(
