@@ -10,14 +10,9 @@ struct LibraryQuietLogHandler: LogHandler {
     /// The modules (a log line's `source`) kept below `info`.
     static let quietSources: Set<String> = ["PostgresNIO", "_ConnectionPoolModule"]
 
-    func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-        function: String, line: UInt
-    ) {
-        if level < .info, Self.quietSources.contains(source) { return }
-        base.log(
-            level: level, message: message, metadata: metadata, source: source, file: file, function: function,
-            line: line)
+    func log(event: LogEvent) {
+        if event.level < .info, Self.quietSources.contains(event.source) { return }
+        base.log(event: event)
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
