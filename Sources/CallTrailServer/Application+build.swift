@@ -173,7 +173,8 @@ package func buildApplication(
                 logger: logger))
     }
 
-    let router = Router(context: CallTrailRequestContext.self)
+    // HEAD is answered wherever GET is (a load balancer's check, `curl -I`): the GET route's answer, without its body.
+    let router = Router(context: CallTrailRequestContext.self, options: .autoGenerateHeadEndpoints)
     let readWait = Duration.milliseconds(Int64(arguments.readWaitSeconds * 1000))
     let routeMethods = RouteMethods()
     router.add(middleware: ErrorMiddleware(availability: availability, routes: routeMethods))

@@ -13,13 +13,15 @@ final class RouteMethods: Sendable {
         self.routes.withLock { $0 = parsed }
     }
 
-    /// The methods the routes matching `path` answer, sorted; empty when no route has that path.
+    /// The methods the routes matching `path` answer, sorted; empty when no route has that path. HEAD is among
+    /// them wherever GET is: the router answers it from the GET route.
     func allowed(for path: String) -> [String] {
         let segments = path.split(separator: "/")
-        let methods = routes.withLock { routes in
-            routes.filter { Self.matches($0.parts, segments) }.map(\.method.rawValue)
+        var methods = routes.withLock { routes in
+            Set(routes.filter { Self.matches($0.parts, segments) }.map(\.method.rawValue))
         }
-        return Set(methods).sorted()
+        if methods.contains(HTTPRequest.Method.get.rawValue) { methods.insert(HTTPRequest.Method.head.rawValue) }
+        return methods.sorted()
     }
 
     private static func matches(_ template: [Substring], _ segments: [Substring]) -> Bool {

@@ -23,7 +23,8 @@ struct RawHTTP {
     var timeout: TimeInterval = 10
 
     /// Sends `request` (head and body as bytes) and reads the answer until the server closes the connection.
-    func exchange(_ request: [UInt8]) throws -> Answer {
+    /// `bodiless`: the request was a HEAD, whose answer has no body whatever its `Content-Length` says.
+    func exchange(_ request: [UInt8], bodiless: Bool = false) throws -> Answer {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket: \(errno)") }
         defer { close(socket) }
@@ -60,9 +61,9 @@ struct RawHTTP {
                 break
             }
             received += buffer[..<count]
-            if let answer = Self.complete(received) { return answer }
+            if let answer = Self.complete(received, bodiless: bodiless) { return answer }
         }
-        guard let answer = Self.complete(received, closed: true) else {
+        guard let answer = Self.complete(received, closed: true, bodiless: bodiless) else {
             throw Failure(description: "not an HTTP answer: \(String(decoding: received.prefix(200), as: UTF8.self))")
         }
         return answer
@@ -93,11 +94,11 @@ struct RawHTTP {
             head += "Content-Length: \(body.count)\r\n"
         }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        return try exchange(Array((head + "\r\n").utf8) + body)
+        return try exchange(Array((head + "\r\n").utf8) + body, bodiless: method == "HEAD")
     }
 
     /// The answer, once `bytes` hold its head and its whole `Content-Length` body.
-    static func complete(_ bytes: [UInt8], closed: Bool = false) -> Answer? {
+    static func complete(_ bytes: [UInt8], closed: Bool = false, bodiless: Bool = false) -> Answer? {
         guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
         let lines = String(decoding: bytes[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
         guard let statusLine = lines.first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "")
@@ -109,6 +110,7 @@ struct RawHTTP {
                 in: .whitespaces)
         }
         let body = bytes[end.upperBound...]
+        if bodiless { return Answer(status: status, headers: headers, body: String(decoding: body, as: UTF8.self)) }
         if let length = headers["content-length"].flatMap(Int.init) {
             guard body.count >= length else { return nil }
             return Answer(status: status, headers: headers, body: String(decoding: body.prefix(length), as: UTF8.self))
