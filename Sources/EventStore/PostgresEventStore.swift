@@ -358,13 +358,15 @@ package struct PostgresEventStore: EventStore {
     }
 
     /// The link record's own JSON, stored like any event so the log says when and why the link was made.
+    ///
+    /// It holds no `ucid`: the record is stored in the stream of the UCID it links to, so a read gives it that
+    /// `ucid` beside its position, and a second one in the body would be the same name twice in one object.
     static func linkBody(_ link: UCIDLink, time: Date) -> String {
         JSONWriter.object { o in
             o.add("type", EventType.ucidLinked.rawValue)
             o.add("source", "calltrail")
             o.add("switch", link.call.switchName)
             o.add("time", Timestamp.format(time))
-            o.add("ucid", link.ucid.rawValue)
             o.add("callID", number: link.call.callID)
             o.add("positions", array: link.positions) { a, position in a.number(position) }
         }

@@ -170,6 +170,7 @@ struct PostgresEventStoreTests {
             let link = try #require(stream.last)
             #expect(link.ucid == u2)
             #expect(link.body.contains("\"positions\":[1,2]"))
+            #expect(!link.body.contains("\"ucid\""), "the stream says the UCID: a read adds it once")
             // The original rows are unchanged: the link is a new event, not a rewrite.
             #expect(try await store.read(after: 0, limit: 2).map(\.ucid) == [nil, nil])
         }

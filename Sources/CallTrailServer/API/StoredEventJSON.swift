@@ -11,9 +11,12 @@ import TSAPI
 enum StoredEventJSON {
     static func render(_ event: StoredEvent) -> String {
         var facts = JSONWriter(capacity: event.body.utf8.count + 128)
+        // A link record stored before December 2026 holds its stream's UCID in its body (CallTrail wrote it so;
+        // the log is never rewritten): the body's says it, once.
+        let bodyHasUCID = event.type == EventType.ucidLinked.rawValue && event.body.contains("\"ucid\":")
         facts.object { o in
             o.add("position", number: event.position)
-            o.add("ucid", event.ucid?.rawValue)
+            if !bodyHasUCID { o.add("ucid", event.ucid?.rawValue) }
             o.add("streamVersion", number: event.streamVersion)
             o.add("storedAt", Timestamp.format(event.storedAt))
             o.add("unknownType", bool: !event.isKnownType)
