@@ -29,10 +29,9 @@ struct ProjectionsCommand: AsyncParsableCommand {
             let logger = database.logger
             let (url, embedded, role, _) = try await database.prepare(logger: logger)
             defer { embedded?.stop() }
-            let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
-            let report = try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
+            let report = try await DatabaseBootstrap.withTemporaryClient(
+                url, role: role, maximumConnections: 20, logger: logger
+            ) { client in
                 let rebuilder = ProjectionRebuilder(
                     store: PostgresJourneyStore(client: client, logger: logger), logger: logger)
                 let report = try await rebuilder.run { position, head in

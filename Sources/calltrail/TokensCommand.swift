@@ -29,10 +29,7 @@ struct TokensCommand: AsyncParsableCommand {
         let logger = database.logger
         let (url, embedded, role, _) = try await database.prepare(logger: logger)
         defer { embedded?.stop() }
-        let client = PostgresClient(configuration: url.clientConfiguration(role: role), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
+        return try await DatabaseBootstrap.withTemporaryClient(url, role: role, logger: logger) { client in
             let events = PostgresEventStore(client: client, logger: logger)
             // The token's row is changed first; an event the database refuses then is a warning, not a failure of
             // the command (the change is made, and a made token's secret must still be printed).

@@ -25,16 +25,19 @@ package enum DatabaseBootstrap {
         }
     }
 
-    /// Runs `body` with a client whose pool runs only for that long.
+    /// Runs `body` with a client whose pool runs only for that long: for start-up steps and the commands that
+    /// run once and end (`calltrail tokens`, `calltrail projections rebuild`), whose failures are thrown, not logged.
     package static func withTemporaryClient<Result: Sendable>(
-        _ url: DatabaseURL, role: String? = nil, logger: Logger,
+        _ url: DatabaseURL, role: String? = nil, maximumConnections: Int = 4, logger: Logger,
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
-        // The pool may log that it is leased before its run loop starts; that race is harmless here.
+        // The pool warns when it is leased before its run loop has started, which a body that queries at once
+        // races; that is harmless here, and a command's user should not read a warning for it.
         var quiet = logger
         quiet.logLevel = .error
         let client = PostgresClient(
-            configuration: url.clientConfiguration(role: role, maximumConnections: 4), backgroundLogger: quiet)
+            configuration: url.clientConfiguration(role: role, maximumConnections: maximumConnections),
+            backgroundLogger: quiet)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
