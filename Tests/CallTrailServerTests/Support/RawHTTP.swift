@@ -75,11 +75,7 @@ struct RawHTTP {
     func exchangeOffPool(
         _ method: String, _ target: String, body: [UInt8] = [], headers: [String: String] = [:]
     ) async throws -> Answer {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result { try exchange(method, target, body: body, headers: headers) })
-            }.start()
-        }
+        try await onThread { Result { try exchange(method, target, body: body, headers: headers) } }.get()
     }
 
     func exchange(
