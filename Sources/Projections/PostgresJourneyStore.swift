@@ -310,7 +310,11 @@ package struct JourneyQuery: Sendable {
         }
 
         package init?(text: String) {
-            guard let dot = text.firstIndex(of: "."), let micros = Int64(text[..<dot]) else { return nil }
+            // A time this API can have written: years 1 to 9999, as RFC 3339 writes them (PostgreSQL refuses some
+            // times outside them, which would otherwise reach it from a forged cursor).
+            guard let dot = text.firstIndex(of: "."), let micros = Int64(text[..<dot]),
+                (-62_135_596_800_000_000...253_402_300_799_999_999).contains(micros)
+            else { return nil }
             self.startedAt = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
             self.id = String(text[text.index(after: dot)...])
             guard !id.isEmpty else { return nil }

@@ -152,6 +152,9 @@ struct HostileRequestTests {
         Case(
             name: "a search from after its to", method: "GET",
             target: "/v1/journeys?from=2026-11-20T00:00:00Z&to=2000-01-01T00:00:00Z", status: 400, field: "from"),
+        Case(
+            name: "a cursor whose time no API answer can hold", method: "GET",
+            target: "/v1/journeys?cursor=-273682530590506566.x", status: 400, field: "cursor"),
         Case(name: "a method the path does not take", method: "DELETE", target: "/v1/events", status: 405),
         Case(name: "TRACE on /health", method: "TRACE", target: "/health", status: 405),
     ]
